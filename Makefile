@@ -1,0 +1,55 @@
+# Every target installs what it needs first; `make run` and `make test` work on a fresh machine
+# with Python 3.11+ and nothing else.
+PYTHON ?= python3
+VENV := .venv
+TOOLS := .venv-tools
+BIN := $(VENV)/bin
+# SAM validates and builds without an AWS account, and must not phone home.
+SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 \
+	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
+
+.PHONY: install tools lint typecheck template build test unit integration e2e run bench clean
+
+install: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Python 3.11 or newer is needed (set PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check '.[dev]'
+	@touch $@
+
+# SAM CLI and cfn-lint pin their own versions of boto3 and friends: they get a venv of their own.
+tools: $(TOOLS)/.installed
+$(TOOLS)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check '.[tools]'
+	@touch $@
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy shared/coaching functions
+
+template: tools
+	$(TOOLS)/bin/cfn-lint template.yaml
+	$(SAM_ENV) $(TOOLS)/bin/sam validate --lint --template template.yaml
+
+build: tools
+	$(SAM_ENV) PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" $(TOOLS)/bin/sam build --template template.yaml
+
+unit: install
+	$(BIN)/pytest tests/unit
+
+integration: install
+	$(BIN)/pytest tests/integration
+
+e2e: install
+	$(BIN)/pytest tests/e2e
+
+test: lint typecheck template build
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,81 @@
+"""Reads ``template.yaml`` so that the local stack and the tests build what AWS would.
+
+Tables (keys, indexes, streams, TTL) come from the template's ``AWS::DynamoDB::Table``
+resources; nothing here repeats their definition.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short tags (!Ref, !Sub, !If ...) read as plain values."""
+
+
+def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _tag)
+
+
+def load(path: Path = TEMPLATE) -> dict[str, Any]:
+    with path.open() as handle:
+        loaded: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 (safe loader)
+    return loaded
+
+
+def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {
+        name: resource
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == kind
+    }
+
+
+def table_definitions(template: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """``create_table`` arguments for each table, by logical id, with TTL settings beside."""
+    template = template or load()
+    definitions = {}
+    for name, resource in resources(template, "AWS::DynamoDB::Table").items():
+        props = resource["Properties"]
+        kwargs: dict[str, Any] = {
+            "KeySchema": props["KeySchema"],
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        if "GlobalSecondaryIndexes" in props:
+            kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        if "StreamSpecification" in props:
+            kwargs["StreamSpecification"] = {
+                "StreamEnabled": True,
+                "StreamViewType": props["StreamSpecification"]["StreamViewType"],
+            }
+        ttl = props.get("TimeToLiveSpecification")
+        definitions[name] = {"create": kwargs, "ttl_attribute": ttl and ttl["AttributeName"]}
+    return definitions
+
+
+def create_tables(client: Any, names: dict[str, str]) -> None:
+    """Create each template table under the physical name given for its logical id."""
+    for logical_id, definition in table_definitions().items():
+        client.create_table(TableName=names[logical_id], **definition["create"])
+        if definition["ttl_attribute"]:
+            client.update_time_to_live(
+                TableName=names[logical_id],
+                TimeToLiveSpecification={
+                    "Enabled": True,
+                    "AttributeName": definition["ttl_attribute"],
+                },
+            )

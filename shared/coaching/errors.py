@@ -1,0 +1,111 @@
+"""Domain errors. Each carries the stable code and HTTP status of ../API.md.
+
+The HTTP layer maps them to RFC 9457 problem documents in one place; storage turns failed
+DynamoDB conditions into them. Messages never contain personal data.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    message: str
+
+
+class DomainError(Exception):
+    code = "DOMAIN_ERROR"
+    status = 400
+    title = "Request failed"
+
+    def __init__(self, detail: str, errors: list[FieldError] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+
+
+class MalformedRequest(DomainError):
+    code, status, title = "MALFORMED_REQUEST", 400, "Malformed request"
+
+
+class ValidationFailed(DomainError):
+    code, status, title = "VALIDATION_FAILED", 422, "Validation failed"
+
+    @classmethod
+    def on(cls, field_name: str, message: str) -> "ValidationFailed":
+        return cls(message, [FieldError(field_name, message)])
+
+
+class Unauthenticated(DomainError):
+    code, status, title = "UNAUTHENTICATED", 401, "Not signed in"
+
+
+class Forbidden(DomainError):
+    code, status, title = "FORBIDDEN", 403, "Not allowed"
+
+
+class NotFound(DomainError):
+    code, status, title = "NOT_FOUND", 404, "Not found"
+
+
+class SessionNotUpcoming(DomainError):
+    code, status, title = "SESSION_NOT_UPCOMING", 409, "Session is not upcoming"
+
+
+class SlotTaken(DomainError):
+    code, status, title = "SLOT_TAKEN", 409, "Time slot taken"
+
+
+class RescheduleWindowClosed(DomainError):
+    code, status, title = "RESCHEDULE_WINDOW_CLOSED", 409, "Reschedule window closed"
+
+
+class NothingToRefund(DomainError):
+    code, status, title = "NOTHING_TO_REFUND", 409, "Nothing to refund"
+
+
+class SessionStillUpcoming(DomainError):
+    code, status, title = "SESSION_STILL_UPCOMING", 409, "Session still upcoming"
+
+
+class InsufficientCredits(DomainError):
+    code, status, title = "INSUFFICIENT_CREDITS", 409, "Insufficient credits"
+
+
+class NotPending(DomainError):
+    """Approve or decline of something that is not waiting for an answer."""
+
+    code, status, title = "NOT_PENDING", 409, "Nothing is waiting for an answer"
+
+
+class Conflict(DomainError):
+    """Others kept changing the same item while we retried: the client may try again."""
+
+    code, status, title = "CONFLICT", 409, "Concurrent change"
+
+
+class IdempotencyKeyReused(DomainError):
+    code, status, title = "IDEMPOTENCY_KEY_REUSED", 422, "Idempotency key reused"
+
+
+class Throttled(DomainError):
+    code, status, title = "THROTTLED", 429, "Too many requests"
+
+
+ALL_ERRORS: tuple[type[DomainError], ...] = (
+    MalformedRequest,
+    ValidationFailed,
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    SessionNotUpcoming,
+    SlotTaken,
+    RescheduleWindowClosed,
+    NothingToRefund,
+    SessionStillUpcoming,
+    InsufficientCredits,
+    NotPending,
+    Conflict,
+    IdempotencyKeyReused,
+    Throttled,
+)

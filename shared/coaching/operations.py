@@ -1,0 +1,606 @@
+"""What each request does: read, ask the rules, write one transaction.
+
+Handlers call these; the sweep calls ``sweep_session``. Each takes ``now`` so that the same code
+runs under the local stack's moved clock and in tests at any chosen moment.
+
+Optimistic concurrency: every write is conditioned on the versions we read. When another writer
+got there first the write is refused (``StaleRead``); we read again and let the rules decide
+again, so the second of two cancels is told the session is no longer upcoming, and the second
+of two refunds that there is nothing left to refund.
+"""
+
+import random
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Literal, TypeVar
+
+from coaching import rules
+from coaching.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from coaching.models import (
+    Account,
+    AccountKind,
+    Actor,
+    Caller,
+    Cancellation,
+    EntryKind,
+    HistoryEvent,
+    LedgerEntry,
+    Policy,
+    Refund,
+    RefundStatus,
+    RescheduleRequest,
+    Role,
+    Service,
+    ServiceRef,
+    Session,
+    SessionStatus,
+    SessionType,
+    personal_account_id,
+)
+from coaching.storage import Movement, StaleRead, Storage, TransientConflict
+
+T = TypeVar("T")
+
+MAX_ATTEMPTS = 12
+
+
+def retrying(attempt: Callable[[], T]) -> T:
+    """Run ``attempt`` again while others keep changing what it read, with jittered backoff."""
+    for number in range(MAX_ATTEMPTS):
+        try:
+            return attempt()
+        except (StaleRead, TransientConflict):
+            time.sleep(random.uniform(0, min(0.2, 0.005 * 2**number)))  # noqa: S311
+    raise Conflict("The session kept changing while we worked on it; try again.")
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _bump(session: Session, event: HistoryEvent, **changes: object) -> Session:
+    """The next version of a session, with one more event in its history."""
+    return session.model_copy(
+        update={**changes, "history": [*session.history, event], "version": session.version + 1}
+    )
+
+
+def _slots(start: datetime, end: datetime) -> set[datetime]:
+    return set(rules.slots_between(start, end))
+
+
+def _held_slots(session: Session) -> set[datetime]:
+    """Slots a session holds: its own time, plus the time a pending reschedule asked for."""
+    held = _slots(session.start, session.end)
+    if session.reschedule_request is not None:
+        held |= _slots(session.reschedule_request.start, session.reschedule_request.end)
+    return held
+
+
+def _account(store: Storage, account_id: str) -> Account:
+    account = store.get_account(account_id)
+    if account is None:
+        raise NotFound("No such account.")
+    return account
+
+
+def _visible_session(store: Storage, caller: Caller, session_id: str) -> Session:
+    session = store.get_session(session_id)
+    if session is None:
+        raise NotFound("No such session.")
+    rules.require_visible(caller, session)
+    return session
+
+
+# --- services --------------------------------------------------------------------------------
+
+
+def create_service(
+    store: Storage,
+    caller: Caller,
+    *,
+    name: str,
+    session_types: list[tuple[int, int]],
+    cancellation_window_hours: int,
+    requires_approval: bool,
+    request_ttl_hours: int,
+    late_reschedule_requires_approval: bool,
+    now: datetime,
+) -> Service:
+    """A coach offers a service; session types are (minutes, credits) pairs."""
+    if caller.role is not Role.COACH:
+        raise Forbidden("Only coaches offer services.")
+    service = Service(
+        id=_new_id(),
+        coach=caller.as_person(),
+        name=name,
+        session_types=[
+            SessionType(id=f"t{n}", minutes=minutes, credits=credits)
+            for n, (minutes, credits) in enumerate(session_types, start=1)
+        ],
+        cancellation_window_hours=cancellation_window_hours,
+        requires_approval=requires_approval,
+        request_ttl_hours=request_ttl_hours,
+        late_reschedule_requires_approval=late_reschedule_requires_approval,
+        created_at=now,
+    )
+    store.put_service(service)
+    return service
+
+
+def get_service(store: Storage, service_id: str) -> Service:
+    service = store.get_service(service_id)
+    if service is None:
+        raise NotFound("No such service.")
+    return service
+
+
+# --- booking ---------------------------------------------------------------------------------
+
+
+def book(
+    store: Storage,
+    caller: Caller,
+    *,
+    service_id: str,
+    session_type_id: str,
+    start: datetime,
+    account_id: str | None,
+    timezone: str | None,
+    now: datetime,
+) -> Session:
+    """Debit the credits, claim the coach's time and create the session, all or nothing."""
+    service = get_service(store, service_id)
+    rules.require_can_book(caller, service, start, now)
+    session_type = service.session_type(session_type_id)
+    if session_type is None:
+        raise ValidationFailed.on("session_type_id", "is not a session type of this service")
+    end = start + timedelta(minutes=session_type.minutes)
+    status = rules.booking_status(service)
+    session_id = _new_id()
+    paying = account_id or personal_account_id(caller.id)
+
+    def attempt() -> Session:
+        account = _account(store, paying)
+        rules.require_can_spend(caller, account)
+        session = Session(
+            id=session_id,
+            status=status,
+            member=caller.as_person()
+            if timezone is None
+            else caller.as_person().model_copy(update={"timezone": timezone}),
+            coach=service.coach,
+            service=ServiceRef(id=service.id, name=service.name),
+            session_type=session_type,
+            start=start,
+            end=end,
+            timezone=timezone or caller.timezone,
+            credits=session_type.credits,
+            account_id=account.id,
+            policy=Policy(
+                window_hours=service.cancellation_window_hours,
+                refundable_until=rules.refundable_until(start, service.cancellation_window_hours),
+                late_reschedule_requires_approval=service.late_reschedule_requires_approval,
+                request_ttl_hours=service.request_ttl_hours,
+            ),
+            request_expires_at=rules.request_deadline(now, service.request_ttl_hours, start)
+            if status is SessionStatus.REQUESTED
+            else None,
+            history=[
+                HistoryEvent(
+                    at=now,
+                    kind="REQUESTED" if status is SessionStatus.REQUESTED else "BOOKED",
+                    by=caller.actor,
+                    start=start,
+                    credits=session_type.credits,
+                )
+            ],
+            created_at=now,
+        )
+        store.save_session(
+            before=None,
+            after=session,
+            claim=sorted(_slots(start, end)),
+            movement=Movement(
+                account=account,
+                kind=EntryKind.DEBIT,
+                credits=-session_type.credits,
+                at=now,
+                actor=caller.actor,
+                session_id=session_id,
+            ),
+        )
+        return session
+
+    return retrying(attempt)
+
+
+def view_session(store: Storage, caller: Caller, session_id: str) -> Session:
+    return _visible_session(store, caller, session_id)
+
+
+def quote_cancellation(
+    store: Storage, caller: Caller, session_id: str, now: datetime
+) -> rules.CancellationQuote:
+    session = _visible_session(store, caller, session_id)
+    return rules.cancellation_quote(session, now)
+
+
+# --- cancel ----------------------------------------------------------------------------------
+
+
+def cancel(
+    store: Storage, caller: Caller, session_id: str, reason: str | None, now: datetime
+) -> Session:
+    """Cancel an upcoming session; inside the free window the credits go back in the same step."""
+
+    def attempt() -> Session:
+        session = _visible_session(store, caller, session_id)
+        quote = rules.plan_cancel(caller, session, now)
+        movement, refund = None, session.refund
+        if quote.refund_credits > 0:
+            movement = Movement(
+                account=_account(store, session.account_id),
+                kind=quote.entry_kind,
+                credits=quote.refund_credits,
+                at=now,
+                actor=caller.actor,
+                session_id=session.id,
+            )
+            refund = Refund(
+                status=RefundStatus.AUTOMATIC,
+                credits=session.refund.credits + quote.refund_credits,
+                refunded_at=now,
+            )
+        after = _bump(
+            session,
+            HistoryEvent(at=now, kind="CANCELED", by=caller.actor, credits=quote.refund_credits),
+            status=SessionStatus.CANCELED,
+            cancellation=Cancellation(
+                canceled_at=now,
+                canceled_by=caller.actor,
+                reason=reason or None,
+                refundable=quote.refundable,
+            ),
+            refund=refund,
+            reschedule_request=None,
+            request_expires_at=None,
+        )
+        store.save_session(
+            before=session, after=after, release=sorted(_held_slots(session)), movement=movement
+        )
+        return after
+
+    return retrying(attempt)
+
+
+# --- reschedule ------------------------------------------------------------------------------
+
+
+def _moved(session: Session, start: datetime) -> dict[str, object]:
+    """The fields that change when a session moves to ``start``; the policy's window moves too."""
+    end = start + timedelta(minutes=session.session_type.minutes)
+    policy = session.policy.model_copy(
+        update={"refundable_until": rules.refundable_until(start, session.policy.window_hours)}
+    )
+    return {"start": start, "end": end, "policy": policy}
+
+
+def _save_move(store: Storage, before: Session, after: Session, target: set[datetime]) -> None:
+    """Save a session whose held slots become ``target``: claim what is new, free the rest."""
+    held = _held_slots(before)
+    store.save_session(
+        before=before, after=after, claim=sorted(target - held), release=sorted(held - target)
+    )
+
+
+def reschedule(
+    store: Storage,
+    caller: Caller,
+    session_id: str,
+    start: datetime,
+    reason: str | None,
+    now: datetime,
+) -> tuple[Session, Literal["DIRECT", "REQUEST"]]:
+    """Move the session, or ask the coach to, keeping the booking and its credits."""
+
+    def attempt() -> tuple[Session, Literal["DIRECT", "REQUEST"]]:
+        session = _visible_session(store, caller, session_id)
+        mode = rules.plan_reschedule(caller, session, start, now)
+        end = start + timedelta(minutes=session.session_type.minutes)
+        if mode == "DIRECT":
+            after = _bump(
+                session,
+                HistoryEvent(
+                    at=now,
+                    kind="RESCHEDULED",
+                    by=caller.actor,
+                    previous_start=session.start,
+                    start=start,
+                ),
+                reschedule_request=None,
+                **_moved(session, start),
+            )
+            target = _slots(start, end)
+        else:
+            request = RescheduleRequest(
+                start=start,
+                end=end,
+                requested_by=caller.actor,
+                requested_at=now,
+                expires_at=rules.request_deadline(
+                    now, session.policy.request_ttl_hours, session.start
+                ),
+                reason=reason or None,
+            )
+            after = _bump(
+                session,
+                HistoryEvent(
+                    at=now,
+                    kind="RESCHEDULE_REQUESTED",
+                    by=caller.actor,
+                    previous_start=session.start,
+                    start=start,
+                ),
+                reschedule_request=request,
+            )
+            # The asked-for time is held while the coach decides, so approving cannot fail.
+            target = _slots(session.start, session.end) | _slots(start, end)
+        _save_move(store, session, after, target)
+        return after, mode
+
+    return retrying(attempt)
+
+
+def answer_reschedule(
+    store: Storage, caller: Caller, session_id: str, approve: bool, now: datetime
+) -> Session:
+    def attempt() -> Session:
+        session = _visible_session(store, caller, session_id)
+        rules.require_pending_reschedule(caller, session, now)
+        request = session.reschedule_request
+        assert request is not None  # checked by the rule above
+        if approve:
+            after = _bump(
+                session,
+                HistoryEvent(
+                    at=now,
+                    kind="RESCHEDULE_APPROVED",
+                    by=caller.actor,
+                    previous_start=session.start,
+                    start=request.start,
+                ),
+                reschedule_request=None,
+                **_moved(session, request.start),
+            )
+            target = _slots(request.start, request.end)
+        else:
+            after = _bump(
+                session,
+                HistoryEvent(
+                    at=now, kind="RESCHEDULE_DECLINED", by=caller.actor, start=request.start
+                ),
+                reschedule_request=None,
+            )
+            target = _slots(session.start, session.end)
+        _save_move(store, session, after, target)
+        return after
+
+    return retrying(attempt)
+
+
+# --- booking requests ------------------------------------------------------------------------
+
+
+def _release_all(
+    store: Storage, session: Session, now: datetime, actor: Actor | None
+) -> tuple[Movement | None, Refund]:
+    """Give back every credit still held by a session that will never take place."""
+    credits = session.refundable_credits
+    if credits <= 0:
+        return None, session.refund
+    movement = Movement(
+        account=_account(store, session.account_id),
+        kind=EntryKind.RELEASE,
+        credits=credits,
+        at=now,
+        actor=actor,
+        session_id=session.id,
+    )
+    return movement, Refund(
+        status=RefundStatus.AUTOMATIC, credits=session.refund.credits + credits, refunded_at=now
+    )
+
+
+def answer_booking(
+    store: Storage, caller: Caller, session_id: str, approve: bool, now: datetime
+) -> Session:
+    def attempt() -> Session:
+        session = _visible_session(store, caller, session_id)
+        rules.require_pending_booking(caller, session, now)
+        if approve:
+            after = _bump(
+                session,
+                HistoryEvent(at=now, kind="APPROVED", by=caller.actor),
+                status=SessionStatus.SCHEDULED,
+                request_expires_at=None,
+            )
+            store.save_session(before=session, after=after)
+            return after
+        movement, refund = _release_all(store, session, now, caller.actor)
+        after = _bump(
+            session,
+            HistoryEvent(at=now, kind="DECLINED", by=caller.actor, credits=refund.credits),
+            status=SessionStatus.DECLINED,
+            request_expires_at=None,
+            refund=refund,
+        )
+        store.save_session(
+            before=session, after=after, release=sorted(_held_slots(session)), movement=movement
+        )
+        return after
+
+    return retrying(attempt)
+
+
+# --- refund ----------------------------------------------------------------------------------
+
+
+def refund(
+    store: Storage,
+    caller: Caller,
+    session_id: str,
+    credits: int | None,
+    note: str | None,
+    now: datetime,
+) -> Session:
+    """Coach or support gives back credits that did not come back automatically."""
+
+    def attempt() -> Session:
+        session = _visible_session(store, caller, session_id)
+        decision = rules.plan_refund(caller, session, credits, now)
+        after = _bump(
+            session,
+            HistoryEvent(at=now, kind="REFUNDED", by=caller.actor, credits=decision.credits),
+            refund=Refund(
+                status=decision.status,
+                credits=session.refund.credits + decision.credits,
+                refunded_at=now,
+            ),
+        )
+        store.save_session(
+            before=session,
+            after=after,
+            movement=Movement(
+                account=_account(store, session.account_id),
+                kind=EntryKind.REFUND,
+                credits=decision.credits,
+                at=now,
+                actor=caller.actor,
+                session_id=session.id,
+                note=note,
+            ),
+        )
+        return after
+
+    return retrying(attempt)
+
+
+# --- accounts --------------------------------------------------------------------------------
+
+
+def visible_account(store: Storage, caller: Caller, account_id: str) -> Account:
+    account = store.get_account(account_id)
+    if account is None or not rules.can_view_account(caller, account):
+        raise NotFound("No such account.")
+    return account
+
+
+def grant(
+    store: Storage, caller: Caller, account_id: str, credits: int, note: str | None, now: datetime
+) -> LedgerEntry:
+    def attempt() -> LedgerEntry:
+        account = _account(store, account_id)
+        rules.require_can_grant(caller, account)
+        return store.move_credits(
+            Movement(
+                account=account,
+                kind=EntryKind.GRANT,
+                credits=credits,
+                at=now,
+                actor=caller.actor,
+                note=note,
+            )
+        )
+
+    return retrying(attempt)
+
+
+def create_group_account(
+    store: Storage,
+    caller: Caller,
+    *,
+    name: str,
+    member_ids: list[str],
+    admin_ids: list[str],
+    now: datetime,
+) -> Account:
+    if caller.role not in (Role.ADMIN, Role.SUPPORT):
+        raise Forbidden("Only admins and support create group accounts.")
+    admins = list(dict.fromkeys(admin_ids or ([caller.id] if caller.role is Role.ADMIN else [])))
+    account = Account(
+        id=f"group-{_new_id()}",
+        kind=AccountKind.GROUP,
+        name=name,
+        member_ids=list(dict.fromkeys(member_ids)),
+        admin_ids=admins,
+        created_at=now,
+    )
+    store.create_group_account(account)
+    return account
+
+
+def accounts_of(store: Storage, caller: Caller) -> list[Account]:
+    """The caller's personal account (members) and the groups they belong to or run."""
+    found: list[Account] = []
+    if caller.role is Role.MEMBER:
+        found.append(_account(store, personal_account_id(caller.id)))
+    for account_id in store.group_account_ids(caller.id):
+        account = store.get_account(account_id)
+        if account is not None:
+            found.append(account)
+    return found
+
+
+# --- sweeps ----------------------------------------------------------------------------------
+
+
+def sweep_session(store: Storage, session: Session, now: datetime) -> rules.SweepAction | None:
+    """Do what is due to one stale session; None when nothing was (or is any longer) due.
+
+    ``session`` may be stale (read from an index): the write is conditioned on its version, and
+    when it lost to another change we read again and decide again.
+    """
+    current: Session | None = session
+
+    def attempt() -> rules.SweepAction | None:
+        nonlocal current
+        if current is None:
+            current = store.get_session(session.id)
+        if current is None:
+            return None
+        before, current = current, None  # a retry re-reads
+        action = rules.sweep_action(before, now)
+        if action is None:
+            return None
+        if action == "EXPIRE_BOOKING":
+            movement, refund = _release_all(store, before, now, None)
+            after = _bump(
+                before,
+                HistoryEvent(at=now, kind="EXPIRED", credits=refund.credits),
+                status=SessionStatus.EXPIRED,
+                request_expires_at=None,
+                refund=refund,
+            )
+            store.save_session(
+                before=before, after=after, release=sorted(_held_slots(before)), movement=movement
+            )
+        elif action == "EXPIRE_RESCHEDULE":
+            request = before.reschedule_request
+            assert request is not None  # the rule found it expired
+            after = _bump(
+                before,
+                HistoryEvent(at=now, kind="RESCHEDULE_EXPIRED", start=request.start),
+                reschedule_request=None,
+            )
+            _save_move(store, before, after, _slots(before.start, before.end))
+        else:
+            after = _bump(
+                before, HistoryEvent(at=now, kind="COMPLETED"), status=SessionStatus.COMPLETED
+            )
+            store.save_session(before=before, after=after)
+        return action
+
+    return retrying(attempt)

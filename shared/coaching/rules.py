@@ -1,0 +1,349 @@
+"""The rules: who may do what to a session, and what it costs, at a given ``now``.
+
+Plain functions with no I/O. Each takes the current time as an argument so that every boundary
+can be tested to the second. A rule that refuses raises the domain error the API answers with.
+
+The cancellation window: a cancel is refunded when it happens at least ``window_hours`` before
+the start, that is while ``now <= start - window``. The window is elapsed time, not wall-clock
+time, so across a daylight-saving change "24 hours before" may read 23:00 or 01:00 on the
+member's clock, never a different amount of notice.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from coaching.errors import (
+    Forbidden,
+    NotFound,
+    NothingToRefund,
+    NotPending,
+    RescheduleWindowClosed,
+    SessionNotUpcoming,
+    SessionStillUpcoming,
+    ValidationFailed,
+)
+from coaching.models import (
+    ACTIVE_STATUSES,
+    SLOT_MINUTES,
+    Account,
+    AccountKind,
+    Caller,
+    EntryKind,
+    RefundStatus,
+    Role,
+    Service,
+    Session,
+    SessionStatus,
+)
+
+Relation = Literal["member", "coach", "support"]
+
+
+# --- who is this caller to the session ------------------------------------------------------
+
+
+def relation(caller: Caller, session: Session) -> Relation | None:
+    """How the caller stands to the session; None means it is not theirs to see."""
+    if caller.role is Role.SUPPORT:
+        return "support"
+    if caller.role is Role.COACH and caller.id == session.coach.id:
+        return "coach"
+    if caller.role is Role.MEMBER and caller.id == session.member.id:
+        return "member"
+    return None
+
+
+def require_visible(caller: Caller, session: Session) -> Relation:
+    """A session that is not the caller's answers 404, exactly as if it did not exist."""
+    found = relation(caller, session)
+    if found is None:
+        raise NotFound("No such session.")
+    return found
+
+
+def require_staff(caller: Caller, session: Session, doing: str) -> Relation:
+    """The coach of the session or support; its member may see it but not do this."""
+    found = require_visible(caller, session)
+    if found == "member":
+        raise Forbidden(f"Only the coach or support may {doing}.")
+    return found
+
+
+# --- time -----------------------------------------------------------------------------------
+
+
+def refundable_until(start: datetime, window_hours: int) -> datetime:
+    return start - timedelta(hours=window_hours)
+
+
+def is_upcoming(session: Session, now: datetime) -> bool:
+    return session.status in ACTIVE_STATUSES and now < session.start
+
+
+def inside_free_window(session: Session, now: datetime) -> bool:
+    """True while a cancel is still refunded: at least the window's hours before the start."""
+    return now <= session.policy.refundable_until
+
+
+def request_deadline(now: datetime, ttl_hours: int, start: datetime) -> datetime:
+    """A request waits at most its time to live, and never past the start it is about."""
+    return min(now + timedelta(hours=ttl_hours), start)
+
+
+def require_slot_aligned(start: datetime, field: str = "start") -> None:
+    if start.second or start.microsecond or start.minute % SLOT_MINUTES:
+        raise ValidationFailed.on(
+            field, f"must fall on a {SLOT_MINUTES}-minute boundary (for example 10:00 or 10:15)"
+        )
+
+
+def require_future(start: datetime, now: datetime, field: str = "start") -> None:
+    if start <= now:
+        raise ValidationFailed.on(field, "must be in the future")
+
+
+def slots_between(start: datetime, end: datetime) -> list[datetime]:
+    """The calendar slots a session from start to end occupies."""
+    step = timedelta(minutes=SLOT_MINUTES)
+    slots, at = [], start
+    while at < end:
+        slots.append(at)
+        at += step
+    return slots
+
+
+# --- booking ----------------------------------------------------------------------------------
+
+
+def require_can_spend(caller: Caller, account: Account) -> None:
+    """Members spend from their personal account and from groups they belong to."""
+    allowed = (
+        account.owner_id == caller.id
+        if account.kind is AccountKind.PERSONAL
+        else caller.id in account.member_ids
+    )
+    if not allowed:
+        raise NotFound("No such account.")
+
+
+def require_can_book(caller: Caller, service: Service, start: datetime, now: datetime) -> None:
+    if caller.role is not Role.MEMBER:
+        raise Forbidden("Only members book sessions.")
+    if caller.id == service.coach_id:
+        raise Forbidden("A coach cannot book their own service.")
+    require_slot_aligned(start)
+    require_future(start, now)
+
+
+def booking_status(service: Service) -> SessionStatus:
+    return SessionStatus.REQUESTED if service.requires_approval else SessionStatus.SCHEDULED
+
+
+# --- cancel ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CancellationQuote:
+    """What a cancel would give back right now: the confirmation dialog's facts."""
+
+    refundable: bool
+    refund_credits: int
+    refundable_until: datetime
+    window_hours: int
+    entry_kind: EntryKind
+    """REFUND for a confirmed session, RELEASE for a request that was never confirmed."""
+
+
+def cancellation_quote(session: Session, now: datetime) -> CancellationQuote:
+    if session.status is SessionStatus.REQUESTED:
+        # Credits held for a request nobody accepted always go back.
+        refundable, kind = True, EntryKind.RELEASE
+    else:
+        refundable, kind = inside_free_window(session, now), EntryKind.REFUND
+    return CancellationQuote(
+        refundable=refundable,
+        refund_credits=session.refundable_credits if refundable else 0,
+        refundable_until=session.policy.refundable_until,
+        window_hours=session.policy.window_hours,
+        entry_kind=kind,
+    )
+
+
+def plan_cancel(caller: Caller, session: Session, now: datetime) -> CancellationQuote:
+    """Member, coach and support may cancel any upcoming session of theirs."""
+    require_visible(caller, session)
+    if not is_upcoming(session, now):
+        raise SessionNotUpcoming("Only an upcoming session can be canceled.")
+    return cancellation_quote(session, now)
+
+
+# --- reschedule ------------------------------------------------------------------------------
+
+RescheduleMode = Literal["DIRECT", "REQUEST"]
+
+
+def plan_reschedule(
+    caller: Caller, session: Session, new_start: datetime, now: datetime
+) -> RescheduleMode:
+    """Move now, ask the coach first, or refuse.
+
+    Coach and support may move an upcoming session at any time. A member may move it until the
+    cancellation window closes; after that only where the service asks the coach to approve
+    late moves, in which case the move waits as a request.
+    """
+    who = require_visible(caller, session)
+    if not is_upcoming(session, now):
+        raise SessionNotUpcoming("Only an upcoming session can be rescheduled.")
+    require_slot_aligned(new_start)
+    require_future(new_start, now)
+    if new_start == session.start:
+        raise ValidationFailed.on("start", "is the session's current time")
+    if who != "member" or inside_free_window(session, now):
+        return "DIRECT"
+    if session.policy.late_reschedule_requires_approval:
+        return "REQUEST"
+    raise RescheduleWindowClosed(
+        "The cancellation window has closed; ask your coach to move the session."
+    )
+
+
+def require_pending_reschedule(caller: Caller, session: Session, now: datetime) -> None:
+    require_staff(caller, session, "answer a reschedule request")
+    request = session.reschedule_request
+    if request is None or now >= request.expires_at or not is_upcoming(session, now):
+        raise NotPending("This session has no reschedule request waiting for an answer.")
+
+
+# --- booking requests ------------------------------------------------------------------------
+
+
+def require_pending_booking(caller: Caller, session: Session, now: datetime) -> None:
+    require_staff(caller, session, "answer a booking request")
+    if (
+        session.status is not SessionStatus.REQUESTED
+        or session.request_expires_at is None
+        or now >= session.request_expires_at
+    ):
+        raise NotPending("This session is not a booking request waiting for an answer.")
+
+
+# --- refund ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefundDecision:
+    credits: int
+    status: RefundStatus
+
+
+def plan_refund(
+    caller: Caller, session: Session, requested: int | None, now: datetime
+) -> RefundDecision:
+    """A coach or support gives back credits that did not come back automatically.
+
+    Never more than what is still unrefunded, and not for an upcoming session (cancel it).
+    """
+    require_staff(caller, session, "refund a session")
+    if is_upcoming(session, now):
+        raise SessionStillUpcoming("The session is still upcoming; cancel it instead.")
+    remaining = session.refundable_credits
+    if remaining <= 0:
+        raise NothingToRefund("Every credit of this session has already been refunded.")
+    credits = remaining if requested is None else requested
+    if credits < 1:
+        raise ValidationFailed.on("credits", "must be at least 1")
+    if credits > remaining:
+        raise ValidationFailed.on(
+            "credits", f"is more than the {remaining} credits not yet refunded"
+        )
+    total = session.refund.credits + credits
+    return RefundDecision(
+        credits=credits,
+        status=RefundStatus.EXCEPTION if total == session.credits else RefundStatus.PARTIAL,
+    )
+
+
+# --- what the session screen may offer ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Actions:
+    can_cancel: bool
+    can_reschedule: bool
+    can_refund: bool
+    can_rebook: bool
+
+
+def actions(caller: Caller, session: Session, now: datetime) -> Actions:
+    who = relation(caller, session)
+    upcoming = is_upcoming(session, now)
+    staff = who in ("coach", "support")
+    return Actions(
+        can_cancel=who is not None and upcoming,
+        can_reschedule=upcoming
+        and (
+            staff
+            or (
+                who == "member"
+                and (
+                    inside_free_window(session, now)
+                    or session.policy.late_reschedule_requires_approval
+                )
+            )
+        ),
+        can_refund=staff and not upcoming and session.refundable_credits > 0,
+        can_rebook=who == "member" and not upcoming,
+    )
+
+
+# --- sweeps ----------------------------------------------------------------------------------
+
+SweepAction = Literal["EXPIRE_BOOKING", "EXPIRE_RESCHEDULE", "COMPLETE"]
+
+
+def due_at(session: Session) -> datetime | None:
+    """When the sweep next has something to do with this session; None when it never will."""
+    if session.status is SessionStatus.REQUESTED:
+        return session.request_expires_at
+    if session.status is SessionStatus.SCHEDULED:
+        if session.reschedule_request is not None:
+            return min(session.reschedule_request.expires_at, session.end)
+        return session.end
+    return None
+
+
+def sweep_action(session: Session, now: datetime) -> SweepAction | None:
+    """What the sweep does to this session at ``now``, if anything."""
+    if session.status is SessionStatus.REQUESTED:
+        expires = session.request_expires_at
+        return "EXPIRE_BOOKING" if expires is not None and now >= expires else None
+    if session.status is SessionStatus.SCHEDULED:
+        request = session.reschedule_request
+        if request is not None and now >= request.expires_at:
+            return "EXPIRE_RESCHEDULE"
+        if now >= session.end:
+            return "COMPLETE"
+    return None
+
+
+# --- accounts --------------------------------------------------------------------------------
+
+
+def can_view_account(caller: Caller, account: Account) -> bool:
+    return (
+        caller.role is Role.SUPPORT
+        or caller.id == account.owner_id
+        or caller.id in account.member_ids
+        or caller.id in account.admin_ids
+    )
+
+
+def require_can_grant(caller: Caller, account: Account) -> None:
+    if not can_view_account(caller, account):
+        raise NotFound("No such account.")
+    if caller.role is Role.SUPPORT:
+        return
+    if caller.role is Role.ADMIN and caller.id in account.admin_ids:
+        return
+    raise Forbidden("Only the account's admins or support may grant credits.")

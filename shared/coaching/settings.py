@@ -1,0 +1,17 @@
+"""Configuration read once from the environment, at cold start, into a model."""
+
+import os
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    sessions_table: Annotated[str, Field(alias="SESSIONS_TABLE")] = "Sessions"
+    ledger_table: Annotated[str, Field(alias="LEDGER_TABLE")] = "Ledger"
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        return cls.model_validate(dict(os.environ))

@@ -1,0 +1,540 @@
+"""DynamoDB storage: the only module that talks to DynamoDB.
+
+Two tables, both defined in ``template.yaml``:
+
+``SessionsTable`` (its stream drives the emails)
+  - session   ``SESSION#{id}`` / ``SESSION``; indexes ByMember, ByCoach (by start time) and the
+    sparse Due index (only sessions the sweep will have to look at carry ``due_pk``)
+  - slot      ``SLOT#{coach}#{time}`` / ``SLOT``: one per 15 minutes a coach's session holds;
+    a conditional put claims it, so a time cannot be booked twice
+  - service   ``SERVICE#{id}`` / ``SERVICE``
+
+``LedgerTable``
+  - account   ``ACCOUNT#{id}`` / ``ACCOUNT``: running balance and ``version`` (entries so far)
+  - entry     ``ACCOUNT#{id}`` / ``ENTRY#{seq}``: immutable, numbered 1, 2, 3 ... per account
+  - member    ``MEMBER#{user}`` / ``ACCOUNT#{id}``: the group accounts a user belongs to or runs
+
+Every change to a session is one ``TransactWriteItems``: the session item (condition: the version
+we read), the slot claims it takes or frees, and when credits move, the account (condition: the
+version we read, so the balance we computed from is the balance it has) with the ledger entry
+numbered after it (condition: that number is free). A second refund, a negative balance or a lost
+update would each need a condition to pass on a state that no longer exists.
+"""
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from coaching import rules
+from coaching.errors import InsufficientCredits, SlotTaken, ValidationFailed
+from coaching.models import Account, Actor, EntryKind, LedgerEntry, Service, Session
+from coaching.settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+else:
+    DynamoDBClient = Any
+    TransactWriteItemTypeDef = dict
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+SLOT_CLAIM_TTL = timedelta(days=7)
+"""Claims of past slots are left for DynamoDB's TTL to delete a week after the slot."""
+
+
+class StaleRead(Exception):
+    """An item changed between our read and our write: read again and decide again."""
+
+
+class TransientConflict(Exception):
+    """DynamoDB refused for now (transaction conflict, throttling): the same call may pass."""
+
+
+def iso(moment: datetime) -> str:
+    """Index keys sort as text, so every time in a key has this one fixed UTC format."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _to_item(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in values.items() if v is not None}
+
+
+def _from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _deserializer.deserialize(v) for k, v in item.items()}
+
+
+def _only_fields(model: type[Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if k in model.model_fields}
+
+
+def session_key(session_id: str) -> dict[str, Any]:
+    return _to_item({"pk": f"SESSION#{session_id}", "sk": "SESSION"})
+
+
+def slot_key(coach_id: str, slot: datetime) -> dict[str, Any]:
+    return _to_item({"pk": f"SLOT#{coach_id}#{iso(slot)}", "sk": "SLOT"})
+
+
+def account_key(account_id: str) -> dict[str, Any]:
+    return _to_item({"pk": f"ACCOUNT#{account_id}", "sk": "ACCOUNT"})
+
+
+def session_item(session: Session) -> dict[str, Any]:
+    values: dict[str, Any] = session.model_dump(mode="json", exclude_none=True)
+    values |= {
+        "pk": f"SESSION#{session.id}",
+        "sk": "SESSION",
+        "entity": "SESSION",
+        "member_pk": f"MEMBER#{session.member.id}",
+        "coach_pk": f"COACH#{session.coach.id}",
+        "start_at": iso(session.start),
+    }
+    due = rules.due_at(session)
+    if due is not None:
+        values |= {"due_pk": "DUE", "due_at": iso(due)}
+    return _to_item(values)
+
+
+def session_from_item(item: Mapping[str, Any]) -> Session:
+    return Session.model_validate(_only_fields(Session, _from_item(item)))
+
+
+@dataclass(frozen=True)
+class Movement:
+    """Credits moving in or out of one account, as part of a session change or a grant."""
+
+    account: Account
+    """The account as we read it: the write only lands if it is still exactly this."""
+    kind: EntryKind
+    credits: int
+    at: datetime
+    actor: Actor | None
+    session_id: str | None = None
+    note: str | None = None
+
+    @property
+    def entry(self) -> LedgerEntry:
+        seq = self.account.version + 1
+        return LedgerEntry(
+            id=f"{self.account.id}:{seq}",
+            account_id=self.account.id,
+            seq=seq,
+            kind=self.kind,
+            credits=self.credits,
+            balance_after=self.account.balance + self.credits,
+            session_id=self.session_id,
+            actor=self.actor,
+            at=self.at,
+            note=self.note,
+        )
+
+
+@dataclass
+class Page:
+    items: list[dict[str, Any]]
+    next_token: str | None
+
+
+Tag = Literal["session", "slot-claim", "slot-release", "account", "entry", "membership", "new"]
+
+
+@dataclass
+class _Transaction:
+    items: list["TransactWriteItemTypeDef"] = field(default_factory=list)
+    tags: list[Tag] = field(default_factory=list)
+
+    def add(self, tag: Tag, item: "TransactWriteItemTypeDef") -> None:
+        self.items.append(item)
+        self.tags.append(tag)
+
+
+class Storage:
+    def __init__(self, client: "DynamoDBClient", settings: Settings) -> None:
+        self._db = client
+        self.sessions_table = settings.sessions_table
+        self.ledger_table = settings.ledger_table
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def get_service(self, service_id: str) -> Service | None:
+        item = self._get(self.sessions_table, {"pk": f"SERVICE#{service_id}", "sk": "SERVICE"})
+        return None if item is None else Service.model_validate(_only_fields(Service, item))
+
+    def get_session(self, session_id: str) -> Session | None:
+        item = self._get(self.sessions_table, {"pk": f"SESSION#{session_id}", "sk": "SESSION"})
+        return None if item is None else Session.model_validate(_only_fields(Session, item))
+
+    def get_account(self, account_id: str) -> Account | None:
+        """The stored account; a personal account that was never funded reads as empty."""
+        item = self._get(self.ledger_table, {"pk": f"ACCOUNT#{account_id}", "sk": "ACCOUNT"})
+        if item is not None:
+            return Account.model_validate(_only_fields(Account, item))
+        prefix = "personal-"
+        if account_id.startswith(prefix) and len(account_id) > len(prefix):
+            return Account.personal(account_id[len(prefix) :])
+        return None
+
+    def slot_holder(self, coach_id: str, slot: datetime) -> str | None:
+        item = self._get(self.sessions_table, {"pk": f"SLOT#{coach_id}#{iso(slot)}", "sk": "SLOT"})
+        return None if item is None else str(item["session_id"])
+
+    def _get(self, table: str, key: Mapping[str, str]) -> dict[str, Any] | None:
+        response = self._db.get_item(TableName=table, Key=_to_item(key), ConsistentRead=True)
+        item = response.get("Item")
+        return None if item is None else _from_item(item)
+
+    def sessions_of(
+        self,
+        role: Literal["member", "coach"],
+        user_id: str,
+        view: Literal["upcoming", "past"],
+        now: datetime,
+        limit: int,
+        token: str | None,
+    ) -> tuple[list[Session], str | None]:
+        """A member's or coach's sessions, upcoming (soonest first) or past (latest first).
+
+        Past holds everything that is no longer upcoming: sessions whose start has passed, and
+        canceled, declined or expired ones whatever their time.
+        """
+        index, key = ("ByMember", "member_pk") if role == "member" else ("ByCoach", "coach_pk")
+        partition = f"{role.upper()}#{user_id}"
+        names = {"#k": key, "#s": "start_at", "#st": "status"}
+        active = {":requested": {"S": "REQUESTED"}, ":scheduled": {"S": "SCHEDULED"}}
+        values: dict[str, Any] = {":p": {"S": partition}, ":now": {"S": iso(now)}, **active}
+        if view == "upcoming":
+            condition, forward = "#k = :p AND #s > :now", True
+            filter_ = "#st IN (:requested, :scheduled)"
+        else:
+            condition, forward = "#k = :p", False
+            filter_ = "NOT (#st IN (:requested, :scheduled) AND #s > :now)"
+        page = self._query(
+            self.sessions_table,
+            index=index,
+            key_condition=condition,
+            filter_=filter_,
+            names=names,
+            values=values,
+            forward=forward,
+            limit=limit,
+            token=token,
+            token_keys={key: partition},
+        )
+        return [Session.model_validate(_only_fields(Session, i)) for i in page.items], (
+            page.next_token
+        )
+
+    def ledger(
+        self, account_id: str, limit: int, token: str | None
+    ) -> tuple[list[LedgerEntry], str | None]:
+        """An account's entries, newest first."""
+        partition = f"ACCOUNT#{account_id}"
+        page = self._query(
+            self.ledger_table,
+            index=None,
+            key_condition="pk = :p AND begins_with(sk, :e)",
+            filter_=None,
+            names=None,
+            values={":p": {"S": partition}, ":e": {"S": "ENTRY#"}},
+            forward=False,
+            limit=limit,
+            token=token,
+            token_keys={"pk": partition},
+        )
+        return [LedgerEntry.model_validate(_only_fields(LedgerEntry, i)) for i in page.items], (
+            page.next_token
+        )
+
+    def group_account_ids(self, user_id: str) -> list[str]:
+        """The group accounts a user belongs to or administers."""
+        ids: list[str] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.ledger_table,
+            "KeyConditionExpression": "pk = :p",
+            "ExpressionAttributeValues": {":p": {"S": f"MEMBER#{user_id}"}},
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self._db.query(**kwargs)
+            ids += [_from_item(i)["account_id"] for i in response.get("Items", [])]
+            if "LastEvaluatedKey" not in response:
+                return ids
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def due_sessions(
+        self, now: datetime, limit: int, after: Mapping[str, Any] | None = None
+    ) -> tuple[list[Session], dict[str, Any] | None]:
+        """Sessions whose next sweep action is due, oldest first, from the sparse Due index.
+
+        Only due items are read: the key condition stops at ``now``.
+        """
+        kwargs: dict[str, Any] = {
+            "TableName": self.sessions_table,
+            "IndexName": "Due",
+            "KeyConditionExpression": "due_pk = :d AND due_at <= :now",
+            "ExpressionAttributeValues": {":d": {"S": "DUE"}, ":now": {"S": iso(now)}},
+            "Limit": limit,
+            "ReturnConsumedCapacity": "TOTAL",
+        }
+        if after:
+            kwargs["ExclusiveStartKey"] = after
+        response = self._db.query(**kwargs)
+        sessions = [session_from_item(i) for i in response.get("Items", [])]
+        return sessions, response.get("LastEvaluatedKey")
+
+    def _query(
+        self,
+        table: str,
+        *,
+        index: str | None,
+        key_condition: str,
+        filter_: str | None,
+        names: dict[str, str] | None,
+        values: dict[str, Any],
+        forward: bool,
+        limit: int,
+        token: str | None,
+        token_keys: Mapping[str, str],
+    ) -> Page:
+        """One page of up to ``limit`` items, reading on while a filter thins the results."""
+        kwargs: dict[str, Any] = {
+            "TableName": table,
+            "KeyConditionExpression": key_condition,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": forward,
+            "Limit": limit,
+        }
+        if index:
+            kwargs["IndexName"] = index
+        else:
+            kwargs["ConsistentRead"] = True
+        if filter_:
+            kwargs["FilterExpression"] = filter_
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
+        if token:
+            kwargs["ExclusiveStartKey"] = _decode_token(token, token_keys)
+        items: list[dict[str, Any]] = []
+        while True:
+            kwargs["Limit"] = limit - len(items)
+            response = self._db.query(**kwargs)
+            items += [_from_item(i) for i in response.get("Items", [])]
+            last = response.get("LastEvaluatedKey")
+            if last is None:
+                return Page(items, None)
+            if len(items) >= limit:
+                return Page(items, _encode_token(last))
+            kwargs["ExclusiveStartKey"] = last
+
+    # --- writes ------------------------------------------------------------------------------
+
+    def put_service(self, service: Service) -> None:
+        values = service.model_dump(mode="json", exclude_none=True)
+        values |= {"pk": f"SERVICE#{service.id}", "sk": "SERVICE", "entity": "SERVICE"}
+        self._db.put_item(
+            TableName=self.sessions_table,
+            Item=_to_item(values),
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+    def create_group_account(self, account: Account) -> None:
+        """The account and one membership item per member and admin, together."""
+        tx = _Transaction()
+        values = account.model_dump(mode="json", exclude_none=True)
+        values |= {"pk": f"ACCOUNT#{account.id}", "sk": "ACCOUNT", "entity": "ACCOUNT"}
+        tx.add("new", self._put(self.ledger_table, values, "attribute_not_exists(pk)"))
+        for user_id in sorted(set(account.member_ids) | set(account.admin_ids)):
+            membership = {
+                "pk": f"MEMBER#{user_id}",
+                "sk": f"ACCOUNT#{account.id}",
+                "account_id": account.id,
+                "member": user_id in account.member_ids,
+                "admin": user_id in account.admin_ids,
+            }
+            tx.add("membership", self._put(self.ledger_table, membership, None))
+        self._write(tx)
+
+    def save_session(
+        self,
+        *,
+        before: Session | None,
+        after: Session,
+        claim: Sequence[datetime] = (),
+        release: Sequence[datetime] = (),
+        movement: Movement | None = None,
+    ) -> None:
+        """Write a session's new state with everything that must change with it, atomically.
+
+        ``before`` is the session as read (None for a new booking): the write lands only if the
+        stored session is still that version. ``claim`` and ``release`` are the coach's slots
+        taken and freed; ``movement`` the credits that move with this change.
+        """
+        tx = _Transaction()
+        item = session_item(after)
+        if before is None:
+            tx.add("new", self._put_item(self.sessions_table, item, "attribute_not_exists(pk)"))
+        else:
+            tx.add(
+                "session",
+                {
+                    "Put": {
+                        "TableName": self.sessions_table,
+                        "Item": item,
+                        "ConditionExpression": "version = :v",
+                        "ExpressionAttributeValues": {":v": {"N": str(before.version)}},
+                    }
+                },
+            )
+        ttl_base = after.end
+        for slot in claim:
+            claim_item = {
+                "pk": f"SLOT#{after.coach.id}#{iso(slot)}",
+                "sk": "SLOT",
+                "entity": "SLOT",
+                "session_id": after.id,
+                "ttl": int((max(slot, ttl_base) + SLOT_CLAIM_TTL).timestamp()),
+            }
+            tx.add(
+                "slot-claim", self._put(self.sessions_table, claim_item, "attribute_not_exists(pk)")
+            )
+        for slot in release:
+            tx.add(
+                "slot-release",
+                {
+                    "Delete": {
+                        "TableName": self.sessions_table,
+                        "Key": slot_key(after.coach.id, slot),
+                        "ConditionExpression": "session_id = :s",
+                        "ExpressionAttributeValues": {":s": {"S": after.id}},
+                    }
+                },
+            )
+        if movement is not None:
+            self._add_movement(tx, movement)
+        self._write(tx)
+
+    def move_credits(self, movement: Movement) -> LedgerEntry:
+        """A movement that no session causes (a grant or an adjustment)."""
+        tx = _Transaction()
+        self._add_movement(tx, movement)
+        self._write(tx)
+        return movement.entry
+
+    def _add_movement(self, tx: _Transaction, movement: Movement) -> None:
+        account = movement.account
+        if account.balance + movement.credits < 0:
+            raise InsufficientCredits(
+                f"The account holds {account.balance} credits; this needs {-movement.credits}."
+            )
+        entry = movement.entry
+        if account.version == 0:
+            # First entry of an implicit personal account: the account item is born with it.
+            values = account.model_copy(
+                update={"balance": entry.balance_after, "version": entry.seq}
+            ).model_dump(mode="json", exclude_none=True)
+            values |= {"pk": f"ACCOUNT#{account.id}", "sk": "ACCOUNT", "entity": "ACCOUNT"}
+            tx.add("account", self._put(self.ledger_table, values, "attribute_not_exists(pk)"))
+        else:
+            tx.add(
+                "account",
+                {
+                    "Update": {
+                        "TableName": self.ledger_table,
+                        "Key": account_key(account.id),
+                        "UpdateExpression": "SET balance = :after, version = :next",
+                        # The version pins the balance we computed from; the balance check
+                        # states the invariant itself, should the version ever be misused.
+                        "ConditionExpression": "version = :v AND balance = :before",
+                        "ExpressionAttributeValues": _to_item(
+                            {
+                                ":after": entry.balance_after,
+                                ":next": entry.seq,
+                                ":v": account.version,
+                                ":before": account.balance,
+                            }
+                        ),
+                    }
+                },
+            )
+        values = entry.model_dump(mode="json", exclude_none=True)
+        values |= {
+            "pk": f"ACCOUNT#{account.id}",
+            "sk": f"ENTRY#{entry.seq:010d}",
+            "entity": "ENTRY",
+        }
+        tx.add("entry", self._put(self.ledger_table, values, "attribute_not_exists(pk)"))
+
+    def _put(
+        self, table: str, values: Mapping[str, Any], condition: str | None
+    ) -> "TransactWriteItemTypeDef":
+        return self._put_item(table, _to_item(values), condition)
+
+    @staticmethod
+    def _put_item(
+        table: str, item: dict[str, Any], condition: str | None
+    ) -> "TransactWriteItemTypeDef":
+        put: dict[str, Any] = {"TableName": table, "Item": item}
+        if condition:
+            put["ConditionExpression"] = condition
+        return {"Put": put}  # type: ignore[typeddict-item]
+
+    def _write(self, tx: _Transaction) -> None:
+        """Run the transaction; turn a refusal into what it means for the caller."""
+        try:
+            self._db.transact_write_items(TransactItems=tx.items)
+        except ClientError as error:
+            raise _meaning_of(error, tx.tags) from error
+
+
+def _meaning_of(error: ClientError, tags: Sequence[Tag]) -> Exception:
+    code = error.response.get("Error", {}).get("Code", "")
+    if code in (
+        "TransactionConflictException",
+        "ThrottlingException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+    ):
+        return TransientConflict(code)
+    if code != "TransactionCanceledException":
+        return error
+    reasons = error.response.get("CancellationReasons", [])
+    codes = [r.get("Code", "None") for r in reasons]
+    if any(
+        c in ("TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded")
+        for c in codes
+    ):
+        return TransientConflict(",".join(codes))
+    failed = [tag for tag, c in zip(tags, codes, strict=False) if c == "ConditionalCheckFailed"]
+    if "slot-claim" in failed:
+        return SlotTaken("The coach already has a session at that time.")
+    if failed:
+        return StaleRead(",".join(failed))
+    return error
+
+
+def _encode_token(key: Mapping[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode()
+
+
+def _decode_token(token: str, partition: Mapping[str, str]) -> dict[str, Any]:
+    """A client's page token; its partition key is forced to the caller's own partition."""
+    try:
+        key = json.loads(base64.urlsafe_b64decode(token.encode()))
+        if not isinstance(key, dict) or not all(
+            isinstance(v, dict) and len(v) == 1 and "S" in v for v in key.values()
+        ):
+            raise ValueError("not a key")
+    except (ValueError, binascii.Error, UnicodeDecodeError) as error:
+        raise ValidationFailed.on("next_token", "is not a token this API gave out") from error
+    for name, value in partition.items():
+        key[name] = {"S": value}
+    return key

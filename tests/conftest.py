@@ -1,0 +1,81 @@
+"""Fixtures: moto stores built from template.yaml, and the serialized moto server for races."""
+
+import os
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from coaching.settings import Settings
+from coaching.storage import Storage
+from local.moto_server import SerializedMotoServer
+from local.template import create_tables
+from tests.builders import World, unique
+
+# Tests never reach AWS: dummy credentials, a fixed region, no endpoint from the environment.
+for _name, _value in {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_NAMESPACE": "CoachingSessionsTest",
+    "POWERTOOLS_SERVICE_NAME": "coaching-sessions",
+}.items():
+    os.environ[_name] = _value
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+def _settings() -> Settings:
+    return Settings(sessions_table=unique("Sessions"), ledger_table=unique("Ledger"))
+
+
+def _make_store(client: object) -> Storage:
+    settings = _settings()
+    create_tables(
+        client,
+        {"SessionsTable": settings.sessions_table, "LedgerTable": settings.ledger_table},
+    )
+    return Storage(client, settings)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def store(aws: None) -> Storage:
+    """A Storage on fresh tables in in-process moto (for tests that do not race)."""
+    return _make_store(boto3.client("dynamodb", region_name="us-east-1"))
+
+
+@pytest.fixture
+def world(store: Storage) -> World:
+    return World(store)
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[SerializedMotoServer]:
+    with SerializedMotoServer() as server:
+        yield server
+
+
+@pytest.fixture
+def server_store(moto_server: SerializedMotoServer) -> Storage:
+    """A Storage on fresh tables in the serialized moto server, safe for racing threads."""
+    client = boto3.client(
+        "dynamodb",
+        region_name="us-east-1",
+        endpoint_url=moto_server.url,
+        config=boto3.session.Config(max_pool_connections=32),  # type: ignore[attr-defined]
+    )
+    return _make_store(client)
+
+
+@pytest.fixture
+def server_world(server_store: Storage) -> World:
+    return World(server_store)
