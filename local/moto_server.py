@@ -38,9 +38,7 @@ class SerializedMotoServer:
 
     def start(self) -> "SerializedMotoServer":
         self._server = make_server(self._host, self._port, self._app(), threaded=True)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="moto", daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
         self._thread.start()
         return self
 

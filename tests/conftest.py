@@ -7,10 +7,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from coaching import clock, runtime
 from coaching.settings import Settings
 from coaching.storage import Storage
 from local.moto_server import SerializedMotoServer
 from local.template import create_tables
+from tests.api_client import Api
 from tests.builders import World, unique
 
 # Tests never reach AWS: dummy credentials, a fixed region, no endpoint from the environment.
@@ -29,14 +31,22 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 
 
 def _settings() -> Settings:
-    return Settings(sessions_table=unique("Sessions"), ledger_table=unique("Ledger"))
+    return Settings(
+        sessions_table=unique("Sessions"),
+        ledger_table=unique("Ledger"),
+        idempotency_table=unique("Idempotency"),
+    )
 
 
 def _make_store(client: object) -> Storage:
     settings = _settings()
     create_tables(
         client,
-        {"SessionsTable": settings.sessions_table, "LedgerTable": settings.ledger_table},
+        {
+            "SessionsTable": settings.sessions_table,
+            "LedgerTable": settings.ledger_table,
+            "IdempotencyTable": settings.idempotency_table,
+        },
     )
     return Storage(client, settings)  # type: ignore[arg-type]
 
@@ -79,3 +89,16 @@ def server_store(moto_server: SerializedMotoServer) -> Storage:
 @pytest.fixture
 def server_world(server_store: Storage) -> World:
     return World(server_store)
+
+
+@pytest.fixture
+def api(store: Storage, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+    """The HTTP API in process: template routes, real handlers, moto behind them."""
+    monkeypatch.setenv("SESSIONS_TABLE", store.sessions_table)
+    monkeypatch.setenv("LEDGER_TABLE", store.ledger_table)
+    monkeypatch.setenv("IDEMPOTENCY_TABLE", store.settings.idempotency_table)
+    runtime.reset()
+    clock.reset()
+    yield Api(store)
+    runtime.reset()
+    clock.reset()

@@ -26,3 +26,9 @@ def advance(seconds: float) -> datetime:
 
 def offset() -> timedelta:
     return _offset
+
+
+def reset() -> None:
+    """Back to the system clock (tests start each case from here)."""
+    global _offset
+    _offset = timedelta(0)

@@ -87,12 +87,16 @@ def _aligned_minutes(value: int) -> int:
     return value
 
 
+SessionMinutes = Annotated[
+    int, Field(ge=SLOT_MINUTES, le=MAX_SESSION_MINUTES), AfterValidator(_aligned_minutes)
+]
+SessionCredits = Annotated[int, Field(ge=1, le=10_000)]
+
+
 class SessionType(Model):
     id: Identifier
-    minutes: Annotated[
-        int, Field(ge=SLOT_MINUTES, le=MAX_SESSION_MINUTES), AfterValidator(_aligned_minutes)
-    ]
-    credits: Annotated[int, Field(ge=1, le=10_000)]
+    minutes: SessionMinutes
+    credits: SessionCredits
 
 
 class Service(Model):

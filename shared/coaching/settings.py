@@ -11,6 +11,7 @@ class Settings(BaseModel):
 
     sessions_table: Annotated[str, Field(alias="SESSIONS_TABLE")] = "Sessions"
     ledger_table: Annotated[str, Field(alias="LEDGER_TABLE")] = "Ledger"
+    idempotency_table: Annotated[str, Field(alias="IDEMPOTENCY_TABLE")] = "Idempotency"
 
     @classmethod
     def from_env(cls) -> "Settings":

@@ -160,6 +160,7 @@ class _Transaction:
 class Storage:
     def __init__(self, client: "DynamoDBClient", settings: Settings) -> None:
         self._db = client
+        self.settings = settings
         self.sessions_table = settings.sessions_table
         self.ledger_table = settings.ledger_table
 

@@ -1,0 +1,87 @@
+"""Credit accounts: the ones a caller can use, group accounts, balances, ledgers and grants."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.metrics import MetricUnit
+
+from coaching import clock, http, operations, runtime
+from coaching.api import (
+    AccountList,
+    AccountView,
+    CreateAccountBody,
+    EntryView,
+    GrantBody,
+    LedgerPage,
+    account_view,
+    entry_view,
+)
+from coaching.observability import metrics, tracer
+
+app = APIGatewayHttpResolver(enable_validation=True)
+http.setup(app)
+
+AccountId = Annotated[str, Path(max_length=128)]
+
+
+@app.get("/accounts", summary="Accounts the caller may spend from or runs", tags=["Accounts"])
+@tracer.capture_method
+def list_accounts() -> AccountList:
+    caller = http.caller(app)
+    accounts = operations.accounts_of(runtime.storage(), caller)
+    return AccountList(items=[account_view(a, caller) for a in accounts])
+
+
+@app.post("/accounts", status_code=201, summary="Create a group account", tags=["Accounts"])
+@tracer.capture_method
+def create_account(body: Annotated[CreateAccountBody, Body()]) -> AccountView:
+    caller = http.caller(app)
+    account = operations.create_group_account(
+        runtime.storage(),
+        caller,
+        name=body.name,
+        member_ids=body.member_ids,
+        admin_ids=body.admin_ids,
+        now=clock.now(),
+    )
+    return account_view(account, caller)
+
+
+@app.get("/accounts/<account_id>", summary="An account and its balance", tags=["Accounts"])
+@tracer.capture_method
+def get_account(account_id: AccountId) -> AccountView:
+    caller = http.caller(app)
+    return account_view(operations.visible_account(runtime.storage(), caller, account_id), caller)
+
+
+@app.get(
+    "/accounts/<account_id>/ledger", summary="An account's entries, newest first", tags=["Accounts"]
+)
+@tracer.capture_method
+def ledger(
+    account_id: AccountId,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    next_token: Annotated[str | None, Query(max_length=2048)] = None,
+) -> LedgerPage:
+    caller = http.caller(app)
+    store = runtime.storage()
+    operations.visible_account(store, caller, account_id)
+    entries, token = store.ledger(account_id, limit, next_token)
+    return LedgerPage(items=[entry_view(e) for e in entries], next_token=token)
+
+
+@app.post(
+    "/accounts/<account_id>/grants", status_code=201, summary="Grant credits", tags=["Accounts"]
+)
+@tracer.capture_method
+def grant(account_id: AccountId, body: Annotated[GrantBody, Body()]) -> EntryView:
+    caller = http.caller(app)
+    entry = operations.grant(
+        runtime.storage(), caller, account_id, body.credits, body.note, clock.now()
+    )
+    metrics.add_metric(name="CreditsGranted", unit=MetricUnit.Count, value=body.credits)
+    return entry_view(entry)
+
+
+handler = http.entry_point(app)

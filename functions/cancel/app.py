@@ -1,0 +1,46 @@
+"""Cancel a session, and the quote the confirmation dialog shows before it."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.metrics import MetricUnit
+
+from coaching import clock, http, operations, runtime
+from coaching.api import CancelBody, QuoteView, SessionView, quote_view, session_view
+from coaching.observability import metrics, tracer
+
+app = APIGatewayHttpResolver(enable_validation=True)
+http.setup(app)
+
+SessionId = Annotated[str, Path(max_length=128)]
+
+
+@app.get(
+    "/sessions/<session_id>/cancellation",
+    summary="Would a cancel now be refunded?",
+    tags=["Cancel"],
+)
+@tracer.capture_method
+def quote(session_id: SessionId) -> QuoteView:
+    caller = http.caller(app)
+    found = operations.quote_cancellation(runtime.storage(), caller, session_id, clock.now())
+    return quote_view(found)
+
+
+@app.post("/sessions/<session_id>/cancel", summary="Cancel an upcoming session", tags=["Cancel"])
+@tracer.capture_method
+def cancel(session_id: SessionId, body: Annotated[CancelBody | None, Body()] = None) -> SessionView:
+    caller, now = http.caller(app), clock.now()
+    reason = body.reason if body else None
+    session = operations.cancel(runtime.storage(), caller, session_id, reason, now)
+    refunded = (
+        session.refund.credits if session.cancellation and session.cancellation.refundable else 0
+    )
+    metrics.add_dimension(name="outcome", value="refunded" if refunded else "non_refundable")
+    metrics.add_metric(name="SessionsCanceled", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="CreditsRefunded", unit=MetricUnit.Count, value=refunded)
+    return session_view(session, caller, now)
+
+
+handler = http.entry_point(app)

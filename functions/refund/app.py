@@ -1,0 +1,33 @@
+"""Refund credits that did not come back automatically (the coach's or support's exception)."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.metrics import MetricUnit
+
+from coaching import clock, http, operations, runtime
+from coaching.api import RefundBody, SessionView, session_view
+from coaching.observability import metrics, tracer
+
+app = APIGatewayHttpResolver(enable_validation=True)
+http.setup(app)
+
+
+@app.post("/sessions/<session_id>/refund", summary="Refund a session's credits", tags=["Refund"])
+@tracer.capture_method
+def refund(
+    session_id: Annotated[str, Path(max_length=128)],
+    body: Annotated[RefundBody | None, Body()] = None,
+) -> SessionView:
+    caller, now = http.caller(app), clock.now()
+    body = body or RefundBody()
+    session = operations.refund(runtime.storage(), caller, session_id, body.credits, body.note, now)
+    metrics.add_dimension(name="outcome", value=session.refund.status.value.lower())
+    metrics.add_metric(name="Refunds", unit=MetricUnit.Count, value=1)
+    refunded = session.history[-1].credits or 0  # the REFUNDED event this call added
+    metrics.add_metric(name="CreditsRefunded", unit=MetricUnit.Count, value=refunded)
+    return session_view(session, caller, now)
+
+
+handler = http.entry_point(app)

@@ -1,0 +1,76 @@
+"""Move a session to another time, and answer a member's request to move it."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.metrics import MetricUnit
+
+from coaching import clock, http, operations, runtime
+from coaching.api import RescheduleAccepted, RescheduleBody, SessionView, session_view
+from coaching.observability import metrics, tracer
+
+app = APIGatewayHttpResolver(enable_validation=True)
+http.setup(app)
+
+SessionId = Annotated[str, Path(max_length=128)]
+
+
+@app.post(
+    "/sessions/<session_id>/reschedule",
+    summary="Move a session (202 when the coach must approve the move)",
+    tags=["Reschedule"],
+    responses={
+        200: {"description": "Moved", "content": {"application/json": {"model": SessionView}}},
+        202: {
+            "description": "Waiting for the coach",
+            "content": {"application/json": {"model": RescheduleAccepted}},
+        },
+    },
+)
+@tracer.capture_method
+def reschedule(
+    session_id: SessionId, body: Annotated[RescheduleBody, Body()]
+) -> SessionView | tuple[RescheduleAccepted, int]:
+    caller, now = http.caller(app), clock.now()
+    session, mode = operations.reschedule(
+        runtime.storage(), caller, session_id, body.start, body.reason, now
+    )
+    metrics.add_dimension(name="outcome", value="moved" if mode == "DIRECT" else "requested")
+    metrics.add_metric(name="Reschedules", unit=MetricUnit.Count, value=1)
+    view = session_view(session, caller, now)
+    if mode == "DIRECT":
+        return view
+    assert session.reschedule_request is not None  # a REQUEST always leaves one
+    return RescheduleAccepted(session=view, reschedule_request=session.reschedule_request), 202
+
+
+@app.post(
+    "/sessions/<session_id>/reschedule-request/approve",
+    summary="Accept a member's request to move a session",
+    tags=["Reschedule"],
+)
+@tracer.capture_method
+def approve(session_id: SessionId) -> SessionView:
+    return _answer(session_id, approve=True)
+
+
+@app.post(
+    "/sessions/<session_id>/reschedule-request/decline",
+    summary="Decline a member's request to move a session",
+    tags=["Reschedule"],
+)
+@tracer.capture_method
+def decline(session_id: SessionId) -> SessionView:
+    return _answer(session_id, approve=False)
+
+
+def _answer(session_id: str, *, approve: bool) -> SessionView:
+    caller, now = http.caller(app), clock.now()
+    session = operations.answer_reschedule(runtime.storage(), caller, session_id, approve, now)
+    metrics.add_dimension(name="outcome", value="approved" if approve else "declined")
+    metrics.add_metric(name="RescheduleRequestsAnswered", unit=MetricUnit.Count, value=1)
+    return session_view(session, caller, now)
+
+
+handler = http.entry_point(app)

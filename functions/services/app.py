@@ -1,0 +1,41 @@
+"""A coach's services: what can be booked, for how many credits, under which policy."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+
+from coaching import clock, http, operations, runtime
+from coaching.api import CreateServiceBody, ServiceView, service_view
+from coaching.observability import tracer
+
+app = APIGatewayHttpResolver(enable_validation=True)
+http.setup(app)
+
+
+@app.post("/services", status_code=201, summary="Offer a service", tags=["Services"])
+@tracer.capture_method
+def create_service(body: Annotated[CreateServiceBody, Body()]) -> ServiceView:
+    caller = http.caller(app)
+    service = operations.create_service(
+        runtime.storage(),
+        caller,
+        name=body.name,
+        session_types=[(t.minutes, t.credits) for t in body.session_types],
+        cancellation_window_hours=body.cancellation_window_hours,
+        requires_approval=body.requires_approval,
+        request_ttl_hours=body.request_ttl_hours,
+        late_reschedule_requires_approval=body.late_reschedule_requires_approval,
+        now=clock.now(),
+    )
+    return service_view(service)
+
+
+@app.get("/services/<service_id>", summary="A service", tags=["Services"])
+@tracer.capture_method
+def get_service(service_id: Annotated[str, Path(max_length=128)]) -> ServiceView:
+    http.caller(app)
+    return service_view(operations.get_service(runtime.storage(), service_id))
+
+
+handler = http.entry_point(app)

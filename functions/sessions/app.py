@@ -1,0 +1,85 @@
+"""Book a session, list and show sessions, and answer booking requests."""
+
+from typing import Annotated, Literal
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.metrics import MetricUnit
+
+from coaching import clock, http, operations, runtime
+from coaching.api import BookBody, SessionList, SessionView, session_view
+from coaching.errors import Forbidden
+from coaching.models import Role
+from coaching.observability import metrics, tracer
+
+app = APIGatewayHttpResolver(enable_validation=True)
+http.setup(app)
+
+SessionId = Annotated[str, Path(max_length=128)]
+
+
+@app.post("/sessions", status_code=201, summary="Book a session", tags=["Sessions"])
+@tracer.capture_method
+def book(body: Annotated[BookBody, Body()]) -> SessionView:
+    caller, now = http.caller(app), clock.now()
+    session = operations.book(
+        runtime.storage(),
+        caller,
+        service_id=body.service_id,
+        session_type_id=body.session_type_id,
+        start=body.start,
+        account_id=body.account_id,
+        timezone=body.timezone,
+        now=now,
+    )
+    metrics.add_metric(name="SessionsBooked", unit=MetricUnit.Count, value=1)
+    return session_view(session, caller, now)
+
+
+@app.get("/sessions", summary="The caller's upcoming or past sessions", tags=["Sessions"])
+@tracer.capture_method
+def list_sessions(
+    view: Annotated[Literal["upcoming", "past"], Query()] = "upcoming",
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    next_token: Annotated[str | None, Query(max_length=2048)] = None,
+) -> SessionList:
+    caller, now = http.caller(app), clock.now()
+    if caller.role is Role.MEMBER:
+        role: Literal["member", "coach"] = "member"
+    elif caller.role is Role.COACH:
+        role = "coach"
+    else:
+        raise Forbidden("Only members and coaches have sessions to list.")
+    sessions, token = runtime.storage().sessions_of(role, caller.id, view, now, limit, next_token)
+    return SessionList(items=[session_view(s, caller, now) for s in sessions], next_token=token)
+
+
+@app.get("/sessions/<session_id>", summary="A session's detail", tags=["Sessions"])
+@tracer.capture_method
+def detail(session_id: SessionId) -> SessionView:
+    caller = http.caller(app)
+    session = operations.view_session(runtime.storage(), caller, session_id)
+    return session_view(session, caller, clock.now())
+
+
+@app.post("/sessions/<session_id>/approve", summary="Accept a booking request", tags=["Sessions"])
+@tracer.capture_method
+def approve(session_id: SessionId) -> SessionView:
+    return _answer(session_id, approve=True)
+
+
+@app.post("/sessions/<session_id>/decline", summary="Decline a booking request", tags=["Sessions"])
+@tracer.capture_method
+def decline(session_id: SessionId) -> SessionView:
+    return _answer(session_id, approve=False)
+
+
+def _answer(session_id: str, *, approve: bool) -> SessionView:
+    caller, now = http.caller(app), clock.now()
+    session = operations.answer_booking(runtime.storage(), caller, session_id, approve, now)
+    metrics.add_dimension(name="outcome", value="approved" if approve else "declined")
+    metrics.add_metric(name="BookingRequestsAnswered", unit=MetricUnit.Count, value=1)
+    return session_view(session, caller, now)
+
+
+handler = http.entry_point(app)

@@ -1,0 +1,70 @@
+"""The HTTP API's routes, read from ``template.yaml``: which function answers which request."""
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from local import template
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    function: str
+    """The function's logical id in the template."""
+    code_uri: str
+    handler: str
+    public: bool
+    """True where the template turns the JWT authorizer off for this route."""
+    timeout: float
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.path}"
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.path))
+        return re.compile(f"^{regex}$")
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        if method != self.method:
+            return None
+        found = self.pattern.match(path)
+        return None if found is None else found.groupdict()
+
+
+def http_routes(loaded: dict[str, Any] | None = None) -> list[Route]:
+    loaded = loaded or template.load()
+    globals_ = loaded.get("Globals", {}).get("Function", {})
+    routes = []
+    for name, resource in template.resources(loaded, "AWS::Serverless::Function").items():
+        props = resource["Properties"]
+        for event in props.get("Events", {}).values():
+            if event["Type"] != "HttpApi":
+                continue
+            event_props = event["Properties"]
+            auth = event_props.get("Auth", {})
+            routes.append(
+                Route(
+                    method=event_props["Method"].upper(),
+                    path=event_props["Path"],
+                    function=name,
+                    code_uri=props["CodeUri"],
+                    handler=props["Handler"],
+                    public=auth.get("Authorizer") == "NONE",
+                    timeout=float(props.get("Timeout", globals_.get("Timeout", 3))),
+                )
+            )
+    return routes
+
+
+def find(routes: list[Route], method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+    """The route for a request; literal paths win over ones with parameters, as in API Gateway."""
+    ranked = sorted(routes, key=lambda r: r.path.count("{"))
+    for route in ranked:
+        parameters = route.match(method, path)
+        if parameters is not None:
+            return route, parameters
+    return None

@@ -1,0 +1,94 @@
+"""Calls the HTTP API in process, the way API Gateway would after its JWT authorizer.
+
+Routes come from template.yaml and handlers are loaded from each function's CodeUri, so a test
+reaches exactly the function AWS would.
+"""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from coaching.models import Caller
+from coaching.storage import Storage
+from local.lambda_runtime import LambdaContext, http_event, load_handler
+from local.routes import Route, find, http_routes
+
+ROUTES = http_routes()
+
+
+def claims_of(caller: Caller) -> dict[str, Any]:
+    claims: dict[str, Any] = {
+        "sub": caller.id,
+        "role": caller.role.value,
+        "zoneinfo": caller.timezone,
+    }
+    if caller.email:
+        claims["email"] = caller.email
+    if caller.name:
+        claims["name"] = caller.name
+    return claims
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    text: str
+    route: Route | None
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+    @property
+    def code(self) -> str | None:
+        """The problem document's stable code, for error answers."""
+        if self.headers.get("Content-Type", "").startswith("application/problem+json"):
+            return str(self.json["code"])
+        return None
+
+
+class Api:
+    def __init__(self, store: Storage) -> None:
+        self.store = store
+
+    def call(
+        self,
+        caller: Caller | None,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        raw_body: str | None = None,
+        headers: dict[str, str] | None = None,
+        query: dict[str, str] | None = None,
+    ) -> Reply:
+        found = find(ROUTES, method, path)
+        if found is None:
+            return Reply(404, {}, '{"message":"Not Found"}', None)
+        route, parameters = found
+        text = raw_body if raw_body is not None else (None if body is None else json.dumps(body))
+        event = http_event(
+            method=method,
+            path=path,
+            route_key=route.key,
+            path_parameters=parameters,
+            query=query,
+            headers={"content-type": "application/json", **(headers or {})},
+            body=text,
+            claims=None if caller is None else claims_of(caller),
+        )
+        handler = load_handler(route.code_uri, route.handler)
+        result = handler(event, LambdaContext(route.function, route.timeout))
+        return Reply(
+            status=result["statusCode"],
+            headers={k: str(v) for k, v in result.get("headers", {}).items()},
+            text=result.get("body", ""),
+            route=route,
+        )
+
+    def get(self, caller: Caller | None, path: str, **kwargs: Any) -> Reply:
+        return self.call(caller, "GET", path, **kwargs)
+
+    def post(self, caller: Caller | None, path: str, body: Any = None, **kwargs: Any) -> Reply:
+        return self.call(caller, "POST", path, body, **kwargs)
