@@ -1,4 +1,4 @@
-"""DynamoDB storage: the only module that talks to DynamoDB.
+"""Sessions, slot claims, services, accounts and the ledger in DynamoDB.
 
 Two tables, both defined in ``template.yaml``:
 
