@@ -35,19 +35,13 @@ def _settings() -> Settings:
         sessions_table=unique("Sessions"),
         ledger_table=unique("Ledger"),
         idempotency_table=unique("Idempotency"),
+        emails_table=unique("Emails"),
     )
 
 
 def _make_store(client: object) -> Storage:
     settings = _settings()
-    create_tables(
-        client,
-        {
-            "SessionsTable": settings.sessions_table,
-            "LedgerTable": settings.ledger_table,
-            "IdempotencyTable": settings.idempotency_table,
-        },
-    )
+    create_tables(client, settings.table_names())
     return Storage(client, settings)  # type: ignore[arg-type]
 
 
@@ -97,6 +91,7 @@ def api(store: Storage, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     monkeypatch.setenv("SESSIONS_TABLE", store.sessions_table)
     monkeypatch.setenv("LEDGER_TABLE", store.ledger_table)
     monkeypatch.setenv("IDEMPOTENCY_TABLE", store.settings.idempotency_table)
+    monkeypatch.setenv("EMAILS_TABLE", store.settings.emails_table)
     runtime.reset()
     clock.reset()
     yield Api(store)
