@@ -68,8 +68,10 @@ def table_definitions(template: dict[str, Any] | None = None) -> dict[str, dict[
 
 
 def create_tables(client: Any, names: dict[str, str]) -> None:
-    """Create each template table under the physical name given for its logical id."""
+    """Create the template's tables named in ``names`` (logical id -> physical name)."""
     for logical_id, definition in table_definitions().items():
+        if logical_id not in names:
+            continue
         client.create_table(TableName=names[logical_id], **definition["create"])
         if definition["ttl_attribute"]:
             client.update_time_to_live(
