@@ -30,7 +30,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy shared/coaching functions
+	$(BIN)/mypy shared/coaching functions local
 
 template: tools
 	$(TOOLS)/bin/cfn-lint template.yaml
@@ -50,6 +50,12 @@ e2e: install
 
 test: lint typecheck template build
 	$(BIN)/pytest
+
+run: install
+	$(BIN)/python -m local.stack
+
+bench: install
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

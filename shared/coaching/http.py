@@ -39,9 +39,10 @@ PROBLEM_JSON = "application/problem+json"
 
 # A POST that carries an Idempotency-Key is remembered under (key, caller, path); without the
 # header the expression is empty and the request simply runs.
+# (Powertools treats a `false` key as a key, so anything else must end as null.)
 IDEMPOTENCY_KEY = (
-    "requestContext.http.method == 'POST' && headers.\"idempotency-key\" && "
-    '[headers."idempotency-key", requestContext.authorizer.jwt.claims.sub, rawPath]'
+    "(requestContext.http.method == 'POST' && headers.\"idempotency-key\" && "
+    '[headers."idempotency-key", requestContext.authorizer.jwt.claims.sub, rawPath]) || `null`'
 )
 IDEMPOTENCY_WAIT_SECONDS = 5.0
 """How long a retry waits for the first request with its key to finish, to answer the same."""

@@ -438,12 +438,15 @@ class Storage:
             )
         entry = movement.entry
         if account.version == 0:
-            # First entry of an implicit personal account: the account item is born with it.
+            # The account's first entry. A personal account is only implicit until now: the
+            # item is born with its first entry. A group account exists with no entries yet.
             values = account.model_copy(
                 update={"balance": entry.balance_after, "version": entry.seq}
             ).model_dump(mode="json", exclude_none=True)
             values |= {"pk": f"ACCOUNT#{account.id}", "sk": "ACCOUNT", "entity": "ACCOUNT"}
-            tx.add("account", self._put(self.ledger_table, values, "attribute_not_exists(pk)"))
+            put = self._put(self.ledger_table, values, "attribute_not_exists(pk) OR version = :v")
+            put["Put"]["ExpressionAttributeValues"] = {":v": {"N": "0"}}
+            tx.add("account", put)
         else:
             tx.add(
                 "account",
@@ -494,6 +497,53 @@ class Storage:
             self._db.transact_write_items(TransactItems=tx.items)
         except ClientError as error:
             raise _meaning_of(error, tx.tags) from error
+
+    # --- sweeps ------------------------------------------------------------------------------
+
+    def due_page(
+        self, now: datetime, limit: int, after: Mapping[str, Any] | None = None
+    ) -> "DuePage":
+        """One page of the sparse Due index up to ``now``, oldest due first, with its cost.
+
+        The same query as ``due_sessions``, for a sweep that reports what it read and spent.
+        An item that is no longer a valid session is named in ``unreadable`` rather than failing
+        the page, so one bad item cannot stop every later sweep at the head of the index.
+        """
+        kwargs: dict[str, Any] = {
+            "TableName": self.sessions_table,
+            "IndexName": "Due",
+            "KeyConditionExpression": "due_pk = :d AND due_at <= :now",
+            "ExpressionAttributeValues": {":d": {"S": "DUE"}, ":now": {"S": iso(now)}},
+            "Limit": limit,
+            "ReturnConsumedCapacity": "TOTAL",
+        }
+        if after:
+            kwargs["ExclusiveStartKey"] = after
+        response = self._db.query(**kwargs)
+        page = DuePage(
+            next_key=response.get("LastEvaluatedKey"),
+            items_read=response.get("ScannedCount", len(response.get("Items", []))),
+            capacity_units=float(response.get("ConsumedCapacity", {}).get("CapacityUnits", 0.0)),
+        )
+        for item in response.get("Items", []):
+            try:
+                page.sessions.append(session_from_item(item))
+            except ValueError:  # pydantic's ValidationError; its text may quote personal data
+                page.unreadable.append(str(item.get("pk", {}).get("S", "?")))
+        return page
+
+
+@dataclass
+class DuePage:
+    """A page of due sessions, and what reading it cost."""
+
+    next_key: dict[str, Any] | None
+    """Where the next page starts; None when the index holds nothing more that is due."""
+    items_read: int
+    capacity_units: float
+    sessions: list[Session] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+    """Keys (``pk``) of due items that do not read as sessions."""
 
 
 def _meaning_of(error: ClientError, tags: Sequence[Tag]) -> Exception:

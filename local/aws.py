@@ -1,0 +1,100 @@
+"""The embedded AWS: moto on 127.0.0.1 holding what ``template.yaml`` declares.
+
+Tables (with their indexes, streams and TTL), queues and the SES sender identity are created
+from the template's resources; functions get the environment the template gives them, with each
+``!Ref`` resolved to the local resource.
+"""
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from local import template
+from local.moto_server import SerializedMotoServer
+
+REGION = "us-east-1"
+PREFIX = "coaching-local-"
+
+
+@dataclass
+class EmbeddedAws:
+    server: SerializedMotoServer
+    loaded: dict[str, Any]
+    physical: dict[str, str] = field(default_factory=dict)
+    """What each template ``Ref`` resolves to: table names, queue URLs, parameter values."""
+    stream_arns: dict[str, str] = field(default_factory=dict)
+    queue_arns: dict[str, str] = field(default_factory=dict)
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=REGION, endpoint_url=self.server.url)  # type: ignore[call-overload]
+
+    def resolve(self, value: Any) -> Any:
+        """A template value with ``Ref`` (and the stream ``GetAtt``) made local."""
+        if isinstance(value, dict) and "Ref" in value:
+            return self.physical[value["Ref"]]
+        if isinstance(value, dict) and "Fn::GetAtt" in value:
+            target = value["Fn::GetAtt"]
+            resource, attribute = target.split(".", 1) if isinstance(target, str) else target
+            if attribute == "StreamArn":
+                return self.stream_arns[resource]
+            if attribute == "Arn" and resource in self.queue_arns:
+                return self.queue_arns[resource]
+        return value
+
+    def function_environment(self) -> dict[str, str]:
+        """Every function's variables (Globals first); the local stack runs them in one process."""
+        variables: dict[str, Any] = dict(
+            self.loaded.get("Globals", {})
+            .get("Function", {})
+            .get("Environment", {})
+            .get("Variables", {})
+        )
+        functions = template.resources(self.loaded, "AWS::Serverless::Function")
+        for resource in functions.values():
+            variables |= resource["Properties"].get("Environment", {}).get("Variables", {})
+        return {name: str(self.resolve(value)) for name, value in variables.items()}
+
+
+def _parameter_defaults(loaded: dict[str, Any]) -> dict[str, str]:
+    return {
+        name: str(spec.get("Default", "")) for name, spec in loaded.get("Parameters", {}).items()
+    }
+
+
+def start(host: str = "127.0.0.1", port: int = 0) -> EmbeddedAws:
+    """Start moto and create the template's tables, queues and sender identity in it."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+    }.items():
+        os.environ[name] = value
+    server = SerializedMotoServer(host, port).start()
+    aws = EmbeddedAws(server=server, loaded=template.load())
+    aws.physical |= _parameter_defaults(aws.loaded)
+    aws.physical["AWS::Region"] = REGION
+
+    dynamodb = aws.client("dynamodb")
+    names = {logical: PREFIX + logical for logical in template.table_definitions(aws.loaded)}
+    template.create_tables(dynamodb, names)
+    aws.physical |= names
+    for logical, name in names.items():
+        table = dynamodb.describe_table(TableName=name)["Table"]
+        if "LatestStreamArn" in table:
+            aws.stream_arns[logical] = table["LatestStreamArn"]
+
+    sqs = aws.client("sqs")
+    for logical in template.resources(aws.loaded, "AWS::SQS::Queue"):
+        url = sqs.create_queue(QueueName=PREFIX + logical)["QueueUrl"]
+        aws.physical[logical] = url
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        aws.queue_arns[logical] = attributes["Attributes"]["QueueArn"]
+
+    # A deployment verifies its sender identity in SES; so does the local stack.
+    sender = aws.physical.get("SenderEmail")
+    if sender:
+        aws.client("sesv2").create_email_identity(EmailIdentity=sender)
+    return aws

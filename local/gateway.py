@@ -1,0 +1,104 @@
+"""The local HTTP API: API Gateway's routing and JWT authorizer in front of the handlers.
+
+Routes come from ``template.yaml``. Each request becomes the HTTP API v2 event AWS sends; a
+route behind the authorizer needs a valid bearer token (401 otherwise, before any function runs).
+``/_local/*`` routes are the local stack's own and never exist in AWS.
+"""
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from local.auth import InvalidToken, Verifier
+from local.lambda_runtime import http_event
+from local.lambdas import LambdaService
+from local.routes import Route, find, http_routes
+
+log = logging.getLogger("local.gateway")
+
+LocalRoute = Callable[[Request], tuple[int, Any]]
+
+
+def _problem(status: int, code: str, title: str, detail: str) -> Response:
+    body = {
+        "type": f"urn:problem:coaching:{code.lower()}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    return Response(json.dumps(body), status=status, content_type="application/problem+json")
+
+
+class Gateway:
+    def __init__(
+        self,
+        lambdas: LambdaService,
+        verifier: Verifier,
+        local_routes: dict[tuple[str, str], LocalRoute],
+        routes: list[Route] | None = None,
+    ) -> None:
+        self.lambdas = lambdas
+        self.verifier = verifier
+        self.local_routes = local_routes
+        self.routes = routes if routes is not None else http_routes(None)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        request = Request(environ)
+        response = self.handle(request)
+        return response(environ, start_response)
+
+    def handle(self, request: Request) -> Response:
+        local = self.local_routes.get((request.method, request.path))
+        if local is not None:
+            status, body = local(request)
+            return Response(
+                json.dumps(body, default=str), status=status, content_type="application/json"
+            )
+        found = find(self.routes, request.method, request.path)
+        if found is None:
+            return _problem(404, "NOT_FOUND", "Not found", "No such route.")
+        route, parameters = found
+        claims = None
+        if not route.public:
+            try:
+                claims = self.verifier.claims(request.headers.get("Authorization"))
+            except InvalidToken as error:
+                log.info("401 %s %s: %s", request.method, request.path, error)
+                return _problem(
+                    401, "UNAUTHENTICATED", "Not signed in", "A valid bearer token is required."
+                )
+        event = http_event(
+            method=request.method,
+            path=request.path,
+            route_key=route.key,
+            path_parameters=parameters,
+            query=dict(request.args.items()),
+            headers=dict(request.headers.items()),
+            body=request.get_data() or None,
+            claims=claims,
+        )
+        result = self.lambdas.invoke(route.function, event)
+        return _lambda_response(result)
+
+
+def _lambda_response(result: dict[str, Any]) -> Response:
+    body = result.get("body", "")
+    if result.get("isBase64Encoded"):
+        import base64
+
+        payload: bytes | str = base64.b64decode(body)
+    else:
+        payload = body
+    response = Response(payload, status=int(result.get("statusCode", 200)))
+    for name, value in (result.get("headers") or {}).items():
+        response.headers[name] = str(value)
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        for value in values:
+            response.headers.add(name, str(value))
+    for cookie in result.get("cookies") or []:
+        response.headers.add("Set-Cookie", cookie)
+    return response

@@ -1,0 +1,60 @@
+"""The local Lambda service: each template function's handler, invoked one request at a time.
+
+A Lambda execution environment handles one event at a time, and Powertools' resolvers keep the
+current event on the resolver object, so the local stack never runs two invocations at once.
+"""
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from local import template
+from local.lambda_runtime import LambdaContext, load_handler
+
+log = logging.getLogger("local.lambdas")
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    code_uri: str
+    handler: str
+    timeout: float
+    events: dict[str, Any]
+
+
+class LambdaService:
+    def __init__(self, loaded: dict[str, Any]) -> None:
+        defaults = loaded.get("Globals", {}).get("Function", {})
+        self.functions: dict[str, Function] = {}
+        for name, resource in template.resources(loaded, "AWS::Serverless::Function").items():
+            props = resource["Properties"]
+            self.functions[name] = Function(
+                name=name,
+                code_uri=props["CodeUri"],
+                handler=props["Handler"],
+                timeout=float(props.get("Timeout", defaults.get("Timeout", 3))),
+                events=props.get("Events", {}),
+            )
+        self._lock = threading.Lock()
+
+    def load_all(self) -> None:
+        """Import every handler up front (a cold start for each), so the first call is quick."""
+        for function in self.functions.values():
+            load_handler(function.code_uri, function.handler)
+
+    def invoke(self, name: str, event: dict[str, Any]) -> Any:
+        function = self.functions[name]
+        handler = load_handler(function.code_uri, function.handler)
+        with self._lock:
+            return handler(event, LambdaContext(function.name, function.timeout))
+
+    def with_event_type(self, event_type: str) -> list[tuple[Function, dict[str, Any]]]:
+        """(function, event properties) for each event of a type, e.g. "DynamoDB"."""
+        return [
+            (function, event["Properties"])
+            for function in self.functions.values()
+            for event in function.events.values()
+            if event["Type"] == event_type
+        ]

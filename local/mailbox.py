@@ -1,0 +1,82 @@
+"""What SES accepted, read back from the embedded SES, and kept as .eml files too."""
+
+import html
+import re
+import threading
+from datetime import datetime
+from email import message_from_string, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.ses.models import Message, RawMessage, ses_backends
+
+from coaching import clock
+
+
+def _text_from_html(markup: str) -> str:
+    without_tags = re.sub(r"<(br|/p|/h\d|/li|/tr)\s*/?>", "\n", markup, flags=re.I)
+    return html.unescape(re.sub(r"<[^>]+>", "", without_tags)).strip()
+
+
+def _parse(message: Any) -> dict[str, Any]:
+    if isinstance(message, RawMessage):
+        parsed = message_from_string(message.raw_data, policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        text_part = parsed.get_body(preferencelist=("plain",))
+        html_part = parsed.get_body(preferencelist=("html",))
+        return {
+            "to": list(message.destinations),
+            "subject": str(parsed.get("Subject", "")),
+            "text": text_part.get_content() if text_part is not None else "",
+            "html": html_part.get_content() if html_part is not None else "",
+        }
+    assert isinstance(message, Message)
+    to = message.destinations.get("ToAddresses", []) if message.destinations else []
+    is_html = bool(re.search(r"<(html|p|div|table|br)\b", message.body, flags=re.I))
+    return {
+        "to": list(to),
+        "subject": message.subject,
+        # moto keeps only one body of a Simple message: the HTML one when there is one.
+        "text": _text_from_html(message.body) if is_html else message.body,
+        "html": message.body if is_html else "",
+    }
+
+
+class Mailbox:
+    def __init__(self, folder: Path, region: str = "us-east-1") -> None:
+        self.folder = folder
+        self.region = region
+        self._seen: dict[str, dict[str, Any]] = {}
+        self._order: list[str] = []
+        self._lock = threading.Lock()
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("*.eml"):
+            old.unlink()
+
+    def collect(self) -> list[dict[str, Any]]:
+        """New messages since the last look are stamped with the (local) time and saved."""
+        backend = ses_backends[DEFAULT_ACCOUNT_ID][self.region]
+        with self._lock:
+            for message in list(backend.sent_messages):
+                if message.id in self._seen:
+                    continue
+                item = _parse(message) | {"sent_at": clock.now().isoformat()}
+                self._seen[message.id] = item
+                self._order.append(message.id)
+                self._write(len(self._order), message.id, item)
+            return [self._seen[i] for i in self._order]
+
+    def _write(self, number: int, message_id: str, item: dict[str, Any]) -> None:
+        email = EmailMessage()
+        email["To"] = ", ".join(item["to"])
+        email["Subject"] = item["subject"]
+        email["Date"] = datetime.fromisoformat(item["sent_at"]).strftime(
+            "%a, %d %b %Y %H:%M:%S +0000"
+        )
+        email["Message-ID"] = f"<{message_id}@local>"
+        email.set_content(item["text"] or " ")
+        if item["html"]:
+            email.add_alternative(item["html"], subtype="html")
+        (self.folder / f"{number:04d}-{message_id[:12]}.eml").write_bytes(bytes(email))

@@ -1,0 +1,189 @@
+"""``make run``: the whole system on this machine, in the foreground, until Ctrl-C.
+
+Embedded AWS (moto) with the template's tables, stream and SES; the HTTP API on
+http://127.0.0.1:3000 (``PORT`` to change); the stream feeding the notify function; the sweep on
+its schedule; demo data; and the local routes of API.md (health, mailbox, clock, sweep).
+"""
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request
+
+from local import auth
+from local.aws import EmbeddedAws
+from local.aws import start as start_aws
+from local.gateway import Gateway
+from local.lambdas import LambdaService
+from local.mailbox import Mailbox
+from local.scheduler import Scheduler
+from local.seed import USERS
+from local.seed import seed as seed_demo
+from local.streams import StreamPoller
+
+log = logging.getLogger("local.stack")
+
+
+class Stack:
+    def __init__(self, host: str, port: int, seed: bool = True) -> None:
+        self.host, self.port, self.should_seed = host, port, seed
+        self.ready = threading.Event()
+        self.seeded: dict[str, Any] = {}
+
+    # --- start and stop ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.aws: EmbeddedAws = start_aws(self.host)
+        os.environ["AWS_ENDPOINT_URL"] = self.aws.server.url
+        os.environ.update(self.aws.function_environment())
+        # No X-Ray daemon or CloudWatch here; keep the console for what matters.
+        os.environ["POWERTOOLS_TRACE_DISABLED"] = "true"
+        os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+        os.environ["POWERTOOLS_LOG_LEVEL"] = os.environ.get("LOG_LEVEL", "WARNING")
+
+        from coaching import runtime  # after the environment points at the embedded AWS
+
+        runtime.reset()
+        self.lambdas = LambdaService(self.aws.loaded)
+        self.lambdas.load_all()
+        self.mailbox = Mailbox(auth.STATE / "mailbox")
+        self.pollers = [
+            StreamPoller(self.aws, self.lambdas, function, props, after_batch=self.mailbox.collect)
+            for function, props in self.lambdas.with_event_type("DynamoDB")
+        ]
+        self.scheduler = Scheduler(self.aws, self.lambdas)
+        gateway = Gateway(self.lambdas, auth.Verifier(), self._local_routes())
+        self.server = make_server(self.host, self.port, gateway, threaded=True)
+        self.port = self.server.server_port
+        self.server_thread = threading.Thread(
+            target=self.server.serve_forever, name="gateway", daemon=True
+        )
+        self.server_thread.start()
+        if self.should_seed:
+            from coaching import clock
+
+            self.seeded = seed_demo(runtime.storage(), clock.now())
+        for poller in self.pollers:
+            poller.start()
+        for function, _every in self.scheduler.jobs:
+            self.scheduler.run_now(function)  # tidy what the demo data left stale, as AWS would
+        self.scheduler.start()
+        self.ready.set()
+
+    def stop(self) -> None:
+        self.scheduler.stop()
+        for poller in self.pollers:
+            poller.stop()
+        self.server.shutdown()
+        self.server.server_close()
+        self.aws.server.stop()
+
+    # --- /_local routes ---------------------------------------------------------------------
+
+    def _local_routes(self) -> dict[tuple[str, str], Any]:
+        return {
+            ("GET", "/_local/health"): self._health,
+            ("GET", "/_local/mailbox"): self._mailbox,
+            ("GET", "/_local/clock"): self._clock,
+            ("POST", "/_local/clock"): self._advance,
+            ("POST", "/_local/sweep"): self._sweep,
+        }
+
+    def _health(self, _: Request) -> tuple[int, Any]:
+        if not self.ready.is_set():
+            return 503, {"status": "starting"}
+        return 200, {"status": "ok", "seeded": self.seeded}
+
+    def _mailbox(self, _: Request) -> tuple[int, Any]:
+        for poller in self.pollers:
+            poller.drain()  # emails caused by changes made so far are in the answer
+        return 200, {"items": self.mailbox.collect()}
+
+    def _clock(self, _: Request) -> tuple[int, Any]:
+        from coaching import clock
+
+        return 200, {
+            "now": clock.now().isoformat(),
+            "offset_seconds": clock.offset().total_seconds(),
+        }
+
+    def _advance(self, request: Request) -> tuple[int, Any]:
+        from coaching import clock
+
+        body = request.get_json(silent=True)
+        seconds = body.get("advance_seconds") if isinstance(body, dict) else None
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
+            return 422, {"error": "advance_seconds must be a number of seconds, 0 or more"}
+        clock.advance(seconds)
+        return self._clock(request)
+
+    def _sweep(self, _: Request) -> tuple[int, Any]:
+        results = [self.scheduler.run_now(function) for function, _every in self.scheduler.jobs]
+        for poller in self.pollers:
+            poller.drain()
+        return 200, {"results": results}
+
+    # --- what to tell the user --------------------------------------------------------------
+
+    def banner(self) -> str:
+        base = f"http://{self.host}:{self.port}"
+        lines = [
+            "",
+            "Coaching sessions backend is running locally.",
+            f"  API        {base}",
+            f"  Docs       {base}/docs   (OpenAPI: {base}/openapi.json)",
+            f"  Mailbox    {base}/_local/mailbox   (and .eml files in {self.mailbox.folder})",
+            f'  Clock      {base}/_local/clock     (POST {{"advance_seconds": 3600}} to move on)',
+            f"  Sweep      POST {base}/_local/sweep",
+            f"  Embedded AWS (moto) at {self.aws.server.url}",
+            "",
+            "Demo users (tokens valid for one hour; mint more with local/token --sub ID --role R):",
+        ]
+        for user in USERS:
+            token = auth.mint(
+                user.sub, user.role.value, email=user.email, name=user.name, zoneinfo=user.zoneinfo
+            )
+            lines += [f"  {user.role.value:<8} {user.sub}", f"    {token}"]
+        if self.seeded:
+            sessions = self.seeded["sessions"]
+            lines += [
+                "",
+                "Try it (as the demo member):",
+                f"  export TOKEN=$(local/token --sub {USERS[0].sub} --role member)",
+                f"  curl -s -X POST {base}/sessions/{sessions['upcoming_refundable']}/cancel \\",
+                "       -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\",
+                '       -d \'{"reason": "Something came up"}\'',
+                f"  curl -s {base}/_local/mailbox",
+            ]
+        return "\n".join(lines) + "\n\nCtrl-C stops everything.\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    parser.add_argument("--no-seed", action="store_true", help="start with empty tables")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request is noise
+
+    stack = Stack(args.host, args.port, seed=not args.no_seed)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    stack.start()
+    print(stack.banner(), flush=True)
+    stopping.wait()
+    print("Stopping...", flush=True)
+    stack.stop()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
