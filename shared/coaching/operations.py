@@ -330,8 +330,9 @@ def reschedule(
                 end=end,
                 requested_by=caller.actor,
                 requested_at=now,
+                # Unanswered, it lapses before either time it is about comes round.
                 expires_at=rules.request_deadline(
-                    now, session.policy.request_ttl_hours, session.start
+                    now, session.policy.request_ttl_hours, min(session.start, start)
                 ),
                 reason=reason or None,
             )

@@ -10,7 +10,7 @@ member's clock, never a different amount of notice.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from coaching.errors import (
@@ -74,7 +74,8 @@ def require_staff(caller: Caller, session: Session, doing: str) -> Relation:
 
 
 def refundable_until(start: datetime, window_hours: int) -> datetime:
-    return start - timedelta(hours=window_hours)
+    # In UTC: arithmetic on a zoned datetime would count wall-clock hours across a DST change.
+    return start.astimezone(UTC) - timedelta(hours=window_hours)
 
 
 def is_upcoming(session: Session, now: datetime) -> bool:
@@ -106,7 +107,7 @@ def require_future(start: datetime, now: datetime, field: str = "start") -> None
 def slots_between(start: datetime, end: datetime) -> list[datetime]:
     """The calendar slots a session from start to end occupies."""
     step = timedelta(minutes=SLOT_MINUTES)
-    slots, at = [], start
+    slots, at, end = [], start.astimezone(UTC), end.astimezone(UTC)
     while at < end:
         slots.append(at)
         at += step
@@ -156,7 +157,9 @@ class CancellationQuote:
 
 
 def cancellation_quote(session: Session, now: datetime) -> CancellationQuote:
-    if session.status is SessionStatus.REQUESTED:
+    if not is_upcoming(session, now):
+        refundable, kind = False, EntryKind.REFUND  # nothing left to cancel
+    elif session.status is SessionStatus.REQUESTED:
         # Credits held for a request nobody accepted always go back.
         refundable, kind = True, EntryKind.RELEASE
     else:
@@ -211,7 +214,11 @@ def plan_reschedule(
 def require_pending_reschedule(caller: Caller, session: Session, now: datetime) -> None:
     require_staff(caller, session, "answer a reschedule request")
     request = session.reschedule_request
-    if request is None or now >= request.expires_at or not is_upcoming(session, now):
+    if (
+        request is None
+        or now >= min(request.expires_at, request.start)
+        or not is_upcoming(session, now)
+    ):
         raise NotPending("This session has no reschedule request waiting for an answer.")
 
 

@@ -1,0 +1,154 @@
+"""What the session screen offers each person: cancel, reschedule, refund, book again. A button
+is offered exactly when pressing it would be allowed.
+"""
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from coaching import rules
+from coaching.errors import DomainError
+from coaching.models import RefundStatus, Session, SessionStatus
+from tests.unit.builders import (
+    CALLERS,
+    MEMBER,
+    NOW,
+    STAFF,
+    STRANGERS,
+    canceled,
+    hours,
+    minutes,
+    refunded,
+    session,
+    with_status,
+)
+
+
+def state(name: str) -> Session:
+    """The sessions the screen must handle, as they stand at NOW."""
+    if name == "free-window":
+        return session(start=NOW + hours(72))
+    if name == "late":
+        return session(start=NOW + hours(2))
+    if name == "late-with-approval":
+        return session(start=NOW + hours(2), late_reschedule_requires_approval=True)
+    if name == "requested":
+        return session(status=SessionStatus.REQUESTED, start=NOW + hours(72))
+    if name == "in-progress":
+        return session(start=NOW - minutes(15))
+    if name == "canceled-late":
+        return canceled(session(start=NOW + hours(2)), at=NOW - hours(1), refunded=False)
+    if name == "canceled-refunded":
+        return canceled(session(start=NOW + hours(72)), at=NOW - hours(1), refunded=True)
+    if name == "completed":
+        return with_status(session(start=NOW - hours(26)), SessionStatus.COMPLETED)
+    if name == "completed-refunded":
+        done = with_status(session(start=NOW - hours(26)), SessionStatus.COMPLETED)
+        return refunded(done, 3, RefundStatus.EXCEPTION, NOW - hours(1))
+    raise AssertionError(name)
+
+
+NOTHING = rules.Actions(can_cancel=False, can_reschedule=False, can_refund=False, can_rebook=False)
+
+# (state, what the member sees, what the coach and support see): cancel, reschedule, refund, rebook
+SCREENS = [
+    ("free-window", (True, True, False, False), (True, True, False, False)),
+    ("late", (True, False, False, False), (True, True, False, False)),
+    ("late-with-approval", (True, True, False, False), (True, True, False, False)),
+    ("requested", (True, True, False, False), (True, True, False, False)),
+    ("in-progress", (False, False, False, True), (False, False, True, False)),
+    ("canceled-late", (False, False, False, True), (False, False, True, False)),
+    ("canceled-refunded", (False, False, False, True), (False, False, False, False)),
+    ("completed", (False, False, False, True), (False, False, True, False)),
+    ("completed-refunded", (False, False, False, True), (False, False, False, False)),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "member_sees", "staff_sees"), SCREENS, ids=[s[0] for s in SCREENS]
+)
+@pytest.mark.parametrize("who", ["member", *STAFF])
+def test_each_person_is_offered_what_they_may_do(
+    who: str,
+    name: str,
+    member_sees: tuple[bool, bool, bool, bool],
+    staff_sees: tuple[bool, bool, bool, bool],
+) -> None:
+    expected = rules.Actions(*(member_sees if who == "member" else staff_sees))
+
+    assert rules.actions(CALLERS[who], state(name), NOW) == expected
+
+
+@pytest.mark.parametrize("name", [s[0] for s in SCREENS])
+@pytest.mark.parametrize("who", STRANGERS)
+def test_strangers_are_offered_nothing(who: str, name: str) -> None:
+    assert rules.actions(CALLERS[who], state(name), NOW) == NOTHING
+
+
+def test_a_canceled_session_offers_its_member_to_book_again_with_the_same_coach() -> None:
+    gone = state("canceled-late")
+
+    offered = rules.actions(MEMBER, gone, NOW)
+
+    assert offered.can_rebook is True
+    assert offered.can_cancel is offered.can_reschedule is False
+
+
+def allowed(attempt: Callable[[], object]) -> bool:
+    """Whether the rule lets the attempt through (a refusal is a domain error)."""
+    try:
+        attempt()
+    except DomainError:
+        return False
+    return True
+
+
+@settings(database=None, derandomize=True, max_examples=400, deadline=None)
+@given(
+    who=st.sampled_from(sorted(CALLERS)),
+    status=st.sampled_from(list(SessionStatus)),
+    start_quarters=st.integers(min_value=-4 * 24 * 3, max_value=4 * 24 * 5),
+    now_seconds=st.integers(min_value=-3600, max_value=3600 * 24 * 3),
+    window=st.sampled_from([0, 2, 24, 48]),
+    late_approval=st.booleans(),
+    already_refunded=st.integers(min_value=0, max_value=3),
+)
+def test_a_button_is_offered_exactly_when_its_rule_allows_it(
+    who: str,
+    status: SessionStatus,
+    start_quarters: int,
+    now_seconds: int,
+    window: int,
+    late_approval: bool,
+    already_refunded: int,
+) -> None:
+    # Given any session, any person and any moment
+    caller = CALLERS[who]
+    start: datetime = NOW + minutes(15 * start_quarters)
+    booked = session(
+        status=status,
+        start=start,
+        window_hours=window,
+        late_reschedule_requires_approval=late_approval,
+        credits=3,
+    )
+    if already_refunded:
+        booked = refunded(booked, already_refunded, RefundStatus.PARTIAL, NOW)
+    now = NOW + timedelta(seconds=now_seconds)
+    # a time the session could move to, were moving allowed
+    new_start = start + hours(24 * 7)
+
+    # When the screen is drawn
+    offered = rules.actions(caller, booked, now)
+
+    # Then each button matches its rule
+    assert offered.can_cancel == allowed(lambda: rules.plan_cancel(caller, booked, now))
+    assert offered.can_reschedule == allowed(
+        lambda: rules.plan_reschedule(caller, booked, new_start, now)
+    )
+    assert offered.can_refund == allowed(lambda: rules.plan_refund(caller, booked, None, now))
+    # and booking again is offered to the member once the session is no longer ahead of them
+    assert offered.can_rebook == (who == "member" and not rules.is_upcoming(booked, now))
