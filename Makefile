@@ -5,6 +5,8 @@ VENV := .venv
 TOOLS := .venv-tools
 BIN := $(VENV)/bin
 # SAM validates and builds without an AWS account, and must not phone home.
+# The policy layer is importable as it is in Lambda (from shared/), and so is local/.
+export PYTHONPATH := $(CURDIR)/shared:$(CURDIR)
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 \
 	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
 

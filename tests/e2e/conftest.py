@@ -1,0 +1,89 @@
+"""The local stack as a client meets it: `python -m local.stack` on a free port, over HTTP."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class RunningStack:
+    base: str
+    port: int
+    process: subprocess.Popen[str]
+    seeded: dict[str, Any]
+
+    def token(self, sub: str, role: str, *extra: str) -> str:
+        """A token from the real `local/token` command."""
+        result = subprocess.run(
+            [str(ROOT / "local" / "token"), "--sub", sub, "--role", role, *extra],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        return result.stdout.strip()
+
+    def call(
+        self, method: str, path: str, token: str | None = None, **kwargs: Any
+    ) -> requests.Response:
+        headers = kwargs.pop("headers", {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return requests.request(method, self.base + path, headers=headers, timeout=30, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[RunningStack]:
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'shared'}{os.pathsep}{ROOT}"}
+    env.pop("AWS_ENDPOINT_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local.stack", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    health = None
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            health = requests.get(base + "/_local/health", timeout=2)
+            if health.status_code == 200:
+                break
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.3)
+    if health is None or health.status_code != 200:
+        process.kill()
+        output = process.stdout.read() if process.stdout else ""
+        pytest.fail(f"the local stack did not become healthy:\n{output[-4000:]}")
+    running = RunningStack(base, port, process, health.json()["seeded"])
+    yield running
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
