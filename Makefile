@@ -3,6 +3,7 @@
 PYTHON ?= python3
 VENV := .venv
 TOOLS := .venv-tools
+CHECKOV := .venv-checkov
 BIN := $(VENV)/bin
 # SAM validates and builds without an AWS account, and must not phone home.
 # The policy layer is importable as it is in Lambda (from shared/), and so is local/.
@@ -27,6 +28,11 @@ $(TOOLS)/.installed: pyproject.toml
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check '.[tools]'
 	@touch $@
 
+$(CHECKOV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(CHECKOV)
+	$(CHECKOV)/bin/pip install --quiet --disable-pip-version-check '.[checkov]'
+	@touch $@
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -34,9 +40,11 @@ lint: install
 typecheck: install
 	$(BIN)/mypy shared/coaching functions local
 
-template: tools
+template: tools $(CHECKOV)/.installed
 	$(TOOLS)/bin/cfn-lint template.yaml
 	$(SAM_ENV) $(TOOLS)/bin/sam validate --lint --template template.yaml
+	$(CHECKOV)/bin/checkov -f template.yaml --framework cloudformation --skip-download \
+		--quiet --compact
 
 build: tools
 	$(SAM_ENV) PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" $(TOOLS)/bin/sam build --template template.yaml
@@ -60,4 +68,4 @@ bench: install
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(TOOLS) $(CHECKOV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
