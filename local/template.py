@@ -4,6 +4,8 @@ Tables (keys, indexes, streams, TTL) come from the template's ``AWS::DynamoDB::T
 resources; nothing here repeats their definition.
 """
 
+import copy
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,12 @@ _CfnLoader.add_multi_constructor("!", _tag)
 
 
 def load(path: Path = TEMPLATE) -> dict[str, Any]:
+    """The template as plain data (a fresh copy each call: callers may change it)."""
+    return copy.deepcopy(_load(path))
+
+
+@functools.cache
+def _load(path: Path) -> dict[str, Any]:
     with path.open() as handle:
         loaded: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 (safe loader)
     return loaded

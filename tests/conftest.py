@@ -51,10 +51,17 @@ def aws() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="session")
+def dynamodb_client() -> object:
+    """One client for the whole run: creating a boto3 client costs a tenth of a second, and
+    moto intercepts a client's calls whenever a mock is active, whenever it was made."""
+    return boto3.client("dynamodb", region_name="us-east-1")
+
+
 @pytest.fixture
-def store(aws: None) -> Storage:
+def store(aws: None, dynamodb_client: object) -> Storage:
     """A Storage on fresh tables in in-process moto (for tests that do not race)."""
-    return _make_store(boto3.client("dynamodb", region_name="us-east-1"))
+    return _make_store(dynamodb_client)
 
 
 @pytest.fixture

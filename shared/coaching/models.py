@@ -31,7 +31,8 @@ def _known_zone(value: str) -> str:
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 TimeZoneName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_known_zone)]
-Credits = Annotated[int, Field(ge=0, le=1_000_000)]
+MAX_BALANCE = 1_000_000
+Credits = Annotated[int, Field(ge=0, le=MAX_BALANCE)]
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@|+-]+$")]
 
 

@@ -285,7 +285,11 @@ def _moved(session: Session, start: datetime) -> dict[str, object]:
     policy = session.policy.model_copy(
         update={"refundable_until": rules.refundable_until(start, session.policy.window_hours)}
     )
-    return {"start": start, "end": end, "policy": policy}
+    moved: dict[str, object] = {"start": start, "end": end, "policy": policy}
+    if session.request_expires_at is not None:
+        # A booking request moved earlier must still lapse before it would start.
+        moved["request_expires_at"] = min(session.request_expires_at, start)
+    return moved
 
 
 def _save_move(store: Storage, before: Session, after: Session, target: set[datetime]) -> None:
@@ -502,6 +506,9 @@ def visible_account(store: Storage, caller: Caller, account_id: str) -> Account:
 def grant(
     store: Storage, caller: Caller, account_id: str, credits: int, note: str | None, now: datetime
 ) -> LedgerEntry:
+    if credits < 1:
+        raise ValidationFailed.on("credits", "must be at least 1")
+
     def attempt() -> LedgerEntry:
         account = _account(store, account_id)
         rules.require_can_grant(caller, account)

@@ -34,7 +34,7 @@ from botocore.exceptions import ClientError
 
 from coaching import rules
 from coaching.errors import InsufficientCredits, SlotTaken, ValidationFailed
-from coaching.models import Account, Actor, EntryKind, LedgerEntry, Service, Session
+from coaching.models import MAX_BALANCE, Account, Actor, EntryKind, LedgerEntry, Service, Session
 from coaching.settings import Settings
 
 if TYPE_CHECKING:
@@ -229,6 +229,7 @@ class Storage:
             limit=limit,
             token=token,
             token_keys={key: partition},
+            key_names={"pk", "sk", key, "start_at"},
         )
         return [Session.model_validate(_only_fields(Session, i)) for i in page.items], (
             page.next_token
@@ -250,6 +251,7 @@ class Storage:
             limit=limit,
             token=token,
             token_keys={"pk": partition},
+            key_names={"pk", "sk"},
         )
         return [LedgerEntry.model_validate(_only_fields(LedgerEntry, i)) for i in page.items], (
             page.next_token
@@ -305,6 +307,7 @@ class Storage:
         limit: int,
         token: str | None,
         token_keys: Mapping[str, str],
+        key_names: set[str],
     ) -> Page:
         """One page of up to ``limit`` items, reading on while a filter thins the results."""
         kwargs: dict[str, Any] = {
@@ -323,7 +326,7 @@ class Storage:
         if names:
             kwargs["ExpressionAttributeNames"] = names
         if token:
-            kwargs["ExclusiveStartKey"] = _decode_token(token, token_keys)
+            kwargs["ExclusiveStartKey"] = _decode_token(token, token_keys, key_names)
         items: list[dict[str, Any]] = []
         while True:
             kwargs["Limit"] = limit - len(items)
@@ -432,6 +435,8 @@ class Storage:
 
     def _add_movement(self, tx: _Transaction, movement: Movement) -> None:
         account = movement.account
+        if account.balance + movement.credits > MAX_BALANCE:
+            raise ValidationFailed.on("credits", f"would take the balance above {MAX_BALANCE}")
         if account.balance + movement.credits < 0:
             raise InsufficientCredits(
                 f"The account holds {account.balance} credits; this needs {-movement.credits}."
@@ -576,12 +581,18 @@ def _encode_token(key: Mapping[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode()
 
 
-def _decode_token(token: str, partition: Mapping[str, str]) -> dict[str, Any]:
-    """A client's page token; its partition key is forced to the caller's own partition."""
+def _decode_token(token: str, partition: Mapping[str, str], names: set[str]) -> dict[str, Any]:
+    """A client's page token: exactly the key ``names``, each a string, and the partition key
+    forced to the caller's own partition."""
     try:
         key = json.loads(base64.urlsafe_b64decode(token.encode()))
-        if not isinstance(key, dict) or not all(
-            isinstance(v, dict) and len(v) == 1 and "S" in v for v in key.values()
+        if (
+            not isinstance(key, dict)
+            or set(key) != names
+            or not all(
+                isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str)
+                for v in key.values()
+            )
         ):
             raise ValueError("not a key")
     except (ValueError, binascii.Error, UnicodeDecodeError) as error:

@@ -1,0 +1,440 @@
+"""Booking requests the coach answers, and the sweep that tidies what nobody answered."""
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from coaching import operations
+from coaching.errors import Forbidden, NotFound, NotPending
+from coaching.models import (
+    Caller,
+    EntryKind,
+    RefundStatus,
+    Service,
+    Session,
+    SessionStatus,
+    personal_account_id,
+)
+from tests.builders import World, coach, member, support
+from tests.integration.steps import free, held_by, reschedule, stored
+
+HOUR = timedelta(hours=1)
+MINUTE = timedelta(minutes=1)
+
+
+def _requested(
+    world: World, *, in_hours: float = 72, ttl_hours: int = 48, credits: int = 3
+) -> tuple[Caller, Caller, Service, Session]:
+    """Alice asked for a session with a coach who reviews requests; her credits are held."""
+    alice, the_coach = member(), coach()
+    service = world.service(
+        by=the_coach, credits=credits, requires_approval=True, request_ttl_hours=ttl_hours
+    )
+    world.fund(alice, 10)
+    return alice, the_coach, service, world.book(alice, service, in_hours=in_hours)
+
+
+def _due_ids(world: World, now: datetime) -> set[str]:
+    sessions, _ = world.store.due_sessions(now, 100)
+    return {s.id for s in sessions}
+
+
+# --- booking requests -----------------------------------------------------------------------
+
+
+def test_a_booking_with_a_reviewing_coach_waits_with_credits_held(world: World) -> None:
+    # When Alice books a coach who reviews requests first
+    alice, _, _, session = _requested(world, in_hours=72, ttl_hours=48)
+
+    # Then the session waits as a request, its time held and its credits debited
+    assert session.status is SessionStatus.REQUESTED
+    assert session.request_expires_at == world.now + 48 * HOUR
+    assert session.history[-1].kind == "REQUESTED"
+    assert held_by(world, session, session.start, session.end)
+    account = personal_account_id(alice.id)
+    assert world.balance(account) == 7
+    debit = world.entries(account)[0]
+    assert (debit.kind, debit.credits, debit.session_id) == (EntryKind.DEBIT, -3, session.id)
+    world.assert_ledger_consistent(account)
+    assert stored(world, session.id) == session
+
+
+def test_a_request_never_waits_past_the_start(world: World) -> None:
+    _, _, _, session = _requested(world, in_hours=10, ttl_hours=48)
+
+    assert session.request_expires_at == session.start
+
+
+def test_the_coach_approves_a_request(world: World) -> None:
+    alice, the_coach, _, session = _requested(world)
+
+    approved = operations.answer_booking(world.store, the_coach, session.id, True, world.now + HOUR)
+
+    assert approved.status is SessionStatus.SCHEDULED
+    assert approved.request_expires_at is None
+    assert approved.history[-1].kind == "APPROVED"
+    assert approved.history[-1].by == the_coach.actor
+    assert held_by(world, approved, session.start, session.end)
+    assert world.balance(personal_account_id(alice.id)) == 7
+    assert len(world.entries(personal_account_id(alice.id))) == 2
+    world.assert_ledger_consistent(personal_account_id(alice.id))
+    assert stored(world, session.id) == approved
+
+
+def test_support_approves_a_request(world: World) -> None:
+    _, _, _, session = _requested(world)
+
+    approved = operations.answer_booking(world.store, support(), session.id, True, world.now)
+
+    assert approved.status is SessionStatus.SCHEDULED
+
+
+def test_the_coach_declines_a_request_and_the_credits_come_back(world: World) -> None:
+    alice, the_coach, service, session = _requested(world, credits=3)
+    later = world.now + HOUR
+
+    declined = operations.answer_booking(world.store, the_coach, session.id, False, later)
+
+    assert declined.status is SessionStatus.DECLINED
+    assert declined.request_expires_at is None
+    assert declined.refund.status is RefundStatus.AUTOMATIC
+    assert declined.refund.credits == 3
+    assert declined.history[-1].kind == "DECLINED"
+    assert free(world, service.coach_id, session.start, session.end)
+    account = personal_account_id(alice.id)
+    assert world.balance(account) == 10
+    release = world.entries(account)[0]
+    assert (release.kind, release.credits, release.session_id) == (
+        EntryKind.RELEASE,
+        3,
+        session.id,
+    )
+    assert release.actor == the_coach.actor
+    assert release.at == later
+    world.assert_ledger_consistent(account)
+
+
+@pytest.mark.parametrize("approve", [True, False])
+def test_an_expired_request_cannot_be_answered(world: World, approve: bool) -> None:
+    alice, the_coach, _, session = _requested(world, ttl_hours=48)
+    assert session.request_expires_at is not None
+
+    with pytest.raises(NotPending):
+        operations.answer_booking(
+            world.store, the_coach, session.id, approve, session.request_expires_at
+        )
+
+    assert stored(world, session.id) == session
+    assert world.balance(personal_account_id(alice.id)) == 7
+
+
+def test_a_request_can_be_answered_up_to_the_second_before_it_expires(world: World) -> None:
+    _, the_coach, _, session = _requested(world, ttl_hours=48)
+    assert session.request_expires_at is not None
+    last_second = session.request_expires_at - timedelta(seconds=1)
+
+    approved = operations.answer_booking(world.store, the_coach, session.id, True, last_second)
+
+    assert approved.status is SessionStatus.SCHEDULED
+
+
+@pytest.mark.parametrize("approve", [True, False])
+def test_a_scheduled_session_is_not_a_request(world: World, approve: bool) -> None:
+    alice, the_coach = member(), coach()
+    service = world.service(by=the_coach)
+    world.fund(alice, 10)
+    session = world.book(alice, service)
+
+    with pytest.raises(NotPending):
+        operations.answer_booking(world.store, the_coach, session.id, approve, world.now)
+
+    assert stored(world, session.id) == session
+
+
+def test_a_request_cannot_be_answered_twice(world: World) -> None:
+    alice, the_coach, _, session = _requested(world)
+    operations.answer_booking(world.store, the_coach, session.id, False, world.now)
+
+    with pytest.raises(NotPending):
+        operations.answer_booking(world.store, the_coach, session.id, False, world.now)
+
+    assert world.balance(personal_account_id(alice.id)) == 10
+    world.assert_ledger_consistent(personal_account_id(alice.id))
+
+
+def test_the_member_cannot_approve_her_own_request(world: World) -> None:
+    alice, _, _, session = _requested(world)
+
+    with pytest.raises(Forbidden):
+        operations.answer_booking(world.store, alice, session.id, True, world.now)
+
+    assert stored(world, session.id) == session
+
+
+def test_another_coach_does_not_see_the_request(world: World) -> None:
+    _, _, _, session = _requested(world)
+
+    with pytest.raises(NotFound):
+        operations.answer_booking(world.store, coach(), session.id, True, world.now)
+
+
+@pytest.mark.parametrize("hours_before_start", [72, 5, 1])
+def test_the_member_withdraws_a_request_and_always_gets_her_credits_back(
+    world: World, hours_before_start: int
+) -> None:
+    # Given a request whose start is near enough that a confirmed session would not be refunded
+    alice, _, service, session = _requested(world, in_hours=72, credits=3)
+    now = session.start - hours_before_start * HOUR
+    quote = operations.quote_cancellation(world.store, alice, session.id, now)
+    assert quote.refundable and quote.refund_credits == 3
+
+    # When she cancels it
+    canceled = operations.cancel(world.store, alice, session.id, None, now)
+
+    # Then the held credits are released whatever the window
+    assert canceled.status is SessionStatus.CANCELED
+    assert canceled.cancellation is not None and canceled.cancellation.refundable
+    assert canceled.refund.status is RefundStatus.AUTOMATIC
+    account = personal_account_id(alice.id)
+    assert world.balance(account) == 10
+    assert world.entries(account)[0].kind is EntryKind.RELEASE
+    assert free(world, service.coach_id, session.start, session.end)
+    world.assert_ledger_consistent(account)
+
+
+def test_moving_a_request_earlier_pulls_its_deadline_in(world: World) -> None:
+    # Given a request three days out that would wait 48 hours for the coach
+    alice, the_coach, _, session = _requested(world, in_hours=72, ttl_hours=48)
+    new_start = world.now + 30 * HOUR
+
+    # When Alice moves it to 30 hours from now, before that deadline
+    reschedule(world, alice, session, new_start, world.now)
+
+    # Then the coach cannot approve it after its new start
+    with pytest.raises(NotPending):
+        operations.answer_booking(world.store, the_coach, session.id, True, new_start + HOUR)
+    # and the request expires at its new start, releasing the held credits
+    assert operations.sweep_session(world.store, stored(world, session.id), new_start) == (
+        "EXPIRE_BOOKING"
+    )
+    assert stored(world, session.id).status is SessionStatus.EXPIRED
+    assert world.balance(personal_account_id(alice.id)) == 10
+    world.assert_ledger_consistent(personal_account_id(alice.id))
+
+
+# --- the sweep ------------------------------------------------------------------------------
+
+
+def test_the_sweep_expires_an_unanswered_request_and_releases_its_credits(world: World) -> None:
+    alice, _, service, session = _requested(world, credits=3)
+    assert session.request_expires_at is not None
+    deadline = session.request_expires_at
+
+    done = operations.sweep_session(world.store, session, deadline)
+
+    assert done == "EXPIRE_BOOKING"
+    expired = stored(world, session.id)
+    assert expired.status is SessionStatus.EXPIRED
+    assert expired.request_expires_at is None
+    assert expired.refund.status is RefundStatus.AUTOMATIC
+    assert expired.refund.credits == 3
+    assert expired.history[-1].kind == "EXPIRED"
+    assert expired.history[-1].by is None
+    assert free(world, service.coach_id, session.start, session.end)
+    account = personal_account_id(alice.id)
+    assert world.balance(account) == 10
+    release = world.entries(account)[0]
+    assert (release.kind, release.credits, release.session_id) == (
+        EntryKind.RELEASE,
+        3,
+        session.id,
+    )
+    assert release.actor is None
+    assert release.at == deadline
+    world.assert_ledger_consistent(account)
+
+
+def test_the_sweep_expires_an_unanswered_reschedule_request(world: World) -> None:
+    # Given Alice asked, late, to move her session; the coach has two hours to answer
+    alice, the_coach = member(), coach()
+    service = world.service(
+        by=the_coach, late_reschedule_requires_approval=True, request_ttl_hours=2
+    )
+    world.fund(alice, 10)
+    session = world.book(alice, service, in_hours=72)
+    late = session.start - 12 * HOUR
+    wanted = session.start + 3 * HOUR
+    pending, mode = reschedule(world, alice, session, wanted, late)
+    assert mode == "REQUEST"
+
+    # When the sweep runs once the request has expired
+    done = operations.sweep_session(world.store, pending, late + 2 * HOUR)
+
+    # Then the session keeps its original time and slots, and the asked-for time is free
+    assert done == "EXPIRE_RESCHEDULE"
+    kept = stored(world, session.id)
+    assert kept.status is SessionStatus.SCHEDULED
+    assert (kept.start, kept.end) == (session.start, session.end)
+    assert kept.policy == session.policy
+    assert kept.reschedule_request is None
+    assert kept.history[-1].kind == "RESCHEDULE_EXPIRED"
+    assert kept.history[-1].start == wanted
+    assert held_by(world, kept, session.start, session.end)
+    assert free(world, service.coach_id, wanted, wanted + 60 * MINUTE)
+    assert world.balance(personal_account_id(alice.id)) == 7
+    world.assert_ledger_consistent(personal_account_id(alice.id))
+
+
+def test_the_sweep_completes_a_session_whose_end_has_passed(world: World) -> None:
+    alice = member()
+    service = world.service(credits=3)
+    world.fund(alice, 10)
+    session = world.book(alice, service, in_hours=72)
+
+    done = operations.sweep_session(world.store, session, session.end)
+
+    assert done == "COMPLETE"
+    completed = stored(world, session.id)
+    assert completed.status is SessionStatus.COMPLETED
+    assert completed.history[-1].kind == "COMPLETED"
+    assert completed.history[-1].by is None
+    assert world.balance(personal_account_id(alice.id)) == 7
+    world.assert_ledger_consistent(personal_account_id(alice.id))
+
+
+@pytest.mark.parametrize("kind", ["scheduled", "requested", "canceled", "in-progress"])
+def test_the_sweep_does_nothing_when_nothing_is_due(world: World, kind: str) -> None:
+    alice, the_coach = member(), coach()
+    service = world.service(by=the_coach, requires_approval=kind == "requested")
+    world.fund(alice, 10)
+    session = world.book(alice, service, in_hours=72)
+    now = world.now + HOUR
+    if kind == "canceled":
+        session = operations.cancel(world.store, alice, session.id, None, world.now)
+        now = session.end + 24 * HOUR
+    elif kind == "in-progress":
+        now = session.start + 30 * MINUTE
+
+    assert operations.sweep_session(world.store, session, now) is None
+
+    assert stored(world, session.id) == session
+
+
+def test_a_sweep_run_twice_does_the_work_once(world: World) -> None:
+    # Given an expired request, read once by the sweep
+    alice, _, _, session = _requested(world, credits=3)
+    assert session.request_expires_at is not None
+    when = session.request_expires_at + HOUR
+    (due,) = world.store.due_sessions(when, 10)[0]
+
+    # When the sweep handles it, and then handles the same (now stale) read again,
+    # and then a fresh read
+    first = operations.sweep_session(world.store, due, when)
+    second = operations.sweep_session(world.store, due, when)
+    third = operations.sweep_session(world.store, stored(world, session.id), when)
+
+    # Then only the first did anything
+    assert first == "EXPIRE_BOOKING"
+    assert second is None
+    assert third is None
+    expired = stored(world, session.id)
+    assert expired.status is SessionStatus.EXPIRED
+    assert [e.kind for e in expired.history].count("EXPIRED") == 1
+    account = personal_account_id(alice.id)
+    assert world.balance(account) == 10
+    assert [e.kind for e in world.entries(account)].count(EntryKind.RELEASE) == 1
+    world.assert_ledger_consistent(account)
+
+
+def test_a_completion_run_twice_completes_once(world: World) -> None:
+    alice = member()
+    service = world.service()
+    world.fund(alice, 10)
+    session = world.book(alice, service)
+
+    assert operations.sweep_session(world.store, session, session.end) == "COMPLETE"
+    assert operations.sweep_session(world.store, session, session.end + HOUR) is None
+
+    assert [e.kind for e in stored(world, session.id).history] == ["BOOKED", "COMPLETED"]
+
+
+def test_a_sweep_that_lost_to_an_answer_does_nothing(world: World) -> None:
+    # Given the sweep read a request just before the coach approved it in time
+    _, the_coach, _, session = _requested(world)
+    assert session.request_expires_at is not None
+    operations.answer_booking(
+        world.store, the_coach, session.id, True, session.request_expires_at - MINUTE
+    )
+
+    # When the sweep acts on its stale read at the deadline
+    done = operations.sweep_session(world.store, session, session.request_expires_at)
+
+    # Then the approval stands
+    assert done is None
+    assert stored(world, session.id).status is SessionStatus.SCHEDULED
+
+
+# --- what is due ----------------------------------------------------------------------------
+
+
+def test_due_sessions_lists_only_what_the_sweep_must_handle(world: World) -> None:
+    # Given, looking from a moment 50 hours from now:
+    alice, the_coach = member(), coach()
+    plain = world.service(by=the_coach, credits=1)
+    reviewed = world.service(by=the_coach, credits=1, requires_approval=True, request_ttl_hours=48)
+    patient = world.service(by=the_coach, credits=1, requires_approval=True, request_ttl_hours=96)
+    world.fund(alice, 20)
+    ended = world.book(alice, plain, in_hours=10)  # ended 39 hours before
+    expired_request = world.book(alice, reviewed, in_hours=72)  # expired 2 hours before
+    fresh_request = world.book(alice, patient, in_hours=100)  # expires 46 hours later
+    answered = world.book(alice, reviewed, in_hours=80)
+    operations.answer_booking(world.store, the_coach, answered.id, True, world.now)
+    later = world.book(alice, plain, in_hours=120)
+    canceled = world.book(alice, plain, in_hours=20)
+    operations.cancel(world.store, alice, canceled.id, None, world.now)
+    look_at = world.now + 50 * HOUR
+
+    # When the sweep asks what is due
+    due, _ = world.store.due_sessions(look_at, 100)
+
+    # Then only the ended session and the expired request are, oldest due first
+    assert [s.id for s in due] == [ended.id, expired_request.id]
+    assert fresh_request.id not in _due_ids(world, look_at)
+    assert later.id not in _due_ids(world, look_at)
+    # and one page at a time it resumes where it stopped
+    first, after = world.store.due_sessions(look_at, 1)
+    assert [s.id for s in first] == [ended.id]
+    assert after is not None
+    second, _ = world.store.due_sessions(look_at, 1, after)
+    assert [s.id for s in second] == [expired_request.id]
+
+
+def test_swept_sessions_are_no_longer_due(world: World) -> None:
+    alice = member()
+    service = world.service(credits=1)
+    world.fund(alice, 10)
+    sessions = [world.book(alice, service, in_hours=h) for h in (5, 10, 15)]
+    look_at = world.now + 24 * HOUR
+    assert _due_ids(world, look_at) == {s.id for s in sessions}
+
+    for session in world.store.due_sessions(look_at, 100)[0]:
+        assert operations.sweep_session(world.store, session, look_at) == "COMPLETE"
+
+    assert world.store.due_sessions(look_at, 100) == ([], None)
+
+
+def test_an_expired_reschedule_request_is_due_then_its_session_is_due_at_its_end(
+    world: World,
+) -> None:
+    alice = member()
+    service = world.service(late_reschedule_requires_approval=True, request_ttl_hours=2)
+    world.fund(alice, 10)
+    session = world.book(alice, service, in_hours=72)
+    late = session.start - 12 * HOUR
+    reschedule(world, alice, session, session.start + 3 * HOUR, late)
+
+    assert _due_ids(world, late + HOUR) == set()
+    assert _due_ids(world, late + 2 * HOUR) == {session.id}
+    operations.sweep_session(world.store, stored(world, session.id), late + 2 * HOUR)
+    assert _due_ids(world, late + 2 * HOUR) == set()
+    assert _due_ids(world, session.end) == {session.id}
