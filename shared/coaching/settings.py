@@ -13,6 +13,11 @@ class Settings(BaseModel):
     ledger_table: Annotated[str, Field(alias="LEDGER_TABLE")] = "Ledger"
     idempotency_table: Annotated[str, Field(alias="IDEMPOTENCY_TABLE")] = "Idempotency"
     emails_table: Annotated[str, Field(alias="EMAILS_TABLE")] = "Emails"
+    # The notifier's: who the emails come from, where their links point, where refused ones go.
+    sender_email: Annotated[str, Field(alias="SENDER_EMAIL")] = "sessions@example.com"
+    ses_configuration_set: Annotated[str, Field(alias="SES_CONFIGURATION_SET")] = ""
+    app_base_url: Annotated[str, Field(alias="APP_BASE_URL")] = "https://app.example.com"
+    dead_letter_queue_url: Annotated[str, Field(alias="DEAD_LETTER_QUEUE_URL")] = ""
 
     def table_names(self) -> dict[str, str]:
         """Physical table names by their logical id in template.yaml."""

@@ -1,0 +1,60 @@
+"""Emails from the sessions table's stream: each change tells the people it concerns, once.
+
+Each stream record is one write of one item. Session writes are turned into notifications by
+the policy layer and sent by the notifier; other items (slot claims, services) mean nothing to
+people and are skipped here too, in case the mapping's filter ever lets one through. A record
+whose emails could not all go out fails on its own (partial batch response), and the stream
+brings it back; the emails it did send are not sent again.
+"""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from coaching import notifications, runtime
+from coaching.models import Session
+from coaching.observability import logger, metrics, tracer
+from coaching.storage import session_from_item
+
+# When every record fails, answer with each of them rather than raise: Lambda retries the same
+# records either way, and the invocation is not counted as an error of the function.
+processor = BatchProcessor(
+    event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False
+)
+
+
+def _session(image: dict[str, Any] | None) -> Session | None:
+    return session_from_item(image) if image else None
+
+
+@tracer.capture_method
+def record_handler(record: DynamoDBRecord, lambda_context: LambdaContext) -> None:
+    change = record.raw_event.get("dynamodb") or {}
+    if change.get("Keys", {}).get("sk", {}).get("S") != "SESSION":
+        return
+    old, new = _session(change.get("OldImage")), _session(change.get("NewImage"))
+    due = notifications.decide(old, new)
+    if new is not None:
+        kinds = sorted({n.kind.value for n in due})
+        logger.info(
+            "session change", extra={"session_id": new.id, "version": new.version, "kinds": kinds}
+        )
+    runtime.notifier().deliver_all(
+        due, time_left=lambda: lambda_context.get_remaining_time_in_millis() / 1000
+    )
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

@@ -1,0 +1,399 @@
+"""How a notification reads: subject, plain text and HTML. Pure, no I/O.
+
+Each email is first drafted as plain parts (paragraphs, quoted notes, a list of details, links),
+and both bodies are produced from that one draft: the text body as written, the HTML body with
+every part escaped on the way out. Nothing typed by a person (names, reasons, service names)
+can therefore reach the HTML unescaped, whichever email it appears in.
+
+Times are shown in the recipient's own time zone, with the zone named, so that a member in
+London and a coach in New York each read the session's time on their own clock.
+"""
+
+import html
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
+
+from coaching.models import Model
+from coaching.notifications import Audience, Facts, Notification, NotificationKind, Party
+
+_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+SUPPORT_NAME = "Our support team"
+
+
+class Email(Model):
+    """A rendered email, ready for SES (and, when it cannot be sent, for the dead letter queue)."""
+
+    to: str
+    subject: str
+    text: str
+    html: str
+
+
+def when(moment: datetime, zone: str) -> str:
+    """``Tuesday 1 December 2026, 10:00 (Europe/London)``: a time on the recipient's clock.
+
+    Day and month names are spelled here rather than by ``strftime``, so the locale of the
+    machine cannot change them.
+    """
+    local = moment.astimezone(ZoneInfo(zone))
+    day, month = _DAYS[local.weekday()], _MONTHS[local.month - 1]
+    return f"{day} {local.day} {month} {local.year}, {local:%H:%M} ({zone})"
+
+
+def session_url(base_url: str, facts: Facts) -> str:
+    return f"{base_url.rstrip('/')}/sessions/{quote(facts.session_id, safe='')}"
+
+
+def book_again_url(base_url: str, facts: Facts) -> str:
+    """Where a member books another session with the same coach and service."""
+    query = urlencode({"coach_id": facts.coach_id, "service_id": facts.service_id})
+    return f"{base_url.rstrip('/')}/book?{query}"
+
+
+def render(notification: Notification, base_url: str) -> Email:
+    email = notification.recipient.email
+    if not email:
+        raise ValueError("a notification without an address cannot be rendered")
+    draft = _Writer(notification, base_url).draft()
+    return Email(
+        to=email,
+        subject=_one_line(draft.subject),
+        text=draft.as_text(),
+        html=draft.as_html(),
+    )
+
+
+# --- the draft ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Paragraph:
+    text: str
+    quoted: bool = False
+    """A person's own words (a reason), shown set apart from ours."""
+
+
+@dataclass
+class _Draft:
+    subject: str
+    greeting: str
+    paragraphs: list[_Paragraph] = field(default_factory=list)
+    details: list[tuple[str, str]] = field(default_factory=list)
+    links: list[tuple[str, str]] = field(default_factory=list)
+    footer: str = ""
+
+    def say(self, text: str) -> None:
+        self.paragraphs.append(_Paragraph(text))
+
+    def quote(self, text: str) -> None:
+        self.paragraphs.append(_Paragraph(text, quoted=True))
+
+    def as_text(self) -> str:
+        parts = [self.greeting]
+        for paragraph in self.paragraphs:
+            if paragraph.quoted:
+                parts.append("\n".join(f"> {line}" for line in paragraph.text.splitlines()))
+            else:
+                parts.append(paragraph.text)
+        if self.details:
+            parts.append("\n".join(f"{label}: {value}" for label, value in self.details))
+        parts += [f"{label}: {url}" for label, url in self.links]
+        parts.append(f"--\n{self.footer}")
+        return "\n\n".join(parts) + "\n"
+
+    def as_html(self) -> str:
+        out = [
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            f"<title>{_escape(self.subject)}</title></head>",
+            '<body style="font-family: Helvetica, Arial, sans-serif; color: #1f2933; '
+            'line-height: 1.5; max-width: 600px;">',
+            f"<p>{_escape(self.greeting)}</p>",
+        ]
+        for paragraph in self.paragraphs:
+            if paragraph.quoted:
+                out.append(
+                    '<blockquote style="margin: 0 0 1em; padding-left: 12px; '
+                    f'border-left: 3px solid #cbd2d9;">{_escape(paragraph.text)}</blockquote>'
+                )
+            else:
+                out.append(f"<p>{_escape(paragraph.text)}</p>")
+        if self.details:
+            out.append('<table role="presentation" style="border-collapse: collapse;">')
+            out += [
+                '<tr><th align="left" style="padding: 2px 12px 2px 0;">'
+                f"{_escape(label)}</th><td>{_escape(value)}</td></tr>"
+                for label, value in self.details
+            ]
+            out.append("</table>")
+        out += [
+            f'<p><a href="{_escape(url)}">{_escape(label)}</a></p>' for label, url in self.links
+        ]
+        out.append(f'<p style="color: #616e7c; font-size: 12px;">{_escape(self.footer)}</p>')
+        out.append("</body></html>")
+        return "\n".join(out) + "\n"
+
+
+def _escape(text: str) -> str:
+    return html.escape(text, quote=True).replace("\r\n", "\n").replace("\n", "<br>")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _credits(count: int) -> str:
+    return f"{count} credit" if count == 1 else f"{count} credits"
+
+
+# --- what each kind says -------------------------------------------------------------------------
+
+
+class _Writer:
+    def __init__(self, notification: Notification, base_url: str) -> None:
+        self.kind = notification.kind
+        self.audience: Audience = notification.audience
+        self.facts = notification.facts
+        self.zone = notification.recipient.timezone
+        self.name = notification.recipient.name
+        self.base_url = base_url
+
+    # Names as this recipient reads them.
+
+    @property
+    def other(self) -> str:
+        """The person on the other side of the session from the recipient."""
+        return self.facts.coach_name if self.audience == "member" else self.facts.member_name
+
+    def by(self, who: Party) -> str:
+        if who == "member":
+            return self.facts.member_name
+        if who == "coach":
+            return self.facts.coach_name
+        return SUPPORT_NAME
+
+    def at(self, moment: datetime | None) -> str:
+        return "another time" if moment is None else when(moment, self.zone)
+
+    def account(self) -> str:
+        if self.facts.personal_account:
+            return "your personal account" if self.audience == "member" else "the member's account"
+        return f"the shared account {self.facts.account_id}"
+
+    def draft(self) -> _Draft:
+        facts = self.facts
+        draft = _Draft(
+            subject="",
+            greeting=f"Hi {self.name},",
+            details=[
+                ("Session", f"{facts.service_name}, {facts.minutes} minutes"),
+                ("With", self.other),
+                ("When", self.at(facts.start)),
+            ],
+            links=[("View the session", session_url(self.base_url, facts))],
+            footer=f"You are receiving this because you are the {self.audience} of this session.",
+        )
+        writers = {
+            NotificationKind.BOOKED: self._booked,
+            NotificationKind.BOOKING_REQUESTED: self._booking_requested,
+            NotificationKind.BOOKING_APPROVED: self._booking_approved,
+            NotificationKind.BOOKING_DECLINED: self._booking_declined,
+            NotificationKind.BOOKING_EXPIRED: self._booking_expired,
+            NotificationKind.CANCELED: self._canceled,
+            NotificationKind.RESCHEDULED: self._rescheduled,
+            NotificationKind.RESCHEDULE_REQUESTED: self._reschedule_requested,
+            NotificationKind.RESCHEDULE_APPROVED: self._reschedule_approved,
+            NotificationKind.RESCHEDULE_DECLINED: self._reschedule_declined,
+            NotificationKind.RESCHEDULE_EXPIRED: self._reschedule_expired,
+            NotificationKind.REFUNDED: self._refunded,
+        }
+        writers[self.kind](draft)
+        return draft
+
+    def _book_again(self, draft: _Draft) -> None:
+        if self.audience == "member":
+            draft.links.append(
+                (
+                    f"Book again with {self.facts.coach_name}",
+                    book_again_url(self.base_url, self.facts),
+                )
+            )
+
+    def _credits_back(self, draft: _Draft) -> None:
+        returned = self.facts.credits_returned
+        if returned > 0:
+            draft.say(f"The {_credits(returned)} held for it went back to {self.account()}.")
+
+    # One method per NotificationKind.
+
+    def _booked(self, draft: _Draft) -> None:
+        facts = self.facts
+        if self.audience == "member":
+            draft.subject = f"Booked: your session with {facts.coach_name}"
+            draft.say(f"Your session with {facts.coach_name} is confirmed.")
+            draft.say(f"{_credits(facts.credits)} were taken from {self.account()}.")
+            if facts.refundable_until is not None:
+                draft.say(
+                    "If your plans change, cancel by "
+                    f"{self.at(facts.refundable_until)} and the credits come back in full. "
+                    "Later cancellations are still possible, but the credits stay spent."
+                )
+        else:
+            draft.subject = f"New session booked by {facts.member_name}"
+            draft.say(f"{facts.member_name} booked a session with you.")
+
+    def _booking_requested(self, draft: _Draft) -> None:
+        facts = self.facts
+        draft.subject = f"{facts.member_name} asked to book a session with you"
+        draft.say(f"{facts.member_name} would like to book the time below and is waiting for you.")
+        if facts.respond_by is not None:
+            draft.say(
+                f"Please accept or decline before {self.at(facts.respond_by)}. If the request "
+                "is still open then, it lapses and the held credits go back to the member."
+            )
+
+    def _booking_approved(self, draft: _Draft) -> None:
+        facts = self.facts
+        if self.audience == "member":
+            draft.subject = "Your booking request was accepted"
+            draft.say(f"{self.by(facts.acted_by)} accepted your request: the session is booked.")
+        else:
+            draft.subject = f"A booking request from {facts.member_name} was accepted"
+            draft.say(
+                f"{self.by(facts.acted_by)} accepted {facts.member_name}'s request for you; "
+                "the session is now on your calendar."
+            )
+
+    def _booking_declined(self, draft: _Draft) -> None:
+        facts = self.facts
+        if self.audience == "member":
+            draft.subject = "Your booking request was not accepted"
+            draft.say(f"{self.by(facts.acted_by)} could not take on the session you asked for.")
+            self._credits_back(draft)
+            self._book_again(draft)
+        else:
+            draft.subject = f"A booking request from {facts.member_name} was declined"
+            draft.say(
+                f"{self.by(facts.acted_by)} declined {facts.member_name}'s request for you; "
+                "the time stays free on your calendar."
+            )
+
+    def _booking_expired(self, draft: _Draft) -> None:
+        draft.subject = "Your booking request has lapsed"
+        draft.say(
+            f"{self.facts.coach_name} did not answer your request in time, so it has lapsed and "
+            "no session was booked."
+        )
+        self._credits_back(draft)
+        self._book_again(draft)
+
+    def _canceled(self, draft: _Draft) -> None:
+        facts = self.facts
+        actor = self.by(facts.acted_by)
+        if self.audience == "member":
+            draft.subject = f"Your session with {facts.coach_name} was canceled"
+            draft.say(f"{actor} canceled your session. It will not take place.")
+        else:
+            draft.subject = f"Your session with {facts.member_name} was canceled"
+            draft.say(f"{actor} canceled this session, so the time is free again.")
+        if facts.reason:
+            draft.say(f"{actor} left this note:")
+            draft.quote(facts.reason)
+        if facts.credits_returned > 0:
+            whose = "you paid are back in" if self.audience == "member" else "went back to"
+            draft.say(f"The {_credits(facts.credits_returned)} {whose} {self.account()}.")
+        elif facts.refundable is False and self.audience == "member":
+            draft.say(
+                "The cancellation came after the free cancellation window had closed, so the "
+                "credits were not returned automatically. Your coach may still choose to "
+                "refund them, and our support team can help if you think an exception is fair."
+            )
+        elif facts.refundable is False:
+            draft.say(
+                "It came after the free cancellation window had closed, so the member's credits "
+                "stayed spent. You can still refund them from the session page if you wish."
+            )
+        self._book_again(draft)
+
+    def _rescheduled(self, draft: _Draft) -> None:
+        facts = self.facts
+        draft.subject = f"Your session with {self.other} has a new time"
+        draft.say(f"{self.by(facts.acted_by)} moved your session to a new time.")
+        self._moved(draft, facts.previous_start, facts.start)
+        draft.say("If the new time does not suit you, you can move or cancel it from its page.")
+
+    def _reschedule_requested(self, draft: _Draft) -> None:
+        facts = self.facts
+        actor = self.by(facts.acted_by)
+        draft.subject = f"{actor} asked to move your session"
+        draft.say(
+            f"{actor} would like to move your session from {self.at(facts.start)} "
+            f"to {self.at(facts.requested_start)}."
+        )
+        if facts.reason:
+            draft.say(f"{actor} explained:")
+            draft.quote(facts.reason)
+        if facts.respond_by is not None:
+            draft.say(
+                f"Please approve or decline before {self.at(facts.respond_by)}. Without an "
+                "answer by then, the session keeps its current time."
+            )
+
+    def _reschedule_approved(self, draft: _Draft) -> None:
+        facts = self.facts
+        draft.subject = f"Your session with {self.other} has a new time"
+        draft.say(f"{self.by(facts.acted_by)} approved the request to move the session.")
+        self._moved(draft, facts.previous_start, facts.start)
+
+    def _reschedule_declined(self, draft: _Draft) -> None:
+        facts = self.facts
+        draft.subject = "A request to move your session was declined"
+        draft.say(
+            f"{self.by(facts.acted_by)} declined the request to move the session to "
+            f"{self.at(facts.requested_start)}. It keeps its current time, "
+            f"{self.at(facts.start)}."
+        )
+
+    def _reschedule_expired(self, draft: _Draft) -> None:
+        facts = self.facts
+        draft.subject = "A request to move your session has lapsed"
+        asked = self.at(facts.requested_start)
+        if self.audience == "member":
+            draft.say(f"Your request to move the session to {asked} was not answered in time.")
+        else:
+            draft.say(f"{facts.member_name}'s request to move the session to {asked} lapsed.")
+        draft.say(f"Nothing changes: the session stays at {self.at(facts.start)}.")
+
+    def _refunded(self, draft: _Draft) -> None:
+        facts = self.facts
+        draft.subject = f"{_credits(facts.credits_returned)} refunded for your session"
+        draft.say(
+            f"{self.by(facts.acted_by)} refunded {_credits(facts.credits_returned)} for this "
+            f"session. They are back in {self.account()}."
+        )
+        if facts.credits_returned_in_total < facts.credits:
+            draft.say(
+                f"In all, {facts.credits_returned_in_total} of the {_credits(facts.credits)} "
+                "you paid have now been returned."
+            )
+
+    def _moved(self, draft: _Draft, before: datetime | None, after: datetime) -> None:
+        """The session's time shown as the move: where it was, and where it is now."""
+        at = [label for label, _ in draft.details].index("When")
+        draft.details[at : at + 1] = [("Was", self.at(before)), ("Now", self.at(after))]

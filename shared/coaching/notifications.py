@@ -1,0 +1,259 @@
+"""Which emails a change to a session means: who is told what. Pure, no I/O.
+
+A change is the pair of images the sessions table's stream gives for one write: the session
+before (None for a new booking) and after (None when the item was deleted). Every write of a
+session bumps its ``version`` by one and appends one event to its ``history``, so the events
+the new image has beyond the old one say what happened and who did it; the images give the
+facts (reason, refund, times).
+
+Who is told:
+
+=======================  ======================================================================
+what happened            recipients
+=======================  ======================================================================
+booked                   member (confirmation) and coach
+booking requested        coach, who must answer
+booking approved         the parties who did not act (coach -> member; support -> both)
+booking declined         the parties who did not act
+booking expired          member (the credits held for it came back)
+canceled                 the parties who did not act (member -> coach, coach -> member,
+                         support -> both)
+rescheduled              the parties who did not act
+reschedule requested     the parties who did not act (the coach)
+reschedule approved      the parties who did not act
+reschedule declined      the parties who did not act
+reschedule expired       member and coach: the session keeps its old time, and both should be
+                         sure which time holds (the coach was holding the asked-for time too)
+refund granted           member, whose credits came back
+completed                nobody: a sweep's bookkeeping
+=======================  ======================================================================
+
+A person without an email address on the session cannot be told and gets no notification.
+"""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from coaching.models import (
+    HistoryEvent,
+    HistoryKind,
+    Model,
+    Person,
+    Role,
+    Session,
+    SessionStatus,
+    UtcDatetime,
+    personal_account_id,
+)
+
+Audience = Literal["member", "coach"]
+"""Which side of the session a recipient is on; the wording of the email depends on it."""
+
+Party = Literal["member", "coach", "support", "system"]
+"""Who made the change: one of the session's two sides, support, or the sweep."""
+
+
+class NotificationKind(StrEnum):
+    BOOKED = "BOOKED"
+    BOOKING_REQUESTED = "BOOKING_REQUESTED"
+    BOOKING_APPROVED = "BOOKING_APPROVED"
+    BOOKING_DECLINED = "BOOKING_DECLINED"
+    BOOKING_EXPIRED = "BOOKING_EXPIRED"
+    CANCELED = "CANCELED"
+    RESCHEDULED = "RESCHEDULED"
+    RESCHEDULE_REQUESTED = "RESCHEDULE_REQUESTED"
+    RESCHEDULE_APPROVED = "RESCHEDULE_APPROVED"
+    RESCHEDULE_DECLINED = "RESCHEDULE_DECLINED"
+    RESCHEDULE_EXPIRED = "RESCHEDULE_EXPIRED"
+    REFUNDED = "REFUNDED"
+
+
+class Facts(Model):
+    """Everything an email about one change says, taken from the change's images."""
+
+    session_id: str
+    version: int
+    """The session's version after the change: with the id, names the change."""
+    service_id: str
+    service_name: str
+    minutes: int
+    start: UtcDatetime
+    """When the session takes place after the change."""
+    member_name: str
+    coach_name: str
+    coach_id: str
+    acted_by: Party
+    reason: str | None = None
+    """The cancel's or the reschedule request's reason, as its author typed it."""
+    previous_start: UtcDatetime | None = None
+    """For a move: the time the session had before it."""
+    requested_start: UtcDatetime | None = None
+    """For a reschedule request, and its answer or expiry: the time that was asked for."""
+    respond_by: UtcDatetime | None = None
+    """For a request waiting for the coach: when it lapses without an answer."""
+    credits: int
+    """What the session cost."""
+    credits_returned: int = 0
+    """Credits that went back to the account with this change."""
+    credits_returned_in_total: int = 0
+    refundable: bool | None = None
+    """For a cancel: whether it came inside the free window."""
+    refundable_until: UtcDatetime | None = None
+    """For a booking: until when a cancel gets the credits back."""
+    account_id: str
+    personal_account: bool
+    """True when the credits came from the member's own account, not a shared pool."""
+
+
+class Notification(Model):
+    """One email to send: what kind, to whom, on which side, and what it says."""
+
+    kind: NotificationKind
+    audience: Audience
+    recipient: Person
+    facts: Facts
+
+    @property
+    def change_id(self) -> str:
+        """Stable across redeliveries of the stream record: the session and its new version."""
+        return f"{self.facts.session_id}#{self.facts.version}"
+
+    @property
+    def claim_key(self) -> str:
+        """One email per (change, kind, recipient): the key its claim is stored under."""
+        return f"{self.change_id}#{self.kind.value}#{self.audience}"
+
+
+_KINDS: dict[HistoryKind, NotificationKind] = {
+    "BOOKED": NotificationKind.BOOKED,
+    "REQUESTED": NotificationKind.BOOKING_REQUESTED,
+    "APPROVED": NotificationKind.BOOKING_APPROVED,
+    "DECLINED": NotificationKind.BOOKING_DECLINED,
+    "EXPIRED": NotificationKind.BOOKING_EXPIRED,
+    "CANCELED": NotificationKind.CANCELED,
+    "RESCHEDULED": NotificationKind.RESCHEDULED,
+    "RESCHEDULE_REQUESTED": NotificationKind.RESCHEDULE_REQUESTED,
+    "RESCHEDULE_APPROVED": NotificationKind.RESCHEDULE_APPROVED,
+    "RESCHEDULE_DECLINED": NotificationKind.RESCHEDULE_DECLINED,
+    "RESCHEDULE_EXPIRED": NotificationKind.RESCHEDULE_EXPIRED,
+    "REFUNDED": NotificationKind.REFUNDED,
+}
+"""History events that mean something to people; the rest (COMPLETED) tell nobody."""
+
+_TOLD_WHATEVER_ACTED: dict[NotificationKind, tuple[Audience, ...]] = {
+    NotificationKind.BOOKED: ("member", "coach"),
+    NotificationKind.BOOKING_REQUESTED: ("coach",),
+    NotificationKind.BOOKING_EXPIRED: ("member",),
+    NotificationKind.RESCHEDULE_EXPIRED: ("member", "coach"),
+    NotificationKind.REFUNDED: ("member",),
+}
+"""Kinds with fixed recipients; every other kind tells the parties who did not act."""
+
+
+def decide(old: Session | None, new: Session | None) -> list[Notification]:
+    """The emails one write of a session means, in a stable order (member first)."""
+    if new is None:
+        return []
+    if old is not None and (old.id != new.id or new.version <= old.version):
+        return []
+    # A new item is explained by the event that created it; a changed one by the events it
+    # gained (one per write, as every write appends one).
+    events = new.history[len(old.history) :] if old is not None else new.history[-1:]
+    return [notification for event in events for notification in _notifications(old, new, event)]
+
+
+def _notifications(old: Session | None, new: Session, event: HistoryEvent) -> list[Notification]:
+    kind = _KINDS.get(event.kind)
+    if kind is None or not _consistent(kind, new):
+        return []
+    acted_by = party(event)
+    facts = _facts(kind, old, new, event, acted_by)
+    people: dict[Audience, Person] = {"member": new.member, "coach": new.coach}
+    return [
+        Notification(kind=kind, audience=audience, recipient=people[audience], facts=facts)
+        for audience in recipients(kind, acted_by)
+        if people[audience].email
+    ]
+
+
+def party(event: HistoryEvent) -> Party:
+    if event.by is None:
+        return "system"
+    if event.by.role is Role.MEMBER:
+        return "member"
+    if event.by.role is Role.COACH:
+        return "coach"
+    return "support"
+
+
+def recipients(kind: NotificationKind, acted_by: Party) -> tuple[Audience, ...]:
+    """Who hears about a change of this kind made by ``acted_by``."""
+    fixed = _TOLD_WHATEVER_ACTED.get(kind)
+    if fixed is not None:
+        return fixed
+    sides: tuple[Audience, ...] = ("member", "coach")
+    return tuple(side for side in sides if side != acted_by)
+
+
+def _consistent(kind: NotificationKind, new: Session) -> bool:
+    """The image agrees with the event, so the email states what is true of the session."""
+    if kind is NotificationKind.CANCELED:
+        return new.status is SessionStatus.CANCELED and new.cancellation is not None
+    if kind is NotificationKind.BOOKING_DECLINED:
+        return new.status is SessionStatus.DECLINED
+    if kind is NotificationKind.BOOKING_EXPIRED:
+        return new.status is SessionStatus.EXPIRED
+    if kind is NotificationKind.RESCHEDULE_REQUESTED:
+        return new.reschedule_request is not None
+    return True
+
+
+def _facts(
+    kind: NotificationKind,
+    old: Session | None,
+    new: Session,
+    event: HistoryEvent,
+    acted_by: Party,
+) -> Facts:
+    returned_before = old.refund.credits if old is not None else 0
+    reason: str | None = None
+    refundable: bool | None = None
+    previous_start: datetime | None = None
+    requested_start: datetime | None = None
+    respond_by: datetime | None = None
+    if kind is NotificationKind.CANCELED and new.cancellation is not None:
+        reason, refundable = new.cancellation.reason, new.cancellation.refundable
+    elif kind in (NotificationKind.RESCHEDULED, NotificationKind.RESCHEDULE_APPROVED):
+        previous_start = event.previous_start or (old.start if old is not None else None)
+    elif kind is NotificationKind.RESCHEDULE_REQUESTED and new.reschedule_request is not None:
+        request = new.reschedule_request
+        reason, requested_start, respond_by = request.reason, request.start, request.expires_at
+    elif kind in (NotificationKind.RESCHEDULE_DECLINED, NotificationKind.RESCHEDULE_EXPIRED):
+        asked = old.reschedule_request if old is not None else None
+        requested_start = event.start or (asked.start if asked is not None else None)
+    elif kind is NotificationKind.BOOKING_REQUESTED:
+        respond_by = new.request_expires_at
+    return Facts(
+        session_id=new.id,
+        version=new.version,
+        service_id=new.service.id,
+        service_name=new.service.name,
+        minutes=new.session_type.minutes,
+        start=new.start,
+        member_name=new.member.name,
+        coach_name=new.coach.name,
+        coach_id=new.coach.id,
+        acted_by=acted_by,
+        reason=reason,
+        previous_start=previous_start,
+        requested_start=requested_start,
+        respond_by=respond_by,
+        credits=new.credits,
+        credits_returned=max(0, new.refund.credits - returned_before),
+        credits_returned_in_total=new.refund.credits,
+        refundable=refundable,
+        refundable_until=new.policy.refundable_until if kind is NotificationKind.BOOKED else None,
+        account_id=new.account_id,
+        personal_account=new.account_id == personal_account_id(new.member.id),
+    )

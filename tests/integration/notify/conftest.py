@@ -1,0 +1,178 @@
+"""Fixtures of the notify tests: moto's DynamoDB (with its stream), SES and SQS, and the handler.
+
+Stream events are built from real stream records: the tests change sessions through
+``coaching.operations`` on moto's table, read the table's stream with ``dynamodbstreams`` and
+wrap the records in the event shape Lambda gives the function.
+"""
+
+import html
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from moto.core import DEFAULT_ACCOUNT_ID  # type: ignore[attr-defined]
+from moto.ses.models import ses_backends
+
+from coaching import clock, runtime
+from coaching.observability import metrics
+from coaching.storage import EmailClaims, Storage
+from local.lambda_runtime import LambdaContext, load_handler
+
+SENDER = "sessions@example.com"
+BASE_URL = "https://app.example.test"
+REGION = "us-east-1"
+
+
+@dataclass
+class Sent:
+    """One email moto's SES accepted (moto keeps the HTML body when there is one)."""
+
+    to: list[str]
+    subject: str
+    html: str
+    source: str
+    message_id: str
+
+    @property
+    def readable(self) -> str:
+        """The HTML body with its entities decoded, to look for facts in."""
+        return html.unescape(self.html)
+
+
+@dataclass
+class Stream:
+    """Reads the sessions table's stream from where the last read stopped."""
+
+    arn: str
+    _client: Any
+    _iterator: str | None = None
+
+    def records(self) -> list[dict[str, Any]]:
+        if self._iterator is None:
+            description = self._client.describe_stream(StreamArn=self.arn)["StreamDescription"]
+            self._iterator = self._client.get_shard_iterator(
+                StreamArn=self.arn,
+                ShardId=description["Shards"][0]["ShardId"],
+                ShardIteratorType="TRIM_HORIZON",
+            )["ShardIterator"]
+        response = self._client.get_records(ShardIterator=self._iterator)
+        self._iterator = response["NextShardIterator"]
+        return [self._as_lambda_gives_it(record) for record in response["Records"]]
+
+    def event(self) -> dict[str, Any]:
+        """Everything written since the last read, as one Lambda event."""
+        return {"Records": self.records()}
+
+    def _as_lambda_gives_it(self, record: dict[str, Any]) -> dict[str, Any]:
+        change = dict(record["dynamodb"])
+        created = change.get("ApproximateCreationDateTime")
+        if isinstance(created, datetime):
+            change["ApproximateCreationDateTime"] = int(created.timestamp())
+        return {**record, "eventVersion": "1.1", "dynamodb": change, "eventSourceARN": self.arn}
+
+
+@dataclass
+class Notify:
+    """The notify function in process, with moto behind it."""
+
+    store: Storage
+    stream: Stream
+    queue_url: str
+    claims: EmailClaims
+
+    def invoke(self, event: dict[str, Any], timeout: float = 60.0) -> dict[str, Any]:
+        handler = load_handler("functions/notify/", "app.handler")
+        answer: dict[str, Any] = handler(event, LambdaContext("NotifyFunction", timeout))
+        return answer
+
+    def deliver_new_changes(self) -> dict[str, Any]:
+        return self.invoke(self.stream.event())
+
+    @property
+    def sent(self) -> list[Sent]:
+        messages = ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages
+        return [
+            Sent(
+                to=list(m.destinations.get("ToAddresses", [])),
+                subject=m.subject,
+                html=m.body,
+                source=m.source,
+                message_id=m.id,
+            )
+            for m in messages
+        ]
+
+    def sent_to(self, address: str | None) -> list[Sent]:
+        assert address is not None
+        return [mail for mail in self.sent if address in mail.to]
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        client = boto3.client("sqs", region_name=REGION)
+        found: list[dict[str, Any]] = []
+        while True:
+            response = client.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+            )
+            messages = response.get("Messages", [])
+            if not messages:
+                return found
+            for message in messages:
+                found.append(json.loads(message["Body"]))
+                client.delete_message(
+                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+
+
+def emitted_metrics(stdout: str) -> dict[str, float]:
+    """Totals of the EMF metrics the handler printed."""
+    totals: dict[str, float] = {}
+    for line in stdout.splitlines():
+        if not line.startswith('{"_aws"'):
+            continue
+        document = json.loads(line)
+        for directive in document["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                values = document[metric["Name"]]
+                values = values if isinstance(values, list) else [values]
+                totals[metric["Name"]] = totals.get(metric["Name"], 0) + sum(values)
+    return totals
+
+
+@pytest.fixture
+def notify(store: Storage, monkeypatch: pytest.MonkeyPatch) -> Iterator[Notify]:
+    sqs = boto3.client("sqs", region_name=REGION)
+    queue_url = sqs.create_queue(QueueName="notify-dlq")["QueueUrl"]
+    boto3.client("sesv2", region_name=REGION).create_email_identity(EmailIdentity=SENDER)
+    for name, value in {
+        "SESSIONS_TABLE": store.sessions_table,
+        "LEDGER_TABLE": store.ledger_table,
+        "IDEMPOTENCY_TABLE": store.settings.idempotency_table,
+        "EMAILS_TABLE": store.settings.emails_table,
+        "SENDER_EMAIL": SENDER,
+        "SES_CONFIGURATION_SET": "",
+        "APP_BASE_URL": BASE_URL,
+        "DEAD_LETTER_QUEUE_URL": queue_url,
+    }.items():
+        monkeypatch.setenv(name, value)
+    runtime.reset()
+    clock.reset()
+    metrics.clear_metrics()  # nothing left over from a test that used the notifier directly
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    arn = dynamodb.describe_table(TableName=store.sessions_table)["Table"]["LatestStreamArn"]
+    # botocore sends stream calls to account-based endpoints that moto does not route.
+    streams = boto3.client(
+        "dynamodbstreams", region_name=REGION, config=Config(account_id_endpoint_mode="disabled")
+    )
+    yield Notify(
+        store=store,
+        stream=Stream(arn=arn, _client=streams),
+        queue_url=queue_url,
+        claims=EmailClaims(dynamodb, store.settings.emails_table),
+    )
+    runtime.reset()
+    clock.reset()
