@@ -440,6 +440,7 @@ def answer_booking(
             HistoryEvent(at=now, kind="DECLINED", by=caller.actor, credits=refund.credits),
             status=SessionStatus.DECLINED,
             request_expires_at=None,
+            reschedule_request=None,
             refund=refund,
         )
         store.save_session(
@@ -590,6 +591,7 @@ def sweep_session(store: Storage, session: Session, now: datetime) -> rules.Swee
                 HistoryEvent(at=now, kind="EXPIRED", credits=refund.credits),
                 status=SessionStatus.EXPIRED,
                 request_expires_at=None,
+                reschedule_request=None,
                 refund=refund,
             )
             store.save_session(

@@ -1,0 +1,33 @@
+"""The scheduled sweep: expire unanswered requests and complete sessions that are over.
+
+EventBridge invokes this on the template's ``SweepSchedule``. The sweep starts no new work a
+safety margin before the timeout; whatever it leaves is still in the Due index, so the next run
+simply queries again. It raises after reporting when any session failed, so the function's
+Errors metric (``SweepErrorsAlarm``) tells someone, while the other sessions were still swept.
+"""
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from coaching import clock, runtime, sweep
+from coaching.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    budget = sweep.time_budget(context.get_remaining_time_in_millis)
+    result = sweep.run(runtime.storage(), clock.now(), budget)
+    logger.info("sweep done", extra=result.model_dump())
+    metrics.add_metric(name="SessionsExpired", unit=MetricUnit.Count, value=result.expired_bookings)
+    metrics.add_metric(
+        name="RescheduleRequestsExpired", unit=MetricUnit.Count, value=result.expired_reschedules
+    )
+    metrics.add_metric(name="SessionsCompleted", unit=MetricUnit.Count, value=result.completed)
+    metrics.add_metric(name="SweepItemsRead", unit=MetricUnit.Count, value=result.items_read)
+    result.raise_for_failures()
+    return result.model_dump()

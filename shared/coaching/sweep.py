@@ -1,0 +1,216 @@
+"""The scheduled sweep of stale sessions, read from the sparse Due index.
+
+Only sessions the sweep will have to act on carry the index's key (``rules.due_at``), and the
+query stops at ``now``, so a sweep reads the stale items and nothing else: never a Scan, and a
+cost that follows the number of stale sessions, not the size of the table.
+
+Each session's change is ``operations.sweep_session``: one conditional transaction, decided
+again on a fresh read when anything else (another sweep, a cancel) got there first. So a sweep
+may stop at any point and run again, or run twice at once; what is done is not done twice.
+
+Passes: a change can leave a session due again at once (a reschedule request expired on a
+session that has also ended must then be completed), after the page that listed it was read.
+So after a pass that changed anything, the sweep queries the index again from the start. Index
+entries no newer than what this run already handled are skipped: they are the index lagging
+behind our own writes (a global secondary index is eventually consistent) or sessions that
+failed, which the next scheduled run tries again.
+
+Failures: a session whose change fails is counted and logged (its id, the error's type, code and
+where it was raised; never the error's text, which may quote personal data), and the sweep goes
+on with the others. The caller raises at the end (``SweepResult.raise_for_failures``), so the
+function's Errors metric, and with it the SweepErrorsAlarm, tells someone to look.
+"""
+
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import PurePath
+from typing import Any, Literal
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel, ConfigDict
+
+from coaching import operations
+from coaching.errors import DomainError
+from coaching.models import Session
+from coaching.observability import logger
+from coaching.storage import Storage
+
+PAGE_SIZE = 100
+"""Due sessions per query: 100 items of a few KB each stay well inside one 1 MB page."""
+
+SAFETY_MARGIN_SECONDS = 10.0
+"""Time left unspent before the Lambda timeout. After its last check the sweep finishes the
+session in hand: one transaction, re-read and retried with short backoff on conflicts (far
+below a second normally); the rest is headroom for SDK retries and the final log and metrics."""
+
+Budget = Callable[[], float]
+"""Seconds the sweep may still spend; it starts no new page or session once this is <= 0."""
+
+Outcome = Literal["EXPIRE_BOOKING", "EXPIRE_RESCHEDULE", "COMPLETE", "UNCHANGED", "FAILED"]
+
+
+class SweepFailed(Exception):
+    """Raised after a sweep in which some session or page failed (see the logs for which)."""
+
+
+class SweepResult(BaseModel):
+    """What one sweep did: the function's return value, log line and metrics."""
+
+    model_config = ConfigDict(frozen=True)
+
+    expired_bookings: int = 0
+    """Booking requests past their deadline that expired, their held credits released."""
+    expired_reschedules: int = 0
+    """Reschedule requests past their deadline that expired; the sessions kept their time."""
+    completed: int = 0
+    """Sessions whose end had passed that became COMPLETED."""
+    unchanged: int = 0
+    """Due sessions with nothing left to do: another sweep or a person got there first."""
+    failed: int = 0
+    """Sessions whose change failed, or due items that no longer read as sessions."""
+    query_failed: bool = False
+    """The Due index could not be read; the sweep stopped there."""
+    items_read: int = 0
+    capacity_units: float = 0.0
+    pages: int = 0
+    finished: bool = False
+    """True when nothing this run could do is left due at ``now``; False when it stopped early."""
+
+    @property
+    def changed(self) -> int:
+        return self.expired_bookings + self.expired_reschedules + self.completed
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and not self.query_failed
+
+    def raise_for_failures(self) -> None:
+        problems = []
+        if self.failed:
+            problems.append(f"{self.failed} stale sessions could not be swept")
+        if self.query_failed:
+            problems.append("the Due index could not be read")
+        if problems:
+            raise SweepFailed("; ".join(problems))
+
+
+def time_budget(
+    remaining_millis: Callable[[], int], margin_seconds: float = SAFETY_MARGIN_SECONDS
+) -> Budget:
+    """A budget from the Lambda context's clock, stopping ``margin_seconds`` before the timeout.
+
+    The margin never takes more than a quarter of the time there is, so a short timeout (a
+    local run, a test) still sweeps something.
+    """
+    margin = min(margin_seconds, remaining_millis() / 4000)
+    return lambda: remaining_millis() / 1000 - margin
+
+
+def run(store: Storage, now: datetime, budget: Budget, page_size: int = PAGE_SIZE) -> SweepResult:
+    """Sweep what is due at ``now``, oldest first, until nothing is left or ``budget`` runs out."""
+    tally = _Tally()
+    while True:
+        changed_before = tally.changed
+        stopped = _one_pass(store, now, budget, page_size, tally)
+        if stopped is not None:
+            return tally.result(finished=False, query_failed=stopped == "QUERY_FAILED")
+        if tally.changed == changed_before:
+            return tally.result(finished=True)
+
+
+def _one_pass(
+    store: Storage, now: datetime, budget: Budget, page_size: int, tally: "_Tally"
+) -> Literal["OUT_OF_TIME", "QUERY_FAILED"] | None:
+    """Page through the Due index once from its oldest entry; None when it reached the end."""
+    after: dict[str, Any] | None = None
+    while True:
+        if budget() <= 0:
+            return "OUT_OF_TIME"
+        try:
+            page = store.due_page(now, page_size, after)
+        except (ClientError, BotoCoreError) as error:
+            logger.error("sweep could not read the Due index", extra=describe(error))
+            return "QUERY_FAILED"
+        tally.pages += 1
+        tally.items_read += page.items_read
+        tally.capacity_units += page.capacity_units
+        for key in page.unreadable:
+            if key not in tally.unreadable:
+                tally.unreadable.add(key)
+                tally.count("FAILED")
+                logger.error("due item is not a valid session", extra={"pk": key})
+        for session in page.sessions:
+            if tally.seen.get(session.id, 0) >= session.version:
+                continue  # handled in this run already: the index lags, or it failed
+            if budget() <= 0:
+                return "OUT_OF_TIME"
+            tally.seen[session.id] = session.version
+            tally.count(_sweep_one(store, session, now))
+        if page.next_key is None:
+            return None
+        after = page.next_key
+
+
+def _sweep_one(store: Storage, session: Session, now: datetime) -> Outcome:
+    try:
+        action = operations.sweep_session(store, session, now)
+    except Exception as error:  # one session's failure must not stop the sweep of the others
+        logger.error(
+            "sweep of a session failed", extra={"session_id": session.id, **describe(error)}
+        )
+        return "FAILED"
+    return action or "UNCHANGED"
+
+
+def describe(error: BaseException) -> dict[str, str]:
+    """What a log may say about an error: its type, its code and where it was raised.
+
+    Never its text: a pydantic error quotes the values it rejected (names, emails), and a
+    domain error's detail is meant for the caller, not for the logs of a scheduled job.
+    """
+    facts = {"error": type(error).__name__}
+    if isinstance(error, DomainError):
+        facts["code"] = error.code
+    elif isinstance(error, ClientError):
+        facts["code"] = str(error.response.get("Error", {}).get("Code", ""))
+    frames = traceback.extract_tb(error.__traceback__)
+    if frames:
+        last = frames[-1]
+        facts["raised_at"] = f"{PurePath(last.filename).name}:{last.lineno} in {last.name}"
+    return facts
+
+
+@dataclass
+class _Tally:
+    counts: dict[Outcome, int] = field(default_factory=dict)
+    items_read: int = 0
+    capacity_units: float = 0.0
+    pages: int = 0
+    seen: dict[str, int] = field(default_factory=dict)
+    """Session id -> the highest version this run has handled."""
+    unreadable: set[str] = field(default_factory=set)
+
+    def count(self, outcome: Outcome) -> None:
+        self.counts[outcome] = self.counts.get(outcome, 0) + 1
+
+    @property
+    def changed(self) -> int:
+        return sum(
+            self.counts.get(k, 0) for k in ("EXPIRE_BOOKING", "EXPIRE_RESCHEDULE", "COMPLETE")
+        )
+
+    def result(self, *, finished: bool, query_failed: bool = False) -> SweepResult:
+        return SweepResult(
+            expired_bookings=self.counts.get("EXPIRE_BOOKING", 0),
+            expired_reschedules=self.counts.get("EXPIRE_RESCHEDULE", 0),
+            completed=self.counts.get("COMPLETE", 0),
+            unchanged=self.counts.get("UNCHANGED", 0),
+            failed=self.counts.get("FAILED", 0),
+            query_failed=query_failed,
+            items_read=self.items_read,
+            capacity_units=round(self.capacity_units, 3),
+            pages=self.pages,
+            finished=finished,
+        )
