@@ -19,7 +19,7 @@ from coaching.api import (
 )
 from coaching.observability import metrics, tracer
 
-app = APIGatewayHttpResolver(enable_validation=True)
+app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
 http.setup(app)
 
 AccountId = Annotated[str, Path(max_length=128)]

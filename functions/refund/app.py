@@ -10,7 +10,7 @@ from coaching import clock, http, operations, runtime
 from coaching.api import RefundBody, SessionView, session_view
 from coaching.observability import metrics, tracer
 
-app = APIGatewayHttpResolver(enable_validation=True)
+app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
 http.setup(app)
 
 

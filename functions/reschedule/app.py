@@ -10,7 +10,7 @@ from coaching import clock, http, operations, runtime
 from coaching.api import RescheduleAccepted, RescheduleBody, SessionView, session_view
 from coaching.observability import metrics, tracer
 
-app = APIGatewayHttpResolver(enable_validation=True)
+app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
 http.setup(app)
 
 SessionId = Annotated[str, Path(max_length=128)]
@@ -31,7 +31,7 @@ SessionId = Annotated[str, Path(max_length=128)]
 @tracer.capture_method
 def reschedule(
     session_id: SessionId, body: Annotated[RescheduleBody, Body()]
-) -> SessionView | tuple[RescheduleAccepted, int]:
+) -> tuple[SessionView | RescheduleAccepted, int]:
     caller, now = http.caller(app), clock.now()
     session, mode = operations.reschedule(
         runtime.storage(), caller, session_id, body.start, body.reason, now
@@ -40,7 +40,7 @@ def reschedule(
     metrics.add_metric(name="Reschedules", unit=MetricUnit.Count, value=1)
     view = session_view(session, caller, now)
     if mode == "DIRECT":
-        return view
+        return view, 200
     assert session.reschedule_request is not None  # a REQUEST always leaves one
     return RescheduleAccepted(session=view, reschedule_request=session.reschedule_request), 202
 

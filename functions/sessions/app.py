@@ -12,7 +12,7 @@ from coaching.errors import Forbidden
 from coaching.models import Role
 from coaching.observability import metrics, tracer
 
-app = APIGatewayHttpResolver(enable_validation=True)
+app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
 http.setup(app)
 
 SessionId = Annotated[str, Path(max_length=128)]

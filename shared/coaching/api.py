@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from coaching import rules
 from coaching.models import (
@@ -58,7 +58,7 @@ class RescheduleBody(Body):
 
 
 class RefundBody(Body):
-    credits: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    credits: Annotated[StrictInt, Field(ge=1, le=10_000)] | None = None
     note: Reason | None = None
 
 
@@ -69,22 +69,22 @@ class CreateAccountBody(Body):
 
 
 class GrantBody(Body):
-    credits: Annotated[int, Field(ge=1, le=100_000)]
+    credits: Annotated[StrictInt, Field(ge=1, le=100_000)]
     note: Reason | None = None
 
 
 class SessionTypeBody(Body):
-    minutes: SessionMinutes
-    credits: SessionCredits
+    minutes: Annotated[SessionMinutes, Field(strict=True)]
+    credits: Annotated[SessionCredits, Field(strict=True)]
 
 
 class CreateServiceBody(Body):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     session_types: Annotated[list[SessionTypeBody], Field(min_length=1, max_length=20)]
-    cancellation_window_hours: Annotated[int, Field(ge=0, le=720)] = 24
-    requires_approval: bool = False
-    request_ttl_hours: Annotated[int, Field(ge=1, le=720)] = 48
-    late_reschedule_requires_approval: bool = False
+    cancellation_window_hours: Annotated[StrictInt, Field(ge=0, le=720)] = 24
+    requires_approval: StrictBool = False
+    request_ttl_hours: Annotated[StrictInt, Field(ge=1, le=720)] = 48
+    late_reschedule_requires_approval: StrictBool = False
 
 
 # --- answers ---------------------------------------------------------------------------------

@@ -88,6 +88,12 @@ class IdempotencyKeyReused(DomainError):
     code, status, title = "IDEMPOTENCY_KEY_REUSED", 422, "Idempotency key reused"
 
 
+class InternalError(DomainError):
+    """Our fault, not the caller's: an answer that did not match its own schema."""
+
+    code, status, title = "INTERNAL_ERROR", 500, "Internal error"
+
+
 class Throttled(DomainError):
     code, status, title = "THROTTLED", 429, "Too many requests"
 
@@ -107,5 +113,6 @@ ALL_ERRORS: tuple[type[DomainError], ...] = (
     NotPending,
     Conflict,
     IdempotencyKeyReused,
+    InternalError,
     Throttled,
 )

@@ -4,6 +4,7 @@ Each function creates its own ``APIGatewayHttpResolver(enable_validation=True)``
 function can find and merge their OpenAPI schemas) and passes it to ``setup``.
 """
 
+import base64
 import json
 import time
 import warnings
@@ -12,7 +13,10 @@ from typing import Any, cast
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestValidationError,
+    ResponseValidationError,
+)
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -26,6 +30,7 @@ from coaching.errors import (
     DomainError,
     FieldError,
     IdempotencyKeyReused,
+    InternalError,
     MalformedRequest,
     NotFound,
     Throttled,
@@ -96,6 +101,11 @@ def setup(app: APIGatewayHttpResolver) -> APIGatewayHttpResolver:
         logger.info("request invalid", extra={"code": mapped.code})
         return problem(mapped)
 
+    @app.exception_handler(ResponseValidationError)
+    def invalid_answer(error: ResponseValidationError) -> Response[str]:
+        logger.error("answer failed its schema", extra={"errors": len(error.errors())})
+        return problem(InternalError("Something went wrong on our side."))
+
     @app.not_found
     def unknown_route(_: NotFoundError) -> Response[str]:
         return problem(NotFound("No such resource."))
@@ -123,6 +133,8 @@ def entry_point(app: APIGatewayHttpResolver) -> Handler:
     )
 
     def resolve(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        if not _body_is_object_or_empty(event):
+            return _as_lambda(problem(MalformedRequest("The request body must be a JSON object.")))
         return app.resolve(event, context)
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
@@ -153,6 +165,19 @@ def entry_point(app: APIGatewayHttpResolver) -> Handler:
                 time.sleep(0.05)
 
     return handler
+
+
+def _body_is_object_or_empty(event: dict[str, Any]) -> bool:
+    """A body, when there is one, must be a JSON object (`null` and `[]` are not)."""
+    body = event.get("body")
+    if not body:
+        return True
+    try:
+        if event.get("isBase64Encoded"):
+            body = base64.b64decode(body).decode("utf-8")
+        return isinstance(json.loads(body), dict)
+    except (ValueError, UnicodeDecodeError):
+        return True  # not JSON at all: the resolver's validation answers that, with detail
 
 
 def _as_lambda(response: Response[str]) -> dict[str, Any]:

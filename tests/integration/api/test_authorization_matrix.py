@@ -1,0 +1,260 @@
+"""Who may call what: every route of template.yaml against every role, from one table.
+
+Each cell stages its own world on fresh tables (a member who owns the session and belongs to a
+group account, that group's admin, the session's coach, a stranger of each kind, support) and
+makes one request. A refusal must be the right problem document and change nothing.
+
+The tables of all cells live in one in-process moto for the module (a fresh moto per cell costs
+more than the cell itself); every cell still gets tables, people and sessions of its own, so no
+cell can see what another did.
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from coaching import clock, operations, runtime
+from coaching.models import Caller, Session, personal_account_id
+from coaching.settings import Settings
+from coaching.storage import Storage
+from local.routes import http_routes
+from local.template import create_tables
+from tests.api_client import Api
+from tests.builders import World, admin, coach, member, support, unique
+
+from .api_steps import assert_problem, header, iso, listed_ids, nothing_changes
+
+ROLES = ("owner", "stranger", "coach", "other_coach", "support", "admin", "anonymous")
+"""owner: the member whose session it is, a member of the group account it was paid from;
+stranger: another member; coach: the session's (and the service's) coach; other_coach: a coach
+of neither; support; admin: the admin of the group account the session was paid from;
+anonymous: an event without JWT claims."""
+
+
+@dataclass(frozen=True)
+class Scene:
+    cast: dict[str, Caller | None]
+    session: Session | None
+    service_id: str
+    group_id: str
+
+    @property
+    def owner(self) -> Caller:
+        owner = self.cast["owner"]
+        assert owner is not None
+        return owner
+
+
+Body = Callable[[Scene], Any]
+
+
+@dataclass(frozen=True)
+class Row:
+    method: str
+    route: str
+    """The path exactly as template.yaml names it."""
+    expect: str
+    """The status for each role, in the order of ROLES, separated by spaces."""
+    body: Body | None = None
+    given: str = "booked"
+    """What the scene holds besides the people and the group account: "booked", a session 72 hours
+    out paid from the group; REQUESTED, a booking request; MOVE, a late move the member asked
+    for, waiting for the coach; LATE, a session the member canceled too late for a refund."""
+    account: str = "group"
+    """Which account {account_id} is: the group the session was paid from, or (P) the
+    owner's personal account."""
+
+
+def _book(scene: Scene) -> dict[str, Any]:
+    assert scene.session is not None
+    return {
+        "service_id": scene.service_id,
+        "session_type_id": "t1",
+        "start": iso(scene.session.start + timedelta(days=1)),
+        "account_id": scene.group_id,
+    }
+
+
+def _move(scene: Scene) -> dict[str, Any]:
+    assert scene.session is not None
+    return {"start": iso(scene.session.start + timedelta(days=1))}
+
+
+def _reason(_: Scene) -> dict[str, Any]:
+    return {"reason": "Cannot make it"}
+
+
+def _empty(_: Scene) -> dict[str, Any]:
+    return {}
+
+
+def _group(scene: Scene) -> dict[str, Any]:
+    return {"name": "New team", "member_ids": [scene.owner.id]}
+
+
+def _grant(_: Scene) -> dict[str, Any]:
+    return {"credits": 5, "note": "Top-up"}
+
+
+def _service(_: Scene) -> dict[str, Any]:
+    return {"name": "Mentoring", "session_types": [{"minutes": 30, "credits": 1}]}
+
+
+S, A = "/sessions/{session_id}", "/accounts/{account_id}"
+REQUESTED, MOVE, LATE, P = "requested", "move_asked", "late_canceled", "personal"
+
+# The one table: method, route, then the status for owner, stranger, coach, other_coach,
+# support, admin and anonymous; then the body, what the scene holds, and which account.
+# fmt: off
+TABLE: tuple[Row, ...] = (
+    Row("POST", "/sessions",                      "201 404 403 403 403 403 401", _book),
+    Row("GET",  "/sessions",                      "200 200 200 200 403 403 401"),
+    Row("GET",  S,                                "200 404 200 404 200 404 401"),
+    Row("POST", S + "/approve",                   "403 404 200 404 200 404 401", None, REQUESTED),
+    Row("POST", S + "/decline",                   "403 404 200 404 200 404 401", None, REQUESTED),
+    Row("GET",  S + "/cancellation",              "200 404 200 404 200 404 401"),
+    Row("POST", S + "/cancel",                    "200 404 200 404 200 404 401", _reason),
+    Row("POST", S + "/reschedule",                "200 404 200 404 200 404 401", _move),
+    Row("POST", S + "/reschedule-request/approve", "403 404 200 404 200 404 401", None, MOVE),
+    Row("POST", S + "/reschedule-request/decline", "403 404 200 404 200 404 401", None, MOVE),
+    Row("POST", S + "/refund",                    "403 404 200 404 200 404 401", _empty, LATE),
+    Row("GET",  "/accounts",                      "200 200 200 200 200 200 401"),
+    Row("POST", "/accounts",                      "403 403 403 403 201 201 401", _group),
+    Row("GET",  A,                                "200 404 404 404 200 200 401"),
+    Row("GET",  A,                                "200 404 404 404 200 404 401", account=P),
+    Row("GET",  A + "/ledger",                    "200 404 404 404 200 200 401"),
+    Row("GET",  A + "/ledger",                    "200 404 404 404 200 404 401", account=P),
+    Row("POST", A + "/grants",                    "403 404 404 404 201 201 401", _grant),
+    Row("POST", A + "/grants",                    "403 404 404 404 201 404 401", _grant, account=P),
+    Row("POST", "/services",                      "403 403 201 201 403 403 401", _service),
+    Row("GET",  "/services/{service_id}",         "200 200 200 200 200 200 401"),
+    Row("GET",  "/openapi.json",                  "200 200 200 200 200 200 200"),
+    Row("GET",  "/docs",                          "200 200 200 200 200 200 200"),
+)
+# fmt: on
+
+CODES = {401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND"}
+
+
+def _cells() -> Iterator[Any]:
+    for row in TABLE:
+        statuses = [int(status) for status in row.expect.split()]
+        for role, status in zip(ROLES, statuses, strict=True):
+            name = f"{row.method} {row.route}{' (personal)' if row.account != 'group' else ''}"
+            yield pytest.param(row, role, status, id=f"{name} as {role} -> {status}")
+
+
+def test_the_table_has_a_row_for_every_route_of_the_template() -> None:
+    in_table = {(row.method, row.route) for row in TABLE}
+    in_template = {(route.method, route.path) for route in http_routes()}
+
+    assert in_table == in_template
+
+
+# --- the cells --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dynamodb() -> Iterator[Any]:
+    """One in-process moto for the module's cells, each of which makes tables of its own."""
+    with mock_aws():
+        yield boto3.client("dynamodb", region_name="us-east-1")
+
+
+@pytest.fixture
+def cell_store(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Storage]:
+    """Fresh tables for one cell, and the handlers pointed at them."""
+    settings = Settings(
+        **{name: unique(name) for name in Settings.model_fields if name.endswith("_table")}
+    )
+    create_tables(dynamodb, settings.table_names())
+    for name, field in Settings.model_fields.items():
+        if name.endswith("_table"):
+            monkeypatch.setenv(str(field.alias), getattr(settings, name))
+    runtime.reset()
+    clock.reset()
+    yield Storage(dynamodb, settings)
+    runtime.reset()
+    clock.reset()
+
+
+def _stage(store: Storage, given: str) -> Scene:
+    world = World(store, now=clock.now())
+    cast: dict[str, Caller | None] = {
+        "owner": member("owner"),
+        "stranger": member("stranger"),
+        "coach": coach("coach"),
+        "other_coach": coach("other-coach"),
+        "support": support(),
+        "admin": admin(),
+        "anonymous": None,
+    }
+    owner, the_coach, the_admin = cast["owner"], cast["coach"], cast["admin"]
+    assert owner is not None and the_coach is not None and the_admin is not None
+    group = operations.create_group_account(
+        store,
+        the_admin,
+        name="Team",
+        member_ids=[owner.id],
+        admin_ids=[the_admin.id],
+        now=world.now,
+    )
+    world.fund(owner, 20, account_id=group.id)
+    service = world.service(
+        by=the_coach,
+        credits=3,
+        requires_approval=given == "requested",
+        late_reschedule_requires_approval=given == "move_asked",
+    )
+    hours = 12 if given in ("move_asked", "late_canceled") else 72
+    session = world.book(owner, service, in_hours=hours, account_id=group.id)
+    if given == "move_asked":
+        moved_to = session.start + timedelta(hours=3)
+        session, mode = operations.reschedule(store, owner, session.id, moved_to, None, world.now)
+        assert mode == "REQUEST"
+    elif given == "late_canceled":
+        session = operations.cancel(store, owner, session.id, None, world.now)
+        assert session.refund.credits == 0
+    return Scene(cast=cast, session=session, service_id=service.id, group_id=group.id)
+
+
+@pytest.mark.parametrize(("row", "role", "status"), list(_cells()))
+def test_cell(cell_store: Storage, row: Row, role: str, status: int) -> None:
+    scene = _stage(cell_store, row.given)
+    account_id = scene.group_id if row.account == "group" else personal_account_id(scene.owner.id)
+    path = row.route.format(
+        session_id=scene.session.id if scene.session else "",
+        service_id=scene.service_id,
+        account_id=account_id,
+    )
+    body = row.body(scene) if row.body else None
+    api = Api(cell_store)
+
+    if status >= 400:
+        with nothing_changes(cell_store):
+            reply = api.call(scene.cast[role], row.method, path, body)
+        assert_problem(reply, status, CODES[status])
+    else:
+        reply = api.call(scene.cast[role], row.method, path, body)
+        assert reply.status == status, reply.text
+        expected_type = "text/html" if row.route == "/docs" else "application/json"
+        assert header(reply, "Content-Type").startswith(expected_type)
+
+
+def test_sessions_list_only_for_their_member_and_coach(cell_store: Storage) -> None:
+    scene = _stage(cell_store, "booked")
+    api = Api(cell_store)
+    assert scene.session is not None
+
+    seen = {
+        role: scene.session.id in listed_ids(api, who, "upcoming")
+        for role, who in scene.cast.items()
+        if role in ("owner", "stranger", "coach", "other_coach") and who is not None
+    }
+
+    assert seen == {"owner": True, "stranger": False, "coach": True, "other_coach": False}
