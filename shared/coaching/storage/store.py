@@ -570,6 +570,10 @@ def _meaning_of(error: ClientError, tags: Sequence[Tag]) -> Exception:
     ):
         return TransientConflict(",".join(codes))
     failed = [tag for tag, c in zip(tags, codes, strict=False) if c == "ConditionalCheckFailed"]
+    if "session" in failed:
+        # The session changed under us: a slot that looks taken may be held by its own newer
+        # version. Read again and decide again; a slot truly taken is found on the retry.
+        return StaleRead(",".join(failed))
     if "slot-claim" in failed:
         return SlotTaken("The coach already has a session at that time.")
     if failed:
