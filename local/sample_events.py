@@ -1,0 +1,125 @@
+"""Writes events/<function>-<event>.json: one API Gateway HTTP API v2 event per template route.
+
+Usable with ``sam local invoke CancelFunction -e events/cancel-cancel.json`` and checked by the
+tests, which invoke each one. Run ``python -m local.sample_events`` after adding a route.
+"""
+
+import json
+from pathlib import Path
+from typing import Any
+
+from local import template
+from local.lambda_runtime import ROOT, http_event
+from local.routes import Route
+
+EVENTS = ROOT / "events"
+SESSION_ID = "9d5f0c2ab7e34f01a6c1d2e3f4a5b6c7"
+PATH_VALUES = {"session_id": SESSION_ID, "account_id": "personal-demo-member", "service_id": "s1"}
+MEMBER = {
+    "sub": "demo-member",
+    "role": "member",
+    "email": "maya@example.com",
+    "name": "Maya Member",
+    "zoneinfo": "Europe/London",
+}
+COACH = {
+    "sub": "demo-coach",
+    "role": "coach",
+    "email": "colin@example.com",
+    "name": "Colin Coach",
+    "zoneinfo": "America/New_York",
+}
+SUPPORT = {"sub": "demo-support", "role": "support"}
+
+# Who sends each request, and with what body, in the sample.
+SAMPLES: dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None]] = {
+    "POST /sessions": (
+        MEMBER,
+        {"service_id": "s1", "session_type_id": "t1", "start": "2030-01-15T10:00:00+00:00"},
+    ),
+    "GET /sessions": (MEMBER, None),
+    "GET /sessions/{session_id}": (MEMBER, None),
+    "POST /sessions/{session_id}/approve": (COACH, None),
+    "POST /sessions/{session_id}/decline": (COACH, None),
+    "GET /sessions/{session_id}/cancellation": (MEMBER, None),
+    "POST /sessions/{session_id}/cancel": (MEMBER, {"reason": "Something came up at work"}),
+    "POST /sessions/{session_id}/reschedule": (MEMBER, {"start": "2030-01-16T10:00:00+00:00"}),
+    "POST /sessions/{session_id}/reschedule-request/approve": (COACH, None),
+    "POST /sessions/{session_id}/reschedule-request/decline": (COACH, None),
+    "POST /sessions/{session_id}/refund": (COACH, {"credits": 2, "note": "Goodwill"}),
+    "GET /accounts": (MEMBER, None),
+    "POST /accounts": (
+        SUPPORT,
+        {"name": "Acme team", "member_ids": ["demo-member"], "admin_ids": ["demo-admin"]},
+    ),
+    "GET /accounts/{account_id}": (MEMBER, None),
+    "GET /accounts/{account_id}/ledger": (MEMBER, None),
+    "POST /accounts/{account_id}/grants": (SUPPORT, {"credits": 10, "note": "Welcome"}),
+    "POST /services": (
+        COACH,
+        {"name": "Career coaching", "session_types": [{"minutes": 60, "credits": 3}]},
+    ),
+    "GET /services/{service_id}": (MEMBER, None),
+    "GET /openapi.json": (None, None),
+    "GET /docs": (None, None),
+}
+
+
+def file_for(route: Route, event_name: str) -> Path:
+    function = route.function.removesuffix("Function").lower()
+    return EVENTS / f"{function}-{event_name.lower()}.json"
+
+
+def routes_with_names() -> list[tuple[Route, str]]:
+    """Each HTTP route with the name its event has in the template."""
+    loaded = template.load()
+    found = []
+    for name, resource in template.resources(loaded, "AWS::Serverless::Function").items():
+        for event_name, event in resource["Properties"].get("Events", {}).items():
+            if event["Type"] != "HttpApi":
+                continue
+            props = event["Properties"]
+            route = Route(
+                method=props["Method"].upper(),
+                path=props["Path"],
+                function=name,
+                code_uri="",
+                handler="",
+                public=False,
+                timeout=0,
+            )
+            found.append((route, event_name))
+    return found
+
+
+def sample(route: Route) -> dict[str, Any]:
+    claims, body = SAMPLES[route.key]
+    path = route.path
+    parameters = {}
+    for name, value in PATH_VALUES.items():
+        if "{" + name + "}" in path:
+            path = path.replace("{" + name + "}", value)
+            parameters[name] = value
+    event = http_event(
+        method=route.method,
+        path=path,
+        route_key=route.key,
+        path_parameters=parameters or None,
+        headers={"content-type": "application/json", "host": "api.example.com"},
+        body=None if body is None else json.dumps(body),
+        claims=claims,
+    )
+    # Fixed values, so the files do not change each time they are written.
+    event["requestContext"]["requestId"] = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
+    event["requestContext"]["time"] = "15/Jan/2030:09:00:00 +0000"
+    event["requestContext"]["timeEpoch"] = 1894698000000
+    return event
+
+
+def main() -> None:
+    for route, event_name in routes_with_names():
+        file_for(route, event_name).write_text(json.dumps(sample(route), indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
