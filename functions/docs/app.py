@@ -1,18 +1,26 @@
 """The API's OpenAPI document and a browsable page, merged from every function's routes.
 
 The schema is generated from the resolvers of the sibling functions (packaged with this one),
-never written by hand. Both routes are public: they describe the API, not anyone's data.
+never written by hand; here it only gains what no single resolver knows: that every error is an
+RFC 9457 problem, that callers send a bearer JWT, and that POSTs take an Idempotency-Key. Both
+routes are public: they describe the API, not anyone's data.
 """
 
+import json
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi import swagger_ui
+from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import generate_swagger_html
 
 from coaching import http
+from coaching.api import Problem
 from coaching.observability import logger
 
 FUNCTIONS = Path(__file__).resolve().parent.parent
+SWAGGER_ASSETS = Path(swagger_ui.__file__).parent
 
 app = APIGatewayHttpResolver()
 http.setup(app)
@@ -26,16 +34,57 @@ app.configure_openapi_merge(
     description="Cancel, reschedule and refund booked coaching sessions; credit accounts.",
     on_conflict="error",
 )
-app.enable_swagger(path="/docs", title="Coaching sessions API")
+
+_PROBLEM = {
+    "description": "An RFC 9457 problem document with a stable `code`",
+    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Retrying with the same key and body returns the first answer, once.",
+    "schema": {"type": "string", "maxLength": 255},
+}
+
+
+@cache
+def document() -> dict[str, Any]:
+    spec: dict[str, Any] = json.loads(app.get_openapi_merge_json_schema())
+    components = spec.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    for generated in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+        schemas.pop(generated, None)
+    schemas["Problem"] = Problem.model_json_schema()
+    components["securitySchemes"] = {
+        "jwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    }
+    spec["security"] = [{"jwt": []}]
+    for operations in spec.get("paths", {}).values():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            responses["default"] = _PROBLEM
+            if method == "post":
+                operation.setdefault("parameters", []).append(_IDEMPOTENCY_KEY)
+    return spec
 
 
 @app.get("/openapi.json", include_in_schema=False)
 def openapi() -> Response[str]:
-    return Response(
-        status_code=200,
-        content_type="application/json",
-        body=app.get_openapi_merge_json_schema(),
+    return Response(status_code=200, content_type="application/json", body=json.dumps(document()))
+
+
+@app.get("/docs", include_in_schema=False)
+def docs() -> Response[str]:
+    page = generate_swagger_html(
+        json.dumps(document()).replace("</", "<\\/"),
+        (SWAGGER_ASSETS / "swagger-ui-bundle.min.js").read_text(encoding="utf-8"),
+        (SWAGGER_ASSETS / "swagger-ui.min.css").read_text(encoding="utf-8"),
+        "",
+        None,
     )
+    return Response(status_code=200, content_type="text/html", body=page)
 
 
 @logger.inject_lambda_context
