@@ -5,11 +5,12 @@ Only reads and small conveniences: the Given-steps that write live in ``tests/bu
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from coaching import operations
 from coaching.models import Caller, Session
 from coaching.rules import slots_between
+from coaching.storage import Storage
 from tests.builders import World
 
 T = TypeVar("T")
@@ -60,3 +61,11 @@ def reschedule(
     world: World, who: Caller, session: Session, start: datetime, now: datetime
 ) -> tuple[Session, str]:
     return operations.reschedule(world.store, who, session.id, start, None, now)
+
+
+def due(
+    store: Storage, now: datetime, limit: int, after: dict[str, Any] | None = None
+) -> tuple[list[Session], dict[str, Any] | None]:
+    """One page of the sweep's Due index: the sessions and where the next page starts."""
+    page = store.due_page(now, limit, after)
+    return page.sessions, page.next_key

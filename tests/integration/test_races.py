@@ -7,8 +7,7 @@ that our conditions hold when a handler loses between its read and its write, no
 isolation. Whatever the interleaving, the outcome must be one a serial order could give.
 """
 
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -37,38 +36,14 @@ from coaching.models import (
 )
 from coaching.storage import Storage
 from tests.builders import World, admin, coach, member, support
+from tests.racing import race
 
 pytestmark = pytest.mark.race
 
 ROUNDS = 5
-JOIN_SECONDS = 60
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def race(*calls: Callable[[], Any]) -> list[Any]:
-    """Run the calls on threads released together; each result is a value or the exception."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(index: int, call: Callable[[], Any]) -> None:
-        barrier.wait(timeout=JOIN_SECONDS)
-        try:
-            results[index] = call()
-        except BaseException as error:  # every outcome is inspected by the caller
-            results[index] = error
-
-    threads = [
-        threading.Thread(target=run, args=(n, call), name=f"racer-{n}", daemon=True)
-        for n, call in enumerate(calls)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=JOIN_SECONDS)
-        assert not thread.is_alive(), f"{thread.name} did not finish"
-    return results
 
 
 def split(results: Sequence[Any]) -> tuple[list[Any], list[BaseException]]:

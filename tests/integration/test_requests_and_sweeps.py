@@ -16,6 +16,7 @@ from coaching.models import (
     personal_account_id,
 )
 from tests.builders import World, coach, member, support
+from tests.integration.steps import due as due_page
 from tests.integration.steps import free, held_by, reschedule, stored
 
 HOUR = timedelta(hours=1)
@@ -35,7 +36,7 @@ def _requested(
 
 
 def _due_ids(world: World, now: datetime) -> set[str]:
-    sessions, _ = world.store.due_sessions(now, 100)
+    sessions, _ = due_page(world.store, now, 100)
     return {s.id for s in sessions}
 
 
@@ -325,7 +326,7 @@ def test_a_sweep_run_twice_does_the_work_once(world: World) -> None:
     alice, _, _, session = _requested(world, credits=3)
     assert session.request_expires_at is not None
     when = session.request_expires_at + HOUR
-    (due,) = world.store.due_sessions(when, 10)[0]
+    (due,) = due_page(world.store, when, 10)[0]
 
     # When the sweep handles it, and then handles the same (now stale) read again,
     # and then a fresh read
@@ -395,17 +396,17 @@ def test_due_sessions_lists_only_what_the_sweep_must_handle(world: World) -> Non
     look_at = world.now + 50 * HOUR
 
     # When the sweep asks what is due
-    due, _ = world.store.due_sessions(look_at, 100)
+    due, _ = due_page(world.store, look_at, 100)
 
     # Then only the ended session and the expired request are, oldest due first
     assert [s.id for s in due] == [ended.id, expired_request.id]
     assert fresh_request.id not in _due_ids(world, look_at)
     assert later.id not in _due_ids(world, look_at)
     # and one page at a time it resumes where it stopped
-    first, after = world.store.due_sessions(look_at, 1)
+    first, after = due_page(world.store, look_at, 1)
     assert [s.id for s in first] == [ended.id]
     assert after is not None
-    second, _ = world.store.due_sessions(look_at, 1, after)
+    second, _ = due_page(world.store, look_at, 1, after)
     assert [s.id for s in second] == [expired_request.id]
 
 
@@ -417,10 +418,10 @@ def test_swept_sessions_are_no_longer_due(world: World) -> None:
     look_at = world.now + 24 * HOUR
     assert _due_ids(world, look_at) == {s.id for s in sessions}
 
-    for session in world.store.due_sessions(look_at, 100)[0]:
+    for session in due_page(world.store, look_at, 100)[0]:
         assert operations.sweep_session(world.store, session, look_at) == "COMPLETE"
 
-    assert world.store.due_sessions(look_at, 100) == ([], None)
+    assert due_page(world.store, look_at, 100) == ([], None)
 
 
 def test_an_expired_reschedule_request_is_due_then_its_session_is_due_at_its_end(

@@ -273,27 +273,6 @@ class Storage:
                 return ids
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def due_sessions(
-        self, now: datetime, limit: int, after: Mapping[str, Any] | None = None
-    ) -> tuple[list[Session], dict[str, Any] | None]:
-        """Sessions whose next sweep action is due, oldest first, from the sparse Due index.
-
-        Only due items are read: the key condition stops at ``now``.
-        """
-        kwargs: dict[str, Any] = {
-            "TableName": self.sessions_table,
-            "IndexName": "Due",
-            "KeyConditionExpression": "due_pk = :d AND due_at <= :now",
-            "ExpressionAttributeValues": {":d": {"S": "DUE"}, ":now": {"S": iso(now)}},
-            "Limit": limit,
-            "ReturnConsumedCapacity": "TOTAL",
-        }
-        if after:
-            kwargs["ExclusiveStartKey"] = after
-        response = self._db.query(**kwargs)
-        sessions = [session_from_item(i) for i in response.get("Items", [])]
-        return sessions, response.get("LastEvaluatedKey")
-
     def _query(
         self,
         table: str,
@@ -510,9 +489,9 @@ class Storage:
     ) -> "DuePage":
         """One page of the sparse Due index up to ``now``, oldest due first, with its cost.
 
-        The same query as ``due_sessions``, for a sweep that reports what it read and spent.
-        An item that is no longer a valid session is named in ``unreadable`` rather than failing
-        the page, so one bad item cannot stop every later sweep at the head of the index.
+        Only due items are read: the key condition stops at ``now``. An item that is no longer
+        a valid session is named in ``unreadable`` rather than failing the page, so one bad item
+        cannot stop every later sweep at the head of the index.
         """
         kwargs: dict[str, Any] = {
             "TableName": self.sessions_table,

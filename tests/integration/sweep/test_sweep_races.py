@@ -6,8 +6,6 @@ wrote" and "read after" happen. The server lets one request into moto at a time 
 reads it, and the ledger stays whole.
 """
 
-import threading
-from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -31,35 +29,11 @@ from tests.integration.sweep.timeline import (
     stale,
     sweep_at,
 )
+from tests.racing import race
 
 pytestmark = pytest.mark.race
 
 ROUNDS = 5
-JOIN_SECONDS = 60
-
-
-def race(*calls: Callable[[], Any]) -> list[Any]:
-    """Run the calls on threads released together; each result is a value or the exception."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(index: int, call: Callable[[], Any]) -> None:
-        barrier.wait(timeout=JOIN_SECONDS)
-        try:
-            results[index] = call()
-        except BaseException as error:  # every outcome is inspected by the test
-            results[index] = error
-
-    threads = [
-        threading.Thread(target=run, args=(n, call), name=f"racer-{n}", daemon=True)
-        for n, call in enumerate(calls)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=JOIN_SECONDS)
-        assert not thread.is_alive(), f"{thread.name} did not finish"
-    return results
 
 
 def sweeps(results: list[Any]) -> list[sweep.SweepResult]:
