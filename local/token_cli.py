@@ -3,6 +3,7 @@
 import argparse
 
 from local.auth import mint
+from local.seed import USERS
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -13,7 +14,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--name")
     parser.add_argument("--zoneinfo", help="IANA time zone, e.g. Europe/London")
     args = parser.parse_args(argv)
-    print(mint(args.sub, args.role, email=args.email, name=args.name, zoneinfo=args.zoneinfo))
+    # The demo users' tokens carry their demo contact details unless told otherwise, so that
+    # what they book is emailed as the seeded sessions are.
+    demo = next((u for u in USERS if u.sub == args.sub and u.role.value == args.role), None)
+    print(
+        mint(
+            args.sub,
+            args.role,
+            email=args.email or (demo.email if demo else None),
+            name=args.name or (demo.name if demo else None),
+            zoneinfo=args.zoneinfo or (demo.zoneinfo if demo else None),
+        )
+    )
 
 
 if __name__ == "__main__":
