@@ -17,6 +17,7 @@ from coaching import clock
 
 def _text_from_html(markup: str) -> str:
     without_tags = re.sub(r"<(br|/p|/h\d|/li|/tr)\s*/?>", "\n", markup, flags=re.I)
+    without_tags = re.sub(r"</t[dh]>", "\t", without_tags, flags=re.I)
     return html.unescape(re.sub(r"<[^>]+>", "", without_tags)).strip()
 
 
@@ -50,17 +51,28 @@ class Mailbox:
         self.region = region
         self._seen: dict[str, dict[str, Any]] = {}
         self._order: list[str] = []
+        self._ignored: set[str] = set()
         self._lock = threading.Lock()
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.glob("*.eml"):
             old.unlink()
+
+    def start_after_what_is_there(self) -> None:
+        """Leave out what SES holds now (the demo data's emails) from here on."""
+        backend = ses_backends[DEFAULT_ACCOUNT_ID][self.region]
+        with self._lock:
+            self._ignored = {message.id for message in backend.sent_messages}
+            self._seen.clear()
+            self._order.clear()
+            for old in self.folder.glob("*.eml"):
+                old.unlink()
 
     def collect(self) -> list[dict[str, Any]]:
         """New messages since the last look are stamped with the (local) time and saved."""
         backend = ses_backends[DEFAULT_ACCOUNT_ID][self.region]
         with self._lock:
             for message in list(backend.sent_messages):
-                if message.id in self._seen:
+                if message.id in self._seen or message.id in self._ignored:
                     continue
                 item = _parse(message) | {"sent_at": clock.now().isoformat()}
                 self._seen[message.id] = item

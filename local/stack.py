@@ -6,6 +6,7 @@ its schedule; demo data; and the local routes of API.md (health, mailbox, clock,
 """
 
 import argparse
+import json
 import logging
 import os
 import signal
@@ -73,6 +74,9 @@ class Stack:
             poller.start()
         for function, _every in self.scheduler.jobs:
             self.scheduler.run_now(function)  # tidy what the demo data left stale, as AWS would
+        for poller in self.pollers:
+            poller.drain()
+        self.mailbox.start_after_what_is_there()  # the mailbox shows what the user causes
         self.scheduler.start()
         self.ready.set()
 
@@ -116,7 +120,10 @@ class Stack:
     def _advance(self, request: Request) -> tuple[int, Any]:
         from coaching import clock
 
-        body = request.get_json(silent=True)
+        try:  # JSON whatever the Content-Type says: `curl -d` sends it as a form
+            body = json.loads(request.get_data() or b"{}")
+        except ValueError:
+            body = None
         seconds = body.get("advance_seconds") if isinstance(body, dict) else None
         if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
             return 422, {"error": "advance_seconds must be a number of seconds, 0 or more"}
