@@ -1,0 +1,269 @@
+"""What every section shares: the dummy AWS environment, the template's functions and tables,
+and invoking a handler with the event API Gateway would send.
+"""
+
+import gc
+import importlib.metadata
+import json
+import os
+import platform
+import sys
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.capacity import Index
+
+ROOT = Path(__file__).resolve().parent.parent
+REGION = "us-east-1"
+SENDER = "sessions@example.com"
+
+# Dummy credentials and a fixed region: nothing here may reach AWS. Tracing is off (there is no
+# X-Ray daemon); logging stays at the template's INFO, so handlers pay for their log lines.
+AWS_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_SERVICE_NAME": "coaching-sessions",
+    "POWERTOOLS_METRICS_NAMESPACE": "CoachingSessionsBench",
+    "POWERTOOLS_LOG_LEVEL": "INFO",
+}
+
+
+def configure_process() -> None:
+    """This process's environment for the in-process sections (before any handler import)."""
+    os.environ.update(AWS_ENVIRONMENT)
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    os.environ.pop("AWS_PROFILE", None)
+
+
+def subprocess_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A child interpreter's environment: the layer and the repo importable, as in Lambda."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
+    env.update(AWS_ENVIRONMENT)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "shared"), str(ROOT)])
+    env.update(extra or {})
+    return env
+
+
+def settle_garbage() -> None:
+    """Collect the setup's garbage and freeze what is left (moto and its data, botocore's
+    models, the handlers) before a timed call: the bench's process holds far more than a
+    function's, and the collector walking all of it in the middle of a timed request is not
+    the request's cost. ``python -m bench`` unfreezes after each section."""
+    gc.collect()
+    gc.freeze()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+# --- the template -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Function:
+    logical_id: str
+    code_uri: str
+    handler: str
+    timeout: float
+
+    @property
+    def module_path(self) -> Path:
+        module, _, _ = self.handler.rpartition(".")
+        return ROOT / self.code_uri / f"{module}.py"
+
+
+def functions() -> list[Function]:
+    """The template's functions, in template order."""
+    from local import template
+
+    loaded = template.load()
+    default_timeout = float(loaded.get("Globals", {}).get("Function", {}).get("Timeout", 3))
+    found = []
+    for name, resource in template.resources(loaded, "AWS::Serverless::Function").items():
+        props = resource["Properties"]
+        found.append(
+            Function(
+                logical_id=name,
+                code_uri=props["CodeUri"],
+                handler=props["Handler"],
+                timeout=float(props.get("Timeout", default_timeout)),
+            )
+        )
+    return found
+
+
+def function(logical_id: str) -> Function:
+    return next(f for f in functions() if f.logical_id == logical_id)
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    keys: tuple[str, ...]
+    indexes: list[Index]
+
+
+def table_schemas(names: Mapping[str, str]) -> dict[str, TableSchema]:
+    """Key and index layout of each table named in ``names`` (logical id -> physical name)."""
+    from local.template import table_definitions
+
+    schemas = {}
+    for logical_id, definition in table_definitions().items():
+        if logical_id not in names:
+            continue
+        create = definition["create"]
+        indexes = [
+            Index(name=g["IndexName"], keys=tuple(k["AttributeName"] for k in g["KeySchema"]))
+            for g in create.get("GlobalSecondaryIndexes", [])
+        ]
+        keys = tuple(k["AttributeName"] for k in create["KeySchema"])
+        schemas[names[logical_id]] = TableSchema(keys=keys, indexes=indexes)
+    return schemas
+
+
+def create_tables(client: Any, names: Mapping[str, str], *, streams: bool = True) -> None:
+    """The template's tables named in ``names``; ``streams=False`` leaves streams off (a table
+    filled with 100,000 items for the sweep has no use for 100,000 stream records)."""
+    from local.template import table_definitions
+
+    for logical_id, definition in table_definitions().items():
+        if logical_id not in names:
+            continue
+        create = dict(definition["create"])
+        if not streams:
+            create.pop("StreamSpecification", None)
+        client.create_table(TableName=names[logical_id], **create)
+
+
+# --- invoking handlers ------------------------------------------------------------------------
+
+
+def claims_of(caller: Any) -> dict[str, Any]:
+    """The JWT claims the authorizer passes on for a ``coaching.models.Caller``."""
+    claims: dict[str, Any] = {"sub": caller.id, "role": caller.role.value}
+    claims["zoneinfo"] = caller.timezone
+    if caller.email:
+        claims["email"] = caller.email
+    if caller.name:
+        claims["name"] = caller.name
+    return claims
+
+
+@dataclass(frozen=True)
+class Request:
+    caller: Any
+    method: str
+    path: str
+    body: Any = None
+    query: Mapping[str, str] | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass
+class Invocation:
+    """A handler and the event it will get, built before the clock starts."""
+
+    handler: Callable[[dict[str, Any], Any], Any]
+    event: dict[str, Any]
+    function: str
+    timeout: float
+
+    def context(self) -> Any:
+        from local.lambda_runtime import LambdaContext
+
+        return LambdaContext(self.function, self.timeout)
+
+
+def http_request_event(request: Request) -> tuple[Any, dict[str, Any]]:
+    """The template's route for ``request`` and the HTTP API v2 event API Gateway sends."""
+    from local.lambda_runtime import http_event
+    from local.routes import find, http_routes
+
+    found = find(http_routes(), request.method, request.path)
+    if found is None:
+        raise LookupError(f"no route for {request.method} {request.path}")
+    route, parameters = found
+    headers = {"content-type": "application/json"}
+    if request.idempotency_key:
+        headers["idempotency-key"] = request.idempotency_key
+    event = http_event(
+        method=request.method,
+        path=request.path,
+        route_key=route.key,
+        path_parameters=parameters,
+        query=request.query,
+        headers=headers,
+        body=None if request.body is None else json.dumps(request.body),
+        claims=None if request.caller is None else claims_of(request.caller),
+    )
+    return route, event
+
+
+def http_invocation(request: Request) -> Invocation:
+    """The template's route for ``request``, its handler, and an HTTP API v2 event for it."""
+    from local.lambda_runtime import load_handler
+
+    route, event = http_request_event(request)
+    return Invocation(
+        handler=load_handler(route.code_uri, route.handler),
+        event=event,
+        function=route.function,
+        timeout=route.timeout,
+    )
+
+
+def scheduled_event() -> dict[str, Any]:
+    """What EventBridge sends a function on a schedule."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "000000000000",
+        "time": "1970-01-01T00:00:00Z",
+        "region": REGION,
+        "resources": ["arn:aws:events:us-east-1:000000000000:rule/bench"],
+        "detail": {},
+    }
+
+
+def stream_record_for_lambda(record: Mapping[str, Any], stream_arn: str) -> dict[str, Any]:
+    """A record from ``dynamodbstreams.get_records`` as Lambda hands it to a function."""
+    change = dict(record["dynamodb"])
+    created = change.get("ApproximateCreationDateTime")
+    if created is not None and not isinstance(created, int | float):
+        change["ApproximateCreationDateTime"] = int(created.timestamp())
+    return {**record, "eventVersion": "1.1", "dynamodb": change, "eventSourceARN": stream_arn}
+
+
+def is_session_record(record: Mapping[str, Any]) -> bool:
+    """The template's filter on the notify function's stream: session items only."""
+    return bool(record["dynamodb"]["Keys"].get("sk", {}).get("S") == "SESSION")
+
+
+def machine() -> dict[str, str]:
+    """Where the figures were measured."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    affinity = getattr(os, "sched_getaffinity", None)
+    return {
+        "nproc": str(len(affinity(0)) if affinity else os.cpu_count()),
+        "cpu": cpu,
+        "python": sys.version.split()[0],
+        "moto": importlib.metadata.version("moto"),
+        "boto3": importlib.metadata.version("boto3"),
+        "powertools": importlib.metadata.version("aws-lambda-powertools"),
+    }

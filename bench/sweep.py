@@ -1,0 +1,267 @@
+"""Sweep: what it reads and spends with 100 stale sessions among 1,000 to 100,000 fresh ones.
+
+The table is filled directly: fresh session items are built in Python (``Session`` models, then
+``storage.session_item``) and written with ``BatchWriteItem``, 25 at a time. A tenth of the fresh
+sessions are upcoming (SCHEDULED, ending days ahead: in the sparse Due index, not yet due); the
+rest are over and done (COMPLETED: not in the index), as in a table that has run for a while.
+The stale ones are 100 SCHEDULED sessions that ended two hours ago, which the sweep completes.
+
+At each size the sweep function's handler runs twice on 100 new stale sessions: once with a
+detail recorder (requests and capacity), once plain (wall time). Before the timed run, the
+sweep's first Query is sent bare (the floor: reading the page of stale sessions).
+
+moto copies a table before each transaction, for rollback; with 100,000 items that is seconds
+per transaction. For this section only, the bench lets moto skip that copy
+(``moto_without_transaction_copies``). Nothing else competes for the items here, so no
+transaction is refused and the rollback is never needed; the section reports how many were
+refused, which is 0 when the figures are sound.
+"""
+
+import importlib
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+from botocore import xform_name
+from botocore.config import Config
+from moto import mock_aws
+
+from bench import stack
+from bench.env import REGION, Invocation, function, scheduled_event, settle_garbage
+from bench.recorder import Call, capacity_of, summarize
+from bench.report import Section, Table, Target, ms, units
+from bench.world import on_the_hour, people, session_model
+from coaching import clock
+from coaching.models import Person, Role, SessionStatus
+from coaching.storage import session_item
+
+SIZES = (1_000, 10_000, 100_000)
+STALE = 100
+UPCOMING_SHARE = 10
+"""One fresh session in this many is upcoming (in the Due index); the rest are completed."""
+MAX_GROWTH = 0.10
+
+
+@contextmanager
+def moto_without_transaction_copies() -> Iterator[None]:
+    """moto's ``transact_write_items`` deep-copies each table it touches, once per item, to
+    roll back on failure. With the table holding the sweep's 100,000 items, skip the copy."""
+    import copy as real_copy
+
+    from moto.dynamodb.models.table import Table
+
+    models: Any = importlib.import_module("moto.dynamodb.models")
+
+    def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+        if isinstance(value, Table):
+            return value
+        return real_copy.deepcopy(value, memo)
+
+    saved = models.copy
+    models.copy = SimpleNamespace(deepcopy=deepcopy, copy=real_copy.copy)
+    try:
+        yield
+    finally:
+        models.copy = saved
+
+
+@dataclass
+class Run:
+    seconds: float
+    result: dict[str, Any]
+    calls: list[Call]
+
+
+@dataclass
+class Size:
+    fresh: int
+    upcoming: int
+    fill_seconds: float
+    detail: Run
+    timed: Run
+    floor_seconds: float
+
+
+class Filler:
+    """Writes session items straight into the table, 25 per ``BatchWriteItem``."""
+
+    def __init__(self, table: str, now: datetime, endpoint_url: str | None = None) -> None:
+        # Validation off: it only checks the request's shape, and these are built by the layer.
+        self.client = boto3.client(
+            "dynamodb",
+            region_name=REGION,
+            endpoint_url=endpoint_url,
+            config=Config(parameter_validation=False),
+        )
+        self.table = table
+        self.now = now
+        self.members = people(500, Role.MEMBER)
+        self.coaches = people(100, Role.COACH)
+        self.written = 0
+        self.upcoming = 0
+
+    def _people(self, n: int) -> tuple[Person, Person]:
+        return self.coaches[n % len(self.coaches)], self.members[n % len(self.members)]
+
+    def fresh(self, count: int) -> None:
+        items = []
+        for _ in range(count):
+            n = self.written
+            coach, member = self._people(n)
+            if n % UPCOMING_SHARE == 0:
+                start = on_the_hour(self.now + timedelta(days=1, hours=n % 2000))
+                status = SessionStatus.SCHEDULED
+                self.upcoming += 1
+            else:
+                start = on_the_hour(self.now - timedelta(days=1, hours=n % 20000))
+                status = SessionStatus.COMPLETED
+            session = session_model(
+                status=status, start=start, now=self.now, coach=coach, member=member
+            )
+            items.append(session_item(session))
+            self.written += 1
+        self._write(items)
+
+    def stale(self, count: int, now: datetime) -> None:
+        """Sessions that ended two to three hours before ``now`` and were never completed."""
+        items = []
+        for n in range(count):
+            coach, member = self._people(n)
+            start = now - timedelta(hours=3, minutes=15 * (n % 4))
+            session = session_model(
+                status=SessionStatus.SCHEDULED, start=start, now=now, coach=coach, member=member
+            )
+            items.append(session_item(session))
+        self._write(items)
+
+    def _write(self, items: list[dict[str, Any]]) -> None:
+        for start in range(0, len(items), 25):
+            pending: dict[str, Any] = {
+                self.table: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]
+            }
+            while pending:
+                pending = self.client.batch_write_item(RequestItems=pending).get(
+                    "UnprocessedItems", {}
+                )
+
+
+def _sweep(aws: stack.Aws, invocation: Invocation, *, detail: bool) -> Run:
+    aws.recorder.detail = detail
+    aws.recorder.take()
+    context = invocation.context()
+    settle_garbage()
+    started = time.perf_counter()
+    result = invocation.handler(scheduled_event(), context)
+    seconds = time.perf_counter() - started
+    aws.recorder.detail = False
+    return Run(seconds=seconds, result=result, calls=aws.recorder.take())
+
+
+def _floor(aws: stack.Aws, calls: list[Call]) -> float:
+    first = next(c for c in calls if c.operation == "Query")
+    params = dict(first.params or {})
+    method = getattr(aws.bare, xform_name(first.operation))
+    started = time.perf_counter()
+    method(**params)
+    return time.perf_counter() - started
+
+
+def run(sizes: tuple[int, ...] = SIZES) -> Section:
+    from local.lambda_runtime import load_handler
+
+    sweep_fn = function("SweepFunction")
+    handler = load_handler(sweep_fn.code_uri, sweep_fn.handler)
+    invocation = Invocation(handler, {}, sweep_fn.logical_id, sweep_fn.timeout)
+    measured: list[Size] = []
+    refused = 0
+    started_section = time.perf_counter()
+    with mock_aws(), moto_without_transaction_copies(), stack.tables(streams=False) as aws:
+        filler = Filler(aws.settings.sessions_table, clock.now())
+        for size in sorted(sizes):
+            started = time.perf_counter()
+            filler.fresh(size - filler.written)
+            fill_seconds = time.perf_counter() - started
+            filler.stale(STALE, clock.now())
+            detail = _sweep(aws, invocation, detail=True)
+            filler.stale(STALE, clock.now())
+            floor = _floor(aws, detail.calls)
+            timed = _sweep(aws, invocation, detail=False)
+            refused += sum(
+                1
+                for c in detail.calls + timed.calls
+                if c.error and c.operation == "TransactWriteItems"
+            )
+            measured.append(
+                Size(
+                    fresh=filler.written,
+                    upcoming=filler.upcoming,
+                    fill_seconds=fill_seconds,
+                    detail=detail,
+                    timed=timed,
+                    floor_seconds=floor,
+                )
+            )
+    section_seconds = time.perf_counter() - started_section
+
+    table = Table(
+        f"Sweep: {STALE} stale sessions among fresh ones (sweep function's handler)",
+        [
+            "fresh items",
+            "in Due index, not due",
+            "items read",
+            "requests",
+            "RCU",
+            "WCU",
+            "completed",
+            "sweep ms",
+            "floor: bare Due query ms",
+            "filling s",
+        ],
+    )
+    for s in measured:
+        capacity = capacity_of(s.detail.calls)
+        reads = capacity_of([c for c in s.detail.calls if c.operation == "Query"])
+        table.add(
+            f"{s.fresh:,}",
+            f"{s.upcoming:,}",
+            s.detail.result["items_read"],
+            summarize(s.detail.calls),
+            units(reads.read),
+            units(capacity.write),
+            s.detail.result["completed"],
+            ms(s.timed.seconds),
+            ms(s.floor_seconds),
+            f"{s.fill_seconds:.0f}",
+        )
+    first, last = measured[0], measured[-1]
+    first_read = first.detail.result["items_read"]
+    growth = last.detail.result["items_read"] / first_read - 1 if first_read else float("inf")
+    table.notes += [
+        "'items read' is what the sweep reports (the sum of the Due queries' ScannedCount); RCU "
+        "is computed from the items the queries read, WCU from the transactions that completed "
+        "the stale sessions (including index writes).",
+        "'sweep ms' is a second run on 100 new stale sessions, without the detail recorder; the "
+        "floor is the sweep's first Due query sent bare. moto scans a whole table to answer a "
+        "query on an index, so at scale its own time grows with the table: DynamoDB reads only "
+        "the index entries up to now.",
+        f"The whole section took {section_seconds:.0f} s; filling is BatchWriteItem through "
+        f"moto at about {last.fresh / max(sum(s.fill_seconds for s in measured), 1e-9):.0f} "
+        "items/s.",
+        f"Transactions refused during the sweeps: {refused} (moto's rollback copy was skipped; "
+        "see bench/sweep.py).",
+    ]
+    targets = [
+        Target(
+            f"sweep reads grow by less than {MAX_GROWTH:.0%} from {first.fresh:,} to "
+            f"{last.fresh:,} fresh items",
+            growth < MAX_GROWTH and last.fresh >= 100_000 and refused == 0,
+            f"{first_read} -> {last.detail.result['items_read']} items read ({growth:+.0%})"
+            + ("" if last.fresh >= 100_000 else f"; only measured up to {last.fresh:,}"),
+        )
+    ]
+    return Section(tables=[table], targets=targets)
