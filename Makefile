@@ -38,7 +38,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy shared/coaching functions local
+	$(BIN)/mypy shared/coaching functions local bench
 
 template: tools $(CHECKOV)/.installed
 	$(TOOLS)/bin/cfn-lint template.yaml
