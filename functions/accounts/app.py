@@ -17,7 +17,7 @@ from coaching.api import (
     account_view,
     entry_view,
 )
-from coaching.observability import metrics, tracer
+from coaching.observability import metrics
 
 app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
 http.setup(app)
@@ -26,7 +26,6 @@ AccountId = Annotated[str, Path(max_length=128)]
 
 
 @app.get("/accounts", summary="Accounts the caller may spend from or runs", tags=["Accounts"])
-@tracer.capture_method
 def list_accounts() -> AccountList:
     caller = http.caller(app)
     accounts = operations.accounts_of(runtime.storage(), caller)
@@ -34,7 +33,6 @@ def list_accounts() -> AccountList:
 
 
 @app.post("/accounts", status_code=201, summary="Create a group account", tags=["Accounts"])
-@tracer.capture_method
 def create_account(body: Annotated[CreateAccountBody, Body()]) -> AccountView:
     caller = http.caller(app)
     account = operations.create_group_account(
@@ -49,7 +47,6 @@ def create_account(body: Annotated[CreateAccountBody, Body()]) -> AccountView:
 
 
 @app.get("/accounts/<account_id>", summary="An account and its balance", tags=["Accounts"])
-@tracer.capture_method
 def get_account(account_id: AccountId) -> AccountView:
     caller = http.caller(app)
     return account_view(operations.visible_account(runtime.storage(), caller, account_id), caller)
@@ -58,7 +55,6 @@ def get_account(account_id: AccountId) -> AccountView:
 @app.get(
     "/accounts/<account_id>/ledger", summary="An account's entries, newest first", tags=["Accounts"]
 )
-@tracer.capture_method
 def ledger(
     account_id: AccountId,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
@@ -74,7 +70,6 @@ def ledger(
 @app.post(
     "/accounts/<account_id>/grants", status_code=201, summary="Grant credits", tags=["Accounts"]
 )
-@tracer.capture_method
 def grant(account_id: AccountId, body: Annotated[GrantBody, Body()]) -> EntryView:
     caller = http.caller(app)
     entry = operations.grant(

@@ -8,7 +8,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from coaching import clock, http, operations, runtime
 from coaching.api import CancelBody, QuoteView, SessionView, quote_view, session_view
-from coaching.observability import metrics, tracer
+from coaching.observability import metrics
 
 app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
 http.setup(app)
@@ -21,7 +21,6 @@ SessionId = Annotated[str, Path(max_length=128)]
     summary="Would a cancel now be refunded?",
     tags=["Cancel"],
 )
-@tracer.capture_method
 def quote(session_id: SessionId) -> QuoteView:
     caller = http.caller(app)
     found = operations.quote_cancellation(runtime.storage(), caller, session_id, clock.now())
@@ -29,7 +28,6 @@ def quote(session_id: SessionId) -> QuoteView:
 
 
 @app.post("/sessions/<session_id>/cancel", summary="Cancel an upcoming session", tags=["Cancel"])
-@tracer.capture_method
 def cancel(session_id: SessionId, body: Annotated[CancelBody | None, Body()] = None) -> SessionView:
     caller, now = http.caller(app), clock.now()
     reason = body.reason if body else None

@@ -34,7 +34,6 @@ def _session(image: dict[str, Any] | None) -> Session | None:
     return session_from_item(image) if image else None
 
 
-@tracer.capture_method
 def record_handler(record: DynamoDBRecord, lambda_context: LambdaContext) -> None:
     change = record.raw_event.get("dynamodb") or {}
     if change.get("Keys", {}).get("sk", {}).get("S") != "SESSION":

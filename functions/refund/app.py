@@ -8,14 +8,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from coaching import clock, http, operations, runtime
 from coaching.api import RefundBody, SessionView, session_view
-from coaching.observability import metrics, tracer
+from coaching.observability import metrics
 
 app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
 http.setup(app)
 
 
 @app.post("/sessions/<session_id>/refund", summary="Refund a session's credits", tags=["Refund"])
-@tracer.capture_method
 def refund(
     session_id: Annotated[str, Path(max_length=128)],
     body: Annotated[RefundBody | None, Body()] = None,

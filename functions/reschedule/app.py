@@ -8,7 +8,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from coaching import clock, http, operations, runtime
 from coaching.api import RescheduleAccepted, RescheduleBody, SessionView, session_view
-from coaching.observability import metrics, tracer
+from coaching.observability import metrics
 
 app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
 http.setup(app)
@@ -28,7 +28,6 @@ SessionId = Annotated[str, Path(max_length=128)]
         },
     },
 )
-@tracer.capture_method
 def reschedule(
     session_id: SessionId, body: Annotated[RescheduleBody, Body()]
 ) -> tuple[SessionView | RescheduleAccepted, int]:
@@ -50,7 +49,6 @@ def reschedule(
     summary="Accept a member's request to move a session",
     tags=["Reschedule"],
 )
-@tracer.capture_method
 def approve(session_id: SessionId) -> SessionView:
     return _answer(session_id, approve=True)
 
@@ -60,7 +58,6 @@ def approve(session_id: SessionId) -> SessionView:
     summary="Decline a member's request to move a session",
     tags=["Reschedule"],
 )
-@tracer.capture_method
 def decline(session_id: SessionId) -> SessionView:
     return _answer(session_id, approve=False)
 

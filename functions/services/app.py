@@ -7,14 +7,12 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
 from coaching import clock, http, operations, runtime
 from coaching.api import CreateServiceBody, ServiceView, service_view
-from coaching.observability import tracer
 
 app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
 http.setup(app)
 
 
 @app.post("/services", status_code=201, summary="Offer a service", tags=["Services"])
-@tracer.capture_method
 def create_service(body: Annotated[CreateServiceBody, Body()]) -> ServiceView:
     caller = http.caller(app)
     service = operations.create_service(
@@ -32,7 +30,6 @@ def create_service(body: Annotated[CreateServiceBody, Body()]) -> ServiceView:
 
 
 @app.get("/services/<service_id>", summary="A service", tags=["Services"])
-@tracer.capture_method
 def get_service(service_id: Annotated[str, Path(max_length=128)]) -> ServiceView:
     http.caller(app)
     return service_view(operations.get_service(runtime.storage(), service_id))

@@ -10,7 +10,7 @@ from coaching import clock, http, operations, runtime
 from coaching.api import BookBody, SessionList, SessionView, session_view
 from coaching.errors import Forbidden
 from coaching.models import Role
-from coaching.observability import metrics, tracer
+from coaching.observability import metrics
 
 app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
 http.setup(app)
@@ -19,7 +19,6 @@ SessionId = Annotated[str, Path(max_length=128)]
 
 
 @app.post("/sessions", status_code=201, summary="Book a session", tags=["Sessions"])
-@tracer.capture_method
 def book(body: Annotated[BookBody, Body()]) -> SessionView:
     caller, now = http.caller(app), clock.now()
     session = operations.book(
@@ -37,7 +36,6 @@ def book(body: Annotated[BookBody, Body()]) -> SessionView:
 
 
 @app.get("/sessions", summary="The caller's upcoming or past sessions", tags=["Sessions"])
-@tracer.capture_method
 def list_sessions(
     view: Annotated[Literal["upcoming", "past"], Query()] = "upcoming",
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -55,7 +53,6 @@ def list_sessions(
 
 
 @app.get("/sessions/<session_id>", summary="A session's detail", tags=["Sessions"])
-@tracer.capture_method
 def detail(session_id: SessionId) -> SessionView:
     caller = http.caller(app)
     session = operations.view_session(runtime.storage(), caller, session_id)
@@ -63,13 +60,11 @@ def detail(session_id: SessionId) -> SessionView:
 
 
 @app.post("/sessions/<session_id>/approve", summary="Accept a booking request", tags=["Sessions"])
-@tracer.capture_method
 def approve(session_id: SessionId) -> SessionView:
     return _answer(session_id, approve=True)
 
 
 @app.post("/sessions/<session_id>/decline", summary="Decline a booking request", tags=["Sessions"])
-@tracer.capture_method
 def decline(session_id: SessionId) -> SessionView:
     return _answer(session_id, approve=False)
 
