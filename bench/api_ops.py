@@ -26,13 +26,14 @@ from typing import Any
 from botocore import xform_name
 
 from bench.capacity import Capacity
-from bench.env import Request, create_tables, http_invocation, settle_garbage
+from bench.env import Request, http_invocation, settle_garbage
 from bench.recorder import WRITES, Call, capacity_of, short, summarize
 from bench.report import Section, Table, Target, median, ms, p95, ratio, units
 from bench.stack import Aws
 from bench.world import Subject, on_the_hour, subject
 from coaching import clock, operations
 from coaching.storage import Storage
+from local.template import create_tables
 
 SAMPLES = 25
 WARMUP = 2

@@ -128,32 +128,7 @@ def table_schemas(names: Mapping[str, str]) -> dict[str, TableSchema]:
     return schemas
 
 
-def create_tables(client: Any, names: Mapping[str, str], *, streams: bool = True) -> None:
-    """The template's tables named in ``names``; ``streams=False`` leaves streams off (a table
-    filled with 100,000 items for the sweep has no use for 100,000 stream records)."""
-    from local.template import table_definitions
-
-    for logical_id, definition in table_definitions().items():
-        if logical_id not in names:
-            continue
-        create = dict(definition["create"])
-        if not streams:
-            create.pop("StreamSpecification", None)
-        client.create_table(TableName=names[logical_id], **create)
-
-
 # --- invoking handlers ------------------------------------------------------------------------
-
-
-def claims_of(caller: Any) -> dict[str, Any]:
-    """The JWT claims the authorizer passes on for a ``coaching.models.Caller``."""
-    claims: dict[str, Any] = {"sub": caller.id, "role": caller.role.value}
-    claims["zoneinfo"] = caller.timezone
-    if caller.email:
-        claims["email"] = caller.email
-    if caller.name:
-        claims["name"] = caller.name
-    return claims
 
 
 @dataclass(frozen=True)
@@ -183,7 +158,7 @@ class Invocation:
 
 def http_request_event(request: Request) -> tuple[Any, dict[str, Any]]:
     """The template's route for ``request`` and the HTTP API v2 event API Gateway sends."""
-    from local.lambda_runtime import http_event
+    from local.lambda_runtime import http_event, jwt_claims
     from local.routes import find, http_routes
 
     found = find(http_routes(), request.method, request.path)
@@ -201,7 +176,7 @@ def http_request_event(request: Request) -> tuple[Any, dict[str, Any]]:
         query=request.query,
         headers=headers,
         body=None if request.body is None else json.dumps(request.body),
-        claims=None if request.caller is None else claims_of(request.caller),
+        claims=None if request.caller is None else jwt_claims(request.caller),
     )
     return route, event
 
@@ -217,30 +192,6 @@ def http_invocation(request: Request) -> Invocation:
         function=route.function,
         timeout=route.timeout,
     )
-
-
-def scheduled_event() -> dict[str, Any]:
-    """What EventBridge sends a function on a schedule."""
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": "000000000000",
-        "time": "1970-01-01T00:00:00Z",
-        "region": REGION,
-        "resources": ["arn:aws:events:us-east-1:000000000000:rule/bench"],
-        "detail": {},
-    }
-
-
-def stream_record_for_lambda(record: Mapping[str, Any], stream_arn: str) -> dict[str, Any]:
-    """A record from ``dynamodbstreams.get_records`` as Lambda hands it to a function."""
-    change = dict(record["dynamodb"])
-    created = change.get("ApproximateCreationDateTime")
-    if created is not None and not isinstance(created, int | float):
-        change["ApproximateCreationDateTime"] = int(created.timestamp())
-    return {**record, "eventVersion": "1.1", "dynamodb": change, "eventSourceARN": stream_arn}
 
 
 def is_session_record(record: Mapping[str, Any]) -> bool:

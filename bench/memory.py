@@ -30,11 +30,9 @@ from bench.env import (
     ROOT,
     SENDER,
     Request,
-    create_tables,
     function,
     functions,
     http_request_event,
-    scheduled_event,
     subprocess_environment,
 )
 from bench.notify import changes, streams_client
@@ -43,6 +41,8 @@ from bench.sweep import Filler, moto_without_transaction_copies
 from bench.world import on_the_hour, subject, utc_now
 from coaching import operations
 from coaching.storage import Storage
+from local.scheduler import scheduled_event
+from local.template import create_tables
 
 MEMORY_SIZE_MB = 512
 """The template's Globals MemorySize."""
@@ -201,7 +201,7 @@ def _probes(client: Any, endpoint: str, store: Storage) -> list[Probe]:
         Probe(
             "SweepFunction",
             "scheduled sweep of 100 stale sessions",
-            [scheduled_event() for _ in range(3)],
+            [scheduled_event("bench") for _ in range(3)],
             advance_seconds=(0, 2 * HOURS, 2 * HOURS),
             environment={"SESSIONS_TABLE": swept.sessions_table},
         )

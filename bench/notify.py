@@ -20,18 +20,14 @@ from botocore.config import Config
 from moto import mock_aws
 
 from bench import stack
-from bench.env import (
-    REGION,
-    create_tables,
-    is_session_record,
-    settle_garbage,
-    stream_record_for_lambda,
-)
+from bench.env import REGION, is_session_record, settle_garbage
 from bench.recorder import Call, capacity_of, summarize
 from bench.report import Section, Table, median, ms, ratio, units
 from bench.world import subject
 from coaching import clock, operations
 from coaching.storage import Storage
+from local.streams import lambda_record
+from local.template import create_tables
 
 CHANGES = 100
 CHUNK = 5
@@ -73,7 +69,7 @@ def _records(streams: Any, arn: str) -> list[dict[str, Any]]:
             response = streams.get_records(ShardIterator=iterator, Limit=1000)
             if not response["Records"]:
                 break
-            found += [stream_record_for_lambda(r, arn) for r in response["Records"]]
+            found += [lambda_record(r, arn) for r in response["Records"]]
             iterator = response.get("NextShardIterator")
     return found
 

@@ -13,11 +13,12 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from bench.env import REGION, SENDER, TableSchema, create_tables, table_schemas, unique
+from bench.env import REGION, SENDER, TableSchema, table_schemas, unique
 from bench.recorder import Recorder, peek_with, unfiltered_query
 from coaching import clock, runtime
 from coaching.settings import Settings
 from coaching.storage import Storage
+from local.template import create_tables
 
 BARE_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=20)
 """The functions' DynamoDB client settings (``coaching.runtime``), for the bare floor calls."""

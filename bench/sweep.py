@@ -32,13 +32,14 @@ from botocore.config import Config
 from moto import mock_aws
 
 from bench import stack
-from bench.env import REGION, Invocation, function, scheduled_event, settle_garbage
+from bench.env import REGION, Invocation, function, settle_garbage
 from bench.recorder import Call, capacity_of, summarize
 from bench.report import Section, Table, Target, ms, units
 from bench.world import on_the_hour, people, session_model
 from coaching import clock
 from coaching.models import Person, Role, SessionStatus
 from coaching.storage import session_item
+from local.scheduler import scheduled_event
 
 SIZES = (1_000, 10_000, 100_000)
 STALE = 100
@@ -156,7 +157,7 @@ def _sweep(aws: stack.Aws, invocation: Invocation, *, detail: bool) -> Run:
     context = invocation.context()
     settle_garbage()
     started = time.perf_counter()
-    result = invocation.handler(scheduled_event(), context)
+    result = invocation.handler(scheduled_event("bench"), context)
     seconds = time.perf_counter() - started
     aws.recorder.detail = False
     return Run(seconds=seconds, result=result, calls=aws.recorder.take())

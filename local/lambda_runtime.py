@@ -133,6 +133,20 @@ def http_event(
     return event
 
 
+def jwt_claims(caller: Any) -> dict[str, Any]:
+    """The verified JWT claims for a ``coaching.models.Caller``, as a token would carry them."""
+    claims: dict[str, Any] = {
+        "sub": caller.id,
+        "role": caller.role.value,
+        "zoneinfo": caller.timezone,
+    }
+    if caller.email:
+        claims["email"] = caller.email
+    if caller.name:
+        claims["name"] = caller.name
+    return claims
+
+
 def _claim(value: Any) -> Any:
     """The HTTP API passes claims on as strings; lists become "[a b]"."""
     if isinstance(value, list):

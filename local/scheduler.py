@@ -23,8 +23,8 @@ def rate_seconds(expression: str) -> float:
     return int(found.group(1)) * _UNITS[found.group(2)]
 
 
-def scheduled_event(function: Function) -> dict[str, Any]:
-    """The event EventBridge sends a scheduled function."""
+def scheduled_event(rule: str) -> dict[str, Any]:
+    """The event EventBridge sends a function on the schedule ``rule``."""
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
@@ -33,7 +33,7 @@ def scheduled_event(function: Function) -> dict[str, Any]:
         "account": "000000000000",
         "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": "us-east-1",
-        "resources": [f"arn:aws:events:us-east-1:000000000000:rule/{function.name}-schedule"],
+        "resources": [f"arn:aws:events:us-east-1:000000000000:rule/{rule}"],
         "detail": {},
     }
 
@@ -49,7 +49,7 @@ class Scheduler:
         self._threads: list[threading.Thread] = []
 
     def run_now(self, function: Function) -> Any:
-        return self.lambdas.invoke(function.name, scheduled_event(function))
+        return self.lambdas.invoke(function.name, scheduled_event(f"{function.name}-schedule"))
 
     def start(self) -> None:
         for function, every in self.jobs:

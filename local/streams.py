@@ -9,6 +9,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -30,13 +31,19 @@ def matches(pattern: Any, value: Any) -> bool:
     return bool(pattern == value)
 
 
-def _lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
-    """boto3 parses the stream's times into datetimes; Lambda sends epoch seconds."""
+def lambda_record(record: Mapping[str, Any], stream_arn: str) -> dict[str, Any]:
+    """A record from ``dynamodbstreams.get_records`` as Lambda hands it to a function: boto3
+    parses the stream's times into datetimes, Lambda sends epoch seconds."""
     dynamodb = dict(record["dynamodb"])
     created = dynamodb.get("ApproximateCreationDateTime")
     if isinstance(created, datetime):
-        dynamodb["ApproximateCreationDateTime"] = created.timestamp()
-    return {**record, "dynamodb": dynamodb, "eventSourceARN": stream_arn}
+        dynamodb["ApproximateCreationDateTime"] = int(created.timestamp())
+    return {
+        "eventVersion": "1.1",
+        **record,
+        "dynamodb": dynamodb,
+        "eventSourceARN": stream_arn,
+    }
 
 
 class StreamPoller:
@@ -90,7 +97,7 @@ class StreamPoller:
                 )["ShardIterator"]
             response = streams.get_records(ShardIterator=self._iterators[shard_id], Limit=1000)
             self._iterators[shard_id] = response["NextShardIterator"]
-            self._pending += [_lambda_record(r, self.stream_arn) for r in response["Records"]]
+            self._pending += [lambda_record(r, self.stream_arn) for r in response["Records"]]
 
     def _wanted(self, record: dict[str, Any]) -> bool:
         return not self.filters or any(matches(f, record) for f in self.filters)

@@ -10,23 +10,10 @@ from typing import Any
 
 from coaching.models import Caller
 from coaching.storage import Storage
-from local.lambda_runtime import LambdaContext, http_event, load_handler
+from local.lambda_runtime import LambdaContext, http_event, jwt_claims, load_handler
 from local.routes import Route, find, http_routes
 
 ROUTES = http_routes()
-
-
-def claims_of(caller: Caller) -> dict[str, Any]:
-    claims: dict[str, Any] = {
-        "sub": caller.id,
-        "role": caller.role.value,
-        "zoneinfo": caller.timezone,
-    }
-    if caller.email:
-        claims["email"] = caller.email
-    if caller.name:
-        claims["name"] = caller.name
-    return claims
 
 
 @dataclass
@@ -76,7 +63,7 @@ class Api:
             query=query,
             headers={"content-type": "application/json", **(headers or {})},
             body=text,
-            claims=None if caller is None else claims_of(caller),
+            claims=None if caller is None else jwt_claims(caller),
         )
         handler = load_handler(route.code_uri, route.handler)
         result = handler(event, LambdaContext(route.function, route.timeout))

@@ -16,9 +16,9 @@ from typing import Any
 from coaching import clock
 from coaching.models import Caller, Service
 from coaching.storage import Storage
-from local.lambda_runtime import ROOT, LambdaContext, http_event
+from local.lambda_runtime import ROOT, LambdaContext, http_event, jwt_claims
 from local.routes import find
-from tests.api_client import ROUTES, Api, Reply, claims_of
+from tests.api_client import ROUTES, Api, Reply
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_FIELDS = ("type", "title", "status", "detail", "code")
@@ -215,7 +215,7 @@ class Environment:
             path_parameters=self.parameters,
             headers={"content-type": "application/json", **(headers or {})},
             body=None if body is None else json.dumps(body),
-            claims=claims_of(caller),
+            claims=jwt_claims(caller),
         )
         result = self.handler(event, LambdaContext(self.route.function, self.route.timeout))
         return Reply(

@@ -9,7 +9,6 @@ import html
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import boto3
@@ -22,6 +21,7 @@ from coaching import clock, runtime
 from coaching.observability import metrics
 from coaching.storage import EmailClaims, Storage
 from local.lambda_runtime import LambdaContext, load_handler
+from local.streams import lambda_record
 
 SENDER = "sessions@example.com"
 BASE_URL = "https://app.example.test"
@@ -62,18 +62,11 @@ class Stream:
             )["ShardIterator"]
         response = self._client.get_records(ShardIterator=self._iterator)
         self._iterator = response["NextShardIterator"]
-        return [self._as_lambda_gives_it(record) for record in response["Records"]]
+        return [lambda_record(record, self.arn) for record in response["Records"]]
 
     def event(self) -> dict[str, Any]:
         """Everything written since the last read, as one Lambda event."""
         return {"Records": self.records()}
-
-    def _as_lambda_gives_it(self, record: dict[str, Any]) -> dict[str, Any]:
-        change = dict(record["dynamodb"])
-        created = change.get("ApproximateCreationDateTime")
-        if isinstance(created, datetime):
-            change["ApproximateCreationDateTime"] = int(created.timestamp())
-        return {**record, "eventVersion": "1.1", "dynamodb": change, "eventSourceARN": self.arn}
 
 
 @dataclass
