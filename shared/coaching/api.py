@@ -241,6 +241,31 @@ def service_view(service: Service) -> ServiceView:
     )
 
 
+def answer_for(result: object, caller: Caller, now: datetime) -> tuple[int, BaseModel]:
+    """The status and body a write answers with, from what it wrote.
+
+    Used to store a keyed request's answer in the same transaction as its change, before the
+    route itself returns; it must agree with what the routes return (a test holds them together).
+    """
+    if isinstance(result, Session):
+        view = session_view(result, caller, now)
+        if result.version == 1:
+            return 201, view  # booked
+        last = result.history[-1].kind if result.history else None
+        if last == "RESCHEDULE_REQUESTED" and result.reschedule_request is not None:
+            return 202, RescheduleAccepted(
+                session=view, reschedule_request=result.reschedule_request
+            )
+        return 200, view
+    if isinstance(result, LedgerEntry):
+        return 201, entry_view(result)
+    if isinstance(result, Account):
+        return 201, account_view(result, caller)
+    if isinstance(result, Service):
+        return 201, service_view(result)
+    raise TypeError(f"no answer is defined for a {type(result).__name__}")
+
+
 class Problem(BaseModel):
     """An RFC 9457 problem document."""
 

@@ -5,55 +5,39 @@ function can find and merge their OpenAPI schemas) and passes it to ``setup``.
 """
 
 import base64
+import hashlib
 import json
-import time
-import warnings
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.encoders import jsonable_encoder
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
     ResponseValidationError,
 )
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from coaching import runtime
+from coaching import api, clock, runtime
 from coaching.errors import (
+    Conflict,
     DomainError,
     FieldError,
     IdempotencyKeyReused,
     InternalError,
     MalformedRequest,
     NotFound,
-    Throttled,
     ValidationFailed,
 )
 from coaching.identity import caller_from_claims
 from coaching.models import Caller
 from coaching.observability import logger, metrics, tracer
+from coaching.storage.receipts import Answer, KeyAlreadyUsed, Receipt, remembering
 
 PROBLEM_JSON = "application/problem+json"
-
-# A POST that carries an Idempotency-Key is remembered under (key, caller, path); without the
-# header the expression is empty and the request simply runs.
-# (Powertools treats a `false` key as a key, so anything else must end as null.)
-IDEMPOTENCY_KEY = (
-    "(requestContext.http.method == 'POST' && headers.\"idempotency-key\" && "
-    '[headers."idempotency-key", requestContext.authorizer.jwt.claims.sub, rawPath]) || `null`'
-)
-IDEMPOTENCY_WAIT_SECONDS = 5.0
-"""How long a retry waits for the first request with its key to finish, to answer the same."""
-
-# A POST without the header is not an error, so Powertools' warning about it is noise.
-warnings.filterwarnings("ignore", message="No idempotency key value found")
+IDEMPOTENT_METHODS = frozenset({"POST", "PUT"})
 
 _BODY_NOT_OBJECT = {"model_attributes_type", "dict_type", "model_type", "json_invalid", "missing"}
 
@@ -125,46 +109,121 @@ Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
 def entry_point(app: APIGatewayHttpResolver) -> Handler:
-    """The Lambda handler for a resolver: observability, idempotent POSTs, problem answers."""
-    config = IdempotencyConfig(
-        event_key_jmespath=IDEMPOTENCY_KEY,
-        payload_validation_jmespath="body",
-        expires_after_seconds=24 * 3600,
-    )
-
-    def resolve(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        if not _body_is_object_or_empty(event):
-            return _as_lambda(problem(MalformedRequest("The request body must be a JSON object.")))
-        return app.resolve(event, context)
+    """The Lambda handler for a resolver: observability, bad bodies refused, idempotent writes."""
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
     @tracer.capture_lambda_handler
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        # Built per call because the store is created lazily, on the first request.
-        remembered = cast(Any, idempotent)(
-            resolve, persistence_store=runtime.idempotency_store(), config=config
-        )
-        deadline = time.monotonic() + IDEMPOTENCY_WAIT_SECONDS
-        while True:
-            try:
-                result: dict[str, Any] = remembered(event, context)
-                return result
-            except IdempotencyValidationError:
-                return _as_lambda(
-                    problem(
-                        IdempotencyKeyReused("This Idempotency-Key was used with another body.")
-                    )
-                )
-            except IdempotencyAlreadyInProgressError:
-                # The first request with this key is still running: wait for its answer.
-                if time.monotonic() > deadline:
-                    return _as_lambda(
-                        problem(Throttled("A request with this Idempotency-Key is in progress."))
-                    )
-                time.sleep(0.05)
+        if not _body_is_object_or_empty(event):
+            return _as_lambda(problem(MalformedRequest("The request body must be a JSON object.")))
+        key = _idempotency_key(event)
+        claims = _claims(event)
+        if key is None or claims is None:
+            result: dict[str, Any] = app.resolve(event, context)
+            return result
+        return _resolve_once(app, event, context, key, caller_from_claims(claims))
 
     return handler
+
+
+def _resolve_once(
+    app: APIGatewayHttpResolver,
+    event: dict[str, Any],
+    context: LambdaContext,
+    key: str,
+    who: Caller,
+) -> dict[str, Any]:
+    """Run a keyed request so that its change and its answer commit together, or replay.
+
+    The key's record is not read first: every change that commits carries the record, on the
+    condition that the key is unused, so a retry of a committed request can never commit again.
+    It is refused (by the rules, now that the change is done, or by that condition), and only
+    then is the record read and its answer replayed. The first try of a request pays nothing
+    for its key.
+    """
+    now = clock.now()
+    receipt = Receipt(
+        caller_id=who.id,
+        key=key,
+        fingerprint=request_fingerprint(event),
+        now=now,
+        present=lambda result: _answer(*api.answer_for(result, who, now)),
+    )
+    response: dict[str, Any] | None = None
+    try:
+        with remembering(receipt):
+            response = app.resolve(event, context)
+    except KeyAlreadyUsed:
+        pass  # the same key committed first: fall through to its record
+    if receipt.answer is not None:
+        return _as_lambda_answer(receipt.answer)
+    if response is not None and int(response.get("statusCode", 500)) < 400:
+        return response
+    remembered = runtime.storage().remembered(who.id, key, now)
+    if remembered is None:
+        if response is None:  # the record vanished between the refusal and our read
+            return _as_lambda(problem(Conflict("The request raced its own retry; try again.")))
+        return response  # a refusal that changed nothing is not remembered
+    if remembered.fingerprint != receipt.fingerprint:
+        return _as_lambda(
+            problem(IdempotencyKeyReused("This Idempotency-Key was used for another request."))
+        )
+    logger.info("idempotent replay", extra={"status": remembered.answer.status})
+    return _as_lambda_answer(remembered.answer)
+
+
+def _idempotency_key(event: Mapping[str, Any]) -> str | None:
+    method = event.get("requestContext", {}).get("http", {}).get("method", "")
+    if method not in IDEMPOTENT_METHODS:
+        return None
+    key = (event.get("headers") or {}).get("idempotency-key")
+    return key if isinstance(key, str) and key else None
+
+
+def _claims(event: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    claims = event.get("requestContext", {}).get("authorizer", {}).get("jwt", {}).get("claims")
+    return claims if isinstance(claims, Mapping) and claims.get("sub") else None
+
+
+def request_fingerprint(event: Mapping[str, Any]) -> str:
+    """What makes two requests "the same": method, path and the JSON value of the body.
+
+    The body is compared as a value, so spacing and key order do not matter.
+    """
+    body: Any = None
+    raw = event.get("body")
+    if raw:
+        try:
+            text = base64.b64decode(raw).decode("utf-8") if event.get("isBase64Encoded") else raw
+            body = json.loads(text)
+        except ValueError:  # not JSON: such a body is refused before it changes anything
+            body = raw
+    canonical = json.dumps(
+        {
+            "method": event["requestContext"]["http"]["method"],
+            "path": event.get("rawPath", ""),
+            "body": body,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _answer(status: int, model: Any) -> Answer:
+    """Serialised as the resolver serialises a route's answer, so replays read the same."""
+    return Answer(status=status, body=json.dumps(jsonable_encoder(model), separators=(",", ":")))
+
+
+def _as_lambda_answer(answer: Answer) -> dict[str, Any]:
+    return {
+        "statusCode": answer.status,
+        "headers": {"Content-Type": answer.content_type},
+        "body": answer.body,
+        "isBase64Encoded": False,
+    }
 
 
 def _body_is_object_or_empty(event: dict[str, Any]) -> bool:

@@ -94,6 +94,27 @@ def _visible_session(store: Storage, caller: Caller, session_id: str) -> Session
     return session
 
 
+def _visible_session_and_likely_payer(
+    store: Storage, caller: Caller, session_id: str
+) -> tuple[Session, dict[str, Account]]:
+    """The session and, in the same read, the account a member caller most likely paid from.
+
+    A member usually pays from their personal account, so reading it beside the session lets a
+    refunded cancel make two round trips in all (this read and the transaction).
+    """
+    likely = [personal_account_id(caller.id)] if caller.role is Role.MEMBER else []
+    session, accounts = store.session_and_accounts(session_id, likely)
+    if session is None:
+        raise NotFound("No such session.")
+    rules.require_visible(caller, session)
+    return session, accounts
+
+
+def _payer(store: Storage, session: Session, already_read: dict[str, Account]) -> Account:
+    """The account the session was paid from: from ``already_read`` if it is there."""
+    return already_read.get(session.account_id) or _account(store, session.account_id)
+
+
 # --- services --------------------------------------------------------------------------------
 
 
@@ -152,7 +173,11 @@ def book(
     now: datetime,
 ) -> Session:
     """Debit the credits, claim the coach's time and create the session, all or nothing."""
-    service = get_service(store, service_id)
+    paying = account_id or personal_account_id(caller.id)
+    # The service and the paying account in one read; a retry reads the account again.
+    service, first_read = store.service_and_accounts(service_id, [paying])
+    if service is None:
+        raise NotFound("No such service.")
     rules.require_can_book(caller, service, start, now)
     session_type = service.session_type(session_type_id)
     if session_type is None:
@@ -160,10 +185,9 @@ def book(
     end = start + timedelta(minutes=session_type.minutes)
     status = rules.booking_status(service)
     session_id = _new_id()
-    paying = account_id or personal_account_id(caller.id)
 
     def attempt() -> Session:
-        account = _account(store, paying)
+        account = first_read.pop(paying, None) or _account(store, paying)
         rules.require_can_spend(caller, account)
         session = Session(
             id=session_id,
@@ -237,12 +261,12 @@ def cancel(
     """Cancel an upcoming session; inside the free window the credits go back in the same step."""
 
     def attempt() -> Session:
-        session = _visible_session(store, caller, session_id)
+        session, accounts = _visible_session_and_likely_payer(store, caller, session_id)
         quote = rules.plan_cancel(caller, session, now)
         movement, refund = None, session.refund
         if quote.refund_credits > 0:
             movement = Movement(
-                account=_account(store, session.account_id),
+                account=_payer(store, session, accounts),
                 kind=quote.entry_kind,
                 credits=quote.refund_credits,
                 at=now,

@@ -5,7 +5,7 @@ boto3's own configuration (``AWS_ENDPOINT_URL`` in the local stack).
 """
 
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
@@ -45,15 +45,6 @@ def storage() -> Storage:
 
 
 @cache
-def idempotency_store() -> Any:
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-
-    return DynamoDBPersistenceLayer(
-        table_name=settings().idempotency_table, boto3_client=dynamodb()
-    )
-
-
-@cache
 def ses() -> "SESV2Client":
     return boto3.client("sesv2", config=_SES_CONFIG)
 
@@ -84,5 +75,5 @@ def notifier() -> "Notifier":
 
 def reset() -> None:
     """Forget the cached clients and settings (tests and the local stack change them)."""
-    for cached in (settings, dynamodb, storage, idempotency_store, ses, sqs, notifier):
+    for cached in (settings, dynamodb, storage, ses, sqs, notifier):
         cached.cache_clear()

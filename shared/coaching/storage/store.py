@@ -36,6 +36,8 @@ from coaching import rules
 from coaching.errors import InsufficientCredits, SlotTaken, ValidationFailed
 from coaching.models import MAX_BALANCE, Account, Actor, EntryKind, LedgerEntry, Service, Session
 from coaching.settings import Settings
+from coaching.storage import receipts
+from coaching.storage.receipts import Answer, KeyAlreadyUsed, Remembered
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -105,7 +107,12 @@ def session_item(session: Session) -> dict[str, Any]:
 
 
 def session_from_item(item: Mapping[str, Any]) -> Session:
-    return Session.model_validate(_only_fields(Session, _from_item(item)))
+    return session_from_item_values(_from_item(item))
+
+
+def session_from_item_values(values: Mapping[str, Any]) -> Session:
+    """A session from an item already turned into Python values."""
+    return Session.model_validate(_only_fields(Session, values))
 
 
 @dataclass(frozen=True)
@@ -144,7 +151,9 @@ class Page:
     next_token: str | None
 
 
-Tag = Literal["session", "slot-claim", "slot-release", "account", "entry", "membership", "new"]
+Tag = Literal[
+    "session", "slot-claim", "slot-release", "account", "entry", "membership", "new", "receipt"
+]
 
 
 @dataclass
@@ -177,12 +186,74 @@ class Storage:
     def get_account(self, account_id: str) -> Account | None:
         """The stored account; a personal account that was never funded reads as empty."""
         item = self._get(self.ledger_table, {"pk": f"ACCOUNT#{account_id}", "sk": "ACCOUNT"})
-        if item is not None:
-            return Account.model_validate(_only_fields(Account, item))
-        prefix = "personal-"
-        if account_id.startswith(prefix) and len(account_id) > len(prefix):
-            return Account.personal(account_id[len(prefix) :])
-        return None
+        return _account_from(account_id, item)
+
+    def session_and_accounts(
+        self, session_id: str, account_ids: Sequence[str]
+    ) -> tuple[Session | None, dict[str, Account]]:
+        """A session and the accounts its change is likely to move credits in, in one request.
+
+        One strongly consistent ``BatchGetItem`` instead of a read per item: a change that can
+        tell which account it will touch before reading the session saves a round trip.
+        """
+        item, accounts = self._item_and_accounts(session_key(session_id), account_ids)
+        return (None if item is None else session_from_item_values(item)), accounts
+
+    def service_and_accounts(
+        self, service_id: str, account_ids: Sequence[str]
+    ) -> tuple[Service | None, dict[str, Account]]:
+        """A service and the accounts a booking of it may pay from, in one request."""
+        key = _to_item({"pk": f"SERVICE#{service_id}", "sk": "SERVICE"})
+        item, accounts = self._item_and_accounts(key, account_ids)
+        return (None if item is None else Service.model_validate(_only_fields(Service, item))), (
+            accounts
+        )
+
+    def _item_and_accounts(
+        self, key: dict[str, Any], account_ids: Sequence[str]
+    ) -> tuple[dict[str, Any] | None, dict[str, Account]]:
+        wanted: dict[str, list[dict[str, Any]]] = {self.sessions_table: [key]}
+        if account_ids:
+            wanted[self.ledger_table] = [account_key(a) for a in dict.fromkeys(account_ids)]
+        found = self._batch_get(wanted)
+        wanted_pk = _deserializer.deserialize(key["pk"])
+        item = next((i for i in found if i.get("pk") == wanted_pk), None)
+        stored = {str(i["id"]): i for i in found if i.get("sk") == "ACCOUNT"}
+        accounts = {}
+        for account_id in account_ids:
+            account = _account_from(account_id, stored.get(account_id))
+            if account is not None:
+                accounts[account_id] = account
+        return item, accounts
+
+    def _batch_get(self, wanted: Mapping[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        request: dict[str, Any] = {
+            table: {"Keys": keys, "ConsistentRead": True} for table, keys in wanted.items()
+        }
+        items: list[dict[str, Any]] = []
+        while request:
+            response = self._db.batch_get_item(RequestItems=request)
+            for table_items in response.get("Responses", {}).values():
+                items += [_from_item(i) for i in table_items]
+            # Keys DynamoDB did not get to this time (throttling, size) are asked for again.
+            request = dict(response.get("UnprocessedKeys") or {})
+        return items
+
+    def remembered(self, caller_id: str, key: str, now: datetime) -> Remembered | None:
+        """What a caller's Idempotency-Key answered, while it is kept (24 hours)."""
+        item = self._get(
+            self.settings.idempotency_table, {"id": receipts.record_id(caller_id, key)}
+        )
+        if item is None or int(item["expiration"]) <= int(now.timestamp()):
+            return None  # never used, or expired and waiting for DynamoDB's TTL to delete it
+        return Remembered(
+            fingerprint=str(item["fingerprint"]),
+            answer=Answer(
+                status=int(item["status"]),
+                body=str(item["body"]),
+                content_type=str(item["content_type"]),
+            ),
+        )
 
     def slot_holder(self, coach_id: str, slot: datetime) -> str | None:
         item = self._get(self.sessions_table, {"pk": f"SLOT#{coach_id}#{iso(slot)}", "sk": "SLOT"})
@@ -323,11 +394,9 @@ class Storage:
     def put_service(self, service: Service) -> None:
         values = service.model_dump(mode="json", exclude_none=True)
         values |= {"pk": f"SERVICE#{service.id}", "sk": "SERVICE", "entity": "SERVICE"}
-        self._db.put_item(
-            TableName=self.sessions_table,
-            Item=_to_item(values),
-            ConditionExpression="attribute_not_exists(pk)",
-        )
+        tx = _Transaction()
+        tx.add("new", self._put(self.sessions_table, values, "attribute_not_exists(pk)"))
+        self._write(tx, service)
 
     def create_group_account(self, account: Account) -> None:
         """The account and one membership item per member and admin, together."""
@@ -344,7 +413,7 @@ class Storage:
                 "admin": user_id in account.admin_ids,
             }
             tx.add("membership", self._put(self.ledger_table, membership, None))
-        self._write(tx)
+        self._write(tx, account)
 
     def save_session(
         self,
@@ -403,18 +472,21 @@ class Storage:
             )
         if movement is not None:
             self._add_movement(tx, movement)
-        self._write(tx)
+        self._write(tx, after)
 
     def move_credits(self, movement: Movement) -> LedgerEntry:
         """A movement that no session causes (a grant or an adjustment)."""
         tx = _Transaction()
         self._add_movement(tx, movement)
-        self._write(tx)
-        return movement.entry
+        entry = movement.entry
+        self._write(tx, entry)
+        return entry
 
     def _add_movement(self, tx: _Transaction, movement: Movement) -> None:
         account = movement.account
-        if account.balance + movement.credits > MAX_BALANCE:
+        # The cap limits what may be granted; credits coming back (refunds, releases) are the
+        # member's own and are never refused for it.
+        if movement.kind is EntryKind.GRANT and account.balance + movement.credits > MAX_BALANCE:
             raise ValidationFailed.on("credits", f"would take the balance above {MAX_BALANCE}")
         if account.balance + movement.credits < 0:
             raise InsufficientCredits(
@@ -475,12 +547,44 @@ class Storage:
             put["ConditionExpression"] = condition
         return {"Put": put}  # type: ignore[typeddict-item]
 
-    def _write(self, tx: _Transaction) -> None:
-        """Run the transaction; turn a refusal into what it means for the caller."""
+    def _write(self, tx: _Transaction, result: object) -> None:
+        """Run the transaction; turn a refusal into what it means for the caller.
+
+        ``result`` is what the change produced (the session, entry, account or service). When
+        the request carries an Idempotency-Key, its record and the answer made from ``result``
+        are written in this same transaction.
+        """
+        receipt = receipts.current()
+        answer = None
+        if receipt is not None:
+            if receipt.answer is not None:
+                raise RuntimeError("a request with an Idempotency-Key commits one change only")
+            answer = receipt.present(result)
+            tx.add("receipt", self._receipt_put(receipt, answer))
         try:
             self._db.transact_write_items(TransactItems=tx.items)
         except ClientError as error:
             raise _meaning_of(error, tx.tags) from error
+        if receipt is not None:
+            receipt.answer = answer
+
+    def _receipt_put(self, receipt: receipts.Receipt, answer: Answer) -> "TransactWriteItemTypeDef":
+        values = {
+            "id": receipt.record_id,
+            "fingerprint": receipt.fingerprint,
+            "status": answer.status,
+            "body": answer.body,
+            "content_type": answer.content_type,
+            "expiration": int(receipt.expires_at.timestamp()),  # the table's TTL attribute
+        }
+        put = self._put(
+            self.settings.idempotency_table,
+            values,
+            # A key may be reused once its record has expired, even before TTL deletes it.
+            "attribute_not_exists(id) OR expiration <= :now",
+        )
+        put["Put"]["ExpressionAttributeValues"] = {":now": {"N": str(int(receipt.now.timestamp()))}}
+        return put
 
     # --- sweeps ------------------------------------------------------------------------------
 
@@ -549,6 +653,9 @@ def _meaning_of(error: ClientError, tags: Sequence[Tag]) -> Exception:
     ):
         return TransientConflict(",".join(codes))
     failed = [tag for tag, c in zip(tags, codes, strict=False) if c == "ConditionalCheckFailed"]
+    if "receipt" in failed:
+        # The same key committed first (a retry racing its original): its answer is the answer.
+        return KeyAlreadyUsed()
     if "session" in failed:
         # The session changed under us: a slot that looks taken may be held by its own newer
         # version. Read again and decide again; a slot truly taken is found on the retry.
@@ -558,6 +665,15 @@ def _meaning_of(error: ClientError, tags: Sequence[Tag]) -> Exception:
     if failed:
         return StaleRead(",".join(failed))
     return error
+
+
+def _account_from(account_id: str, item: Mapping[str, Any] | None) -> Account | None:
+    if item is not None:
+        return Account.model_validate(_only_fields(Account, item))
+    prefix = "personal-"
+    if account_id.startswith(prefix) and len(account_id) > len(prefix):
+        return Account.personal(account_id[len(prefix) :])
+    return None
 
 
 def _encode_token(key: Mapping[str, Any]) -> str:

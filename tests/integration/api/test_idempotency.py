@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -19,6 +19,7 @@ from coaching import clock, operations, runtime
 from coaching.models import Caller, personal_account_id
 from coaching.settings import Settings
 from coaching.storage import Storage
+from local.faults import Faults, FunctionKilled
 from local.moto_server import SerializedMotoServer
 from tests.api_client import Api
 from tests.builders import World, admin, coach, member, support
@@ -176,23 +177,27 @@ def test_the_same_key_with_another_body_is_refused_and_changes_nothing(
     assert (again.status, again.text) == (first.status, first.text)
 
 
-def test_a_reused_key_on_a_refused_first_answer_is_still_refused(
+def test_a_refusal_is_not_remembered_so_the_key_can_still_carry_a_valid_request(
     api: Api, given: World, store: Storage
 ) -> None:
+    # Refusals change nothing, so they are not stored: the client may fix its body and send it
+    # again with the same key, as it would after a network error.
     alice = member()
     service = given.service(credits=3)
     given.fund(alice, 10)
-    key = {"Idempotency-Key": "reused-after-refusal"}
+    key = {"Idempotency-Key": "fixed-after-refusal"}
     bad = api.post(alice, "/sessions", {**book_body(service, slot_in(72)), "extra": 1}, headers=key)
     assert_problem(bad, 422, "VALIDATION_FAILED")
 
-    with nothing_changes(store):
-        other = api.post(alice, "/sessions", book_body(service, slot_in(72)), headers=key)
+    fixed = api.post(alice, "/sessions", book_body(service, slot_in(72)), headers=key)
+    again = api.post(alice, "/sessions", book_body(service, slot_in(72)), headers=key)
 
-    assert_problem(other, 422, "IDEMPOTENCY_KEY_REUSED")
+    assert fixed.status == 201, fixed.text
+    assert (again.status, again.text) == (fixed.status, fixed.text)
+    assert balance(store, personal_account_id(alice.id)) == 7
 
 
-def test_a_refusal_replayed_with_its_key_stays_the_same_refusal(
+def test_a_refusal_retried_with_its_key_runs_again_once_its_cause_is_gone(
     api: Api, given: World, store: Storage
 ) -> None:
     alice = member()
@@ -202,13 +207,15 @@ def test_a_refusal_replayed_with_its_key_stays_the_same_refusal(
     key = {"Idempotency-Key": "too-poor"}
     first = api.post(alice, "/sessions", body, headers=key)
     assert_problem(first, 409, "INSUFFICIENT_CREDITS")
-    given.fund(alice, 5)  # the cause is gone, but the key already has its answer
+    given.fund(alice, 5)
 
-    with nothing_changes(store):
-        again = api.post(alice, "/sessions", body, headers=key)
+    second = api.post(alice, "/sessions", body, headers=key)
+    third = api.post(alice, "/sessions", body, headers=key)
 
-    assert (again.status, again.text) == (first.status, first.text)
-    assert balance(store, personal_account_id(alice.id)) == 7
+    assert second.status == 201, second.text
+    assert (third.status, third.text) == (second.status, second.text)
+    assert balance(store, personal_account_id(alice.id)) == 4
+    assert entry_kinds(store, personal_account_id(alice.id)) == ["GRANT", "GRANT", "DEBIT"]
 
 
 def test_two_users_with_the_same_key_do_not_collide(api: Api, given: World, store: Storage) -> None:
@@ -282,7 +289,6 @@ def on_server(
 def _race(environments: list[Environment], caller: Caller, body: Any, key: str) -> list[Any]:
     # Clients are built before the race: creating boto3 clients is not thread-safe.
     runtime.storage()
-    runtime.idempotency_store()
     start = threading.Barrier(len(environments))
 
     def send(environment: Environment) -> Any:
@@ -347,3 +353,29 @@ def test_concurrent_retries_of_a_refund_refund_once(on_server: Storage) -> None:
     account_id = personal_account_id(alice.id)
     assert balance(on_server, account_id) == 10
     assert entry_kinds(on_server, account_id) == ["GRANT", "DEBIT", "REFUND"]
+
+
+@pytest.mark.race
+@pytest.mark.parametrize("when", ["before_commit", "after_commit"])
+def test_concurrent_retries_after_a_crash_at_the_commit_refund_once(
+    on_server: Storage, when: Literal["before_commit", "after_commit"]
+) -> None:
+    given = World(on_server, now=clock.now())
+    alice = member()
+    given.fund(alice, 10)
+    session = given.book(alice, given.service(credits=3), in_hours=72)
+    path = f"/sessions/{session.id}/cancel"
+    faults = Faults()
+    faults.install(runtime.dynamodb())
+    faults.arm("cancel", when, 1)
+    with pytest.raises(FunctionKilled), faults.running("cancel"):
+        Environment("POST", path).call(alice, {}, headers={"Idempotency-Key": "k1"})
+
+    replies = _race([Environment("POST", path) for _ in range(THREADS)], alice, {}, "k1")
+
+    assert {r.status for r in replies} == {200}, [r.text for r in replies if r.status != 200]
+    assert len({r.text for r in replies}) == 1
+    account_id = personal_account_id(alice.id)
+    assert balance(on_server, account_id) == 10
+    assert entry_kinds(on_server, account_id) == ["GRANT", "DEBIT", "REFUND"]
+    given.assert_ledger_consistent(account_id)

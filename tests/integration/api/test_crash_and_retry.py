@@ -1,0 +1,227 @@
+"""A function killed just before or just after its commit, then retried with the same key.
+
+This is the gap Powertools idempotency leaves (its record is written in requests of its own): a
+Lambda that dies after its change commits and before it answers is retried by the client, and
+the retry must answer the first outcome without changing anything again. Here the key's record
+commits in the change's own transaction, and these tests kill every state-changing POST at both
+points with the local stack's fault injection (botocore hooks around ``TransactWriteItems``).
+"""
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Literal
+
+import pytest
+
+from coaching import clock, operations, runtime
+from coaching.models import Caller, personal_account_id
+from coaching.storage import Storage
+from local.faults import Faults, FunctionKilled
+from local.routes import find
+from tests.api_client import ROUTES, Api, Reply
+from tests.builders import World, admin, coach, member, support
+
+from .api_steps import book, book_body, iso, parse, slot_in, snapshot
+
+
+@dataclass(frozen=True)
+class Request:
+    caller: Caller
+    path: str
+    body: dict[str, Any] | None
+    status: int
+    accounts: tuple[str, ...] = ()
+    """Accounts whose ledgers the request may move: checked for consistency after each step."""
+
+    @property
+    def function(self) -> str:
+        """The function's folder under functions/, as fault injection names it."""
+        found = find(ROUTES, "POST", self.path)
+        assert found is not None, self.path
+        return found[0].code_uri.strip("/").split("/")[-1]
+
+
+def _book(api: Api, given: World) -> Request:
+    alice = member()
+    given.fund(alice, 10)
+    service = given.service(credits=3)
+    return Request(
+        alice, "/sessions", book_body(service, slot_in(72)), 201, (personal_account_id(alice.id),)
+    )
+
+
+def _cancel(api: Api, given: World) -> Request:
+    alice = member()
+    given.fund(alice, 10)
+    session = book(api, alice, given.service(credits=3))
+    return Request(
+        alice,
+        f"/sessions/{session['id']}/cancel",
+        {"reason": "Sick"},
+        200,
+        (personal_account_id(alice.id),),
+    )
+
+
+def _cancel_by_coach(api: Api, given: World) -> Request:
+    alice, carol = member(), coach()
+    given.fund(alice, 10)
+    session = book(api, alice, given.service(by=carol, credits=3))
+    return Request(
+        carol, f"/sessions/{session['id']}/cancel", {}, 200, (personal_account_id(alice.id),)
+    )
+
+
+def _reschedule(api: Api, given: World) -> Request:
+    alice = member()
+    given.fund(alice, 10)
+    session = book(api, alice, given.service(credits=3))
+    later = parse(session["start"]) + timedelta(hours=2)
+    return Request(alice, f"/sessions/{session['id']}/reschedule", {"start": iso(later)}, 200)
+
+
+def _late_member(api: Api, given: World) -> tuple[Caller, Caller, dict[str, Any]]:
+    alice, carol = member(), coach()
+    given.fund(alice, 10)
+    service = given.service(by=carol, credits=3, late_reschedule_requires_approval=True)
+    return alice, carol, book(api, alice, service, hours=12)
+
+
+def _reschedule_request(api: Api, given: World) -> Request:
+    alice, _, session = _late_member(api, given)
+    asked = parse(session["start"]) + timedelta(hours=3)
+    return Request(alice, f"/sessions/{session['id']}/reschedule", {"start": iso(asked)}, 202)
+
+
+def _answer_reschedule(answer: str) -> Callable[[Api, World], Request]:
+    def make(api: Api, given: World) -> Request:
+        alice, carol, session = _late_member(api, given)
+        asked = parse(session["start"]) + timedelta(hours=3)
+        operations.reschedule(given.store, alice, session["id"], asked, None, clock.now())
+        return Request(carol, f"/sessions/{session['id']}/reschedule-request/{answer}", None, 200)
+
+    return make
+
+
+def _answer_booking(answer: str) -> Callable[[Api, World], Request]:
+    def make(api: Api, given: World) -> Request:
+        alice, carol = member(), coach()
+        given.fund(alice, 10)
+        service = given.service(by=carol, credits=3, requires_approval=True)
+        session = book(api, alice, service)
+        assert session["status"] == "REQUESTED"
+        return Request(
+            carol,
+            f"/sessions/{session['id']}/{answer}",
+            None,
+            200,
+            (personal_account_id(alice.id),),
+        )
+
+    return make
+
+
+def _refund(api: Api, given: World) -> Request:
+    alice, carol = member(), coach()
+    given.fund(alice, 10)
+    session = book(api, alice, given.service(by=carol, credits=3), hours=12)
+    api.post(alice, f"/sessions/{session['id']}/cancel", {})
+    return Request(
+        carol,
+        f"/sessions/{session['id']}/refund",
+        {"credits": 2},
+        200,
+        (personal_account_id(alice.id),),
+    )
+
+
+def _grant(api: Api, given: World) -> Request:
+    boss = admin()
+    group = api.post(boss, "/accounts", {"name": "Team"}).json
+    return Request(boss, f"/accounts/{group['id']}/grants", {"credits": 5}, 201, (group["id"],))
+
+
+def _create_account(api: Api, given: World) -> Request:
+    return Request(support(), "/accounts", {"name": "Acme team", "member_ids": ["m-1"]}, 201)
+
+
+def _create_service(api: Api, given: World) -> Request:
+    body = {"name": "Career coaching", "session_types": [{"minutes": 60, "credits": 3}]}
+    return Request(coach(), "/services", body, 201)
+
+
+REQUESTS: dict[str, Callable[[Api, World], Request]] = {
+    "book": _book,
+    "cancel": _cancel,
+    "cancel-by-coach": _cancel_by_coach,
+    "reschedule": _reschedule,
+    "reschedule-request": _reschedule_request,
+    "approve-reschedule": _answer_reschedule("approve"),
+    "decline-reschedule": _answer_reschedule("decline"),
+    "approve-booking": _answer_booking("approve"),
+    "decline-booking": _answer_booking("decline"),
+    "refund": _refund,
+    "grant": _grant,
+    "create-account": _create_account,
+    "create-service": _create_service,
+}
+
+
+@pytest.fixture
+def faults(api: Api) -> Iterator[Faults]:
+    """Fault injection on the functions' own DynamoDB client (fresh for each test)."""
+    injected = Faults()
+    injected.install(runtime.dynamodb())
+    yield injected
+    injected.clear()
+
+
+def _send(api: Api, faults: Faults, request: Request, key: str) -> Reply:
+    with faults.running(request.function):
+        return api.post(
+            request.caller, request.path, request.body, headers={"Idempotency-Key": key}
+        )
+
+
+def _named_id(reply: Reply) -> str:
+    body = reply.json
+    return str(body["session"]["id"] if "session" in body else body["id"])
+
+
+@pytest.mark.parametrize("when", ["before_commit", "after_commit"])
+@pytest.mark.parametrize("make", REQUESTS.values(), ids=REQUESTS.keys())
+def test_a_function_killed_at_its_commit_and_retried_with_its_key_changes_things_once(
+    api: Api,
+    given: World,
+    store: Storage,
+    faults: Faults,
+    make: Callable[[Api, World], Request],
+    when: Literal["before_commit", "after_commit"],
+) -> None:
+    request = make(api, given)
+    before = snapshot(store)
+    faults.arm(request.function, when, 1)
+
+    with pytest.raises(FunctionKilled):
+        _send(api, faults, request, "crash-1")
+    after_crash = snapshot(store)
+    retry = _send(api, faults, request, "crash-1")
+    after_retry = snapshot(store)
+    again = _send(api, faults, request, "crash-1")
+
+    assert faults.armed() == []
+    assert retry.status == request.status, retry.text
+    assert (again.status, again.text) == (retry.status, retry.text)
+    assert snapshot(store) == after_retry
+    if when == "before_commit":
+        assert after_crash == before, "a function killed before its commit changed storage"
+        assert after_retry != before
+    else:
+        assert after_crash != before, "the killed function's commit did not land"
+        assert after_retry == after_crash, "the retry changed storage a second time"
+        # The replayed answer is about what the killed run wrote.
+        assert _named_id(retry) in json.dumps(after_crash)
+    for account_id in request.accounts:
+        given.assert_ledger_consistent(account_id)
