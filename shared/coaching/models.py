@@ -32,7 +32,10 @@ def _known_zone(value: str) -> str:
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 TimeZoneName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_known_zone)]
 MAX_BALANCE = 1_000_000
+"""The most a grant may take a balance to. Credits coming back are never refused for it, so a
+balance can end above it."""
 Credits = Annotated[int, Field(ge=0, le=MAX_BALANCE)]
+Balance = Annotated[int, Field(ge=0)]
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@|+-]+$")]
 
 
@@ -248,7 +251,7 @@ class Account(Model):
     id: Identifier
     kind: AccountKind
     name: str
-    balance: Credits = 0
+    balance: Balance = 0
     version: int = 0
     """Counts the ledger entries; the next entry is number version + 1."""
     owner_id: str | None = None
@@ -283,7 +286,7 @@ class LedgerEntry(Model):
     kind: EntryKind
     credits: int
     """Signed: positive adds to the balance, negative spends from it."""
-    balance_after: Credits
+    balance_after: Balance
     session_id: str | None = None
     actor: Actor | None = None
     at: UtcDatetime

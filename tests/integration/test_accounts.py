@@ -3,10 +3,11 @@
 import base64
 import json
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 
-from coaching import operations
+from coaching import operations, sweep
 from coaching.errors import (
     Forbidden,
     InsufficientCredits,
@@ -14,11 +15,14 @@ from coaching.errors import (
     ValidationFailed,
 )
 from coaching.models import (
+    MAX_BALANCE,
     Account,
     AccountKind,
     Caller,
     EntryKind,
     RefundStatus,
+    Session,
+    SessionStatus,
     personal_account_id,
 )
 from tests.builders import World, admin, coach, member, support
@@ -200,6 +204,46 @@ def test_a_grant_beyond_the_largest_balance_is_refused_cleanly(world: World) -> 
         operations.grant(world.store, support(), account, 2, None, world.now)
 
     assert world.balance(account) == 999_999
+    world.assert_ledger_consistent(account)
+
+
+def _at_the_cap_with_a_booking(
+    world: World, *, requires_approval: bool = False
+) -> tuple[str, Caller, Session]:
+    """A member who booked 3 credits and was then granted up to the cap."""
+    alice = member()
+    account = personal_account_id(alice.id)
+    world.fund(alice, 3)
+    service = world.service(credits=3, requires_approval=requires_approval)
+    session = world.book(alice, service, in_hours=72)
+    world.fund(alice, MAX_BALANCE)
+    assert world.balance(account) == MAX_BALANCE
+    return account, alice, session
+
+
+def test_a_refund_at_the_cap_still_comes_back(world: World) -> None:
+    account, alice, session = _at_the_cap_with_a_booking(world)
+
+    canceled = operations.cancel(world.store, alice, session.id, None, world.now)
+
+    assert canceled.refund.credits == 3
+    assert world.balance(account) == MAX_BALANCE + 3
+    world.assert_ledger_consistent(account)
+    with pytest.raises(ValidationFailed):  # grants stay capped
+        operations.grant(world.store, support(), account, 1, None, world.now)
+
+
+def test_an_expiring_request_at_the_cap_releases_its_credits(world: World) -> None:
+    account, _, session = _at_the_cap_with_a_booking(world, requires_approval=True)
+    assert session.request_expires_at is not None
+    later = session.request_expires_at + timedelta(seconds=1)
+
+    result = sweep.run(world.store, later, budget=lambda: 60.0)
+
+    assert (result.expired_bookings, result.failed) == (1, 0)
+    assert world.balance(account) == MAX_BALANCE + 3
+    stored_session = world.store.get_session(session.id)
+    assert stored_session is not None and stored_session.status is SessionStatus.EXPIRED
     world.assert_ledger_consistent(account)
 
 
