@@ -2,7 +2,9 @@
 
 A hypothesis state machine books, cancels, moves, refunds, answers and sweeps sessions of two
 coaches for three members paying from personal accounts and a shared group account, on a clock
-that only moves forward, and retries calls at random with the same arguments. In-process moto
+that only moves forward, and retries calls at random with the same arguments. It also kills the
+HTTP functions just before or just after their commit and retries them with the same
+Idempotency-Key, through the real handlers. In-process moto
 (``mock_aws``) holds fresh tables for each example; nothing here runs on threads (races are in
 test_races.py, against the serialized server).
 
@@ -17,7 +19,10 @@ straight from moto's in-process backend: a boto3 Scan of every table after every
 tens of milliseconds in moto, which would make the property test take minutes.
 """
 
+import uuid
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
@@ -31,7 +36,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from moto import mock_aws
 from moto.dynamodb.models import dynamodb_backends
 
-from coaching import operations, sweep
+from coaching import clock, operations, runtime, sweep
 from coaching.errors import (
     DomainError,
     Forbidden,
@@ -61,7 +66,9 @@ from coaching.models import (
 )
 from coaching.settings import Settings
 from coaching.storage import Storage, session_from_item
+from local.faults import Faults, FunctionKilled
 from local.template import create_tables
+from tests.api_client import Api, Reply
 from tests.builders import NOW, World, coach, member
 
 Key = tuple[str, str]
@@ -248,8 +255,15 @@ class LedgerMachine(RuleBasedStateMachine):
         client = _BOTO.client("dynamodb")
         self.config = Settings()
         names = self.config.table_names()
-        create_tables(client, {k: names[k] for k in ("SessionsTable", "LedgerTable")})
+        create_tables(
+            client, {k: names[k] for k in ("SessionsTable", "LedgerTable", "IdempotencyTable")}
+        )
         self.store = Storage(client, self.config)
+        # The HTTP handlers find the same tables: Settings() defaults, nothing in the environment.
+        runtime.reset()
+        self.api = Api(self.store)
+        self.faults = Faults()
+        self.faults.install(runtime.dynamodb())
         account = _BOTO.client("sts").get_caller_identity()["Account"]
         self._backend = dynamodb_backends[account][REGION]
         self.now = NOW
@@ -313,7 +327,18 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         operations.MAX_ATTEMPTS = self._max_attempts
+        runtime.reset()
         self._aws.stop()
+
+    @contextmanager
+    def handlers_at_machine_time(self) -> Iterator[None]:
+        """The handlers read this machine's clock, not the wall clock."""
+        real = clock.now
+        clock.now = lambda: self.now
+        try:
+            yield
+        finally:
+            clock.now = real
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -646,6 +671,71 @@ class LedgerMachine(RuleBasedStateMachine):
             assert [(e.kind, e.credits, e.account_id) for e in made] == [
                 (EntryKind.REFUND, amount, session.account_id)
             ]
+
+    @precondition(lambda self: bool(self.session_ids))
+    @rule(
+        data=st.data(),
+        action=st.sampled_from(["cancel", "refund", "grant"]),
+        when=st.sampled_from(["before_commit", "after_commit"]),
+        retries=st.integers(1, 2),
+    )
+    def crash_then_retry_with_the_key(
+        self, data: st.DataObject, action: str, when: str, retries: int
+    ) -> None:
+        """A function dies at its commit; the client retries with the same Idempotency-Key."""
+        if action == "grant":
+            account_id = data.draw(st.sampled_from(self.account_ids), label="account")
+            caller, path, body = self.support, f"/accounts/{account_id}/grants", {"credits": 2}
+            function = "accounts"
+        elif action == "cancel":
+            session = self.pick(data, lambda s: s.status in ACTIVE_STATUSES)
+            caller, path, body = self.caller_for(session, "member"), "cancel", {}
+        else:  # a refund: of a session that is over or canceled, and not fully refunded yet
+            session = self.pick(
+                data,
+                lambda s: (s.start <= self.now or s.status is SessionStatus.CANCELED)
+                and s.refund.credits < s.credits,
+            )
+            caller, path, body = self.caller_for(session, "coach"), "refund", {"credits": 1}
+        if action != "grant":
+            function, path = path, f"/sessions/{session.id}/{path}"
+        key = {"Idempotency-Key": uuid.uuid4().hex}
+        before = self.snapshot()
+        self.faults.arm(function, when, 1)  # type: ignore[arg-type]
+
+        first: Reply | None = None
+        with self.handlers_at_machine_time():
+            try:
+                with self.faults.running(function):
+                    first = self.api.post(caller, path, body, headers=key)
+            except FunctionKilled:
+                first = None
+            killed = not self.faults.armed()
+            self.faults.clear()
+            replies = [self.api.post(caller, path, body, headers=key) for _ in range(retries)]
+        after = self._state = self.snapshot()
+        made = [_entry(after.ledger_table[k]) for k in sorted(after.entry_keys - before.entry_keys)]
+        event(f"crash {action} {when}: {'killed' if killed else 'refused first'}")
+
+        # Every retry answers alike, and at most one movement happened in all.
+        assert len({(r.status, r.text) for r in replies}) == 1, [r.text for r in replies]
+        assert len(made) <= 1, made
+        answer = replies[0]
+        if not killed:  # refused before reaching its transaction: nothing to kill, nothing done
+            assert first is not None and (first.status, first.text) == (answer.status, answer.text)
+            assert after == before
+            return
+        if answer.status >= 400:  # the retry, running afresh, was refused: still nothing done
+            assert when == "before_commit", answer.text
+            assert after == before
+            return
+        if action == "grant":
+            assert [(e.kind, e.credits) for e in made] == [(EntryKind.GRANT, 2)]
+        elif action == "cancel":
+            assert self.session(session.id).status is SessionStatus.CANCELED
+            self.automatic[session.id] += [e.id for e in made]
+        else:
+            assert [(e.kind, e.credits) for e in made] == [(EntryKind.REFUND, 1)]
 
     @precondition(lambda self: any(s.request_expires_at for s in self.state().sessions.values()))
     @rule(data=st.data(), who=STAFF, approve=st.booleans(), retry=st.booleans())
