@@ -68,7 +68,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     env.configure_process()
-    warnings.filterwarnings("ignore", message="No idempotency key value found")
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     out = _report_stream()
     machine = env.machine()

@@ -5,14 +5,15 @@ sends after its JWT authorizer, against in-process moto. Every sample gets a fre
 coach, a service, a funded member, their sessions) made the same way, so samples are alike.
 
 - Requests and capacity: a few samples with a detail recorder on the functions' DynamoDB client
-  (``bench.recorder``). Requests to the idempotency table are counted apart from the data's.
+  (``bench.recorder``). Every POST carries a fresh Idempotency-Key; its record is written inside
+  the change's own transaction, so it costs write units but no request of its own.
 - Latency: the handler's wall time, warm, over ``samples`` fresh subjects, next to the *floor*:
   the DynamoDB calls the operation cannot avoid, made bare (no handler, no Powertools, no
   pydantic) with exactly the parameters the handler sent, against another subject made the same
   way. The floor is the first read (the item the request names: the session, or the service
   for a booking, or one page of the index for a list) plus the write (one
-  ``TransactWriteItems`` of the same shape). Other reads (the paying account) and the
-  idempotency record are overhead above the floor.
+  ``TransactWriteItems`` of the same shape, key record included). Other reads (the paying
+  account, where it is not read with the session) are overhead above the floor.
 """
 
 import json
@@ -158,10 +159,10 @@ class Sample:
 class Measured:
     operation: Operation
     data: list[Call]
-    """The data requests of the first detail sample (idempotency ones apart)."""
-    idempotency: list[Call]
+    """Every DynamoDB request of the first detail sample, the key's record included."""
+    keyed: list[Call]
+    """Those of them that touch the idempotency table (the transaction carrying the record)."""
     data_capacity: Capacity
-    idempotency_capacity: Capacity
     handler: list[float] = field(default_factory=list)
     in_dynamodb: list[float] = field(default_factory=list)
     floor: list[float] = field(default_factory=list)
@@ -245,23 +246,13 @@ def measure(aws: Aws, operation: Operation, samples: int) -> Measured:
             details.append(_invoke(aws, operation.request(detail[-1], now), operation.status))
     finally:
         aws.recorder.detail = False
-    table = aws.idempotency_table
-
-    def data_of(calls: list[Call]) -> list[Call]:
-        return [c for c in calls if not c.touches(table)]
-
-    def idem_of(calls: list[Call]) -> list[Call]:
-        return [c for c in calls if c.touches(table)]
-
     first = details[0]
-    shapes = {summarize(data_of(d.calls)) + summarize(idem_of(d.calls)) for d in details}
     measured = Measured(
         operation=operation,
-        data=data_of(first.calls),
-        idempotency=idem_of(first.calls),
-        data_capacity=capacity_of(data_of(first.calls)),
-        idempotency_capacity=capacity_of(idem_of(first.calls)),
-        varying=len(shapes) > 1,
+        data=first.calls,
+        keyed=[c for c in first.calls if c.touches(aws.idempotency_table)],
+        data_capacity=capacity_of(first.calls),
+        varying=len({summarize(d.calls) for d in details}) > 1,
     )
     measured.floor_calls = [
         c for n, c in enumerate(measured.data) if n == 0 or c.operation in WRITES
@@ -291,11 +282,10 @@ def run(aws: Aws, samples: int = SAMPLES) -> Section:
         "API operations: DynamoDB requests and capacity (per request)",
         [
             "operation",
-            "data requests",
+            "requests in all",
             "RCU",
             "WCU (of it, index)",
-            "idempotency requests",
-            "idem. RCU/WCU",
+            "carry the key's record",
         ],
     )
     for r in results:
@@ -304,13 +294,11 @@ def run(aws: Aws, samples: int = SAMPLES) -> Section:
             summarize(r.data),
             units(r.data_capacity.read),
             f"{units(r.data_capacity.write)} ({units(r.data_capacity.index_write)})",
-            summarize(r.idempotency),
-            f"{units(r.idempotency_capacity.read)}/{units(r.idempotency_capacity.write)}",
+            summarize(r.keyed),
         )
     requests.notes += [
         "Requests counted with botocore hooks on the functions' own client; every POST "
-        "carries a fresh Idempotency-Key, and the idempotency table's requests are counted "
-        "apart.",
+        "carries a fresh Idempotency-Key, whose record rides in the change's transaction.",
         "Capacity computed from item sizes by DynamoDB's rules (bench/capacity.py): moto "
         "answers ReturnConsumedCapacity with placeholders (1.0 per write, 0.5 per read, none "
         "for a transaction). Transactional writes cost 2x; index writes (3 GSIs with ALL "
@@ -348,7 +336,7 @@ def run(aws: Aws, samples: int = SAMPLES) -> Section:
     latency.notes += [
         f"{samples} warm invocations per operation, each on a fresh subject, after "
         f"{WARMUP} warm-up invocations. 'in DynamoDB calls' is the time inside the client's "
-        "requests (botocore and moto), idempotency record included.",
+        "requests (botocore and moto).",
         "Floor: the first read and the write the operation cannot avoid, sent bare with the "
         "handler's own parameters against another subject made the same way. In AWS each "
         "request costs a network round trip instead of moto's time, and 'outside them' runs "
@@ -361,10 +349,10 @@ def run(aws: Aws, samples: int = SAMPLES) -> Section:
         if r.operation.name.startswith("cancel"):
             targets.append(
                 Target(
-                    f"{r.operation.name}: at most 2 DynamoDB round trips plus the idempotency "
-                    "record's",
-                    len(r.data) <= 2,
-                    f"{summarize(r.data)} + idempotency {summarize(r.idempotency)}",
+                    f"{r.operation.name} by its member: at most 2 DynamoDB round trips in all, "
+                    "Idempotency-Key included",
+                    len(r.data) <= 2 and len(r.keyed) == 1,
+                    summarize(r.data),
                 )
             )
         if r.operation.name == "session detail":
