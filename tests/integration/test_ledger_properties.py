@@ -10,7 +10,8 @@ After every step it checks what must always hold: each account's balance is the 
 entries and never negative; a session is debited once and never gets back more than it paid;
 automatic refunds happen at most once; a refused call changes nothing; and the coach's slots are
 held by exactly the sessions that need them. Each operation's outcome is also checked against an
-oracle written from PRODUCT.md (who may do it, when it is refunded, what it costs).
+oracle written from the rules as docs/api.md states them (who may do it, when it is refunded,
+what it costs).
 
 The operations go through ``Storage`` and boto3 as in production. The checks read the tables
 straight from moto's in-process backend: a boto3 Scan of every table after every step costs
@@ -97,7 +98,7 @@ CLOCK_STEPS = st.sampled_from(
 )
 
 
-# --- an oracle from PRODUCT.md ----------------------------------------------------------------
+# --- an oracle from the rules docs/api.md states -----------------------------------------------
 
 
 def next_boundary(moment: datetime) -> datetime:
