@@ -2,7 +2,7 @@
 
 Embedded AWS (moto) with the template's tables, stream and SES; the HTTP API on
 http://127.0.0.1:3000 (``PORT`` to change); the stream feeding the notify function; the sweep on
-its schedule; demo data; and the local routes of API.md (health, mailbox, clock, sweep).
+its schedule; demo data; and the local routes of docs/api.md (health, mailbox, clock, sweep).
 """
 
 import argparse

@@ -1,4 +1,4 @@
-"""The HTTP contract's bodies and answers (see API.md), and how a session is shown to a caller."""
+"""The HTTP contract's bodies and answers (docs/api.md), and how a session is shown to a caller."""
 
 from datetime import datetime
 from typing import Annotated, Literal
@@ -8,6 +8,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, St
 from coaching import rules
 from coaching.models import (
     MAX_REASON_LENGTH,
+    SLOT_MINUTES,
     Account,
     AccountKind,
     Actor,
@@ -31,6 +32,15 @@ from coaching.models import (
 )
 
 Reason = Annotated[str, Field(max_length=MAX_REASON_LENGTH)]
+GridStart = Annotated[
+    AwareDatetime,
+    Field(
+        description=(
+            f"RFC 3339 with an offset, on a {SLOT_MINUTES}-minute boundary (:00, :15, :30, :45); "
+            "any other start fails validation naming `start`."
+        )
+    ),
+]
 Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@|+-]+$")]
 
 
@@ -43,7 +53,7 @@ class Body(BaseModel):
 class BookBody(Body):
     service_id: Id
     session_type_id: Id
-    start: AwareDatetime
+    start: GridStart
     account_id: Id | None = None
     timezone: TimeZoneName | None = None
 
@@ -53,7 +63,7 @@ class CancelBody(Body):
 
 
 class RescheduleBody(Body):
-    start: AwareDatetime
+    start: GridStart
     reason: Reason | None = None
 
 
@@ -115,7 +125,15 @@ class SessionView(BaseModel):
     service: ServiceRef
     session_type: SessionType
     start: datetime
-    end: datetime
+    end: Annotated[
+        datetime,
+        Field(
+            description=(
+                "The start plus the session type's minutes. The coach's time stays held until "
+                f"this end rounded up to the next {SLOT_MINUTES}-minute boundary."
+            )
+        ),
+    ]
     timezone: str
     credits: int
     account_id: str
@@ -269,9 +287,9 @@ def answer_for(result: object, caller: Caller, now: datetime) -> tuple[int, Base
 class Problem(BaseModel):
     """An RFC 9457 problem document."""
 
-    type: str
+    type: Annotated[str, Field(description="`urn:problem:coaching:` and the code in lower case")]
     title: str
     status: int
     detail: str
-    code: str
+    code: Annotated[str, Field(description="The stable error code, such as `SLOT_TAKEN`")]
     errors: list[dict[str, str]] | None = None

@@ -1,4 +1,4 @@
-"""Domain errors. Each carries the stable code and HTTP status of ../API.md.
+"""Domain errors. Each carries the stable code and HTTP status that docs/api.md lists.
 
 The HTTP layer maps them to RFC 9457 problem documents in one place; storage turns failed
 DynamoDB conditions into them. Messages never contain personal data.

@@ -11,8 +11,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 SLOT_MINUTES = 15
-"""The coach's calendar is claimed in 15-minute slots, so starts and lengths align to them."""
+"""The coach's calendar is claimed in 15-minute slots: starts align to them, and a session holds
+every slot from its start to its end rounded up to the next boundary."""
 
+MIN_SESSION_MINUTES = 10
 MAX_SESSION_MINUTES = 240
 MAX_REASON_LENGTH = 500
 
@@ -85,14 +87,19 @@ class Person(Model):
     timezone: TimeZoneName = "UTC"
 
 
-def _aligned_minutes(value: int) -> int:
-    if value % SLOT_MINUTES:
-        raise ValueError(f"must be a multiple of {SLOT_MINUTES} minutes")
-    return value
-
-
+# Any whole number of minutes: a 50-minute session holds its coach until the hour, which leaves
+# the ten minutes between sessions that coaches want anyway.
 SessionMinutes = Annotated[
-    int, Field(ge=SLOT_MINUTES, le=MAX_SESSION_MINUTES), AfterValidator(_aligned_minutes)
+    int,
+    Field(
+        ge=MIN_SESSION_MINUTES,
+        le=MAX_SESSION_MINUTES,
+        description=(
+            f"Any whole number of minutes from {MIN_SESSION_MINUTES} to {MAX_SESSION_MINUTES}. "
+            f"A session holds its coach's time from its start to its end rounded up to the next "
+            f"{SLOT_MINUTES}-minute boundary."
+        ),
+    ),
 ]
 SessionCredits = Annotated[int, Field(ge=1, le=10_000)]
 

@@ -104,11 +104,31 @@ def require_future(start: datetime, now: datetime, field: str = "start") -> None
         raise ValidationFailed.on(field, "must be in the future")
 
 
+def held_until(end: datetime) -> datetime:
+    """Where a session's hold on its coach ends: its end rounded up to the next slot boundary."""
+    end = end.astimezone(UTC)
+    past_boundary = timedelta(
+        minutes=end.minute % SLOT_MINUTES, seconds=end.second, microseconds=end.microsecond
+    )
+    if not past_boundary:
+        return end
+    return end - past_boundary + timedelta(minutes=SLOT_MINUTES)
+
+
 def slots_between(start: datetime, end: datetime) -> list[datetime]:
-    """The calendar slots a session from start to end occupies."""
+    """The calendar slots a session from start to end holds.
+
+    Every slot from the one its start falls in up to its end rounded up to a boundary, so a
+    50-minute session at 10:00 holds 10:00 to 11:00 and a 25-minute one 10:00 to 10:30. Booking,
+    moving, releasing and the checks in tests all count slots here, so they cannot disagree.
+    """
     step = timedelta(minutes=SLOT_MINUTES)
-    slots, at, end = [], start.astimezone(UTC), end.astimezone(UTC)
-    while at < end:
+    at, stop = start.astimezone(UTC), held_until(end)
+    at -= timedelta(
+        minutes=at.minute % SLOT_MINUTES, seconds=at.second, microseconds=at.microsecond
+    )
+    slots = []
+    while at < stop:
         slots.append(at)
         at += step
     return slots

@@ -12,7 +12,8 @@ After every step it checks what must always hold: each account's balance is the 
 entries and never negative; a session is debited once and never gets back more than it paid;
 automatic refunds happen at most once; a refused call changes nothing; and the coach's slots are
 held by exactly the sessions that need them. Each operation's outcome is also checked against an
-oracle written from PRODUCT.md (who may do it, when it is refunded, what it costs).
+oracle written from the rules as docs/api.md states them (who may do it, when it is refunded,
+what it costs).
 
 The operations go through ``Storage`` and boto3 as in production. The checks read the tables
 straight from moto's in-process backend: a boto3 Scan of every table after every step costs
@@ -104,7 +105,7 @@ CLOCK_STEPS = st.sampled_from(
 )
 
 
-# --- an oracle from PRODUCT.md ----------------------------------------------------------------
+# --- an oracle from the rules docs/api.md states -----------------------------------------------
 
 
 def next_boundary(moment: datetime) -> datetime:
@@ -114,6 +115,7 @@ def next_boundary(moment: datetime) -> datetime:
 
 
 def slots_of(start: datetime, end: datetime) -> set[datetime]:
+    """Every slot from an aligned start until the end, the last one partly used if need be."""
     found, at = set(), start
     while at < end:
         found.add(at)
@@ -278,11 +280,11 @@ class LedgerMachine(RuleBasedStateMachine):
         self.services: list[Service] = [
             # 60 minutes for 3 credits, a 24-hour window; a late move by the member waits.
             self._service(ann, 60, 3, window=24, late_approval=True),
-            # The same coach: 30 minutes for 2 credits, a 2-hour window, requests need approval,
-            # and so do late moves (of a request too).
-            self._service(ann, 30, 2, window=2, approval=True, ttl=6, late_approval=True),
-            # Another coach: 45 minutes for 1 credit, a 12-hour window.
-            self._service(ben, 45, 1, window=12),
+            # The same coach: 25 minutes for 2 credits (holding half an hour), a 2-hour window,
+            # requests need approval, and so do late moves (of a request too).
+            self._service(ann, 25, 2, window=2, approval=True, ttl=6, late_approval=True),
+            # Another coach: 50 minutes for 1 credit (holding the hour), a 12-hour window.
+            self._service(ben, 50, 1, window=12),
         ]
         self.group = operations.create_group_account(
             self.store,

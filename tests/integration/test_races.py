@@ -2,7 +2,7 @@
 
 Each race starts its threads together on a barrier and is repeated for several rounds, so that
 both "read before the other wrote" and "read after" interleavings happen. The server lets one
-request into moto at a time (see DESIGN.md, "Reliability rules"), so what these tests prove is
+request into moto at a time (see local/moto_server.py), so what these tests prove is
 that our conditions hold when a handler loses between its read and its write, not DynamoDB's
 isolation. Whatever the interleaving, the outcome must be one a serial order could give.
 """

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from coaching import rules
 from coaching.errors import ValidationFailed
-from coaching.models import SLOT_MINUTES, SessionStatus
+from coaching.models import MAX_SESSION_MINUTES, MIN_SESSION_MINUTES, SLOT_MINUTES, SessionStatus
 from tests.unit.builders import NOW, SECOND, hours, minutes, session
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -302,17 +302,87 @@ def test_slots_are_elapsed_quarter_hours_even_when_the_times_carry_a_zone() -> N
 @settings(database=None, derandomize=True, max_examples=200)
 @given(
     quarter=st.integers(min_value=0, max_value=4 * 24 * 365),
-    length=st.integers(min_value=1, max_value=240 // SLOT_MINUTES).map(lambda n: n * SLOT_MINUTES),
+    length=st.integers(min_value=MIN_SESSION_MINUTES, max_value=MAX_SESSION_MINUTES),
 )
-def test_an_aligned_session_occupies_one_aligned_slot_per_quarter_hour(
+def test_a_session_holds_one_aligned_slot_per_quarter_hour_its_time_touches(
     quarter: int, length: int
 ) -> None:
     start = datetime(2026, 1, 1, tzinfo=UTC) + minutes(SLOT_MINUTES * quarter)
 
     slots = rules.slots_between(start, start + minutes(length))
 
-    assert len(slots) == length // SLOT_MINUTES
+    assert len(slots) == -(-length // SLOT_MINUTES)  # rounded up
     assert slots[0] == start
     assert all(later - earlier == minutes(SLOT_MINUTES) for earlier, later in pairwise(slots))
     for slot in slots:
         rules.require_slot_aligned(slot)
+    # the hold ends on the first boundary at or after the real end, never a slot later
+    assert slots[-1] < start + minutes(length) <= slots[-1] + minutes(SLOT_MINUTES)
+
+
+# --- held time: a session holds its coach until its end rounded up to the grid -----------------
+
+
+@pytest.mark.parametrize(
+    ("end", "held_until"),
+    [
+        (datetime(2026, 12, 4, 10, 50, tzinfo=UTC), datetime(2026, 12, 4, 11, 0, tzinfo=UTC)),
+        (datetime(2026, 12, 4, 10, 25, tzinfo=UTC), datetime(2026, 12, 4, 10, 30, tzinfo=UTC)),
+        (datetime(2026, 12, 4, 10, 10, tzinfo=UTC), datetime(2026, 12, 4, 10, 15, tzinfo=UTC)),
+        (datetime(2026, 12, 4, 10, 46, tzinfo=UTC), datetime(2026, 12, 4, 11, 0, tzinfo=UTC)),
+        (datetime(2026, 12, 4, 10, 45, tzinfo=UTC), datetime(2026, 12, 4, 10, 45, tzinfo=UTC)),
+        (datetime(2026, 12, 4, 23, 55, tzinfo=UTC), datetime(2026, 12, 5, 0, 0, tzinfo=UTC)),
+        (
+            datetime(2026, 12, 4, 10, 45, 0, 1, tzinfo=UTC),
+            datetime(2026, 12, 4, 11, 0, tzinfo=UTC),
+        ),
+        # the boundary is the same instant whatever zone the end is written in
+        (datetime(2026, 12, 4, 10, 50, tzinfo=NEW_YORK), datetime(2026, 12, 4, 16, 0, tzinfo=UTC)),
+    ],
+)
+def test_a_hold_ends_at_the_next_quarter_hour_boundary(end: datetime, held_until: datetime) -> None:
+    assert rules.held_until(end) == held_until
+
+
+def _holds(start: datetime, length: int) -> set[datetime]:
+    return set(rules.slots_between(start, start + minutes(length)))
+
+
+def test_a_50_minute_session_at_10_leaves_11_bookable_and_not_10_45() -> None:
+    ten = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
+    held = _holds(ten, 50)
+
+    assert held == {ten + minutes(m) for m in (0, 15, 30, 45)}
+    assert not held & _holds(ten + minutes(60), 50)  # 11:00 is free
+    assert held & _holds(ten + minutes(45), 50)  # 10:45 is not
+
+
+def test_a_25_minute_session_at_10_leaves_10_30_bookable_and_not_10_15() -> None:
+    ten = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
+    held = _holds(ten, 25)
+
+    assert held == {ten, ten + minutes(15)}
+    assert not held & _holds(ten + minutes(30), 25)  # 10:30 is free
+    assert held & _holds(ten + minutes(15), 25)  # 10:15 is not
+
+
+def test_a_session_booked_before_the_end_of_another_is_refused_however_short() -> None:
+    # Given a 10-minute session at 10:00, which holds 10:00 to 10:15
+    ten = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
+    held = _holds(ten, 10)
+
+    # Then nothing else starts at 10:00, and 10:15 is free
+    assert held == {ten}
+    assert held & _holds(ten, 10)
+    assert not held & _holds(ten + minutes(15), 10)
+
+
+def test_a_hold_counts_elapsed_time_the_night_the_clocks_fall_back() -> None:
+    # Given a 50-minute session at 01:30 EDT, the night New York falls back at 02:00 EDT
+    start = datetime(2026, 11, 1, 1, 30, tzinfo=NEW_YORK)
+    booked = session(start=start, length=50)
+
+    # Then it holds four quarter hours, 05:30 to 06:30 UTC, the last partly used
+    assert rules.slots_between(booked.start, booked.end) == [
+        datetime(2026, 11, 1, 5, 30, tzinfo=UTC) + minutes(15 * n) for n in range(4)
+    ]

@@ -74,6 +74,7 @@ def assert_problem(
         assert name in document, f"problem lacks {name!r}: {document}"
     assert document["status"] == status
     assert document["code"] == code, document
+    assert document["type"] == f"urn:problem:coaching:{code.lower()}", document
     for name in ("type", "title", "detail"):
         assert isinstance(document[name], str) and document[name], document
     if code == "VALIDATION_FAILED":

@@ -1,7 +1,7 @@
 """Idempotency-Key on every POST: a retry returns the first answer and moves no credit twice.
 
 The sequential cases run in process. The concurrent case races threads through the serialized
-moto server (in-process moto is not safe under threads, see DESIGN.md "Reliability rules"), and
+moto server (in-process moto is not safe under threads, see local/moto_server.py), and
 gives each thread its own copy of the handler module, as separate Lambda execution environments
 would be: Powertools keeps per-request state on its resolver, which AWS never shares between
 two invocations at once.

@@ -121,15 +121,22 @@ def test_the_detail_carries_every_field_of_the_contract(api: Api, given: World) 
         *("id", "status", "member", "coach", "service", "session_type", "start", "end"),
         *("timezone", "credits", "account_id", "policy", "cancellation", "refund"),
         *("reschedule_request", "history", "actions"),
+        # ratified later: what the API already answered
+        *("view", "rebook", "request_expires_at"),
     }
     assert contract_fields <= detail.keys(), contract_fields - detail.keys()
     assert detail["id"] == session["id"] and detail["status"] == "SCHEDULED"
     assert detail["policy"]["window_hours"] == 24
+    assert detail["policy"]["late_reschedule_requires_approval"] is False
+    assert detail["policy"]["request_ttl_hours"] == 48
+    assert detail["view"] == "upcoming" and detail["rebook"] is None
+    assert detail["request_expires_at"] is None
     assert parse(detail["policy"]["refundable_until"]) == parse(detail["start"]) - timedelta(
         hours=24
     )
     assert detail["cancellation"] is None and detail["reschedule_request"] is None
-    assert detail["refund"] is None or detail["refund"]["status"] == "NONE"
+    # refund is always an object, NONE until something is given back
+    assert detail["refund"] == {"status": "NONE", "credits": 0, "refunded_at": None}
     assert [e["kind"] for e in detail["history"]] == ["BOOKED"]
     assert detail["actions"] == {
         "can_cancel": True,

@@ -1,8 +1,8 @@
 """Sweeps racing each other and racing cancels, against the serialized moto server.
 
 Threads start together on a barrier, for several rounds, so that both "read before the other
-wrote" and "read after" happen. The server lets one request into moto at a time (DESIGN.md,
-"Reliability rules"), so these prove our conditions: each stale session changes once, whoever
+wrote" and "read after" happen. The server lets one request into moto at a time (see
+local/moto_server.py), so these prove our conditions: each stale session changes once, whoever
 reads it, and the ledger stays whole.
 """
 
