@@ -48,12 +48,22 @@ _IDEMPOTENCY_KEY = {
 }
 
 
+_POWERTOOLS_ERRORS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
+
+
+def _is_powertools_error(answer: dict[str, Any]) -> bool:
+    refs = {media.get("schema", {}).get("$ref", "") for media in answer.get("content", {}).values()}
+    return any(ref.rsplit("/", 1)[-1] in _POWERTOOLS_ERRORS for ref in refs)
+
+
 @cache
 def document() -> dict[str, Any]:
     spec: dict[str, Any] = json.loads(app.get_openapi_merge_json_schema())
     components = spec.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
-    for generated in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+    # Powertools' own validation answers (422 and 500 in its format) never leave our functions:
+    # http.setup answers both as problems, which the `default` response below describes.
+    for generated in _POWERTOOLS_ERRORS:
         schemas.pop(generated, None)
     schemas["Problem"] = Problem.model_json_schema()
     components["securitySchemes"] = {
@@ -63,7 +73,8 @@ def document() -> dict[str, Any]:
     for operations in spec.get("paths", {}).values():
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
-            responses.pop("422", None)
+            for status in [s for s, answer in responses.items() if _is_powertools_error(answer)]:
+                del responses[status]
             responses["default"] = _PROBLEM
             if method == "post":
                 operation.setdefault("parameters", []).append(_IDEMPOTENCY_KEY)
