@@ -144,7 +144,7 @@ def entry_point(app: APIGatewayHttpResolver) -> Handler:
         return app.resolve(as_json_request(event), context)
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-    @tracer.capture_lambda_handler
+    @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         refused = refuse_bad_body(event)
