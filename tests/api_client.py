@@ -50,9 +50,11 @@ class Api:
         headers: dict[str, str] | None = None,
         query: dict[str, str] | None = None,
         content_type: str | None = "application/json",
+        claims: dict[str, Any] | None = None,
     ) -> Reply:
         """``raw_body`` bytes that are not UTF-8 arrive base64-encoded, as API Gateway sends them;
-        ``content_type=None`` sends no Content-Type header."""
+        ``content_type=None`` sends no Content-Type header; ``claims`` replaces the token's
+        claims that ``caller`` would have."""
         found = find(ROUTES, method, path)
         if found is None:
             return Reply(404, {}, '{"message":"Not Found"}', None)
@@ -66,7 +68,7 @@ class Api:
             query=query,
             headers={**({"content-type": content_type} if content_type else {}), **(headers or {})},
             body=text,
-            claims=None if caller is None else jwt_claims(caller),
+            claims=claims if claims is not None else None if caller is None else jwt_claims(caller),
         )
         handler = load_handler(route.code_uri, route.handler)
         result = handler(event, LambdaContext(route.function, route.timeout))

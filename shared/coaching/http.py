@@ -124,7 +124,7 @@ def setup(app: APIGatewayHttpResolver) -> APIGatewayHttpResolver:
 def caller(app: APIGatewayHttpResolver) -> Caller:
     """The signed-in caller of the current request."""
     claims = app.current_event.request_context.authorizer.jwt_claim
-    found = caller_from_claims(claims)
+    found = caller_from_claims(claims, trust_role_claim=runtime.settings().trust_role_claim)
     logger.append_keys(caller_id=found.id, caller_role=found.role.value)
     return found
 
@@ -174,7 +174,7 @@ def entry_point(app: APIGatewayHttpResolver) -> Handler:
                     )
                 time.sleep(0.05)
 
-    return handler
+    return cast(Handler, handler)  # the tracer's decorator, called with options, is untyped
 
 
 MAX_BODY_DEPTH = 32
