@@ -44,7 +44,7 @@ _IDEMPOTENCY_KEY = {
     "in": "header",
     "required": False,
     "description": "Retrying with the same key and body returns the first answer, once.",
-    "schema": {"type": "string", "maxLength": 255},
+    "schema": {"type": "string", "maxLength": http.MAX_IDEMPOTENCY_KEY_LENGTH},
 }
 
 

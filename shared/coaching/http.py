@@ -147,7 +147,7 @@ def entry_point(app: APIGatewayHttpResolver) -> Handler:
     @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        refused = refuse_bad_body(event)
+        refused = refuse_bad_body(event) or refuse_bad_idempotency_key(event)
         if refused is not None:  # before idempotency: an unreadable body is never remembered
             logger.info("request refused", extra={"code": refused.code, "status": refused.status})
             return _as_lambda(problem(refused))
@@ -216,6 +216,20 @@ def refuse_bad_body(event: dict[str, Any]) -> DomainError | None:
         return MalformedRequest("The request body is not valid JSON.")
     if not isinstance(document, dict):
         return MalformedRequest("The request body must be a JSON object.")
+    return None
+
+
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+"""The longest Idempotency-Key accepted (and published): a key is stored, so it is bounded."""
+
+
+def refuse_bad_idempotency_key(event: dict[str, Any]) -> DomainError | None:
+    """422 for an Idempotency-Key longer than the published maximum, before it is remembered."""
+    key = _header(event, "idempotency-key")
+    if key is not None and len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
+        return ValidationFailed.on(
+            "Idempotency-Key", f"must be at most {MAX_IDEMPOTENCY_KEY_LENGTH} characters"
+        )
     return None
 
 

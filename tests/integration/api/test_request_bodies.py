@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from coaching.http import MAX_BODY_DEPTH
+from coaching.http import MAX_BODY_DEPTH, MAX_IDEMPOTENCY_KEY_LENGTH
 from coaching.models import Caller
 from coaching.storage import Storage
 from local.lambda_runtime import LambdaContext, http_event, jwt_claims, load_handler
@@ -220,3 +220,35 @@ def test_a_string_with_a_lone_surrogate_escape_is_invalid_not_a_fault(
         reply = api.post(alice, f"/sessions/{session['id']}/cancel", raw_body=text)
 
     assert_problem(reply, 422, "VALIDATION_FAILED", field="reason")
+
+
+# --- the Idempotency-Key header ---------------------------------------------------------------
+
+
+def test_an_idempotency_key_longer_than_published_is_refused_and_changes_nothing(
+    api: Api, given: World, store: Storage
+) -> None:
+    alice, session = _booked(api, given)
+    too_long = "k" * (MAX_IDEMPOTENCY_KEY_LENGTH + 1)
+
+    with nothing_changes(store):
+        reply = api.post(
+            alice,
+            f"/sessions/{session['id']}/cancel",
+            {"reason": "x"},
+            headers={"Idempotency-Key": too_long},
+        )
+
+    assert_problem(reply, 422, "VALIDATION_FAILED", field="Idempotency-Key")
+
+
+def test_an_idempotency_key_of_the_published_length_is_used(api: Api, given: World) -> None:
+    alice, session = _booked(api, given)
+    key = {"Idempotency-Key": "k" * MAX_IDEMPOTENCY_KEY_LENGTH}
+    path = f"/sessions/{session['id']}/cancel"
+
+    first = api.post(alice, path, {"reason": "x"}, headers=key)
+    again = api.post(alice, path, {"reason": "x"}, headers=key)
+
+    assert assert_ok(first)["status"] == "CANCELED"
+    assert again.status == 200 and again.json == first.json  # the first answer, not a 409
