@@ -252,3 +252,34 @@ def test_an_idempotency_key_of_the_published_length_is_used(api: Api, given: Wor
 
     assert assert_ok(first)["status"] == "CANCELED"
     assert again.status == 200 and again.json == first.json  # the first answer, not a 409
+
+
+# --- the resolver's own refusals -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("route", POST_ROUTES, ids=[r.key for r in POST_ROUTES])
+def test_the_resolver_alone_answers_a_foreign_media_type_as_a_problem(
+    api: Api, store: Storage, route: Route
+) -> None:
+    """Whatever entry point wraps it, a resolver never answers in Powertools' own 415 format."""
+    resolver: Any = load_handler(route.code_uri, route.handler.rpartition(".")[0] + ".app")
+    event = http_event(
+        method="POST",
+        path=_path(route, "s-1", "personal-x"),
+        route_key=route.key,
+        path_parameters={"session_id": "s-1", "account_id": "personal-x"},
+        headers={"content-type": "text/plain"},
+        body='{"reason": "x"}',
+        claims=jwt_claims(support()),
+    )
+
+    with nothing_changes(store):
+        result = resolver.resolve(event, LambdaContext(route.function, route.timeout))
+
+    reply = Reply(result["statusCode"], result["headers"], result["body"], route)
+    if route.path in {"/sessions", "/services", "/accounts"} or route.path.endswith(
+        ("/cancel", "/refund", "/reschedule", "/grants")
+    ):
+        assert_problem(reply, 415, "UNSUPPORTED_MEDIA_TYPE")
+    else:
+        assert reply.status != 415  # a route that reads no body never looks at its type
