@@ -193,13 +193,13 @@ def refuse_bad_body(event: dict[str, Any]) -> DomainError | None:
     on: 415 for a body sent as another media type; 400 for a body that is not UTF-8, not JSON
     (``NaN`` and numbers too long to read included), not an object, or nested deeper than
     ``MAX_BODY_DEPTH``. No body at all is left to the route (some need one, some do not); a body
-    with no Content-Type is read as JSON, as curl-less clients and Powertools both assume.
+    with no (or an empty) Content-Type is read as JSON, as Powertools and most clients assume.
     """
     raw = event.get("body")
     if not raw:
         return None
-    media_type = _header(event, "content-type")
-    if media_type is not None and not _is_json(media_type):
+    media_type = (_header(event, "content-type") or "").strip()
+    if media_type and not _is_json(media_type):
         return UnsupportedMediaType("A request body must be JSON (application/json).")
     try:
         text = str(raw)

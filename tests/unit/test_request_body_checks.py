@@ -78,7 +78,7 @@ def test_a_body_of_another_media_type_is_unsupported(content_type: str) -> None:
 
 @pytest.mark.parametrize(
     "content_type",
-    ["application/json", "APPLICATION/JSON; charset=utf-8", "application/problem+json", None],
+    ["application/json", "APPLICATION/JSON; charset=utf-8", "application/problem+json", None, " "],
 )
 def test_json_media_types_and_none_are_read(content_type: str | None) -> None:
     assert refuse_bad_body(_event("{}", content_type)) is None
