@@ -50,6 +50,7 @@ def mint(
     email: str | None = None,
     name: str | None = None,
     zoneinfo: str | None = None,
+    email_verified: bool = True,
     lifetime: int = TOKEN_LIFETIME_SECONDS,
     key_file: Path = KEY_FILE,
     issuer: str = ISSUER,
@@ -60,13 +61,16 @@ def mint(
         "iss": issuer,
         "aud": audience,
         "sub": sub,
-        "role": role,
+        # As a Cognito pool says it: a group users cannot join by themselves.
+        "cognito:groups": [role],
         "iat": now,
         "exp": now + lifetime,
     }
     for claim, value in (("email", email), ("name", name), ("zoneinfo", zoneinfo)):
         if value:
             claims[claim] = value
+    if email:
+        claims["email_verified"] = email_verified
     return jwt.encode(
         claims, _load_or_create_key(key_file), algorithm="RS256", headers={"kid": KEY_ID}
     )

@@ -137,11 +137,12 @@ def jwt_claims(caller: Any) -> dict[str, Any]:
     """The verified JWT claims for a ``coaching.models.Caller``, as a token would carry them."""
     claims: dict[str, Any] = {
         "sub": caller.id,
-        "role": caller.role.value,
+        "cognito:groups": [caller.role.value],  # where the deployed API reads roles from
         "zoneinfo": caller.timezone,
     }
     if caller.email:
         claims["email"] = caller.email
+        claims["email_verified"] = True
     if caller.name:
         claims["name"] = caller.name
     return claims

@@ -17,19 +17,21 @@ SESSION_ID = "9d5f0c2ab7e34f01a6c1d2e3f4a5b6c7"
 PATH_VALUES = {"session_id": SESSION_ID, "account_id": "personal-demo-member", "service_id": "s1"}
 MEMBER = {
     "sub": "demo-member",
-    "role": "member",
+    "cognito:groups": ["member"],
     "email": "maya@example.com",
+    "email_verified": True,
     "name": "Maya Member",
     "zoneinfo": "Europe/London",
 }
 COACH = {
     "sub": "demo-coach",
-    "role": "coach",
+    "cognito:groups": ["coach"],
     "email": "colin@example.com",
+    "email_verified": True,
     "name": "Colin Coach",
     "zoneinfo": "America/New_York",
 }
-SUPPORT = {"sub": "demo-support", "role": "support"}
+SUPPORT = {"sub": "demo-support", "cognito:groups": ["support"]}
 
 # Who sends each request, and with what body, in the sample.
 SAMPLES: dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None]] = {

@@ -46,10 +46,15 @@ class Api:
         path: str,
         body: Any = None,
         *,
-        raw_body: str | None = None,
+        raw_body: str | bytes | None = None,
         headers: dict[str, str] | None = None,
         query: dict[str, str] | None = None,
+        content_type: str | None = "application/json",
+        claims: dict[str, Any] | None = None,
     ) -> Reply:
+        """``raw_body`` bytes that are not UTF-8 arrive base64-encoded, as API Gateway sends them;
+        ``content_type=None`` sends no Content-Type header; ``claims`` replaces the token's
+        claims that ``caller`` would have."""
         found = find(ROUTES, method, path)
         if found is None:
             return Reply(404, {}, '{"message":"Not Found"}', None)
@@ -61,9 +66,9 @@ class Api:
             route_key=route.key,
             path_parameters=parameters,
             query=query,
-            headers={"content-type": "application/json", **(headers or {})},
+            headers={**({"content-type": content_type} if content_type else {}), **(headers or {})},
             body=text,
-            claims=None if caller is None else jwt_claims(caller),
+            claims=claims if claims is not None else None if caller is None else jwt_claims(caller),
         )
         handler = load_handler(route.code_uri, route.handler)
         result = handler(event, LambdaContext(route.function, route.timeout))

@@ -28,10 +28,13 @@ def quote(session_id: SessionId) -> QuoteView:
 
 
 @app.post("/sessions/<session_id>/cancel", summary="Cancel an upcoming session", tags=["Cancel"])
-def cancel(session_id: SessionId, body: Annotated[CancelBody | None, Body()] = None) -> SessionView:
+def cancel(
+    session_id: SessionId,
+    # An optional object (a JSON null is malformed), so the published schema says exactly that.
+    body: Annotated[CancelBody, Body()] = CancelBody(),  # noqa: B008 (never mutated)
+) -> SessionView:
     caller, now = http.caller(app), clock.now()
-    reason = body.reason if body else None
-    session = operations.cancel(runtime.storage(), caller, session_id, reason, now)
+    session = operations.cancel(runtime.storage(), caller, session_id, body.reason, now)
     refunded = (
         session.refund.credits if session.cancellation and session.cancellation.refundable else 0
     )

@@ -43,9 +43,20 @@ _IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
     "in": "header",
     "required": False,
-    "description": "Retrying with the same key and body returns the first answer, once.",
-    "schema": {"type": "string", "maxLength": 255},
+    "description": (
+        "Retrying with the same key and request returns the first answer, and changes nothing"
+        " more. Keys are the caller's own and may be of any length (they are stored hashed)."
+    ),
+    "schema": {"type": "string", "minLength": 1},
 }
+
+
+_POWERTOOLS_ERRORS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
+
+
+def _is_powertools_error(answer: dict[str, Any]) -> bool:
+    refs = {media.get("schema", {}).get("$ref", "") for media in answer.get("content", {}).values()}
+    return any(ref.rsplit("/", 1)[-1] in _POWERTOOLS_ERRORS for ref in refs)
 
 
 @cache
@@ -53,7 +64,9 @@ def document() -> dict[str, Any]:
     spec: dict[str, Any] = json.loads(app.get_openapi_merge_json_schema())
     components = spec.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
-    for generated in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+    # Powertools' own validation answers (422 and 500 in its format) never leave our functions:
+    # http.setup answers both as problems, which the `default` response below describes.
+    for generated in _POWERTOOLS_ERRORS:
         schemas.pop(generated, None)
     schemas["Problem"] = Problem.model_json_schema()
     components["securitySchemes"] = {
@@ -63,7 +76,8 @@ def document() -> dict[str, Any]:
     for operations in spec.get("paths", {}).values():
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
-            responses.pop("422", None)
+            for status in [s for s, answer in responses.items() if _is_powertools_error(answer)]:
+                del responses[status]
             responses["default"] = _PROBLEM
             if method == "post":
                 operation.setdefault("parameters", []).append(_IDEMPOTENCY_KEY)

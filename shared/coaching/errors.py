@@ -28,6 +28,10 @@ class MalformedRequest(DomainError):
     code, status, title = "MALFORMED_REQUEST", 400, "Malformed request"
 
 
+class UnsupportedMediaType(DomainError):
+    code, status, title = "UNSUPPORTED_MEDIA_TYPE", 415, "Unsupported media type"
+
+
 class ValidationFailed(DomainError):
     code, status, title = "VALIDATION_FAILED", 422, "Validation failed"
 
@@ -100,6 +104,7 @@ class Throttled(DomainError):
 
 ALL_ERRORS: tuple[type[DomainError], ...] = (
     MalformedRequest,
+    UnsupportedMediaType,
     ValidationFailed,
     Unauthenticated,
     Forbidden,

@@ -7,13 +7,15 @@ function can find and merge their OpenAPI schemas) and passes it to ``setup``.
 import base64
 import hashlib
 import json
+import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.encoders import jsonable_encoder
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
     RequestValidationError,
     ResponseValidationError,
 )
@@ -29,6 +31,7 @@ from coaching.errors import (
     InternalError,
     MalformedRequest,
     NotFound,
+    UnsupportedMediaType,
     ValidationFailed,
 )
 from coaching.identity import caller_from_claims
@@ -37,6 +40,7 @@ from coaching.observability import logger, metrics, tracer
 from coaching.storage.receipts import Answer, KeyAlreadyUsed, Receipt, remembering
 
 PROBLEM_JSON = "application/problem+json"
+
 IDEMPOTENT_METHODS = frozenset({"POST", "PUT"})
 
 _BODY_NOT_OBJECT = {"model_attributes_type", "dict_type", "model_type", "json_invalid", "missing"}
@@ -85,6 +89,11 @@ def setup(app: APIGatewayHttpResolver) -> APIGatewayHttpResolver:
         logger.info("request invalid", extra={"code": mapped.code})
         return problem(mapped)
 
+    @app.exception_handler(RequestUnsupportedContentType)
+    def unsupported_body(_: RequestUnsupportedContentType) -> Response[str]:
+        # refuse_bad_body answers this first; here so that the resolver's own 415 is a problem too
+        return problem(UnsupportedMediaType("A request body must be JSON (application/json)."))
+
     @app.exception_handler(ResponseValidationError)
     def invalid_answer(error: ResponseValidationError) -> Response[str]:
         logger.error("answer failed its schema", extra={"errors": len(error.errors())})
@@ -100,7 +109,7 @@ def setup(app: APIGatewayHttpResolver) -> APIGatewayHttpResolver:
 def caller(app: APIGatewayHttpResolver) -> Caller:
     """The signed-in caller of the current request."""
     claims = app.current_event.request_context.authorizer.jwt_claim
-    found = caller_from_claims(claims)
+    found = caller_from_claims(claims, trust_role_claim=runtime.settings().trust_role_claim)
     logger.append_keys(caller_id=found.id, caller_role=found.role.value)
     return found
 
@@ -112,19 +121,26 @@ def entry_point(app: APIGatewayHttpResolver) -> Handler:
     """The Lambda handler for a resolver: observability, bad bodies refused, idempotent writes."""
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-    @tracer.capture_lambda_handler
+    @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        if not _body_is_object_or_empty(event):
-            return _as_lambda(problem(MalformedRequest("The request body must be a JSON object.")))
+        refused = refuse_bad_body(event)
+        if refused is not None:  # before idempotency: an unreadable body is never remembered
+            logger.info("request refused", extra={"code": refused.code, "status": refused.status})
+            return _as_lambda(problem(refused))
+        event = as_json_request(event)
         key = _idempotency_key(event)
         claims = _claims(event)
         if key is None or claims is None:
             result: dict[str, Any] = app.resolve(event, context)
             return result
-        return _resolve_once(app, event, context, key, caller_from_claims(claims))
+        try:
+            who = caller_from_claims(claims)
+        except DomainError as error:
+            return _as_lambda(problem(error))
+        return _resolve_once(app, event, context, key, who)
 
-    return handler
+    return cast(Handler, handler)  # the tracer's decorator, called with options, is untyped
 
 
 def _resolve_once(
@@ -226,17 +242,89 @@ def _as_lambda_answer(answer: Answer) -> dict[str, Any]:
     }
 
 
-def _body_is_object_or_empty(event: dict[str, Any]) -> bool:
-    """A body, when there is one, must be a JSON object (`null` and `[]` are not)."""
-    body = event.get("body")
-    if not body:
-        return True
+MAX_BODY_DEPTH = 32
+"""Deepest nesting of arrays and objects a body may have (docs/api.md); deeper is malformed."""
+
+# A JSON string (to its closing quote, or to the end of a body that never closes it) or one
+# bracket. Every quote starts a match that ends at the next unescaped quote or the end, so the
+# scan is linear whatever the body holds.
+_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*(?:"|\\?\Z)|[\[\]{}]', re.DOTALL)
+
+
+def refuse_bad_body(event: dict[str, Any]) -> DomainError | None:
+    """Why a request's body cannot be read as one JSON object, or None when it can.
+
+    Checked before anything else reads the body, so that no parser meets what it would fail
+    on: 415 for a body sent as another media type; 400 for a body that is not UTF-8, not JSON
+    (``NaN`` and numbers too long to read included), not an object, or nested deeper than
+    ``MAX_BODY_DEPTH``. No body at all is left to the route (some need one, some do not); a body
+    with no (or an empty) Content-Type is read as JSON, as Powertools and most clients assume.
+    """
+    raw = event.get("body")
+    if not raw:
+        return None
+    media_type = (_header(event, "content-type") or "").strip()
+    if media_type and not _is_json(media_type):
+        return UnsupportedMediaType("A request body must be JSON (application/json).")
     try:
+        text = str(raw)
         if event.get("isBase64Encoded"):
-            body = base64.b64decode(body).decode("utf-8")
-        return isinstance(json.loads(body), dict)
-    except (ValueError, UnicodeDecodeError):
-        return True  # not JSON at all: the resolver's validation answers that, with detail
+            text = base64.b64decode(text, validate=True).decode()
+        text.encode()  # a string holding lone surrogates is not UTF-8 either
+    except (ValueError, UnicodeError):
+        return MalformedRequest("The request body is not UTF-8 text.")
+    if _too_deep(text):
+        return MalformedRequest(f"The request body nests deeper than {MAX_BODY_DEPTH} levels.")
+    try:
+        document = read_json(text)
+    except ValueError:
+        return MalformedRequest("The request body is not valid JSON.")
+    if not isinstance(document, dict):
+        return MalformedRequest("The request body must be a JSON object.")
+    return None
+
+
+def read_json(text: str) -> Any:
+    """Strict JSON: no ``NaN`` or ``Infinity`` (not JSON, and no field of ours means them)."""
+    return json.loads(text, parse_constant=_not_json)
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _too_deep(text: str) -> bool:
+    if text.count("[") + text.count("{") <= MAX_BODY_DEPTH:
+        return False  # the common case: too few brackets to nest that deep, whatever they are
+    depth = 0
+    for token in _STRING_OR_BRACKET.finditer(text):
+        bracket = token.group()
+        if bracket in "[{":
+            depth += 1
+            if depth > MAX_BODY_DEPTH:
+                return True
+        elif bracket in "]}":
+            depth = max(depth - 1, 0)
+    return False
+
+
+def _header(event: dict[str, Any], name: str) -> str | None:
+    headers = event.get("headers") or {}
+    return next((str(v) for k, v in headers.items() if k.lower() == name), None)
+
+
+def _is_json(media_type: str) -> bool:
+    """application/json or a structured ``+json`` type, any case, with or without parameters."""
+    essence = media_type.split(";", 1)[0].strip().lower()
+    kind, _, subtype = essence.partition("/")
+    return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+def as_json_request(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with its media type spelled as the resolver expects, once ``refuse_bad_body``
+    has passed it: Powertools reads only a lower-case ``application/json`` body as JSON."""
+    headers = {k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"}
+    return {**event, "headers": {**headers, "content-type": "application/json"}}
 
 
 def _as_lambda(response: Response[str]) -> dict[str, Any]:

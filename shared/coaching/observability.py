@@ -1,6 +1,8 @@
 """Logger, Tracer and Metrics, created once here and imported by every function.
 
-Logs carry ids, codes and outcomes; never emails, names or reasons.
+Logs carry ids, codes and outcomes; never emails, names or reasons. Traces carry timings and
+annotations only: every handler decorator turns off capturing responses and errors (their
+bodies and messages hold personal data), and the template says the same to Powertools.
 """
 
 import warnings

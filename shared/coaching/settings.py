@@ -18,6 +18,9 @@ class Settings(BaseModel):
     ses_configuration_set: Annotated[str, Field(alias="SES_CONFIGURATION_SET")] = ""
     app_base_url: Annotated[str, Field(alias="APP_BASE_URL")] = "https://app.example.com"
     dead_letter_queue_url: Annotated[str, Field(alias="DEAD_LETTER_QUEUE_URL")] = ""
+    # Read the role from a `role`/`custom:role` claim too (template parameter TrustRoleClaim):
+    # only for a provider where users cannot write that claim. Groups alone by default.
+    trust_role_claim: Annotated[bool, Field(alias="TRUST_ROLE_CLAIM")] = False
 
     def table_names(self) -> dict[str, str]:
         """Physical table names by their logical id in template.yaml."""

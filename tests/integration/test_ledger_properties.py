@@ -695,8 +695,10 @@ class LedgerMachine(RuleBasedStateMachine):
         else:  # a refund: of a session that is over or canceled, and not fully refunded yet
             session = self.pick(
                 data,
-                lambda s: (s.start <= self.now or s.status is SessionStatus.CANCELED)
-                and s.refund.credits < s.credits,
+                lambda s: (
+                    (s.start <= self.now or s.status is SessionStatus.CANCELED)
+                    and s.refund.credits < s.credits
+                ),
             )
             caller, path, body = self.caller_for(session, "coach"), "refund", {"credits": 1}
         if action != "grant":
