@@ -88,7 +88,7 @@ def test_a_coach_cancel_tells_the_member_the_reason_the_refund_and_how_to_book_a
     for body in (mail.text, mail.html):
         assert "Cho canceled your session" in body
         assert "A family emergency" in body
-        assert "3 credits you paid are back in your personal account" in body
+        assert "3 credits went back to your personal account" in body
         assert ANN_START in body
     assert f"Book again with Cho: {rebook}" in mail.text
     assert f'<a href="{rebook.replace("&", "&amp;")}">Book again with Cho</a>' in mail.html
@@ -184,10 +184,10 @@ def test_a_partial_refund_says_how_much_came_back_where_and_in_all() -> None:
     )
 
     assert mail.subject == "1 credit refunded for your session"
-    assert "Cho refunded 1 credit for this session. They are back in your personal account." in (
+    assert "Cho refunded 1 credit for this session. It is back in your personal account." in (
         mail.text
     )
-    assert "In all, 2 of the 3 credits you paid have now been returned." in mail.text
+    assert "In all, 2 of the 3 credits paid for it have now been returned." in mail.text
 
 
 def test_a_refund_to_a_shared_account_names_the_account() -> None:
@@ -199,15 +199,21 @@ def test_a_refund_to_a_shared_account_names_the_account() -> None:
         credits_returned_in_total=3,
         account_id="group-acme",
         personal_account=False,
+        account_name="Acme team",
     )
 
-    assert "They are back in the shared account group-acme." in mail.text
+    assert 'They are back in the shared account "Acme team".' in mail.text
+    assert "group-acme" not in mail.text + mail.html
     assert "In all" not in mail.text
 
 
 def test_a_booking_confirmation_says_until_when_a_cancel_is_free() -> None:
     mail = email(
-        NotificationKind.BOOKED, "member", refundable_until=datetime(2026, 11, 30, 10, tzinfo=UTC)
+        NotificationKind.BOOKED,
+        "member",
+        at=datetime(2026, 11, 20, 10, tzinfo=UTC),
+        refundable_until=datetime(2026, 11, 30, 10, tzinfo=UTC),
+        window_hours=24,
     )
 
     assert "3 credits were taken from your personal account" in mail.text

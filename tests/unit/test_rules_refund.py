@@ -184,12 +184,13 @@ def test_an_upcoming_session_is_canceled_not_refunded(who: str, status: SessionS
     assert raised.value.status == 409
 
 
-def test_a_session_can_be_refunded_from_the_second_it_starts() -> None:
+def test_a_session_can_be_refunded_from_the_second_it_ends() -> None:
     booked = session(start=NOW + hours(1), credits=3)
 
-    with pytest.raises(SessionStillUpcoming):
-        rules.plan_refund(COACH, booked, None, booked.start - SECOND)
-    assert rules.plan_refund(COACH, booked, None, booked.start).credits == 3
+    for still_upcoming in (booked.start - SECOND, booked.start, booked.end - SECOND):
+        with pytest.raises(SessionStillUpcoming):
+            rules.plan_refund(COACH, booked, None, still_upcoming)
+    assert rules.plan_refund(COACH, booked, None, booked.end).credits == 3
 
 
 def test_a_late_cancel_can_be_refunded_before_its_start() -> None:
