@@ -331,7 +331,8 @@ def plan_refund(
         raise ValidationFailed.on("credits", "must be at least 1")
     if credits > remaining:
         raise ValidationFailed.on(
-            "credits", f"is more than the {remaining} credits not yet refunded"
+            "credits",
+            f"is more than the {remaining} credit{'' if remaining == 1 else 's'} not yet refunded",
         )
     total = session.refund.credits + credits
     return RefundDecision(
