@@ -398,7 +398,10 @@ class _Writer:
             draft.subject = f"Canceled: your session with {facts.member_name}"
         else:
             draft.subject = f"Canceled: {facts.member_name}'s session with {facts.coach_name}"
-        draft.say("You canceled this session. It will not take place, and both sides know.")
+        told = "have" if self.audience == "support" else "has"
+        draft.say(
+            f"You canceled this session. It will not take place, and {self.other} {told} been told."
+        )
         self._reason(draft, "Your note:")
         returned = facts.credits_returned
         if returned > 0:
@@ -426,7 +429,7 @@ class _Writer:
         self._reason(draft, f"{actor} explained:")
         if self.audience == "member":
             self.cancel_terms(draft)
-            draft.say("If the new time does not suit you, see what you can do from its page.")
+            draft.say("If the new time does not suit you, you can cancel it from its page.")
         else:
             draft.say("If the new time does not suit you, you can move or cancel it from its page.")
 

@@ -342,7 +342,7 @@ def test_the_member_who_cancels_gets_a_receipt_with_the_credits() -> None:
     )
 
     assert mail.subject == "Canceled: your session with Cho"
-    assert "You canceled this session" in mail.text
+    assert "You canceled this session. It will not take place, and Cho has been told." in mail.text
     assert "> Flu" in mail.text
     assert "The 3 credits went back to your personal account." in mail.text
     assert "Book again with Cho" in mail.text
