@@ -42,12 +42,19 @@ SAMPLES: dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None]] = {
     "GET /sessions": (MEMBER, None),
     "GET /sessions/{session_id}": (MEMBER, None),
     "POST /sessions/{session_id}/approve": (COACH, None),
-    "POST /sessions/{session_id}/decline": (COACH, None),
+    "POST /sessions/{session_id}/decline": (COACH, {"reason": "Fully booked that week"}),
     "GET /sessions/{session_id}/cancellation": (MEMBER, None),
     "POST /sessions/{session_id}/cancel": (MEMBER, {"reason": "Something came up at work"}),
     "POST /sessions/{session_id}/reschedule": (MEMBER, {"start": "2030-01-16T10:00:00+00:00"}),
     "POST /sessions/{session_id}/reschedule-request/approve": (COACH, None),
-    "POST /sessions/{session_id}/reschedule-request/decline": (COACH, None),
+    "POST /sessions/{session_id}/reschedule-request/decline": (
+        COACH,
+        {"reason": "I am away that week"},
+    ),
+    "POST /sessions/{session_id}/reschedule-request/withdraw": (
+        MEMBER,
+        {"reason": "The old time works after all"},
+    ),
     "POST /sessions/{session_id}/refund": (COACH, {"credits": 2, "note": "Goodwill"}),
     "GET /accounts": (MEMBER, None),
     "POST /accounts": (

@@ -1,4 +1,4 @@
-"""Move a session to another time, and answer a member's request to move it."""
+"""Move a session to another time, answer a member's request to move it, or withdraw it."""
 
 from typing import Annotated
 
@@ -7,7 +7,15 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.metrics import MetricUnit
 
 from coaching import clock, http, operations, runtime
-from coaching.api import RescheduleAccepted, RescheduleBody, SessionView, session_view
+from coaching.api import (
+    ApproveBody,
+    DeclineBody,
+    RescheduleAccepted,
+    RescheduleBody,
+    SessionView,
+    WithdrawBody,
+    session_view,
+)
 from coaching.observability import metrics
 
 app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
@@ -49,8 +57,10 @@ def reschedule(
     summary="Accept a member's request to move a session",
     tags=["Reschedule"],
 )
-def approve(session_id: SessionId) -> SessionView:
-    return _answer(session_id, approve=True)
+def approve(
+    session_id: SessionId, body: Annotated[ApproveBody | None, Body()] = None
+) -> SessionView:
+    return _answer(session_id, approve=True, reason=None)
 
 
 @app.post(
@@ -58,13 +68,32 @@ def approve(session_id: SessionId) -> SessionView:
     summary="Decline a member's request to move a session",
     tags=["Reschedule"],
 )
-def decline(session_id: SessionId) -> SessionView:
-    return _answer(session_id, approve=False)
+def decline(
+    session_id: SessionId, body: Annotated[DeclineBody | None, Body()] = None
+) -> SessionView:
+    return _answer(session_id, approve=False, reason=body.reason if body else None)
 
 
-def _answer(session_id: str, *, approve: bool) -> SessionView:
+@app.post(
+    "/sessions/<session_id>/reschedule-request/withdraw",
+    summary="Take back your own request to move a session",
+    tags=["Reschedule"],
+)
+def withdraw(
+    session_id: SessionId, body: Annotated[WithdrawBody | None, Body()] = None
+) -> SessionView:
     caller, now = http.caller(app), clock.now()
-    session = operations.answer_reschedule(runtime.storage(), caller, session_id, approve, now)
+    reason = body.reason if body else None
+    session = operations.withdraw_reschedule(runtime.storage(), caller, session_id, reason, now)
+    metrics.add_metric(name="RescheduleRequestsWithdrawn", unit=MetricUnit.Count, value=1)
+    return session_view(session, caller, now)
+
+
+def _answer(session_id: str, *, approve: bool, reason: str | None) -> SessionView:
+    caller, now = http.caller(app), clock.now()
+    session = operations.answer_reschedule(
+        runtime.storage(), caller, session_id, approve, now, reason=reason
+    )
     metrics.add_dimension(name="outcome", value="approved" if approve else "declined")
     metrics.add_metric(name="RescheduleRequestsAnswered", unit=MetricUnit.Count, value=1)
     return session_view(session, caller, now)

@@ -7,7 +7,14 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.metrics import MetricUnit
 
 from coaching import clock, http, operations, runtime
-from coaching.api import BookBody, SessionList, SessionView, session_view
+from coaching.api import (
+    ApproveBody,
+    BookBody,
+    DeclineBody,
+    SessionList,
+    SessionView,
+    session_view,
+)
 from coaching.errors import Forbidden
 from coaching.models import Role
 from coaching.observability import metrics
@@ -60,18 +67,24 @@ def detail(session_id: SessionId) -> SessionView:
 
 
 @app.post("/sessions/<session_id>/approve", summary="Accept a booking request", tags=["Sessions"])
-def approve(session_id: SessionId) -> SessionView:
-    return _answer(session_id, approve=True)
+def approve(
+    session_id: SessionId, body: Annotated[ApproveBody | None, Body()] = None
+) -> SessionView:
+    return _answer(session_id, approve=True, reason=None)
 
 
 @app.post("/sessions/<session_id>/decline", summary="Decline a booking request", tags=["Sessions"])
-def decline(session_id: SessionId) -> SessionView:
-    return _answer(session_id, approve=False)
+def decline(
+    session_id: SessionId, body: Annotated[DeclineBody | None, Body()] = None
+) -> SessionView:
+    return _answer(session_id, approve=False, reason=body.reason if body else None)
 
 
-def _answer(session_id: str, *, approve: bool) -> SessionView:
+def _answer(session_id: str, *, approve: bool, reason: str | None) -> SessionView:
     caller, now = http.caller(app), clock.now()
-    session = operations.answer_booking(runtime.storage(), caller, session_id, approve, now)
+    session = operations.answer_booking(
+        runtime.storage(), caller, session_id, approve, now, reason=reason
+    )
     metrics.add_dimension(name="outcome", value="approved" if approve else "declined")
     metrics.add_metric(name="BookingRequestsAnswered", unit=MetricUnit.Count, value=1)
     return session_view(session, caller, now)

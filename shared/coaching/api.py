@@ -11,9 +11,9 @@ from coaching.models import (
     SLOT_MINUTES,
     Account,
     AccountKind,
+    AccountRef,
     Actor,
     Caller,
-    Cancellation,
     EntryKind,
     HistoryEvent,
     LedgerEntry,
@@ -67,6 +67,22 @@ class RescheduleBody(Body):
     reason: Reason | None = None
 
 
+class DeclineBody(Body):
+    """Declining a booking or a reschedule request: the reason is kept and sent to the member."""
+
+    reason: Reason | None = None
+
+
+class WithdrawBody(Body):
+    """Withdrawing a reschedule request: the reason is kept and sent to the coach."""
+
+    reason: Reason | None = None
+
+
+class ApproveBody(Body):
+    """Approving takes no fields; any field sent is refused rather than silently dropped."""
+
+
 class RefundBody(Body):
     credits: Annotated[StrictInt, Field(ge=1, le=10_000)] | None = None
     note: Reason | None = None
@@ -115,6 +131,15 @@ class RebookView(BaseModel):
     coach_id: str
 
 
+class CancellationView(BaseModel):
+    """A cancel as the session's readers see it (support's own contact stays out)."""
+
+    canceled_at: datetime
+    canceled_by: Actor
+    reason: str | None
+    refundable: bool
+
+
 class SessionView(BaseModel):
     id: str
     status: SessionStatus
@@ -137,8 +162,10 @@ class SessionView(BaseModel):
     timezone: str
     credits: int
     account_id: str
+    account: AccountRef | None
+    """The account it was paid from (id, kind, name), where known."""
     policy: Policy
-    cancellation: Cancellation | None
+    cancellation: CancellationView | None
     refund: Refund
     reschedule_request: RescheduleRequest | None
     request_expires_at: datetime | None
@@ -149,9 +176,17 @@ class SessionView(BaseModel):
 
 
 def session_view(session: Session, caller: Caller, now: datetime) -> SessionView:
+    session = rules.as_read(session, now)
     actions = rules.actions(caller, session, now)
     return SessionView(
-        **session.model_dump(exclude={"version", "history", "policy"}),
+        **session.model_dump(
+            exclude={
+                "version": True,
+                "history": True,
+                "policy": True,
+                "cancellation": {"canceled_by_contact"},
+            }
+        ),
         history=session.history,
         policy=session.policy,
         view="upcoming" if rules.is_upcoming(session, now) else "past",

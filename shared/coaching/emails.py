@@ -162,6 +162,11 @@ def _credits(count: int) -> str:
     return f"{count} credit" if count == 1 else f"{count} credits"
 
 
+def _were(count: int) -> str:
+    """The verb that agrees with ``_credits(count)``: "1 credit was", "3 credits were"."""
+    return "was" if count == 1 else "were"
+
+
 # --- what each kind says -------------------------------------------------------------------------
 
 
@@ -179,6 +184,8 @@ class _Writer:
     @property
     def other(self) -> str:
         """The person on the other side of the session from the recipient."""
+        if self.audience == "support":
+            return f"{self.facts.member_name} and {self.facts.coach_name}"
         return self.facts.coach_name if self.audience == "member" else self.facts.member_name
 
     def by(self, who: Party) -> str:
@@ -192,9 +199,52 @@ class _Writer:
         return "another time" if moment is None else when(moment, self.zone)
 
     def account(self) -> str:
-        if self.facts.personal_account:
-            return "your personal account" if self.audience == "member" else "the member's account"
-        return f"the shared account {self.facts.account_id}"
+        """The account that paid, as this reader knows it: a shared pool by its name, never its
+        id (sessions booked before names were kept say only that it was shared)."""
+        facts = self.facts
+        if facts.personal_account:
+            if self.audience == "member":
+                return "your personal account"
+            return f"{facts.member_name}'s personal account"
+        if facts.account_name:
+            return f'the shared account "{facts.account_name}"'
+        return "a shared account"
+
+    def paid(self) -> str:
+        """Who paid: "3 credits from the shared account "Acme team"" and the like."""
+        return f"{_credits(self.facts.credits)} from {self.account()}"
+
+    def open_deadline(self) -> datetime | None:
+        """Until when a cancel returns the credits, if that is still ahead of the change."""
+        facts = self.facts
+        if facts.refundable_until is None or facts.at is None:
+            return None
+        return facts.refundable_until if facts.refundable_until > facts.at else None
+
+    def cancel_terms(self, draft: _Draft) -> None:
+        """What cancelling would now return, for the member; never a deadline already gone."""
+        facts = self.facts
+        if self.audience != "member" or facts.refundable_until is None:
+            return
+        deadline = self.open_deadline()
+        if facts.kept_after_move and deadline is not None:
+            draft.say(
+                "As you did not choose the new time, you keep your free cancellation: cancel "
+                f"any time before it starts, {self.at(deadline)}, and the credits come back in "
+                "full."
+            )
+        elif deadline is not None:
+            draft.say(
+                f"If your plans change, cancel by {self.at(deadline)} and the credits come back "
+                "in full. Later cancellations are still possible, but the credits stay spent."
+            )
+        else:
+            window = facts.window_hours
+            within = f"within {window} hours of its start" if window else "this close to its start"
+            draft.say(
+                f"The session is {within}, inside its cancellation window: you can still "
+                "cancel it, but a cancellation will not return the credits."
+            )
 
     def draft(self) -> _Draft:
         facts = self.facts
@@ -205,9 +255,12 @@ class _Writer:
                 ("Session", f"{facts.service_name}, {facts.minutes} minutes"),
                 ("With", self.other),
                 ("When", self.at(facts.start)),
+                ("Paid with", self.paid()),
             ],
             links=[("View the session", session_url(self.base_url, facts))],
-            footer=f"You are receiving this because you are the {self.audience} of this session.",
+            footer="You are receiving this because you canceled this session."
+            if self.audience == "support"
+            else f"You are receiving this because you are the {self.audience} of this session.",
         )
         writers = {
             NotificationKind.BOOKED: self._booked,
@@ -221,7 +274,9 @@ class _Writer:
             NotificationKind.RESCHEDULE_APPROVED: self._reschedule_approved,
             NotificationKind.RESCHEDULE_DECLINED: self._reschedule_declined,
             NotificationKind.RESCHEDULE_EXPIRED: self._reschedule_expired,
+            NotificationKind.RESCHEDULE_WITHDRAWN: self._reschedule_withdrawn,
             NotificationKind.REFUNDED: self._refunded,
+            NotificationKind.CANCEL_CONFIRMED: self._cancel_confirmed,
         }
         writers[self.kind](draft)
         return draft
@@ -240,6 +295,12 @@ class _Writer:
         if returned > 0:
             draft.say(f"The {_credits(returned)} held for it went back to {self.account()}.")
 
+    def _reason(self, draft: _Draft, lead: str) -> None:
+        """The acting person's own words, set apart, after ``lead`` ("Cho explained:")."""
+        if self.facts.reason:
+            draft.say(lead)
+            draft.quote(self.facts.reason)
+
     # One method per NotificationKind.
 
     def _booked(self, draft: _Draft) -> None:
@@ -247,16 +308,13 @@ class _Writer:
         if self.audience == "member":
             draft.subject = f"Booked: your session with {facts.coach_name}"
             draft.say(f"Your session with {facts.coach_name} is confirmed.")
-            draft.say(f"{_credits(facts.credits)} were taken from {self.account()}.")
-            if facts.refundable_until is not None:
-                draft.say(
-                    "If your plans change, cancel by "
-                    f"{self.at(facts.refundable_until)} and the credits come back in full. "
-                    "Later cancellations are still possible, but the credits stay spent."
-                )
+            draft.say(
+                f"{_credits(facts.credits)} {_were(facts.credits)} taken from {self.account()}."
+            )
+            self.cancel_terms(draft)
         else:
             draft.subject = f"New session booked by {facts.member_name}"
-            draft.say(f"{facts.member_name} booked a session with you.")
+            draft.say(f"{facts.member_name} booked a session with you, paid from {self.account()}.")
 
     def _booking_requested(self, draft: _Draft) -> None:
         facts = self.facts
@@ -273,6 +331,7 @@ class _Writer:
         if self.audience == "member":
             draft.subject = "Your booking request was accepted"
             draft.say(f"{self.by(facts.acted_by)} accepted your request: the session is booked.")
+            self.cancel_terms(draft)
         else:
             draft.subject = f"A booking request from {facts.member_name} was accepted"
             draft.say(
@@ -285,6 +344,7 @@ class _Writer:
         if self.audience == "member":
             draft.subject = "Your booking request was not accepted"
             draft.say(f"{self.by(facts.acted_by)} could not take on the session you asked for.")
+            self._reason(draft, f"{self.by(facts.acted_by)} explained:")
             self._credits_back(draft)
             self._book_again(draft)
         else:
@@ -293,6 +353,7 @@ class _Writer:
                 f"{self.by(facts.acted_by)} declined {facts.member_name}'s request for you; "
                 "the time stays free on your calendar."
             )
+            self._reason(draft, f"{self.by(facts.acted_by)} explained:")
 
     def _booking_expired(self, draft: _Draft) -> None:
         draft.subject = "Your booking request has lapsed"
@@ -312,12 +373,9 @@ class _Writer:
         else:
             draft.subject = f"Your session with {facts.member_name} was canceled"
             draft.say(f"{actor} canceled this session, so the time is free again.")
-        if facts.reason:
-            draft.say(f"{actor} left this note:")
-            draft.quote(facts.reason)
+        self._reason(draft, f"{actor} left this note:")
         if facts.credits_returned > 0:
-            whose = "you paid are back in" if self.audience == "member" else "went back to"
-            draft.say(f"The {_credits(facts.credits_returned)} {whose} {self.account()}.")
+            draft.say(f"The {_credits(facts.credits_returned)} went back to {self.account()}.")
         elif facts.refundable is False and self.audience == "member":
             draft.say(
                 "The cancellation came after the free cancellation window had closed, so the "
@@ -331,12 +389,49 @@ class _Writer:
             )
         self._book_again(draft)
 
+    def _cancel_confirmed(self, draft: _Draft) -> None:
+        """The receipt to whoever canceled."""
+        facts = self.facts
+        if self.audience == "member":
+            draft.subject = f"Canceled: your session with {facts.coach_name}"
+        elif self.audience == "coach":
+            draft.subject = f"Canceled: your session with {facts.member_name}"
+        else:
+            draft.subject = f"Canceled: {facts.member_name}'s session with {facts.coach_name}"
+        told = "have" if self.audience == "support" else "has"
+        draft.say(
+            f"You canceled this session. It will not take place, and {self.other} {told} been told."
+        )
+        self._reason(draft, "Your note:")
+        returned = facts.credits_returned
+        if returned > 0:
+            draft.say(f"The {_credits(returned)} went back to {self.account()}.")
+        elif facts.refundable is False and self.audience == "member":
+            draft.say(
+                "It came after the free cancellation window had closed, so the credits stay "
+                "spent. Your coach may still choose to refund them."
+            )
+        elif facts.refundable is False:
+            draft.say(
+                "It came after the free cancellation window had closed, so the credits stayed "
+                "spent. You can still refund them from the session page."
+            )
+        else:
+            draft.say("No credits were due back.")
+        self._book_again(draft)
+
     def _rescheduled(self, draft: _Draft) -> None:
         facts = self.facts
+        actor = self.by(facts.acted_by)
         draft.subject = f"Your session with {self.other} has a new time"
-        draft.say(f"{self.by(facts.acted_by)} moved your session to a new time.")
+        draft.say(f"{actor} moved your session to a new time.")
         self._moved(draft, facts.previous_start, facts.start)
-        draft.say("If the new time does not suit you, you can move or cancel it from its page.")
+        self._reason(draft, f"{actor} explained:")
+        if self.audience == "member":
+            self.cancel_terms(draft)
+            draft.say("If the new time does not suit you, you can cancel it from its page.")
+        else:
+            draft.say("If the new time does not suit you, you can move or cancel it from its page.")
 
     def _reschedule_requested(self, draft: _Draft) -> None:
         facts = self.facts
@@ -346,9 +441,7 @@ class _Writer:
             f"{actor} would like to move your session from {self.at(facts.start)} "
             f"to {self.at(facts.requested_start)}."
         )
-        if facts.reason:
-            draft.say(f"{actor} explained:")
-            draft.quote(facts.reason)
+        self._reason(draft, f"{actor} explained:")
         if facts.respond_by is not None:
             draft.say(
                 f"Please approve or decline before {self.at(facts.respond_by)}. Without an "
@@ -360,6 +453,7 @@ class _Writer:
         draft.subject = f"Your session with {self.other} has a new time"
         draft.say(f"{self.by(facts.acted_by)} approved the request to move the session.")
         self._moved(draft, facts.previous_start, facts.start)
+        self.cancel_terms(draft)
 
     def _reschedule_declined(self, draft: _Draft) -> None:
         facts = self.facts
@@ -369,6 +463,17 @@ class _Writer:
             f"{self.at(facts.requested_start)}. It keeps its current time, "
             f"{self.at(facts.start)}."
         )
+        self._reason(draft, f"{self.by(facts.acted_by)} explained:")
+
+    def _reschedule_withdrawn(self, draft: _Draft) -> None:
+        facts = self.facts
+        draft.subject = f"{facts.member_name} withdrew a request to move your session"
+        draft.say(
+            f"{self.by(facts.acted_by)} withdrew the request to move the session to "
+            f"{self.at(facts.requested_start)}; that time is free again. Nothing changes: the "
+            f"session stays at {self.at(facts.start)}."
+        )
+        self._reason(draft, f"{self.by(facts.acted_by)} explained:")
 
     def _reschedule_expired(self, draft: _Draft) -> None:
         facts = self.facts
@@ -382,15 +487,19 @@ class _Writer:
 
     def _refunded(self, draft: _Draft) -> None:
         facts = self.facts
-        draft.subject = f"{_credits(facts.credits_returned)} refunded for your session"
+        returned = _credits(facts.credits_returned)
+        if self.audience == "member":
+            draft.subject = f"{returned} refunded for your session"
+        else:
+            draft.subject = f"{returned} refunded for your session with {facts.member_name}"
         draft.say(
-            f"{self.by(facts.acted_by)} refunded {_credits(facts.credits_returned)} for this "
-            f"session. They are back in {self.account()}."
+            f"{self.by(facts.acted_by)} refunded {returned} for this session. "
+            f"{'It is' if facts.credits_returned == 1 else 'They are'} back in {self.account()}."
         )
         if facts.credits_returned_in_total < facts.credits:
             draft.say(
                 f"In all, {facts.credits_returned_in_total} of the {_credits(facts.credits)} "
-                "you paid have now been returned."
+                "paid for it have now been returned."
             )
 
     def _moved(self, draft: _Draft, before: datetime | None, after: datetime) -> None:

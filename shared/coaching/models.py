@@ -149,6 +149,11 @@ class RefundStatus(StrEnum):
     PARTIAL = "PARTIAL"
 
 
+class AccountKind(StrEnum):
+    PERSONAL = "PERSONAL"
+    GROUP = "GROUP"
+
+
 class ServiceRef(Model):
     id: Identifier
     name: str
@@ -162,6 +167,9 @@ class Policy(Model):
     """The last second at which a cancel is refunded (start minus the window)."""
     late_reschedule_requires_approval: bool = False
     request_ttl_hours: int = 48
+    kept_after_move: bool = False
+    """True when the coach or support moved the session while the member could still cancel
+    with a refund: that right then lasts until the new start, which ``refundable_until`` is."""
 
 
 class Cancellation(Model):
@@ -169,6 +177,8 @@ class Cancellation(Model):
     canceled_by: Actor
     reason: str | None = None
     refundable: bool
+    canceled_by_contact: Person | None = None
+    """Support's own contact, for the receipt; the member and coach are on the session already."""
 
 
 class Refund(Model):
@@ -198,6 +208,7 @@ HistoryKind = Literal[
     "RESCHEDULE_APPROVED",
     "RESCHEDULE_DECLINED",
     "RESCHEDULE_EXPIRED",
+    "RESCHEDULE_WITHDRAWN",
     "REFUNDED",
     "COMPLETED",
 ]
@@ -211,6 +222,16 @@ class HistoryEvent(Model):
     previous_start: UtcDatetime | None = None
     start: UtcDatetime | None = None
     credits: int | None = None
+    reason: str | None = None
+    """What the person who acted wrote (cancel, reschedule, decline, withdraw)."""
+
+
+class AccountRef(Model):
+    """The account a session was paid from, as it stood at booking: emails name it."""
+
+    id: Identifier
+    kind: AccountKind
+    name: str
 
 
 class Session(Model):
@@ -225,6 +246,8 @@ class Session(Model):
     timezone: TimeZoneName
     credits: Credits
     account_id: Identifier
+    account: AccountRef | None = None
+    """None on sessions booked before it was kept; emails then say "a shared account"."""
     policy: Policy
     cancellation: Cancellation | None = None
     refund: Refund = Refund()
@@ -243,11 +266,6 @@ class Session(Model):
     @property
     def window(self) -> timedelta:
         return timedelta(hours=self.policy.window_hours)
-
-
-class AccountKind(StrEnum):
-    PERSONAL = "PERSONAL"
-    GROUP = "GROUP"
 
 
 def personal_account_id(member_id: str) -> str:

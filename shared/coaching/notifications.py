@@ -17,14 +17,16 @@ booking approved         the parties who did not act (coach -> member; support -
 booking declined         the parties who did not act
 booking expired          member (the credits held for it came back)
 canceled                 the parties who did not act (member -> coach, coach -> member,
-                         support -> both)
+                         support -> both), and a receipt to whoever canceled (the member, the
+                         coach, or support when their token carried an address)
 rescheduled              the parties who did not act
 reschedule requested     the parties who did not act (the coach)
 reschedule approved      the parties who did not act
 reschedule declined      the parties who did not act
+reschedule withdrawn     the parties who did not act (the coach)
 reschedule expired       member and coach: the session keeps its old time, and both should be
                          sure which time holds (the coach was holding the asked-for time too)
-refund granted           member, whose credits came back
+refund granted           member, whose credits came back; the coach too when support refunded
 completed                nobody: a sweep's bookkeeping
 =======================  ======================================================================
 
@@ -36,6 +38,7 @@ from enum import StrEnum
 from typing import Literal
 
 from coaching.models import (
+    AccountKind,
     HistoryEvent,
     HistoryKind,
     Model,
@@ -47,8 +50,9 @@ from coaching.models import (
     personal_account_id,
 )
 
-Audience = Literal["member", "coach"]
-"""Which side of the session a recipient is on; the wording of the email depends on it."""
+Audience = Literal["member", "coach", "support"]
+"""Which side of the session a recipient is on; the wording of the email depends on it.
+Support is told only of what they did themselves (a cancel's receipt)."""
 
 Party = Literal["member", "coach", "support", "system"]
 """Who made the change: one of the session's two sides, support, or the sweep."""
@@ -66,7 +70,10 @@ class NotificationKind(StrEnum):
     RESCHEDULE_APPROVED = "RESCHEDULE_APPROVED"
     RESCHEDULE_DECLINED = "RESCHEDULE_DECLINED"
     RESCHEDULE_EXPIRED = "RESCHEDULE_EXPIRED"
+    RESCHEDULE_WITHDRAWN = "RESCHEDULE_WITHDRAWN"
     REFUNDED = "REFUNDED"
+    CANCEL_CONFIRMED = "CANCEL_CONFIRMED"
+    """The receipt to whoever canceled: it is done, and what became of the credits."""
 
 
 class Facts(Model):
@@ -84,8 +91,10 @@ class Facts(Model):
     coach_name: str
     coach_id: str
     acted_by: Party
+    at: UtcDatetime | None = None
+    """When the change happened: no email promises a deadline before it."""
     reason: str | None = None
-    """The cancel's or the reschedule request's reason, as its author typed it."""
+    """The reason the person who acted gave (cancel, reschedule, decline, withdraw), as typed."""
     previous_start: UtcDatetime | None = None
     """For a move: the time the session had before it."""
     requested_start: UtcDatetime | None = None
@@ -100,10 +109,15 @@ class Facts(Model):
     refundable: bool | None = None
     """For a cancel: whether it came inside the free window."""
     refundable_until: UtcDatetime | None = None
-    """For a booking: until when a cancel gets the credits back."""
+    """For a booking or a move: until when a cancel gets the credits back."""
+    window_hours: int | None = None
+    kept_after_move: bool = False
+    """The coach or support moved the session, and the member keeps their refund until the start."""
     account_id: str
     personal_account: bool
     """True when the credits came from the member's own account, not a shared pool."""
+    account_name: str | None = None
+    """The shared pool's name as it stood at booking (None for personal accounts, or unknown)."""
 
 
 class Notification(Model):
@@ -137,6 +151,7 @@ _KINDS: dict[HistoryKind, NotificationKind] = {
     "RESCHEDULE_APPROVED": NotificationKind.RESCHEDULE_APPROVED,
     "RESCHEDULE_DECLINED": NotificationKind.RESCHEDULE_DECLINED,
     "RESCHEDULE_EXPIRED": NotificationKind.RESCHEDULE_EXPIRED,
+    "RESCHEDULE_WITHDRAWN": NotificationKind.RESCHEDULE_WITHDRAWN,
     "REFUNDED": NotificationKind.REFUNDED,
 }
 """History events that mean something to people; the rest (COMPLETED) tell nobody."""
@@ -146,7 +161,6 @@ _TOLD_WHATEVER_ACTED: dict[NotificationKind, tuple[Audience, ...]] = {
     NotificationKind.BOOKING_REQUESTED: ("coach",),
     NotificationKind.BOOKING_EXPIRED: ("member",),
     NotificationKind.RESCHEDULE_EXPIRED: ("member", "coach"),
-    NotificationKind.REFUNDED: ("member",),
 }
 """Kinds with fixed recipients; every other kind tells the parties who did not act."""
 
@@ -169,11 +183,18 @@ def _notifications(old: Session | None, new: Session, event: HistoryEvent) -> li
         return []
     acted_by = party(event)
     facts = _facts(kind, old, new, event, acted_by)
-    people: dict[Audience, Person] = {"member": new.member, "coach": new.coach}
+    people: dict[Audience, Person | None] = {
+        "member": new.member,
+        "coach": new.coach,
+        "support": new.cancellation.canceled_by_contact if new.cancellation else None,
+    }
+    told = [(kind, audience) for audience in recipients(kind, acted_by)]
+    if kind is NotificationKind.CANCELED and acted_by != "system":
+        told.append((NotificationKind.CANCEL_CONFIRMED, acted_by))
     return [
-        Notification(kind=kind, audience=audience, recipient=people[audience], facts=facts)
-        for audience in recipients(kind, acted_by)
-        if people[audience].email
+        Notification(kind=told_kind, audience=audience, recipient=person, facts=facts)
+        for told_kind, audience in told
+        if (person := people[audience]) is not None and person.email
     ]
 
 
@@ -192,6 +213,9 @@ def recipients(kind: NotificationKind, acted_by: Party) -> tuple[Audience, ...]:
     fixed = _TOLD_WHATEVER_ACTED.get(kind)
     if fixed is not None:
         return fixed
+    if kind is NotificationKind.REFUNDED:
+        # The coach hears when support gives back credits for their session.
+        return ("member", "coach") if acted_by == "support" else ("member",)
     sides: tuple[Audience, ...] = ("member", "coach")
     return tuple(side for side in sides if side != acted_by)
 
@@ -206,6 +230,8 @@ def _consistent(kind: NotificationKind, new: Session) -> bool:
         return new.status is SessionStatus.EXPIRED
     if kind is NotificationKind.RESCHEDULE_REQUESTED:
         return new.reschedule_request is not None
+    if kind is NotificationKind.RESCHEDULE_WITHDRAWN:
+        return new.reschedule_request is None
     return True
 
 
@@ -217,23 +243,36 @@ def _facts(
     acted_by: Party,
 ) -> Facts:
     returned_before = old.refund.credits if old is not None else 0
-    reason: str | None = None
+    reason: str | None = event.reason
     refundable: bool | None = None
     previous_start: datetime | None = None
     requested_start: datetime | None = None
     respond_by: datetime | None = None
+    # Events written before reasons were kept on them: the reason lived on the record itself.
     if kind is NotificationKind.CANCELED and new.cancellation is not None:
-        reason, refundable = new.cancellation.reason, new.cancellation.refundable
+        reason, refundable = reason or new.cancellation.reason, new.cancellation.refundable
     elif kind in (NotificationKind.RESCHEDULED, NotificationKind.RESCHEDULE_APPROVED):
         previous_start = event.previous_start or (old.start if old is not None else None)
     elif kind is NotificationKind.RESCHEDULE_REQUESTED and new.reschedule_request is not None:
         request = new.reschedule_request
-        reason, requested_start, respond_by = request.reason, request.start, request.expires_at
-    elif kind in (NotificationKind.RESCHEDULE_DECLINED, NotificationKind.RESCHEDULE_EXPIRED):
+        reason = reason or request.reason
+        requested_start, respond_by = request.start, request.expires_at
+    elif kind in (
+        NotificationKind.RESCHEDULE_DECLINED,
+        NotificationKind.RESCHEDULE_EXPIRED,
+        NotificationKind.RESCHEDULE_WITHDRAWN,
+    ):
         asked = old.reschedule_request if old is not None else None
         requested_start = event.start or (asked.start if asked is not None else None)
     elif kind is NotificationKind.BOOKING_REQUESTED:
         respond_by = new.request_expires_at
+    tells_terms = kind in _TELLS_CANCEL_TERMS
+    personal = new.account_id == personal_account_id(new.member.id)
+    shared_name = (
+        new.account.name
+        if new.account is not None and new.account.kind is AccountKind.GROUP
+        else None
+    )
     return Facts(
         session_id=new.id,
         version=new.version,
@@ -245,6 +284,7 @@ def _facts(
         coach_name=new.coach.name,
         coach_id=new.coach.id,
         acted_by=acted_by,
+        at=event.at,
         reason=reason,
         previous_start=previous_start,
         requested_start=requested_start,
@@ -253,7 +293,21 @@ def _facts(
         credits_returned=max(0, new.refund.credits - returned_before),
         credits_returned_in_total=new.refund.credits,
         refundable=refundable,
-        refundable_until=new.policy.refundable_until if kind is NotificationKind.BOOKED else None,
+        refundable_until=new.policy.refundable_until if tells_terms else None,
+        window_hours=new.policy.window_hours if tells_terms else None,
+        kept_after_move=new.policy.kept_after_move and tells_terms,
         account_id=new.account_id,
-        personal_account=new.account_id == personal_account_id(new.member.id),
+        personal_account=personal,
+        account_name=None if personal else shared_name,
     )
+
+
+_TELLS_CANCEL_TERMS = frozenset(
+    {
+        NotificationKind.BOOKED,
+        NotificationKind.BOOKING_APPROVED,
+        NotificationKind.RESCHEDULED,
+        NotificationKind.RESCHEDULE_APPROVED,
+    }
+)
+"""Emails about a session's (new) time that tell the member what a cancel would now return."""

@@ -21,6 +21,7 @@ from coaching.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from coaching.models import (
     Account,
     AccountKind,
+    AccountRef,
     Actor,
     Caller,
     Cancellation,
@@ -203,6 +204,7 @@ def book(
             timezone=timezone or caller.timezone,
             credits=session_type.credits,
             account_id=account.id,
+            account=AccountRef(id=account.id, kind=account.kind, name=account.name),
             policy=Policy(
                 window_hours=service.cancellation_window_hours,
                 refundable_until=rules.refundable_until(start, service.cancellation_window_hours),
@@ -280,13 +282,23 @@ def cancel(
             )
         after = _bump(
             session,
-            HistoryEvent(at=now, kind="CANCELED", by=caller.actor, credits=quote.refund_credits),
+            HistoryEvent(
+                at=now,
+                kind="CANCELED",
+                by=caller.actor,
+                credits=quote.refund_credits,
+                reason=reason or None,
+            ),
             status=SessionStatus.CANCELED,
             cancellation=Cancellation(
                 canceled_at=now,
                 canceled_by=caller.actor,
                 reason=reason or None,
                 refundable=quote.refundable,
+                # Support is on neither side of the session: keep where to send their receipt.
+                canceled_by_contact=caller.as_person()
+                if caller.role is Role.SUPPORT and caller.email
+                else None,
             ),
             refund=refund,
             reschedule_request=None,
@@ -303,12 +315,12 @@ def cancel(
 # --- reschedule ------------------------------------------------------------------------------
 
 
-def _moved(session: Session, start: datetime) -> dict[str, object]:
+def _moved(
+    session: Session, start: datetime, mover: rules.Relation, now: datetime
+) -> dict[str, object]:
     """The fields that change when a session moves to ``start``; the policy's window moves too."""
     end = start + timedelta(minutes=session.session_type.minutes)
-    policy = session.policy.model_copy(
-        update={"refundable_until": rules.refundable_until(start, session.policy.window_hours)}
-    )
+    policy = rules.policy_after_move(session, start, mover, now)
     moved: dict[str, object] = {"start": start, "end": end, "policy": policy}
     if session.request_expires_at is not None:
         # A booking request moved earlier must still lapse before it would start.
@@ -347,9 +359,10 @@ def reschedule(
                     by=caller.actor,
                     previous_start=session.start,
                     start=start,
+                    reason=reason or None,
                 ),
                 reschedule_request=None,
-                **_moved(session, start),
+                **_moved(session, start, rules.require_visible(caller, session), now),
             )
             target = _slots(start, end)
         else:
@@ -358,9 +371,9 @@ def reschedule(
                 end=end,
                 requested_by=caller.actor,
                 requested_at=now,
-                # Unanswered, it lapses before either time it is about comes round.
-                expires_at=rules.request_deadline(
-                    now, session.policy.request_ttl_hours, min(session.start, start)
+                # Unanswered, it lapses an hour before either time it is about comes round.
+                expires_at=rules.reschedule_request_deadline(
+                    now, session.policy.request_ttl_hours, session.start, start
                 ),
                 reason=reason or None,
             )
@@ -372,6 +385,7 @@ def reschedule(
                     by=caller.actor,
                     previous_start=session.start,
                     start=start,
+                    reason=reason or None,
                 ),
                 reschedule_request=request,
             )
@@ -384,7 +398,12 @@ def reschedule(
 
 
 def answer_reschedule(
-    store: Storage, caller: Caller, session_id: str, approve: bool, now: datetime
+    store: Storage,
+    caller: Caller,
+    session_id: str,
+    approve: bool,
+    now: datetime,
+    reason: str | None = None,
 ) -> Session:
     def attempt() -> Session:
         session = _visible_session(store, caller, session_id)
@@ -402,19 +421,51 @@ def answer_reschedule(
                     start=request.start,
                 ),
                 reschedule_request=None,
-                **_moved(session, request.start),
+                # The member asked for this time, so the window moves with it as usual.
+                **_moved(session, request.start, "member", now),
             )
             target = _slots(request.start, request.end)
         else:
             after = _bump(
                 session,
                 HistoryEvent(
-                    at=now, kind="RESCHEDULE_DECLINED", by=caller.actor, start=request.start
+                    at=now,
+                    kind="RESCHEDULE_DECLINED",
+                    by=caller.actor,
+                    start=request.start,
+                    reason=reason or None,
                 ),
                 reschedule_request=None,
             )
             target = _slots(session.start, session.end)
         _save_move(store, session, after, target)
+        return after
+
+    return retrying(attempt)
+
+
+def withdraw_reschedule(
+    store: Storage, caller: Caller, session_id: str, reason: str | None, now: datetime
+) -> Session:
+    """The member takes back a request to move the session; it keeps its time."""
+
+    def attempt() -> Session:
+        session = _visible_session(store, caller, session_id)
+        rules.require_can_withdraw(caller, session, now)
+        request = session.reschedule_request
+        assert request is not None  # checked by the rule above
+        after = _bump(
+            session,
+            HistoryEvent(
+                at=now,
+                kind="RESCHEDULE_WITHDRAWN",
+                by=caller.actor,
+                start=request.start,
+                reason=reason or None,
+            ),
+            reschedule_request=None,
+        )
+        _save_move(store, session, after, _slots(session.start, session.end))
         return after
 
     return retrying(attempt)
@@ -444,7 +495,12 @@ def _release_all(
 
 
 def answer_booking(
-    store: Storage, caller: Caller, session_id: str, approve: bool, now: datetime
+    store: Storage,
+    caller: Caller,
+    session_id: str,
+    approve: bool,
+    now: datetime,
+    reason: str | None = None,
 ) -> Session:
     def attempt() -> Session:
         session = _visible_session(store, caller, session_id)
@@ -461,7 +517,13 @@ def answer_booking(
         movement, refund = _release_all(store, session, now, caller.actor)
         after = _bump(
             session,
-            HistoryEvent(at=now, kind="DECLINED", by=caller.actor, credits=refund.credits),
+            HistoryEvent(
+                at=now,
+                kind="DECLINED",
+                by=caller.actor,
+                credits=refund.credits,
+                reason=reason or None,
+            ),
             status=SessionStatus.DECLINED,
             request_expires_at=None,
             reschedule_request=None,
@@ -626,7 +688,12 @@ def sweep_session(store: Storage, session: Session, now: datetime) -> rules.Swee
             assert request is not None  # the rule found it expired
             after = _bump(
                 before,
-                HistoryEvent(at=now, kind="RESCHEDULE_EXPIRED", start=request.start),
+                # Dated when it lapsed, as readers were shown it before the sweep came.
+                HistoryEvent(
+                    at=min(request.expires_at, request.start),
+                    kind="RESCHEDULE_EXPIRED",
+                    start=request.start,
+                ),
                 reschedule_request=None,
             )
             _save_move(store, before, after, _slots(before.start, before.end))

@@ -30,6 +30,8 @@ from coaching.models import (
     AccountKind,
     Caller,
     EntryKind,
+    HistoryEvent,
+    Policy,
     RefundStatus,
     Role,
     Service,
@@ -79,6 +81,12 @@ def refundable_until(start: datetime, window_hours: int) -> datetime:
 
 
 def is_upcoming(session: Session, now: datetime) -> bool:
+    """Listed as upcoming: still active and not over. A session in progress is upcoming."""
+    return session.status in ACTIVE_STATUSES and now < session.end
+
+
+def not_started(session: Session, now: datetime) -> bool:
+    """Still active and before its start: only then may it be canceled or moved."""
     return session.status in ACTIVE_STATUSES and now < session.start
 
 
@@ -90,6 +98,35 @@ def inside_free_window(session: Session, now: datetime) -> bool:
 def request_deadline(now: datetime, ttl_hours: int, start: datetime) -> datetime:
     """A request waits at most its time to live, and never past the start it is about."""
     return min(now + timedelta(hours=ttl_hours), start)
+
+
+RESCHEDULE_ANSWER_MARGIN = timedelta(hours=1)
+"""A reschedule request lapses this long before the session at the latest, so that both sides
+hear the session stays where it was while they can still act on it."""
+
+
+def reschedule_request_deadline(
+    now: datetime, ttl_hours: int, start: datetime, requested_start: datetime
+) -> datetime:
+    """The earlier of the request's time to live and an hour before either time it is about.
+
+    Asking when that hour has already begun would make a request born lapsed: refused.
+    """
+    deadline = min(
+        now + timedelta(hours=ttl_hours),
+        min(start, requested_start).astimezone(UTC) - RESCHEDULE_ANSWER_MARGIN,
+    )
+    if deadline <= now:
+        raise RescheduleWindowClosed(
+            "Too close to the session for your coach to answer a request; ask them directly."
+        )
+    return deadline
+
+
+def reschedule_request_lapsed(session: Session, now: datetime) -> bool:
+    """A request past its deadline (or past a start it is about) is over, swept or not."""
+    request = session.reschedule_request
+    return request is not None and now >= min(request.expires_at, request.start)
 
 
 def require_slot_aligned(start: datetime, field: str = "start") -> None:
@@ -177,7 +214,7 @@ class CancellationQuote:
 
 
 def cancellation_quote(session: Session, now: datetime) -> CancellationQuote:
-    if not is_upcoming(session, now):
+    if not not_started(session, now):
         refundable, kind = False, EntryKind.REFUND  # nothing left to cancel
     elif session.status is SessionStatus.REQUESTED:
         # Credits held for a request nobody accepted always go back.
@@ -196,8 +233,8 @@ def cancellation_quote(session: Session, now: datetime) -> CancellationQuote:
 def plan_cancel(caller: Caller, session: Session, now: datetime) -> CancellationQuote:
     """Member, coach and support may cancel any upcoming session of theirs."""
     require_visible(caller, session)
-    if not is_upcoming(session, now):
-        raise SessionNotUpcoming("Only an upcoming session can be canceled.")
+    if not not_started(session, now):
+        raise SessionNotUpcoming("Only a session that has not started can be canceled.")
     return cancellation_quote(session, now)
 
 
@@ -216,8 +253,8 @@ def plan_reschedule(
     late moves, in which case the move waits as a request.
     """
     who = require_visible(caller, session)
-    if not is_upcoming(session, now):
-        raise SessionNotUpcoming("Only an upcoming session can be rescheduled.")
+    if not not_started(session, now):
+        raise SessionNotUpcoming("Only a session that has not started can be rescheduled.")
     require_slot_aligned(new_start)
     require_future(new_start, now)
     if new_start == session.start:
@@ -231,15 +268,44 @@ def plan_reschedule(
     )
 
 
-def require_pending_reschedule(caller: Caller, session: Session, now: datetime) -> None:
-    require_staff(caller, session, "answer a reschedule request")
-    request = session.reschedule_request
+def _require_pending_request(session: Session, now: datetime) -> None:
     if (
-        request is None
-        or now >= min(request.expires_at, request.start)
-        or not is_upcoming(session, now)
+        session.reschedule_request is None
+        or reschedule_request_lapsed(session, now)
+        or not not_started(session, now)
     ):
         raise NotPending("This session has no reschedule request waiting for an answer.")
+
+
+def require_pending_reschedule(caller: Caller, session: Session, now: datetime) -> None:
+    require_staff(caller, session, "answer a reschedule request")
+    _require_pending_request(session, now)
+
+
+def require_can_withdraw(caller: Caller, session: Session, now: datetime) -> None:
+    """The member takes back their own request to move the session while it still waits."""
+    if require_visible(caller, session) != "member":
+        raise Forbidden("Only the session's member may withdraw their reschedule request.")
+    _require_pending_request(session, now)
+
+
+def policy_after_move(
+    session: Session, new_start: datetime, mover: Relation, now: datetime
+) -> Policy:
+    """The session's policy once it moves to ``new_start``.
+
+    The window moves with the session. But a move the member did not make never costs them a
+    refund they had: if they could cancel with their credits back just before the coach's (or
+    support's) move, they keep that right until the new start.
+    """
+    normal = refundable_until(new_start, session.policy.window_hours)
+    kept = mover != "member" and cancellation_quote(session, now).refundable
+    return session.policy.model_copy(
+        update={
+            "refundable_until": new_start.astimezone(UTC) if kept else normal,
+            "kept_after_move": kept,
+        }
+    )
 
 
 # --- booking requests ------------------------------------------------------------------------
@@ -273,7 +339,10 @@ def plan_refund(
     """
     require_staff(caller, session, "refund a session")
     if is_upcoming(session, now):
-        raise SessionStillUpcoming("The session is still upcoming; cancel it instead.")
+        raise SessionStillUpcoming(
+            "The session is still upcoming or in progress; refund it once it is over, "
+            "or cancel it before it starts."
+        )
     remaining = session.refundable_credits
     if remaining <= 0:
         raise NothingToRefund("Every credit of this session has already been refunded.")
@@ -282,7 +351,8 @@ def plan_refund(
         raise ValidationFailed.on("credits", "must be at least 1")
     if credits > remaining:
         raise ValidationFailed.on(
-            "credits", f"is more than the {remaining} credits not yet refunded"
+            "credits",
+            f"is more than the {remaining} credit{'' if remaining == 1 else 's'} not yet refunded",
         )
     total = session.refund.credits + credits
     return RefundDecision(
@@ -305,10 +375,11 @@ class Actions:
 def actions(caller: Caller, session: Session, now: datetime) -> Actions:
     who = relation(caller, session)
     upcoming = is_upcoming(session, now)
+    changeable = not_started(session, now)
     staff = who in ("coach", "support")
     return Actions(
-        can_cancel=who is not None and upcoming,
-        can_reschedule=upcoming
+        can_cancel=who is not None and changeable,
+        can_reschedule=changeable
         and (
             staff
             or (
@@ -346,12 +417,28 @@ def sweep_action(session: Session, now: datetime) -> SweepAction | None:
         expires = session.request_expires_at
         return "EXPIRE_BOOKING" if expires is not None and now >= expires else None
     if session.status is SessionStatus.SCHEDULED:
-        request = session.reschedule_request
-        if request is not None and now >= request.expires_at:
+        if reschedule_request_lapsed(session, now):
             return "EXPIRE_RESCHEDULE"
         if now >= session.end:
             return "COMPLETE"
     return None
+
+
+# --- what every reader sees ------------------------------------------------------------------
+
+
+def as_read(session: Session, now: datetime) -> Session:
+    """The session as readers see it at ``now``: a reschedule request past its deadline reads
+    as expired at once, exactly as the sweep will write it, not live until the sweep comes."""
+    request = session.reschedule_request
+    if request is None or not reschedule_request_lapsed(session, now):
+        return session
+    lapsed = HistoryEvent(
+        at=min(request.expires_at, request.start), kind="RESCHEDULE_EXPIRED", start=request.start
+    )
+    return session.model_copy(
+        update={"reschedule_request": None, "history": [*session.history, lapsed]}
+    )
 
 
 # --- accounts --------------------------------------------------------------------------------

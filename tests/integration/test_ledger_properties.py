@@ -132,11 +132,20 @@ def held_slots(session: Session) -> set[datetime]:
 
 
 def upcoming(session: Session, now: datetime) -> bool:
+    """Not started yet: only then can it be canceled or moved."""
     return session.status in ACTIVE_STATUSES and now < session.start
 
 
+def not_over(session: Session, now: datetime) -> bool:
+    """Not ended yet (a session in progress is still upcoming): no refund until it is over."""
+    return session.status in ACTIVE_STATUSES and now < session.end
+
+
 def inside_window(session: Session, now: datetime) -> bool:
-    """At least the window's hours before the start (the last second counts)."""
+    """At least the window's hours before the start (the last second counts), or, when the
+    coach or support moved the session while the member had that right, until the start."""
+    if session.policy.kept_after_move:
+        return now <= session.start
     return now <= session.start - timedelta(hours=session.policy.window_hours)
 
 
@@ -588,6 +597,10 @@ class LedgerMachine(RuleBasedStateMachine):
         if late_member and not session.policy.late_reschedule_requires_approval:
             assert isinstance(result, RescheduleWindowClosed), result
             return
+        if late_member and min(session.start, start) - timedelta(hours=1) <= self.now:
+            # a request must leave an hour before the session for an answer
+            assert isinstance(result, RescheduleWindowClosed), result
+            return
         if isinstance(result, SlotTaken):
             wanted = slots_of(start, start + (session.end - session.start))
             holders = {self.store.slot_holder(session.coach.id, s) for s in wanted}
@@ -598,6 +611,14 @@ class LedgerMachine(RuleBasedStateMachine):
         assert mode == ("REQUEST" if late_member else "DIRECT")
         if mode == "DIRECT":
             assert (moved.start, moved.reschedule_request) == (start, None)
+            # a move the member did not make keeps a refund they could still have had
+            kept = who != "member" and (
+                session.status is SessionStatus.REQUESTED or inside_window(session, self.now)
+            )
+            assert moved.policy.kept_after_move is kept
+            assert moved.policy.refundable_until == (
+                start if kept else start - timedelta(hours=session.policy.window_hours)
+            )
         else:
             assert moved.start == session.start
             assert moved.reschedule_request is not None
@@ -654,7 +675,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 refused = NotFound
             elif who == "member":
                 refused = Forbidden
-            elif upcoming(session, self.now):
+            elif not_over(session, self.now):
                 refused = SessionStillUpcoming
             elif unrefunded <= 0:
                 refused = NothingToRefund
@@ -966,8 +987,11 @@ class LedgerMachine(RuleBasedStateMachine):
                 assert session.request_expires_at <= session.start, (
                     f"the request for {session.start} waits until {session.request_expires_at}"
                 )
-            if session.reschedule_request is not None and session.status in ACTIVE_STATUSES:
-                assert session.reschedule_request.expires_at <= session.start
+            request = session.reschedule_request
+            if request is not None and session.status in ACTIVE_STATUSES:
+                # and a reschedule request lapses an hour before either time it is about
+                latest = min(session.start, request.start) - timedelta(hours=1)
+                assert request.expires_at <= latest
 
 
 LedgerMachine.TestCase.settings = settings(

@@ -49,8 +49,8 @@ class Calendar:
     first_coach: Caller
     second_coach: Caller
     now: datetime
-    ended: Session  # started 1.5 hours before, not yet swept
-    in_progress: Session  # started half an hour before
+    ended: Session  # started 1.5 hours before (so ended half an hour before), not yet swept
+    in_progress: Session  # started half an hour before, ends half an hour on
     soon: Session  # 30 hours on, with the second coach
     requested: Session  # a request waiting for the first coach, 40 hours on
     bobs: Session  # Bob's, with the first coach, 45 hours on
@@ -106,9 +106,10 @@ def test_a_member_sees_upcoming_sessions_soonest_first(world: World, calendar: C
 
     items, token = _list(world, "member", c.alice, "upcoming", c.now)
 
-    assert _ids(items) == _ids([c.soon, c.requested, c.later, c.last])
+    # a session in progress is still upcoming: it has not ended
+    assert _ids(items) == _ids([c.in_progress, c.soon, c.requested, c.later, c.last])
     assert {s.status for s in items} == {SessionStatus.SCHEDULED, SessionStatus.REQUESTED}
-    assert all(s.start > c.now for s in items)
+    assert all(s.end > c.now for s in items)
     assert token is None
 
 
@@ -119,8 +120,8 @@ def test_a_member_sees_past_sessions_latest_first_with_canceled_ones(
 
     items, token = _list(world, "member", c.alice, "past", c.now)
 
-    # canceled and declined ones are past whatever their time; so are started ones
-    assert _ids(items) == _ids([c.canceled, c.declined, c.in_progress, c.ended])
+    # canceled and declined ones are past whatever their time; so are ended ones
+    assert _ids(items) == _ids([c.canceled, c.declined, c.ended])
     canceled = items[0]
     assert canceled.status is SessionStatus.CANCELED
     assert canceled.start > c.now
@@ -140,8 +141,8 @@ def test_a_coach_sees_the_sessions_they_coach_and_no_others(
 
     assert _ids(first_upcoming) == _ids([c.requested, c.bobs, c.later])
     assert _ids(first_past) == _ids([c.canceled, c.declined, c.ended])
-    assert _ids(second_upcoming) == _ids([c.soon, c.last])
-    assert _ids(second_past) == _ids([c.in_progress])
+    assert _ids(second_upcoming) == _ids([c.in_progress, c.soon, c.last])
+    assert _ids(second_past) == []
 
 
 def test_a_member_does_not_see_another_members_sessions(world: World, calendar: Calendar) -> None:
@@ -161,12 +162,15 @@ def test_the_coachs_id_as_a_member_sees_nothing(world: World, calendar: Calendar
     assert _list(world, "coach", c.alice, "past", c.now) == ([], None)
 
 
-def test_a_session_starting_now_is_no_longer_upcoming(world: World, calendar: Calendar) -> None:
+def test_a_session_is_upcoming_until_the_second_it_ends(world: World, calendar: Calendar) -> None:
     c = calendar
 
-    upcoming, _ = _list(world, "member", c.alice, "upcoming", c.soon.start)
-    past, _ = _list(world, "member", c.alice, "past", c.soon.start)
+    starting, _ = _list(world, "member", c.alice, "upcoming", c.soon.start)
+    last_second, _ = _list(world, "member", c.alice, "upcoming", c.soon.end - timedelta(seconds=1))
+    upcoming, _ = _list(world, "member", c.alice, "upcoming", c.soon.end)
+    past, _ = _list(world, "member", c.alice, "past", c.soon.end)
 
+    assert _ids(starting) == _ids(last_second) == _ids([c.soon, c.requested, c.later, c.last])
     assert c.soon.id not in _ids(upcoming)
     assert _ids(past)[-3:] == _ids([c.soon, c.in_progress, c.ended])
     assert _ids(upcoming) == _ids([c.requested, c.later, c.last])

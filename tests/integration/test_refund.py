@@ -228,13 +228,13 @@ def test_support_refunds_a_completed_session_of_any_coach(world: World) -> None:
     world.assert_ledger_consistent(account)
 
 
-def test_the_coach_refunds_a_session_that_has_started(world: World) -> None:
+def test_the_coach_refunds_a_session_that_has_ended(world: World) -> None:
     alice, the_coach = member(), coach()
     service = world.service(by=the_coach, credits=3)
     world.fund(alice, 10)
     session = world.book(alice, service, in_hours=72)
 
-    refunded = operations.refund(world.store, the_coach, session.id, None, None, session.start)
+    refunded = operations.refund(world.store, the_coach, session.id, None, None, session.end)
 
     assert refunded.refund.status is RefundStatus.EXCEPTION
     assert world.balance(personal_account_id(alice.id)) == 10

@@ -88,7 +88,7 @@ def test_a_coach_cancel_tells_the_member_the_reason_the_refund_and_how_to_book_a
     for body in (mail.text, mail.html):
         assert "Cho canceled your session" in body
         assert "A family emergency" in body
-        assert "3 credits you paid are back in your personal account" in body
+        assert "3 credits went back to your personal account" in body
         assert ANN_START in body
     assert f"Book again with Cho: {rebook}" in mail.text
     assert f'<a href="{rebook.replace("&", "&amp;")}">Book again with Cho</a>' in mail.html
@@ -184,10 +184,10 @@ def test_a_partial_refund_says_how_much_came_back_where_and_in_all() -> None:
     )
 
     assert mail.subject == "1 credit refunded for your session"
-    assert "Cho refunded 1 credit for this session. They are back in your personal account." in (
+    assert "Cho refunded 1 credit for this session. It is back in your personal account." in (
         mail.text
     )
-    assert "In all, 2 of the 3 credits you paid have now been returned." in mail.text
+    assert "In all, 2 of the 3 credits paid for it have now been returned." in mail.text
 
 
 def test_a_refund_to_a_shared_account_names_the_account() -> None:
@@ -199,19 +199,246 @@ def test_a_refund_to_a_shared_account_names_the_account() -> None:
         credits_returned_in_total=3,
         account_id="group-acme",
         personal_account=False,
+        account_name="Acme team",
     )
 
-    assert "They are back in the shared account group-acme." in mail.text
+    assert 'They are back in the shared account "Acme team".' in mail.text
+    assert "group-acme" not in mail.text + mail.html
     assert "In all" not in mail.text
 
 
 def test_a_booking_confirmation_says_until_when_a_cancel_is_free() -> None:
     mail = email(
-        NotificationKind.BOOKED, "member", refundable_until=datetime(2026, 11, 30, 10, tzinfo=UTC)
+        NotificationKind.BOOKED,
+        "member",
+        at=datetime(2026, 11, 20, 10, tzinfo=UTC),
+        refundable_until=datetime(2026, 11, 30, 10, tzinfo=UTC),
+        window_hours=24,
     )
 
     assert "3 credits were taken from your personal account" in mail.text
     assert "cancel by Monday 30 November 2026, 10:00 (Europe/London)" in mail.text
+
+
+# --- after the first product walk ----------------------------------------------------------------
+
+BOOKED_AT = datetime(2026, 11, 20, 10, tzinfo=UTC)
+
+
+def test_a_session_booked_inside_its_window_is_told_a_cancel_is_not_refunded() -> None:
+    # Booked at 08:00 for 10:00 the same day, inside the 24-hour window that closed yesterday
+    mail = email(
+        NotificationKind.BOOKED,
+        "member",
+        at=datetime(2026, 12, 1, 8, tzinfo=UTC),
+        refundable_until=datetime(2026, 11, 30, 10, tzinfo=UTC),
+        window_hours=24,
+    )
+
+    assert "within 24 hours of its start" in mail.text
+    assert "a cancellation will not return the credits" in mail.text
+    assert "cancel by" not in mail.text
+    assert "30 November" not in mail.text + mail.html  # no deadline already gone
+
+
+def test_one_credit_reads_as_one_credit() -> None:
+    mail = email(NotificationKind.BOOKED, "member", credits=1, at=BOOKED_AT)
+
+    assert "1 credit was taken from your personal account." in mail.text
+    assert "1 credits" not in mail.text + mail.html + mail.subject
+
+
+def test_a_coach_move_tells_the_member_they_keep_their_free_cancellation() -> None:
+    sooner = datetime(2026, 12, 1, 19, 0, tzinfo=UTC)
+    mail = email(
+        NotificationKind.RESCHEDULED,
+        "member",
+        acted_by="coach",
+        at=datetime(2026, 12, 1, 9, tzinfo=UTC),
+        previous_start=datetime(2026, 12, 4, 10, tzinfo=UTC),
+        start=sooner,
+        refundable_until=sooner,
+        window_hours=24,
+        kept_after_move=True,
+        reason="Conference moved",
+    )
+
+    assert "you keep your free cancellation" in mail.text
+    assert "Tuesday 1 December 2026, 19:00 (Europe/London)" in mail.text
+    assert "> Conference moved" in mail.text
+    assert "will not return the credits" not in mail.text
+
+
+def test_a_move_inside_the_window_that_the_member_made_says_no_refund() -> None:
+    # The coach approved the member's own late request: the usual rule applies, now closed
+    mail = email(
+        NotificationKind.RESCHEDULE_APPROVED,
+        "member",
+        acted_by="coach",
+        at=datetime(2026, 12, 1, 9, tzinfo=UTC),
+        previous_start=datetime(2026, 12, 1, 20, tzinfo=UTC),
+        refundable_until=datetime(2026, 11, 30, 10, tzinfo=UTC),
+        window_hours=24,
+    )
+
+    assert "a cancellation will not return the credits" in mail.text
+    assert "30 November" not in mail.text
+
+
+def test_the_coach_reads_a_members_move_without_the_members_cancel_terms() -> None:
+    mail = email(
+        NotificationKind.RESCHEDULED,
+        "coach",
+        acted_by="member",
+        at=BOOKED_AT,
+        previous_start=START,
+        refundable_until=datetime(2026, 11, 30, 10, tzinfo=UTC),
+        reason="Dentist",
+    )
+
+    assert "you can move or cancel it from its page" in mail.text
+    assert "> Dentist" in mail.text
+    assert "cancel by" not in mail.text
+
+
+@pytest.mark.parametrize(
+    ("kind", "to", "lead"),
+    [
+        (NotificationKind.BOOKING_DECLINED, "member", "Cho explained:"),
+        (NotificationKind.RESCHEDULE_DECLINED, "member", "Cho explained:"),
+        (NotificationKind.RESCHEDULE_WITHDRAWN, "coach", "Ann explained:"),
+        (NotificationKind.RESCHEDULED, "member", "Cho explained:"),
+    ],
+)
+def test_the_reason_for_a_change_is_quoted_to_the_other_side(
+    kind: NotificationKind, to: Audience, lead: str
+) -> None:
+    acted_by = "member" if to == "coach" else "coach"
+    mail = email(kind, to, acted_by=acted_by, reason="Away that week", at=BOOKED_AT)
+
+    assert f"{lead}\n\n> Away that week" in mail.text
+    assert "Away that week</blockquote>" in mail.html
+
+
+def test_a_withdrawn_request_tells_the_coach_the_time_is_free_and_the_session_stays() -> None:
+    mail = email(
+        NotificationKind.RESCHEDULE_WITHDRAWN,
+        "coach",
+        requested_start=datetime(2026, 12, 2, 15, 0, tzinfo=UTC),
+    )
+
+    assert mail.subject == "Ann withdrew a request to move your session"
+    assert "to Wednesday 2 December 2026, 10:00 (America/New_York); that time is free" in mail.text
+    assert f"the session stays at {CHO_START}" in mail.text
+
+
+def test_the_member_who_cancels_gets_a_receipt_with_the_credits() -> None:
+    mail = email(
+        NotificationKind.CANCEL_CONFIRMED,
+        "member",
+        refundable=True,
+        credits_returned=3,
+        reason="Flu",
+    )
+
+    assert mail.subject == "Canceled: your session with Cho"
+    assert "You canceled this session. It will not take place, and Cho has been told." in mail.text
+    assert "> Flu" in mail.text
+    assert "The 3 credits went back to your personal account." in mail.text
+    assert "Book again with Cho" in mail.text
+
+
+def test_the_coach_who_cancels_late_is_told_the_credits_stayed_spent() -> None:
+    mail = email(NotificationKind.CANCEL_CONFIRMED, "coach", acted_by="coach", refundable=False)
+
+    assert mail.subject == "Canceled: your session with Ann"
+    assert "the credits stayed spent. You can still refund them" in mail.text
+    assert "Book again" not in mail.text
+
+
+def test_support_gets_a_receipt_naming_both_sides() -> None:
+    desk = Person(id="support-sam", name="Sam", email="sam@help.example", timezone="UTC")
+    notification = Notification(
+        kind=NotificationKind.CANCEL_CONFIRMED,
+        audience="support",
+        recipient=desk,
+        facts=facts(acted_by="support", refundable=True, credits_returned=3),
+    )
+
+    mail = render(notification, BASE_URL)
+
+    assert mail.to == "sam@help.example"
+    assert mail.subject == "Canceled: Ann's session with Cho"
+    assert "With: Ann and Cho" in mail.text
+    assert "The 3 credits went back to Ann's personal account." in mail.text
+    assert "because you canceled this session" in mail.text
+
+
+def test_the_coach_hears_when_support_refunds_their_session() -> None:
+    mail = email(
+        NotificationKind.REFUNDED,
+        "coach",
+        acted_by="support",
+        credits_returned=3,
+        credits_returned_in_total=3,
+    )
+
+    assert mail.subject == "3 credits refunded for your session with Ann"
+    assert "Our support team refunded 3 credits for this session." in mail.text
+    assert "They are back in Ann's personal account." in mail.text
+
+
+@pytest.mark.parametrize("kind", list(NotificationKind))
+@pytest.mark.parametrize("to", ["member", "coach"])
+def test_a_shared_pool_is_named_and_said_to_have_paid_never_its_id(
+    kind: NotificationKind, to: Audience
+) -> None:
+    mail = email(
+        kind,
+        to,
+        **_every_fact_of_every_kind(
+            account_id="group-f2dc6f0011",
+            account_name="Acme team",
+            personal_account=False,
+        ),
+    )
+
+    assert 'Paid with: 3 credits from the shared account "Acme team"' in mail.text
+    assert "group-f2dc6f0011" not in mail.text + mail.html
+    assert "you paid" not in mail.text
+
+
+def test_a_pool_whose_name_was_not_kept_is_still_never_named_by_its_id() -> None:
+    mail = email(
+        NotificationKind.REFUNDED,
+        "member",
+        credits_returned=3,
+        account_id="group-f2dc6f0011",
+        personal_account=False,
+    )
+
+    assert "They are back in a shared account." in mail.text
+    assert "group-f2dc6f0011" not in mail.text
+
+
+@pytest.mark.parametrize("kind", list(NotificationKind))
+@pytest.mark.parametrize("to", ["member", "coach"])
+def test_no_email_names_a_cancel_deadline_already_past(
+    kind: NotificationKind, to: Audience
+) -> None:
+    gone = datetime(2026, 11, 30, 10, tzinfo=UTC)
+    mail = email(
+        kind,
+        to,
+        **_every_fact_of_every_kind(
+            at=datetime(2026, 12, 1, 8, tzinfo=UTC),
+            refundable_until=gone,
+            previous_start=None,
+            respond_by=None,
+        ),
+    )
+
+    assert "30 November" not in mail.text
 
 
 # --- every email, and what people type ------------------------------------------------------------
@@ -247,7 +474,7 @@ def _every_fact_of_every_kind(**overrides: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("kind", list(NotificationKind))
-@pytest.mark.parametrize("to", ["member", "coach"])
+@pytest.mark.parametrize("to", ["member", "coach", "support"])
 def test_markup_typed_by_people_never_reaches_the_html_as_markup(
     kind: NotificationKind, to: Audience
 ) -> None:
@@ -262,6 +489,8 @@ def test_markup_typed_by_people_never_reaches_the_html_as_markup(
             member_name=f"Ann{MARKUP}",
             coach_name=f"Cho{MARKUP}",
             service_name=f"Coaching{MARKUP}",
+            account_name=f"Pool{MARKUP}",
+            personal_account=False,
         ),
     )
 

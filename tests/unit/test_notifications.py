@@ -9,11 +9,14 @@ from datetime import datetime
 import pytest
 
 from coaching.models import (
+    AccountKind,
+    AccountRef,
     Caller,
     Cancellation,
     HistoryEvent,
     HistoryKind,
     Person,
+    Policy,
     Refund,
     RefundStatus,
     Session,
@@ -60,6 +63,7 @@ def changed(
     *,
     event_from: datetime | None = None,
     event_to: datetime | None = None,
+    reason: str | None = None,
     **updates: object,
 ) -> Session:
     """The next version of ``before``: ``updates`` applied, one ``kind`` event appended (with
@@ -70,6 +74,7 @@ def changed(
         by=None if by is None else by.actor,
         previous_start=event_from,
         start=event_to,
+        reason=reason,
     )
     return before.model_copy(
         update={**updates, "history": [*before.history, event], "version": before.version + 1}
@@ -173,7 +178,7 @@ def test_a_cancel_tells_the_parties_who_did_not_cancel(by: str, expected: list[A
     old = booked()
     new = canceled(old, ACTORS[by], "Flu", refunded=3)
 
-    notes = decide(old, new)
+    notes = [n for n in decide(old, new) if n.kind is not NotificationKind.CANCEL_CONFIRMED]
 
     assert [n.audience for n in notes] == expected
     for note in notes:
@@ -190,7 +195,9 @@ def test_a_late_coach_cancel_tells_the_member_nothing_came_back() -> None:
     old = booked()
     new = canceled(old, COACH, None, refunded=0)
 
-    [note] = decide(old, new)
+    [note, receipt] = decide(old, new)
+
+    assert receipt.kind is NotificationKind.CANCEL_CONFIRMED
 
     assert note.recipient.id == MEMBER.id
     assert (note.facts.reason, note.facts.refundable, note.facts.credits_returned) == (
@@ -318,9 +325,13 @@ def test_a_refund_tells_the_member_how_much_and_to_which_account(by: str) -> Non
         refund=Refund(status=RefundStatus.PARTIAL, credits=2, refunded_at=NOW),
     )
 
-    [note] = decide(old, new)
+    [note, *others] = decide(old, new)
 
     assert told([note]) == [(NotificationKind.REFUNDED, "member", MEMBER.id)]
+    # The coach hears only when support refunded their session (they know what they did).
+    assert told(others) == (
+        [(NotificationKind.REFUNDED, "coach", COACH.id)] if by == "support" else []
+    )
     facts = note.facts
     assert (facts.credits_returned, facts.credits_returned_in_total, facts.credits) == (2, 2, 3)
     assert (facts.account_id, facts.personal_account) == (f"personal-{MEMBER.id}", True)
@@ -379,7 +390,10 @@ def test_someone_without_an_address_is_not_told() -> None:
     no_address = Person(id=COACH.id, name="Cho", email=None, timezone="America/New_York")
     old = booked().model_copy(update={"coach": no_address})
 
-    assert decide(old, canceled(old, MEMBER, "Flu", refunded=3)) == []
+    # The member's cancel would tell the coach, who has no address: only the receipt goes out.
+    assert told(decide(old, canceled(old, MEMBER, "Flu", refunded=3))) == [
+        (NotificationKind.CANCEL_CONFIRMED, "member", MEMBER.id)
+    ]
 
 
 # --- invariants -----------------------------------------------------------------------------------
@@ -397,6 +411,7 @@ MADE_BY: dict[NotificationKind, tuple[str, ...]] = {
     NotificationKind.RESCHEDULE_APPROVED: ("coach", "support"),
     NotificationKind.RESCHEDULE_DECLINED: ("coach", "support"),
     NotificationKind.RESCHEDULE_EXPIRED: ("system",),
+    NotificationKind.RESCHEDULE_WITHDRAWN: ("member",),
     NotificationKind.REFUNDED: ("coach", "support"),
 }
 """Who can make each kind of change, by the rules."""
@@ -433,7 +448,7 @@ def test_the_recipient_is_who_the_session_names_at_the_time_of_the_change() -> N
     moved = Person(id=MEMBER.id, name="Ann", email="ann@new.example", timezone="Asia/Tokyo")
     old = booked().model_copy(update={"member": moved})
 
-    [note] = decide(old, canceled(old, COACH, None, refunded=3))
+    [note, _receipt] = decide(old, canceled(old, COACH, None, refunded=3))
 
     assert note.recipient == moved
     assert note.facts.start == IN_THREE_DAYS
@@ -446,4 +461,144 @@ def test_a_new_item_is_announced_by_the_event_that_created_it_only() -> None:
 
     notes = decide(None, history)
 
-    assert {n.kind for n in notes} == {NotificationKind.CANCELED}
+    assert {n.kind for n in notes} == {
+        NotificationKind.CANCELED,
+        NotificationKind.CANCEL_CONFIRMED,
+    }
+
+
+# --- after the first product walk -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("by", ["member", "coach"])
+def test_whoever_cancels_gets_a_receipt_and_the_other_side_the_news(by: str) -> None:
+    old = booked()
+    new = canceled(old, ACTORS[by], "Flu", refunded=3)
+
+    notes = decide(old, new)
+
+    other = "coach" if by == "member" else "member"
+    assert [(n.kind, n.audience) for n in notes] == [
+        (NotificationKind.CANCELED, other),
+        (NotificationKind.CANCEL_CONFIRMED, by),
+    ]
+    receipt = notes[1].facts
+    assert (receipt.credits_returned, receipt.refundable, receipt.reason) == (3, True, "Flu")
+
+
+def test_support_gets_a_receipt_at_the_address_their_token_gave() -> None:
+    desk = Person(id=SUPPORT.id, name="Sam", email="sam@help.example", timezone="UTC")
+    old = booked()
+    new = canceled(old, SUPPORT, None, refunded=0)
+    assert new.cancellation is not None
+    new = new.model_copy(
+        update={"cancellation": new.cancellation.model_copy(update={"canceled_by_contact": desk})}
+    )
+
+    notes = decide(old, new)
+
+    assert told(notes) == [
+        (NotificationKind.CANCELED, "member", MEMBER.id),
+        (NotificationKind.CANCELED, "coach", COACH.id),
+        (NotificationKind.CANCEL_CONFIRMED, "support", SUPPORT.id),
+    ]
+    assert notes[2].recipient == desk
+
+
+def test_support_without_an_address_gets_no_receipt() -> None:
+    old = booked()
+
+    notes = decide(old, canceled(old, SUPPORT, None, refunded=3))
+
+    assert [n.kind for n in notes] == [NotificationKind.CANCELED] * 2
+
+
+def test_a_withdrawn_request_tells_the_coach_with_the_members_reason() -> None:
+    asked = _asked(booked())
+    wanted = asked.start + hours(24)
+    new = changed(
+        asked,
+        "RESCHEDULE_WITHDRAWN",
+        MEMBER,
+        event_to=wanted,
+        reason="Sorted it out",
+        reschedule_request=None,
+    )
+
+    [note] = decide(asked, new)
+
+    assert told([note]) == [(NotificationKind.RESCHEDULE_WITHDRAWN, "coach", COACH.id)]
+    assert (note.facts.requested_start, note.facts.start) == (wanted, asked.start)
+    assert note.facts.reason == "Sorted it out"
+
+
+@pytest.mark.parametrize(
+    ("kind", "by", "to"),
+    [
+        ("RESCHEDULED", COACH, "member"),
+        ("RESCHEDULE_DECLINED", COACH, "member"),
+        ("DECLINED", SUPPORT, "member"),
+    ],
+)
+def test_the_reason_given_with_a_change_reaches_the_other_side(
+    kind: HistoryKind, by: Caller, to: Audience
+) -> None:
+    requested = kind == "DECLINED"
+    old = booked(SessionStatus.REQUESTED) if requested else _asked(booked())
+    updates: dict[str, object] = {"reschedule_request": None}
+    if requested:
+        updates["status"] = SessionStatus.DECLINED
+    new = changed(old, kind, by, reason="Away that week", event_to=old.start, **updates)
+
+    notes = [n for n in decide(old, new) if n.audience == to]
+
+    assert [n.facts.reason for n in notes] == ["Away that week"]
+
+
+def test_a_shared_pool_is_named_by_its_name_and_a_personal_account_by_nobody() -> None:
+    pool = AccountRef(id="group-acme", kind=AccountKind.GROUP, name="Acme team")
+    old = booked().model_copy(update={"account_id": pool.id, "account": pool})
+
+    notes = decide(old, canceled(old, MEMBER, None, refunded=3))
+    mine = decide(booked(), canceled(booked(), MEMBER, None, refunded=3))
+
+    assert {(n.facts.account_name, n.facts.personal_account) for n in notes} == {
+        ("Acme team", False)
+    }
+    assert {n.facts.account_name for n in mine} == {None}
+
+
+def test_a_coach_move_tells_the_member_their_refund_is_kept_until_the_start() -> None:
+    old = booked()
+    sooner = NOW + hours(10)
+    kept = Policy(
+        window_hours=24, refundable_until=sooner, request_ttl_hours=48, kept_after_move=True
+    )
+    new = changed(
+        old,
+        "RESCHEDULED",
+        COACH,
+        event_from=old.start,
+        event_to=sooner,
+        start=sooner,
+        end=sooner + hours(1),
+        policy=kept,
+    )
+
+    [note] = decide(old, new)
+
+    facts = note.facts
+    assert (facts.kept_after_move, facts.refundable_until, facts.at) == (True, sooner, NOW)
+
+
+def test_a_booking_says_when_it_happened_so_its_email_can_tell_a_past_deadline() -> None:
+    new = booked()
+
+    [to_member, _] = decide(None, new)
+
+    facts = to_member.facts
+    assert (facts.at, facts.refundable_until, facts.window_hours) == (
+        NOW,
+        new.policy.refundable_until,
+        24,
+    )

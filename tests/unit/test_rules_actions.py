@@ -59,7 +59,8 @@ SCREENS = [
     ("late", (True, False, False, False), (True, True, False, False)),
     ("late-with-approval", (True, True, False, False), (True, True, False, False)),
     ("requested", (True, True, False, False), (True, True, False, False)),
-    ("in-progress", (False, False, False, True), (False, False, True, False)),
+    # Started, not ended: still upcoming, but too late to cancel or move, too early to refund.
+    ("in-progress", (False, False, False, False), (False, False, False, False)),
     ("canceled-late", (False, False, False, True), (False, False, True, False)),
     ("canceled-refunded", (False, False, False, True), (False, False, False, False)),
     ("completed", (False, False, False, True), (False, False, True, False)),

@@ -107,10 +107,10 @@ def test_a_second_partial_refund_that_leaves_credits_stays_partial() -> None:
 
 @pytest.mark.parametrize(
     ("already", "asked", "left"),
-    [(0, 4, 3), (0, 100, 3), (2, 2, 1)],
+    [(0, 4, "3 credits"), (0, 100, "3 credits"), (2, 2, "1 credit")],
     ids=["one-more-than-paid", "far-more-than-paid", "more-than-left"],
 )
-def test_never_more_than_what_is_still_unrefunded(already: int, asked: int, left: int) -> None:
+def test_never_more_than_what_is_still_unrefunded(already: int, asked: int, left: str) -> None:
     booked = completed(credits=3)
     if already:
         booked = refunded(booked, already, RefundStatus.PARTIAL, NOW - hours(1))
@@ -120,7 +120,7 @@ def test_never_more_than_what_is_still_unrefunded(already: int, asked: int, left
 
     assert raised.value.code == "VALIDATION_FAILED"
     assert [(e.field, e.message) for e in raised.value.errors] == [
-        ("credits", f"is more than the {left} credits not yet refunded")
+        ("credits", f"is more than the {left} not yet refunded")
     ]
 
 
@@ -184,12 +184,13 @@ def test_an_upcoming_session_is_canceled_not_refunded(who: str, status: SessionS
     assert raised.value.status == 409
 
 
-def test_a_session_can_be_refunded_from_the_second_it_starts() -> None:
+def test_a_session_can_be_refunded_from_the_second_it_ends() -> None:
     booked = session(start=NOW + hours(1), credits=3)
 
-    with pytest.raises(SessionStillUpcoming):
-        rules.plan_refund(COACH, booked, None, booked.start - SECOND)
-    assert rules.plan_refund(COACH, booked, None, booked.start).credits == 3
+    for still_upcoming in (booked.start - SECOND, booked.start, booked.end - SECOND):
+        with pytest.raises(SessionStillUpcoming):
+            rules.plan_refund(COACH, booked, None, still_upcoming)
+    assert rules.plan_refund(COACH, booked, None, booked.end).credits == 3
 
 
 def test_a_late_cancel_can_be_refunded_before_its_start() -> None:

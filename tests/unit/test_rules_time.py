@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from coaching import rules
 from coaching.errors import ValidationFailed
 from coaching.models import MAX_SESSION_MINUTES, MIN_SESSION_MINUTES, SLOT_MINUTES, SessionStatus
-from tests.unit.builders import NOW, SECOND, hours, minutes, session
+from tests.unit.builders import NOW, SECOND, hours, minutes, session, with_status
 
 NEW_YORK = ZoneInfo("America/New_York")
 LONDON = ZoneInfo("Europe/London")
@@ -152,12 +152,21 @@ def test_only_requested_and_scheduled_sessions_are_upcoming(
     assert rules.is_upcoming(session(status=status), NOW) is expected
 
 
-def test_a_session_stops_being_upcoming_the_second_it_starts() -> None:
+def test_a_session_in_progress_is_upcoming_until_the_second_it_ends() -> None:
     booked = session(start=NOW + hours(1))
 
     assert rules.is_upcoming(booked, booked.start - SECOND) is True
-    assert rules.is_upcoming(booked, booked.start) is False
+    assert rules.is_upcoming(booked, booked.start) is True
+    assert rules.is_upcoming(booked, booked.end - SECOND) is True
     assert rules.is_upcoming(booked, booked.end) is False
+
+
+def test_a_session_can_no_longer_be_changed_from_the_second_it_starts() -> None:
+    booked = session(start=NOW + hours(1))
+
+    assert rules.not_started(booked, booked.start - SECOND) is True
+    assert rules.not_started(booked, booked.start) is False
+    assert rules.not_started(with_status(booked, SessionStatus.CANCELED), NOW) is False
 
 
 # --- request_deadline -------------------------------------------------------------------------

@@ -34,7 +34,16 @@ from botocore.exceptions import ClientError
 
 from coaching import rules
 from coaching.errors import InsufficientCredits, SlotTaken, ValidationFailed
-from coaching.models import MAX_BALANCE, Account, Actor, EntryKind, LedgerEntry, Service, Session
+from coaching.models import (
+    MAX_BALANCE,
+    MAX_SESSION_MINUTES,
+    Account,
+    Actor,
+    EntryKind,
+    LedgerEntry,
+    Service,
+    Session,
+)
 from coaching.settings import Settings
 from coaching.storage import receipts
 from coaching.storage.receipts import Answer, KeyAlreadyUsed, Remembered
@@ -99,6 +108,7 @@ def session_item(session: Session) -> dict[str, Any]:
         "member_pk": f"MEMBER#{session.member.id}",
         "coach_pk": f"COACH#{session.coach.id}",
         "start_at": iso(session.start),
+        "end_at": iso(session.end),
     }
     due = rules.due_at(session)
     if due is not None:
@@ -275,20 +285,26 @@ class Storage:
     ) -> tuple[list[Session], str | None]:
         """A member's or coach's sessions, upcoming (soonest first) or past (latest first).
 
-        Past holds everything that is no longer upcoming: sessions whose start has passed, and
+        Upcoming is what ``rules.is_upcoming`` says: active and not yet over, so a session in
+        progress is still upcoming. Past holds everything else: sessions that have ended, and
         canceled, declined or expired ones whatever their time.
         """
         index, key = ("ByMember", "member_pk") if role == "member" else ("ByCoach", "coach_pk")
         partition = f"{role.upper()}#{user_id}"
-        names = {"#k": key, "#s": "start_at", "#st": "status"}
+        names = {"#k": key, "#s": "start_at", "#e": "end_at", "#st": "status"}
         active = {":requested": {"S": "REQUESTED"}, ":scheduled": {"S": "SCHEDULED"}}
         values: dict[str, Any] = {":p": {"S": partition}, ":now": {"S": iso(now)}, **active}
+        # Items written before end_at was kept have only their start to go by.
+        not_over = "(#e > :now OR (attribute_not_exists(#e) AND #s > :now))"
         if view == "upcoming":
-            condition, forward = "#k = :p AND #s > :now", True
-            filter_ = "#st IN (:requested, :scheduled)"
+            # No session lasts longer than the longest type, so older starts cannot be running.
+            earliest = now - timedelta(minutes=MAX_SESSION_MINUTES)
+            values[":earliest"] = {"S": iso(earliest)}
+            condition, forward = "#k = :p AND #s > :earliest", True
+            filter_ = f"#st IN (:requested, :scheduled) AND {not_over}"
         else:
             condition, forward = "#k = :p", False
-            filter_ = "NOT (#st IN (:requested, :scheduled) AND #s > :now)"
+            filter_ = f"NOT (#st IN (:requested, :scheduled) AND {not_over})"
         page = self._query(
             self.sessions_table,
             index=index,

@@ -122,6 +122,7 @@ TABLE: tuple[Row, ...] = (
     Row("POST", S + "/reschedule",                "200 404 200 404 200 404 401", _move),
     Row("POST", S + "/reschedule-request/approve", "403 404 200 404 200 404 401", None, MOVE),
     Row("POST", S + "/reschedule-request/decline", "403 404 200 404 200 404 401", None, MOVE),
+    Row("POST", S + "/reschedule-request/withdraw", "200 404 403 404 403 404 401", None, MOVE),
     Row("POST", S + "/refund",                    "403 404 200 404 200 404 401", _empty, LATE),
     Row("GET",  "/accounts",                      "200 200 200 200 200 200 401"),
     Row("POST", "/accounts",                      "403 403 403 403 201 201 401", _group),

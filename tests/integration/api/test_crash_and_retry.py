@@ -105,6 +105,15 @@ def _answer_reschedule(answer: str) -> Callable[[Api, World], Request]:
     return make
 
 
+def _withdraw_reschedule(api: Api, given: World) -> Request:
+    alice, _, session = _late_member(api, given)
+    asked = parse(session["start"]) + timedelta(hours=3)
+    operations.reschedule(given.store, alice, session["id"], asked, None, clock.now())
+    return Request(
+        alice, f"/sessions/{session['id']}/reschedule-request/withdraw", {"reason": "Sorted"}, 200
+    )
+
+
 def _answer_booking(answer: str) -> Callable[[Api, World], Request]:
     def make(api: Api, given: World) -> Request:
         alice, carol = member(), coach()
@@ -160,6 +169,7 @@ REQUESTS: dict[str, Callable[[Api, World], Request]] = {
     "reschedule-request": _reschedule_request,
     "approve-reschedule": _answer_reschedule("approve"),
     "decline-reschedule": _answer_reschedule("decline"),
+    "withdraw-reschedule": _withdraw_reschedule,
     "approve-booking": _answer_booking("approve"),
     "decline-booking": _answer_booking("decline"),
     "refund": _refund,

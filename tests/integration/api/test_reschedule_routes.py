@@ -66,7 +66,12 @@ def test_a_reschedule_moves_the_session_and_keeps_its_credits(
     assert parse(moved["start"]) == new_start
     assert parse(moved["end"]) == new_start + timedelta(minutes=60)
     assert moved["credits"] == 3 and moved["account_id"] == session["account_id"]
-    assert parse(moved["policy"]["refundable_until"]) == new_start - timedelta(hours=24)
+    # a move the member did not make keeps their free cancellation until the new start
+    kept = by != "member"
+    assert parse(moved["policy"]["refundable_until"]) == (
+        new_start if kept else new_start - timedelta(hours=24)
+    )
+    assert moved["policy"]["kept_after_move"] is kept
     event = moved["history"][-1]
     assert event["kind"] == "RESCHEDULED"
     assert parse(event["previous_start"]) == parse(session["start"])

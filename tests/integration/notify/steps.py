@@ -5,9 +5,15 @@ from tests.builders import World, coach, member
 from tests.integration.notify.conftest import Notify, Sent
 
 
-def booked(world: World, **service_options: object) -> tuple[Caller, Caller, Session]:
-    """Ann (London) booked 3 credits' worth of Cho (New York), three days from now."""
+def booked(
+    world: World, *, member_address: bool = True, **service_options: object
+) -> tuple[Caller, Caller, Session]:
+    """Ann (London) booked 3 credits' worth of Cho (New York), three days from now.
+
+    Without ``member_address`` Ann has no email address, so only Cho can be told anything."""
     ann, cho = member("Ann"), coach("Cho")
+    if not member_address:
+        ann = ann.model_copy(update={"email": None})
     service = world.service(cho, credits=3, **service_options)  # type: ignore[arg-type]
     world.fund(ann, 10)
     return ann, cho, world.book(ann, service, in_hours=72)
