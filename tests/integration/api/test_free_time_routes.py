@@ -383,3 +383,11 @@ def test_free_times_of_no_such_service(api: Api, given: World) -> None:
     day = _day_after_tomorrow()
 
     assert_problem(_slots(api, member(), "nope", day, day + timedelta(days=1)), 404, "NOT_FOUND")
+
+
+def test_the_openapi_document_offers_the_idempotency_key_on_the_put(api: Api) -> None:
+    document = assert_ok(api.get(None, "/openapi.json"))
+
+    operation = document["paths"]["/coaches/me/availability"]["put"]
+    names = [p["name"] for p in operation.get("parameters", [])]
+    assert "Idempotency-Key" in names
