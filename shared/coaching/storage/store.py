@@ -123,6 +123,22 @@ def session_item(session: Session) -> dict[str, Any]:
     return _to_item(values)
 
 
+def slot_claim_item(session: Session, slot: datetime) -> dict[str, Any]:
+    """The item by which ``session`` holds its coach's 15-minute ``slot``."""
+    return _to_item(
+        {
+            "pk": f"SLOT#{session.coach.id}#{iso(slot)}",
+            "sk": "SLOT",
+            "entity": "SLOT",
+            "session_id": session.id,
+            "ttl": int((max(slot, session.end) + SLOT_CLAIM_TTL).timestamp()),
+            # ByCoach: the coach's claims by time, for free times.
+            "coach_pk": f"SLOTS#{session.coach.id}",
+            "start_at": iso(slot),
+        }
+    )
+
+
 def session_from_item(item: Mapping[str, Any]) -> Session:
     return session_from_item_values(_from_item(item))
 
@@ -560,20 +576,12 @@ class Storage:
                     }
                 },
             )
-        ttl_base = after.end
         for slot in claim:
-            claim_item = {
-                "pk": f"SLOT#{after.coach.id}#{iso(slot)}",
-                "sk": "SLOT",
-                "entity": "SLOT",
-                "session_id": after.id,
-                "ttl": int((max(slot, ttl_base) + SLOT_CLAIM_TTL).timestamp()),
-                # ByCoach: the coach's claims by time, for free times.
-                "coach_pk": f"SLOTS#{after.coach.id}",
-                "start_at": iso(slot),
-            }
             tx.add(
-                "slot-claim", self._put(self.sessions_table, claim_item, "attribute_not_exists(pk)")
+                "slot-claim",
+                self._put_item(
+                    self.sessions_table, slot_claim_item(after, slot), "attribute_not_exists(pk)"
+                ),
             )
         for slot in release:
             tx.add(
