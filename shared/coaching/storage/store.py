@@ -508,9 +508,9 @@ class Storage:
             "pk": f"SERVICE#{service.id}",
             "sk": "SERVICE",
             "entity": "SERVICE",
-            # ByCoach: the coach's services, oldest first.
+            # ByCoach: the coach's services, oldest first (the id orders those of one second).
             "coach_pk": f"SERVICES#{service.coach_id}",
-            "start_at": iso(service.created_at),
+            "start_at": f"{iso(service.created_at)}#{service.id}",
         }
         tx = _Transaction()
         tx.add("new", self._put(self.sessions_table, values, "attribute_not_exists(pk)"))

@@ -69,6 +69,7 @@ def test_anyone_signed_in_lists_a_coach_s_services_oldest_first(api: Api, given:
         ),
         201,
     )
+    clock.advance(1)  # creation times are whole seconds
     second = assert_ok(
         api.post(
             carol,
