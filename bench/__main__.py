@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         "--slots-history",
         type=int,
         nargs="+",
-        default=[0, 1_000, 10_000],
+        default=[0, 1_000, 3_000],
         help="past sessions of the coach at each free-times measurement",
     )
     args = parser.parse_args(argv)
