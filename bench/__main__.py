@@ -18,7 +18,7 @@ from typing import TextIO
 from bench import env
 from bench.report import Section
 
-SECTIONS = ("coldstart", "api", "notify", "sweep", "memory", "package")
+SECTIONS = ("coldstart", "api", "notify", "sweep", "slots", "memory", "package")
 
 
 def _report_stream() -> TextIO:
@@ -34,7 +34,7 @@ def _report_stream() -> TextIO:
 def _runners(args: argparse.Namespace) -> dict[str, Callable[[], Section]]:
     from moto import mock_aws
 
-    from bench import api_ops, coldstart, memory, notify, package, stack, sweep
+    from bench import api_ops, coldstart, memory, notify, package, slots, stack, sweep
 
     def api() -> Section:
         with mock_aws(), stack.tables(streams=False) as aws:
@@ -45,6 +45,7 @@ def _runners(args: argparse.Namespace) -> dict[str, Callable[[], Section]]:
         "api": api,
         "notify": lambda: notify.run(rounds=args.notify_rounds),
         "sweep": lambda: sweep.run(tuple(args.sweep_sizes)),
+        "slots": lambda: slots.run(tuple(args.slots_history)),
         "memory": memory.run,
         "package": package.run,
     }
@@ -64,6 +65,13 @@ def main(argv: list[str] | None = None) -> int:
         nargs="+",
         default=[1_000, 10_000, 100_000],
         help="fresh items in the table at each sweep",
+    )
+    parser.add_argument(
+        "--slots-history",
+        type=int,
+        nargs="+",
+        default=[0, 1_000, 3_000],
+        help="past sessions of the coach at each free-times measurement",
     )
     args = parser.parse_args(argv)
 

@@ -12,7 +12,9 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from local import template
 from local.auth import InvalidToken, Verifier
+from local.cors import Cors
 from local.lambda_runtime import http_event
 from local.lambdas import LambdaService
 from local.routes import Route, find, http_routes
@@ -40,7 +42,9 @@ class Gateway:
         verifier: Verifier,
         local_routes: dict[tuple[str, str], LocalRoute],
         routes: list[Route] | None = None,
+        cors: Cors | None = None,
     ) -> None:
+        self.cors = cors or Cors.from_template(template.load())
         self.lambdas = lambdas
         self.verifier = verifier
         self.local_routes = local_routes
@@ -48,7 +52,12 @@ class Gateway:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
-        response = self.handle(request)
+        if self.cors is not None and self.cors.is_preflight(request):
+            response = self.cors.preflight(request)  # as API Gateway: no route, no token
+        else:
+            response = self.handle(request)
+            if self.cors is not None:
+                self.cors.add_headers(request, response)
         return response(environ, start_response)
 
     def handle(self, request: Request) -> Response:

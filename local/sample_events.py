@@ -14,7 +14,12 @@ from local.routes import Route
 
 EVENTS = ROOT / "events"
 SESSION_ID = "9d5f0c2ab7e34f01a6c1d2e3f4a5b6c7"
-PATH_VALUES = {"session_id": SESSION_ID, "account_id": "personal-demo-member", "service_id": "s1"}
+PATH_VALUES = {
+    "session_id": SESSION_ID,
+    "account_id": "personal-demo-member",
+    "service_id": "s1",
+    "coach_id": "demo-coach",
+}
 MEMBER = {
     "sub": "demo-member",
     "cognito:groups": ["member"],
@@ -69,8 +74,29 @@ SAMPLES: dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None]] = {
         {"name": "Career coaching", "session_types": [{"minutes": 60, "credits": 3}]},
     ),
     "GET /services/{service_id}": (MEMBER, None),
+    "GET /services": (MEMBER, None),
+    "GET /services/{service_id}/slots": (MEMBER, None),
+    "PUT /coaches/me/availability": (
+        COACH,
+        {
+            "timezone": "America/New_York",
+            "weekly": [
+                {"day": "MON", "start": "09:00", "end": "12:00"},
+                {"day": "MON", "start": "13:00", "end": "17:00"},
+            ],
+        },
+    ),
+    "GET /coaches/{coach_id}/availability": (MEMBER, None),
     "GET /openapi.json": (None, None),
     "GET /docs": (None, None),
+}
+QUERIES: dict[str, dict[str, str]] = {
+    "GET /services": {"coach_id": "demo-coach"},
+    "GET /services/{service_id}/slots": {
+        "session_type_id": "t1",
+        "from": "2030-01-14T00:00:00Z",
+        "to": "2030-01-21T00:00:00Z",
+    },
 }
 
 
@@ -114,6 +140,7 @@ def sample(route: Route) -> dict[str, Any]:
         path=path,
         route_key=route.key,
         path_parameters=parameters or None,
+        query=QUERIES.get(route.key),
         headers={"content-type": "application/json", "host": "api.example.com"},
         body=None if body is None else json.dumps(body),
         claims=claims,

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from coaching import operations
-from coaching.models import Caller, Role, personal_account_id
+from coaching.models import WEEKDAYS, Caller, Role, WorkingHours, personal_account_id
 from coaching.storage import Storage
 
 
@@ -52,6 +52,15 @@ def seed(store: Storage, now: datetime) -> dict[str, Any]:
         requires_approval=False,
         request_ttl_hours=48,
         late_reschedule_requires_approval=True,
+        now=now - timedelta(days=30),
+    )
+    # Weekdays 09:00-17:00 on the coach's own clock (New York), so free times have something
+    # to offer and "Schedule Session" on the canceled session can rebook.
+    operations.set_availability(
+        store,
+        COACH.caller,
+        timezone=None,
+        weekly=[WorkingHours(day=day, start="09:00", end="17:00") for day in WEEKDAYS[:5]],
         now=now - timedelta(days=30),
     )
     member, support = MEMBER.caller, SUPPORT.caller

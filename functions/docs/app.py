@@ -2,8 +2,8 @@
 
 The schema is generated from the resolvers of the sibling functions (packaged with this one),
 never written by hand; here it only gains what no single resolver knows: that every error is an
-RFC 9457 problem, that callers send a bearer JWT, and that POSTs take an Idempotency-Key. Both
-routes are public: they describe the API, not anyone's data.
+RFC 9457 problem, that callers send a bearer JWT, and that POSTs and PUTs take an
+Idempotency-Key. Both routes are public: they describe the API, not anyone's data.
 """
 
 import json
@@ -79,7 +79,7 @@ def document() -> dict[str, Any]:
             for status in [s for s, answer in responses.items() if _is_powertools_error(answer)]:
                 del responses[status]
             responses["default"] = _PROBLEM
-            if method == "post":
+            if method in ("post", "put"):
                 operation.setdefault("parameters", []).append(_IDEMPOTENCY_KEY)
     return spec
 

@@ -1,15 +1,28 @@
-"""A coach's services: what can be booked, for how many credits, under which policy."""
+"""A coach's services, working hours and free times: what can be booked, and when."""
 
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from pydantic import AwareDatetime
 
 from coaching import clock, http, operations, runtime
-from coaching.api import CreateServiceBody, ServiceView, service_view
+from coaching.api import (
+    AvailabilityBody,
+    AvailabilityView,
+    CreateServiceBody,
+    FreeTimeList,
+    ServiceList,
+    ServiceView,
+    availability_view,
+    free_time_list,
+    service_view,
+)
 
 app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
 http.setup(app)
+
+Id = Annotated[str, Path(max_length=128)]
 
 
 @app.post("/services", status_code=201, summary="Offer a service", tags=["Services"])
@@ -29,10 +42,67 @@ def create_service(body: Annotated[CreateServiceBody, Body()]) -> ServiceView:
     return service_view(service)
 
 
+@app.get("/services", summary="A coach's services", tags=["Services"])
+def list_services(
+    coach_id: Annotated[str, Query(min_length=1, max_length=128)],
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    next_token: Annotated[str | None, Query(max_length=2048)] = None,
+) -> ServiceList:
+    http.caller(app)
+    services, token = operations.services_of(runtime.storage(), coach_id, limit, next_token)
+    return ServiceList(items=[service_view(s) for s in services], next_token=token)
+
+
 @app.get("/services/<service_id>", summary="A service", tags=["Services"])
-def get_service(service_id: Annotated[str, Path(max_length=128)]) -> ServiceView:
+def get_service(service_id: Id) -> ServiceView:
     http.caller(app)
     return service_view(operations.get_service(runtime.storage(), service_id))
+
+
+@app.get(
+    "/services/<service_id>/slots",
+    summary="Free start times of a session type, at most 31 days a call",
+    tags=["Services"],
+)
+def free_times(
+    service_id: Id,
+    session_type_id: Annotated[str, Query(min_length=1, max_length=128)],
+    from_: Annotated[AwareDatetime, Query(alias="from")],
+    to: Annotated[AwareDatetime, Query()],
+) -> FreeTimeList:
+    http.caller(app)
+    found = operations.free_times_of(
+        runtime.storage(),
+        service_id=service_id,
+        session_type_id=session_type_id,
+        start=from_,
+        end=to,
+        now=clock.now(),
+    )
+    return free_time_list(found)
+
+
+@app.put("/coaches/me/availability", summary="Set your weekly working hours", tags=["Services"])
+def set_availability(body: Annotated[AvailabilityBody, Body()]) -> AvailabilityView:
+    hours = operations.set_availability(
+        runtime.storage(),
+        http.caller(app),
+        timezone=body.timezone,
+        weekly=body.weekly,
+        now=clock.now(),
+    )
+    return availability_view(hours)
+
+
+@app.get(
+    "/coaches/<coach_id>/availability",
+    summary="A coach's weekly working hours ('me': your own)",
+    tags=["Services"],
+)
+def get_availability(coach_id: Id) -> AvailabilityView:
+    caller = http.caller(app)
+    wanted = caller.id if coach_id == "me" else coach_id
+    return availability_view(operations.availability_of(runtime.storage(), wanted))
 
 
 handler = http.entry_point(app)

@@ -13,10 +13,9 @@ from coaching.api import (
     DeclineBody,
     SessionList,
     SessionView,
+    parse_statuses,
     session_view,
 )
-from coaching.errors import Forbidden
-from coaching.models import Role
 from coaching.observability import metrics
 
 app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
@@ -42,20 +41,36 @@ def book(body: Annotated[BookBody, Body()]) -> SessionView:
     return session_view(session, caller, now)
 
 
-@app.get("/sessions", summary="The caller's upcoming or past sessions", tags=["Sessions"])
+UserId = Annotated[str | None, Query(min_length=1, max_length=128)]
+
+
+@app.get(
+    "/sessions",
+    summary="The caller's upcoming or past sessions; for support, a member's or a coach's",
+    tags=["Sessions"],
+)
 def list_sessions(
     view: Annotated[Literal["upcoming", "past"], Query()] = "upcoming",
+    status: Annotated[
+        str | None, Query(max_length=200, description="Keep only these statuses: A,B")
+    ] = None,
+    member_id: UserId = None,
+    coach_id: UserId = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     next_token: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> SessionList:
     caller, now = http.caller(app), clock.now()
-    if caller.role is Role.MEMBER:
-        role: Literal["member", "coach"] = "member"
-    elif caller.role is Role.COACH:
-        role = "coach"
-    else:
-        raise Forbidden("Only members and coaches have sessions to list.")
-    sessions, token = runtime.storage().sessions_of(role, caller.id, view, now, limit, next_token)
+    sessions, token = operations.list_sessions(
+        runtime.storage(),
+        caller,
+        view=view,
+        statuses=parse_statuses(status),
+        member_id=member_id,
+        coach_id=coach_id,
+        limit=limit,
+        token=next_token,
+        now=now,
+    )
     return SessionList(items=[session_view(s, caller, now) for s in sessions], next_token=token)
 
 

@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from coaching import rules
+from coaching.errors import ValidationFailed
+from coaching.free_times import FreeTime
 from coaching.models import (
     MAX_REASON_LENGTH,
     SLOT_MINUTES,
@@ -13,6 +15,7 @@ from coaching.models import (
     AccountKind,
     AccountRef,
     Actor,
+    Availability,
     Caller,
     EntryKind,
     HistoryEvent,
@@ -29,6 +32,8 @@ from coaching.models import (
     SessionStatus,
     SessionType,
     TimeZoneName,
+    WeeklyHours,
+    WorkingHours,
 )
 
 Reason = Annotated[str, Field(max_length=MAX_REASON_LENGTH)]
@@ -111,6 +116,28 @@ class CreateServiceBody(Body):
     requires_approval: StrictBool = False
     request_ttl_hours: Annotated[StrictInt, Field(ge=1, le=720)] = 48
     late_reschedule_requires_approval: StrictBool = False
+
+
+class AvailabilityBody(Body):
+    """The coach's whole week; it replaces what was there. ``timezone`` defaults to the zone
+    the coach's token names."""
+
+    timezone: TimeZoneName | None = None
+    weekly: WeeklyHours
+
+
+def parse_statuses(text: str | None) -> frozenset[SessionStatus]:
+    """``status=A,B`` of GET /sessions: the statuses to keep (none given: keep all)."""
+    if text is None:
+        return frozenset()
+    names = [part.strip() for part in text.split(",")]
+    known = {s.value for s in SessionStatus}
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise ValidationFailed.on(
+            "status", f"must be one or more of {', '.join(sorted(known))}, separated by commas"
+        )
+    return frozenset(SessionStatus(n) for n in names)
 
 
 # --- answers ---------------------------------------------------------------------------------
@@ -294,6 +321,36 @@ def service_view(service: Service) -> ServiceView:
     )
 
 
+class ServiceList(BaseModel):
+    items: list[ServiceView]
+    next_token: str | None
+
+
+class AvailabilityView(BaseModel):
+    coach_id: str
+    timezone: str
+    weekly: list[WorkingHours]
+    updated_at: datetime | None
+    """None until the coach first sets their hours."""
+
+
+def availability_view(hours: Availability) -> AvailabilityView:
+    return AvailabilityView(**hours.model_dump())
+
+
+class FreeTimeView(BaseModel):
+    start: datetime
+    end: datetime
+
+
+class FreeTimeList(BaseModel):
+    items: list[FreeTimeView]
+
+
+def free_time_list(found: list[FreeTime]) -> FreeTimeList:
+    return FreeTimeList(items=[FreeTimeView(start=f.start, end=f.end) for f in found])
+
+
 def answer_for(result: object, caller: Caller, now: datetime) -> tuple[int, BaseModel]:
     """The status and body a write answers with, from what it wrote.
 
@@ -316,6 +373,8 @@ def answer_for(result: object, caller: Caller, now: datetime) -> tuple[int, Base
         return 201, account_view(result, caller)
     if isinstance(result, Service):
         return 201, service_view(result)
+    if isinstance(result, Availability):
+        return 200, availability_view(result)  # a PUT replaces: 200, never 201
     raise TypeError(f"no answer is defined for a {type(result).__name__}")
 
 

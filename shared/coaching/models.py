@@ -5,10 +5,11 @@ Times are timezone-aware and normalised to UTC; money is whole credits.
 
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from itertools import pairwise
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 SLOT_MINUTES = 15
 """The coach's calendar is claimed in 15-minute slots: starts align to them, and a session holds
@@ -316,3 +317,61 @@ class LedgerEntry(Model):
     actor: Actor | None = None
     at: UtcDatetime
     note: str | None = None
+
+
+# --- working hours ---------------------------------------------------------------------------
+
+Weekday = Literal["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]
+WEEKDAYS: tuple[Weekday, ...] = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+"""In ``datetime.weekday()`` order (Monday is 0)."""
+
+MINUTES_PER_DAY = 24 * 60
+
+# "HH:MM" on the grid; "24:00" may only end a day.
+ClockTime = Annotated[str, Field(pattern=r"^(([01]\d|2[0-3]):(00|15|30|45)|24:00)$")]
+
+
+def clock_minutes(value: str) -> int:
+    """Minutes since midnight of an "HH:MM" clock time."""
+    hours_part, minutes_part = value.split(":")
+    return int(hours_part) * 60 + int(minutes_part)
+
+
+class WorkingHours(Model):
+    """One stretch of a weekday, on the coach's own wall clock, on the 15-minute grid."""
+
+    day: Weekday
+    start: ClockTime
+    end: ClockTime
+
+    @model_validator(mode="after")
+    def _ends_after_it_starts(self) -> "WorkingHours":
+        if clock_minutes(self.end) <= clock_minutes(self.start):
+            raise ValueError("end must be later than start on the same day")
+        return self
+
+    @property
+    def minutes(self) -> tuple[int, int]:
+        return clock_minutes(self.start), clock_minutes(self.end)
+
+
+def _apart(weekly: list[WorkingHours]) -> list[WorkingHours]:
+    """Sorted by day and start, and no two stretches of a day overlapping."""
+    ordered = sorted(weekly, key=lambda h: (WEEKDAYS.index(h.day), h.minutes))
+    for before, after in pairwise(ordered):
+        if before.day == after.day and after.minutes[0] < before.minutes[1]:
+            raise ValueError(f"{after.day} {after.start} overlaps {before.start}-{before.end}")
+    return ordered
+
+
+WeeklyHours = Annotated[list[WorkingHours], Field(max_length=100), AfterValidator(_apart)]
+
+
+class Availability(Model):
+    """A coach's weekly working hours in their own time zone; replaced whole on each change."""
+
+    coach_id: Identifier
+    timezone: TimeZoneName = "UTC"
+    weekly: WeeklyHours = []
+    updated_at: UtcDatetime | None = None
+    """None until the coach first sets their hours."""

@@ -16,13 +16,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Literal, TypeVar
 
-from coaching import rules
+from coaching import free_times, rules
 from coaching.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from coaching.models import (
     Account,
     AccountKind,
     AccountRef,
     Actor,
+    Availability,
     Caller,
     Cancellation,
     EntryKind,
@@ -38,6 +39,7 @@ from coaching.models import (
     Session,
     SessionStatus,
     SessionType,
+    WorkingHours,
     personal_account_id,
 )
 from coaching.storage import Movement, StaleRead, Storage, TransientConflict
@@ -159,6 +161,68 @@ def get_service(store: Storage, service_id: str) -> Service:
     return service
 
 
+def services_of(
+    store: Storage, coach_id: str, limit: int, token: str | None
+) -> tuple[list[Service], str | None]:
+    """A coach's services: what anyone signed in may book with them."""
+    return store.services_of(coach_id, limit, token)
+
+
+# --- working hours and free times --------------------------------------------------------------
+
+
+def set_availability(
+    store: Storage,
+    caller: Caller,
+    *,
+    timezone: str | None,
+    weekly: list[WorkingHours],
+    now: datetime,
+) -> Availability:
+    """A coach replaces their weekly hours, in their own zone unless they name another."""
+    if caller.role is not Role.COACH:
+        raise Forbidden("Only coaches have working hours.")
+    hours = Availability(
+        coach_id=caller.id, timezone=timezone or caller.timezone, weekly=weekly, updated_at=now
+    )
+    store.put_availability(hours)
+    return hours
+
+
+def availability_of(store: Storage, coach_id: str) -> Availability:
+    """A coach's hours; none (an empty week) until they set them."""
+    return store.get_availability(coach_id) or Availability(coach_id=coach_id)
+
+
+def free_times_of(
+    store: Storage,
+    *,
+    service_id: str,
+    session_type_id: str,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+) -> list[free_times.FreeTime]:
+    """Where a session of this type could be booked between ``start`` and ``end``.
+
+    Three reads at most: the service, the coach's hours, and the coach's claims in the range
+    (only the part of it that is still ahead of ``now``).
+    """
+    free_times.require_range(start, end)
+    service = get_service(store, service_id)
+    session_type = service.session_type(session_type_id)
+    if session_type is None:
+        raise ValidationFailed.on("session_type_id", "is not a session type of this service")
+    hours = availability_of(store, service.coach_id)
+    first = free_times.grid_at_or_after(max(start, now))
+    if not hours.weekly or first >= end:
+        return []
+    # The last start offered is before ``end``; the time it holds runs past it.
+    until = free_times.held_until(free_times.grid_at_or_after(end), session_type.minutes)
+    taken = store.claimed_slots(service.coach_id, first, until)
+    return free_times.free_times(hours, session_type.minutes, taken, start, end, now)
+
+
 # --- booking ---------------------------------------------------------------------------------
 
 
@@ -241,6 +305,32 @@ def book(
         return session
 
     return retrying(attempt)
+
+
+def list_sessions(
+    store: Storage,
+    caller: Caller,
+    *,
+    view: Literal["upcoming", "past"],
+    statuses: frozenset[SessionStatus],
+    member_id: str | None,
+    coach_id: str | None,
+    limit: int,
+    token: str | None,
+    now: datetime,
+) -> tuple[list[Session], str | None]:
+    """The caller's sessions, or for support the named member's or coach's."""
+    listing = rules.session_listing(caller, member_id, coach_id)
+    return store.sessions_of(
+        listing.role,
+        listing.user_id,
+        view,
+        now,
+        limit,
+        token,
+        statuses=statuses,
+        with_coach=listing.with_coach,
+    )
 
 
 def view_session(store: Storage, caller: Caller, session_id: str) -> Session:

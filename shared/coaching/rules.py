@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from coaching.errors import (
+    FieldError,
     Forbidden,
     NotFound,
     NothingToRefund,
@@ -190,6 +191,11 @@ def require_can_book(caller: Caller, service: Service, start: datetime, now: dat
         raise Forbidden("Only members book sessions.")
     if caller.id == service.coach_id:
         raise Forbidden("A coach cannot book their own service.")
+    require_bookable_start(start, now)
+
+
+def require_bookable_start(start: datetime, now: datetime) -> None:
+    """What a booking's time must be, whoever books it; free times offer only such starts."""
     require_slot_aligned(start)
     require_future(start, now)
 
@@ -461,3 +467,38 @@ def require_can_grant(caller: Caller, account: Account) -> None:
     if caller.role is Role.ADMIN and caller.id in account.admin_ids:
         return
     raise Forbidden("Only the account's admins or support may grant credits.")
+
+
+# --- session lists ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Whose sessions GET /sessions reads: a member's or a coach's partition."""
+
+    role: Literal["member", "coach"]
+    user_id: str
+    with_coach: str | None = None
+    """Support naming both a member and a coach: only that member's sessions with that coach."""
+
+
+def session_listing(caller: Caller, member_id: str | None, coach_id: str | None) -> Listing:
+    """Members and coaches list their own sessions; support lists a named member's or coach's
+    (to find a session to refund from a member's email), and must name one."""
+    if caller.role is Role.SUPPORT:
+        if member_id is not None:
+            return Listing("member", member_id, with_coach=coach_id)
+        if coach_id is not None:
+            return Listing("coach", coach_id)
+        raise ValidationFailed(
+            "Name the member_id or the coach_id whose sessions to list.",
+            [
+                FieldError("member_id", "is required when coach_id is not given"),
+                FieldError("coach_id", "is required when member_id is not given"),
+            ],
+        )
+    if caller.role is Role.ADMIN:
+        raise Forbidden("Only members, coaches and support have sessions to list.")
+    if member_id is not None or coach_id is not None:
+        raise Forbidden("Only support may list someone else's sessions.")
+    return Listing("member" if caller.role is Role.MEMBER else "coach", caller.id)

@@ -14,6 +14,7 @@ from coaching.storage.store import (
     iso,
     session_from_item,
     session_item,
+    slot_claim_item,
 )
 
 __all__ = [
@@ -29,4 +30,5 @@ __all__ = [
     "iso",
     "session_from_item",
     "session_item",
+    "slot_claim_item",
 ]

@@ -6,8 +6,15 @@ Two tables, both defined in ``template.yaml``:
   - session   ``SESSION#{id}`` / ``SESSION``; indexes ByMember, ByCoach (by start time) and the
     sparse Due index (only sessions the sweep will have to look at carry ``due_pk``)
   - slot      ``SLOT#{coach}#{time}`` / ``SLOT``: one per 15 minutes a coach's session holds;
-    a conditional put claims it, so a time cannot be booked twice
-  - service   ``SERVICE#{id}`` / ``SERVICE``
+    a conditional put claims it, so a time cannot be booked twice. Also in ByCoach under
+    ``SLOTS#{coach}`` by time, so free times read only the claims of the range asked for
+  - service   ``SERVICE#{id}`` / ``SERVICE``; in ByCoach under ``SERVICES#{coach}``
+  - hours     ``AVAILABILITY#{coach}`` / ``AVAILABILITY``: the coach's weekly working hours
+
+ByCoach holds three kinds of partition per coach, told apart by their prefix: ``COACH#`` (the
+coach's sessions by start), ``SLOTS#`` (their slot claims by slot time) and ``SERVICES#`` (their
+services by creation time). A slot claim keeps its own key (``SLOT#{coach}#{time}``), so the
+condition that stops a double booking is the same as before; the index only serves reads.
 
 ``LedgerTable``
   - account   ``ACCOUNT#{id}`` / ``ACCOUNT``: running balance and ``version`` (entries so far)
@@ -24,7 +31,7 @@ update would each need a condition to pass on a state that no longer exists.
 import base64
 import binascii
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -39,10 +46,12 @@ from coaching.models import (
     MAX_SESSION_MINUTES,
     Account,
     Actor,
+    Availability,
     EntryKind,
     LedgerEntry,
     Service,
     Session,
+    SessionStatus,
 )
 from coaching.settings import Settings
 from coaching.storage import receipts
@@ -116,6 +125,22 @@ def session_item(session: Session) -> dict[str, Any]:
     return _to_item(values)
 
 
+def slot_claim_item(session: Session, slot: datetime) -> dict[str, Any]:
+    """The item by which ``session`` holds its coach's 15-minute ``slot``."""
+    return _to_item(
+        {
+            "pk": f"SLOT#{session.coach.id}#{iso(slot)}",
+            "sk": "SLOT",
+            "entity": "SLOT",
+            "session_id": session.id,
+            "ttl": int((max(slot, session.end) + SLOT_CLAIM_TTL).timestamp()),
+            # ByCoach: the coach's claims by time, for free times.
+            "coach_pk": f"SLOTS#{session.coach.id}",
+            "start_at": iso(slot),
+        }
+    )
+
+
 def session_from_item(item: Mapping[str, Any]) -> Session:
     return session_from_item_values(_from_item(item))
 
@@ -162,7 +187,15 @@ class Page:
 
 
 Tag = Literal[
-    "session", "slot-claim", "slot-release", "account", "entry", "membership", "new", "receipt"
+    "session",
+    "slot-claim",
+    "slot-release",
+    "account",
+    "entry",
+    "membership",
+    "new",
+    "receipt",
+    "hours",
 ]
 
 
@@ -282,12 +315,15 @@ class Storage:
         now: datetime,
         limit: int,
         token: str | None,
+        statuses: Collection[SessionStatus] = (),
+        with_coach: str | None = None,
     ) -> tuple[list[Session], str | None]:
         """A member's or coach's sessions, upcoming (soonest first) or past (latest first).
 
         Upcoming is what ``rules.is_upcoming`` says: active and not yet over, so a session in
         progress is still upcoming. Past holds everything else: sessions that have ended, and
-        canceled, declined or expired ones whatever their time.
+        canceled, declined or expired ones whatever their time. ``statuses``, when given, keeps
+        only sessions in one of them; ``with_coach`` only a member's sessions with that coach.
         """
         index, key = ("ByMember", "member_pk") if role == "member" else ("ByCoach", "coach_pk")
         partition = f"{role.upper()}#{user_id}"
@@ -305,6 +341,14 @@ class Storage:
         else:
             condition, forward = "#k = :p", False
             filter_ = f"NOT (#st IN (:requested, :scheduled) AND {not_over})"
+        if statuses:
+            wanted = {f":status{n}": status for n, status in enumerate(sorted(set(statuses)))}
+            values |= {name: {"S": str(status)} for name, status in wanted.items()}
+            filter_ = f"({filter_}) AND #st IN ({', '.join(wanted)})"
+        if with_coach is not None:
+            names["#coach"] = "coach_pk"
+            values[":coach"] = {"S": f"COACH#{with_coach}"}
+            filter_ = f"({filter_}) AND #coach = :coach"
         page = self._query(
             self.sessions_table,
             index=index,
@@ -321,6 +365,65 @@ class Storage:
         return [Session.model_validate(_only_fields(Session, i)) for i in page.items], (
             page.next_token
         )
+
+    def services_of(
+        self, coach_id: str, limit: int, token: str | None
+    ) -> tuple[list[Service], str | None]:
+        """A coach's services, oldest first (ByCoach, partition ``SERVICES#{coach}``)."""
+        partition = f"SERVICES#{coach_id}"
+        page = self._query(
+            self.sessions_table,
+            index="ByCoach",
+            key_condition="coach_pk = :p",
+            filter_=None,
+            names=None,
+            values={":p": {"S": partition}},
+            forward=True,
+            limit=limit,
+            token=token,
+            token_keys={"coach_pk": partition},
+            key_names={"pk", "sk", "coach_pk", "start_at"},
+        )
+        return [Service.model_validate(_only_fields(Service, i)) for i in page.items], (
+            page.next_token
+        )
+
+    def get_availability(self, coach_id: str) -> Availability | None:
+        item = self._get(
+            self.sessions_table, {"pk": f"AVAILABILITY#{coach_id}", "sk": "AVAILABILITY"}
+        )
+        return (
+            None if item is None else Availability.model_validate(_only_fields(Availability, item))
+        )
+
+    def claimed_slots(self, coach_id: str, start: datetime, end: datetime) -> set[datetime]:
+        """The coach's claimed slots from ``start`` up to (not including) ``end``.
+
+        Reads the claims of that range only (ByCoach, partition ``SLOTS#{coach}``, by time),
+        so the cost follows the range, not how many sessions the coach ever had. The index is
+        eventually consistent: a slot claimed a moment ago may still read as free, and a
+        booking of it is then refused by the claim's own condition (SLOT_TAKEN).
+        """
+        kwargs: dict[str, Any] = {
+            "TableName": self.sessions_table,
+            "IndexName": "ByCoach",
+            "KeyConditionExpression": "coach_pk = :p AND start_at BETWEEN :from AND :to",
+            "ExpressionAttributeValues": {
+                ":p": {"S": f"SLOTS#{coach_id}"},
+                ":from": {"S": iso(start)},
+                # BETWEEN includes its end; the last slot before ``end`` starts 1 s before it.
+                ":to": {"S": iso(end - timedelta(seconds=1))},
+            },
+            "ProjectionExpression": "start_at",
+        }
+        found: set[datetime] = set()
+        while True:
+            response = self._db.query(**kwargs)
+            for item in response.get("Items", []):
+                found.add(datetime.fromisoformat(item["start_at"]["S"]))
+            if "LastEvaluatedKey" not in response:
+                return found
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def ledger(
         self, account_id: str, limit: int, token: str | None
@@ -409,10 +512,29 @@ class Storage:
 
     def put_service(self, service: Service) -> None:
         values = service.model_dump(mode="json", exclude_none=True)
-        values |= {"pk": f"SERVICE#{service.id}", "sk": "SERVICE", "entity": "SERVICE"}
+        values |= {
+            "pk": f"SERVICE#{service.id}",
+            "sk": "SERVICE",
+            "entity": "SERVICE",
+            # ByCoach: the coach's services, oldest first (the id orders those of one second).
+            "coach_pk": f"SERVICES#{service.coach_id}",
+            "start_at": f"{iso(service.created_at)}#{service.id}",
+        }
         tx = _Transaction()
         tx.add("new", self._put(self.sessions_table, values, "attribute_not_exists(pk)"))
         self._write(tx, service)
+
+    def put_availability(self, hours: Availability) -> None:
+        """Replace the coach's working hours (the last write wins: the document is whole)."""
+        values = hours.model_dump(mode="json", exclude_none=True)
+        values |= {
+            "pk": f"AVAILABILITY#{hours.coach_id}",
+            "sk": "AVAILABILITY",
+            "entity": "AVAILABILITY",
+        }
+        tx = _Transaction()
+        tx.add("hours", self._put(self.sessions_table, values, None))
+        self._write(tx, hours)
 
     def create_group_account(self, account: Account) -> None:
         """The account and one membership item per member and admin, together."""
@@ -462,17 +584,12 @@ class Storage:
                     }
                 },
             )
-        ttl_base = after.end
         for slot in claim:
-            claim_item = {
-                "pk": f"SLOT#{after.coach.id}#{iso(slot)}",
-                "sk": "SLOT",
-                "entity": "SLOT",
-                "session_id": after.id,
-                "ttl": int((max(slot, ttl_base) + SLOT_CLAIM_TTL).timestamp()),
-            }
             tx.add(
-                "slot-claim", self._put(self.sessions_table, claim_item, "attribute_not_exists(pk)")
+                "slot-claim",
+                self._put_item(
+                    self.sessions_table, slot_claim_item(after, slot), "attribute_not_exists(pk)"
+                ),
             )
         for slot in release:
             tx.add(

@@ -68,6 +68,8 @@ class Row:
     account: str = "group"
     """Which account {account_id} is: the group the session was paid from, or (P) the
     owner's personal account."""
+    query: Body | None = None
+    """The query string, from the scene."""
 
 
 def _book(scene: Scene) -> dict[str, Any]:
@@ -105,6 +107,29 @@ def _service(_: Scene) -> dict[str, Any]:
     return {"name": "Mentoring", "session_types": [{"minutes": 30, "credits": 1}]}
 
 
+def _hours(_: Scene) -> dict[str, Any]:
+    return {
+        "timezone": "Europe/London",
+        "weekly": [{"day": "MON", "start": "09:00", "end": "17:00"}],
+    }
+
+
+def _owner_id(scene: Scene) -> dict[str, str]:
+    return {"member_id": scene.owner.id}
+
+
+def _coach_id(scene: Scene) -> dict[str, str]:
+    coach = scene.cast["coach"]
+    assert coach is not None
+    return {"coach_id": coach.id}
+
+
+def _slots(scene: Scene) -> dict[str, str]:
+    assert scene.session is not None
+    start = scene.session.start
+    return {"session_type_id": "t1", "from": iso(start), "to": iso(start + timedelta(days=7))}
+
+
 S, A = "/sessions/{session_id}", "/accounts/{account_id}"
 REQUESTED, MOVE, LATE, P = "requested", "move_asked", "late_canceled", "personal"
 
@@ -113,7 +138,9 @@ REQUESTED, MOVE, LATE, P = "requested", "move_asked", "late_canceled", "personal
 # fmt: off
 TABLE: tuple[Row, ...] = (
     Row("POST", "/sessions",                      "201 404 403 403 403 403 401", _book),
-    Row("GET",  "/sessions",                      "200 200 200 200 403 403 401"),
+    Row("GET",  "/sessions",                      "200 200 200 200 422 403 401"),
+    Row("GET",  "/sessions",                      "403 403 403 403 200 403 401", query=_owner_id),
+    Row("GET",  "/sessions",                      "403 403 403 403 200 403 401", query=_coach_id),
     Row("GET",  S,                                "200 404 200 404 200 404 401"),
     Row("POST", S + "/approve",                   "403 404 200 404 200 404 401", None, REQUESTED),
     Row("POST", S + "/decline",                   "403 404 200 404 200 404 401", None, REQUESTED),
@@ -134,12 +161,16 @@ TABLE: tuple[Row, ...] = (
     Row("POST", A + "/grants",                    "403 404 404 404 201 404 401", _grant, account=P),
     Row("POST", "/services",                      "403 403 201 201 403 403 401", _service),
     Row("GET",  "/services/{service_id}",         "200 200 200 200 200 200 401"),
+    Row("GET",  "/services",                      "200 200 200 200 200 200 401", query=_coach_id),
+    Row("GET",  "/services/{service_id}/slots",   "200 200 200 200 200 200 401", query=_slots),
+    Row("PUT",  "/coaches/me/availability",       "403 403 200 200 403 403 401", _hours),
+    Row("GET",  "/coaches/{coach_id}/availability", "200 200 200 200 200 200 401"),
     Row("GET",  "/openapi.json",                  "200 200 200 200 200 200 200"),
     Row("GET",  "/docs",                          "200 200 200 200 200 200 200"),
 )
 # fmt: on
 
-CODES = {401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND"}
+CODES = {401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND", 422: "VALIDATION_FAILED"}
 
 
 def _cells() -> Iterator[Any]:
@@ -147,6 +178,8 @@ def _cells() -> Iterator[Any]:
         statuses = [int(status) for status in row.expect.split()]
         for role, status in zip(ROLES, statuses, strict=True):
             name = f"{row.method} {row.route}{' (personal)' if row.account != 'group' else ''}"
+            if row.query is not None:
+                name += f" ?{row.query.__name__.strip('_')}"
             yield pytest.param(row, role, status, id=f"{name} as {role} -> {status}")
 
 
@@ -228,20 +261,24 @@ def _stage(store: Storage, given: str) -> Scene:
 def test_cell(cell_store: Storage, row: Row, role: str, status: int) -> None:
     scene = _stage(cell_store, row.given)
     account_id = scene.group_id if row.account == "group" else personal_account_id(scene.owner.id)
+    the_coach = scene.cast["coach"]
+    assert the_coach is not None
     path = row.route.format(
         session_id=scene.session.id if scene.session else "",
         service_id=scene.service_id,
         account_id=account_id,
+        coach_id=the_coach.id,
     )
     body = row.body(scene) if row.body else None
+    query = row.query(scene) if row.query else None
     api = Api(cell_store)
 
     if status >= 400:
         with nothing_changes(cell_store):
-            reply = api.call(scene.cast[role], row.method, path, body)
+            reply = api.call(scene.cast[role], row.method, path, body, query=query)
         assert_problem(reply, status, CODES[status])
     else:
-        reply = api.call(scene.cast[role], row.method, path, body)
+        reply = api.call(scene.cast[role], row.method, path, body, query=query)
         assert reply.status == status, reply.text
         expected_type = "text/html" if row.route == "/docs" else "application/json"
         assert header(reply, "Content-Type").startswith(expected_type)

@@ -34,11 +34,12 @@ class Request:
     status: int
     accounts: tuple[str, ...] = ()
     """Accounts whose ledgers the request may move: checked for consistency after each step."""
+    method: str = "POST"
 
     @property
     def function(self) -> str:
         """The function's folder under functions/, as fault injection names it."""
-        found = find(ROUTES, "POST", self.path)
+        found = find(ROUTES, self.method, self.path)
         assert found is not None, self.path
         return found[0].code_uri.strip("/").split("/")[-1]
 
@@ -161,6 +162,11 @@ def _create_service(api: Api, given: World) -> Request:
     return Request(coach(), "/services", body, 201)
 
 
+def _set_availability(api: Api, given: World) -> Request:
+    body = {"weekly": [{"day": "TUE", "start": "09:00", "end": "12:30"}]}
+    return Request(coach(), "/coaches/me/availability", body, 200, method="PUT")
+
+
 REQUESTS: dict[str, Callable[[Api, World], Request]] = {
     "book": _book,
     "cancel": _cancel,
@@ -176,6 +182,7 @@ REQUESTS: dict[str, Callable[[Api, World], Request]] = {
     "grant": _grant,
     "create-account": _create_account,
     "create-service": _create_service,
+    "set-availability": _set_availability,
 }
 
 
@@ -190,14 +197,20 @@ def faults(api: Api) -> Iterator[Faults]:
 
 def _send(api: Api, faults: Faults, request: Request, key: str) -> Reply:
     with faults.running(request.function):
-        return api.post(
-            request.caller, request.path, request.body, headers={"Idempotency-Key": key}
+        return api.call(
+            request.caller,
+            request.method,
+            request.path,
+            request.body,
+            headers={"Idempotency-Key": key},
         )
 
 
 def _named_id(reply: Reply) -> str:
     body = reply.json
-    return str(body["session"]["id"] if "session" in body else body["id"])
+    if "session" in body:
+        return str(body["session"]["id"])
+    return str(body["id"] if "id" in body else body["coach_id"])  # hours are the coach's
 
 
 @pytest.mark.parametrize("when", ["before_commit", "after_commit"])
