@@ -80,7 +80,7 @@ class SweepResult(BaseModel):
     failed: int = 0
     """Sessions whose change failed, or due items that no longer read as sessions."""
     query_failed: bool = False
-    """The Due index could not be read; the sweep stopped there."""
+    """Some partition of the Due index could not be read; the sweep went on with the others."""
     items_read: int = 0
     capacity_units: float = 0.0
     pages: int = 0
@@ -122,11 +122,13 @@ def run(store: Storage, now: datetime, budget: Budget, page_size: int = PAGE_SIZ
     tally = _Tally()
     partitions = store.due_partitions()
     while partitions:
-        stopped, changed_in = _one_pass(store, partitions, now, budget, page_size, tally)
-        if stopped is not None:
-            return tally.result(finished=False, query_failed=stopped == "QUERY_FAILED")
-        partitions = [p for p in store.due_partitions() if p in changed_in]
-    return tally.result(finished=True)
+        out_of_time, changed_in = _one_pass(store, partitions, now, budget, page_size, tally)
+        if out_of_time:
+            return tally.result(finished=False)
+        partitions = [
+            p for p in store.due_partitions() if p in changed_in and p not in tally.unqueryable
+        ]
+    return tally.result(finished=not tally.unqueryable)
 
 
 def _one_pass(
@@ -136,18 +138,19 @@ def _one_pass(
     budget: Budget,
     page_size: int,
     tally: "_Tally",
-) -> tuple[Literal["OUT_OF_TIME", "QUERY_FAILED"] | None, set[str]]:
+) -> tuple[bool, set[str]]:
     """Page through ``partitions`` in turn, a page each, until all are read to their end.
 
-    Returns why it stopped early (None when it reached every end) and the shards of the
-    sessions it changed, where a changed session may be due again.
+    Returns whether the budget ran out first, and the shards of the sessions it changed, where
+    a changed session may be due again. A partition that cannot be read (a throttled shard, say)
+    is left for the next run; the others are still swept.
     """
     cursors: dict[str, dict[str, Any] | None] = dict.fromkeys(partitions)
     changed_in: set[str] = set()
     while cursors:
         for partition, after in list(cursors.items()):
             if budget() <= 0:
-                return "OUT_OF_TIME", changed_in
+                return True, changed_in
             try:
                 page = store.due_page(partition, now, page_size, after)
             except (ClientError, BotoCoreError) as error:
@@ -155,7 +158,9 @@ def _one_pass(
                     "sweep could not read the Due index",
                     extra={"partition": partition, **describe(error)},
                 )
-                return "QUERY_FAILED", changed_in
+                tally.unqueryable.add(partition)
+                del cursors[partition]
+                continue
             tally.pages += 1
             tally.items_read += page.items_read
             tally.capacity_units += page.capacity_units
@@ -168,7 +173,7 @@ def _one_pass(
                 if tally.seen.get(session.id, 0) >= session.version:
                     continue  # handled in this run already: the index lags, or it failed
                 if budget() <= 0:
-                    return "OUT_OF_TIME", changed_in
+                    return True, changed_in
                 tally.seen[session.id] = session.version
                 outcome = _sweep_one(store, session, now)
                 tally.count(outcome)
@@ -178,7 +183,7 @@ def _one_pass(
                 del cursors[partition]
             else:
                 cursors[partition] = page.next_key
-    return None, changed_in
+    return False, changed_in
 
 
 def _sweep_one(store: Storage, session: Session, now: datetime) -> Outcome:
@@ -219,18 +224,20 @@ class _Tally:
     seen: dict[str, int] = field(default_factory=dict)
     """Session id -> the highest version this run has handled."""
     unreadable: set[str] = field(default_factory=set)
+    unqueryable: set[str] = field(default_factory=set)
+    """Due index partitions a query failed on."""
 
     def count(self, outcome: Outcome) -> None:
         self.counts[outcome] = self.counts.get(outcome, 0) + 1
 
-    def result(self, *, finished: bool, query_failed: bool = False) -> SweepResult:
+    def result(self, *, finished: bool) -> SweepResult:
         return SweepResult(
             expired_bookings=self.counts.get("EXPIRE_BOOKING", 0),
             expired_reschedules=self.counts.get("EXPIRE_RESCHEDULE", 0),
             completed=self.counts.get("COMPLETE", 0),
             unchanged=self.counts.get("UNCHANGED", 0),
             failed=self.counts.get("FAILED", 0),
-            query_failed=query_failed,
+            query_failed=bool(self.unqueryable),
             items_read=self.items_read,
             capacity_units=round(self.capacity_units, 3),
             pages=self.pages,

@@ -7,10 +7,11 @@ The stories use four shards, so that a handful of sessions covers them all.
 
 from datetime import timedelta
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from coaching import operations, sweep
 from coaching.models import Session, SessionStatus
@@ -108,6 +109,40 @@ def test_a_sweep_out_of_time_leaves_every_shard_as_far_behind_and_the_next_run_f
     assert (second.completed, second.finished, second.ok) == (5, True, True)
     assert completed_once(world, stale)
     assert due(world.store, at) == []
+
+
+def test_a_shard_that_cannot_be_read_waits_for_the_next_run_and_the_others_are_swept(
+    sharded: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an ended session in each shard, and one shard whose reads DynamoDB throttles
+    world = sharded
+    ended_in_every_shard(world, 1)
+    at = sweep_at(world)
+    stale = due(world.store, at)
+    read = world.store.due_page
+
+    def throttled(partition: str, *args: Any, **kwargs: Any) -> Any:
+        if partition == "DUE#2":
+            error = {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}
+            raise ClientError(error, "Query")  # type: ignore[arg-type]
+        return read(partition, *args, **kwargs)
+
+    monkeypatch.setattr(world.store, "due_page", throttled)
+
+    # When the sweep runs
+    result = sweep.run(world.store, at, plenty)
+
+    # Then it swept every other shard, and said it had not finished, so the run fails
+    swept = [s for s in stale if world.store.due_partition(s.id) != "DUE#2"]
+    assert (result.completed, result.query_failed, result.finished) == (len(swept), True, False)
+    with pytest.raises(sweep.SweepFailed, match="Due index could not be read"):
+        result.raise_for_failures()
+    assert completed_once(world, swept)
+    # ... and once the shard reads again, the next run sweeps what waited there
+    monkeypatch.undo()
+    rerun = sweep.run(world.store, at, plenty)
+    assert (rerun.completed, rerun.ok, rerun.finished) == (len(stale) - len(swept), True, True)
+    assert completed_once(world, stale)
 
 
 def test_entries_of_the_partition_before_sharding_are_still_swept(
