@@ -301,8 +301,8 @@ def run(aws: Aws, samples: int = SAMPLES) -> Section:
         "carries a fresh Idempotency-Key, whose record rides in the change's transaction.",
         "Capacity computed from item sizes by DynamoDB's rules (bench/capacity.py): moto "
         "answers ReturnConsumedCapacity with placeholders (1.0 per write, 0.5 per read, none "
-        "for a transaction). Transactional writes cost 2x; index writes (3 GSIs with ALL "
-        "projection on the sessions table) are counted once.",
+        "for a transaction). Transactional writes cost 2x; index writes (the sessions "
+        "table's ByMember and ByCoach hold whole sessions, Due keys only) are counted once.",
     ]
     if any(r.varying for r in results):
         requests.notes.append("* the detail samples did not all make the same requests.")

@@ -12,10 +12,11 @@ capacity itself from the items, the way DynamoDB bills on-demand tables:
   filter) and rounds the sum up once;
 - a write: 1 WCU per 1 KB (at least 1) of the larger of the item before and after; a write
   whose condition fails is billed the same; in a ``TransactWriteItems`` every item costs twice;
-- index writes: a write that puts an item into a global secondary index, changes an item
-  there or takes it out costs 1 WCU per KB of the projected item in that index (2 writes when
-  an index key changes: the old entry out, the new one in). They are counted once, not doubled
-  inside transactions.
+- index writes: a write that puts an item into a global secondary index, changes its entry
+  there or takes it out costs 1 WCU per KB of the entry (the table's keys, the index's keys
+  and the projected attributes: the whole item for ALL); 2 writes when an index key changes
+  (the old entry out, the new one in); none when the entry is the same before and after. They
+  are counted once, not doubled inside transactions.
 """
 
 import math
@@ -75,6 +76,19 @@ def write_units(n_bytes: int) -> float:
 class Index:
     name: str
     keys: tuple[str, ...]
+    projection: tuple[str, ...] | None = None
+    """The non-key attributes the index holds: None for ALL, () for KEYS_ONLY."""
+    table_keys: tuple[str, ...] = ()
+
+    def entry(self, item: Item) -> Item:
+        """What of ``item`` the index holds: its keys, the table's and the projected."""
+        if self.projection is None:
+            return item
+        kept = {*self.keys, *self.table_keys, *self.projection}
+        return {name: value for name, value in item.items() if name in kept}
+
+    def holds(self, item: Item | None) -> bool:
+        return item is not None and all(k in item for k in self.keys)
 
 
 @dataclass
@@ -91,23 +105,39 @@ class Capacity:
         return self
 
 
+def index_partition_writes(
+    index: Index, before: Item | None, after: Item | None
+) -> list[tuple[str, float]]:
+    """The (partition key value, WCU) writes one index takes when an item goes from ``before``
+    to ``after``. An index whose entry does not change is not written: with a keys-only or
+    small projection, most updates of the table item cost the index nothing."""
+    partition = index.keys[0]
+
+    def put(item: Item) -> tuple[str, float]:
+        entry = index.entry(item)
+        return str(next(iter(item[partition].values()))), write_units(item_size(entry))
+
+    if index.holds(before) and index.holds(after):
+        assert before is not None and after is not None
+        if any(before[k] != after[k] for k in index.keys):
+            return [put(before), put(after)]  # the old entry out, the new one in
+        if index.entry(before) != index.entry(after):
+            return [put(after)]
+        return []
+    if index.holds(before):
+        assert before is not None
+        return [put(before)]
+    if index.holds(after):
+        assert after is not None
+        return [put(after)]
+    return []
+
+
 def index_writes(indexes: list[Index], before: Item | None, after: Item | None) -> float:
     """WCU spent on the indexes when an item goes from ``before`` to ``after``."""
-    spent = 0.0
-    for index in indexes:
-        was = before is not None and all(k in before for k in index.keys)
-        now = after is not None and all(k in after for k in index.keys)
-        if was and now:
-            assert before is not None and after is not None
-            if any(before[k] != after[k] for k in index.keys):
-                spent += write_units(item_size(before)) + write_units(item_size(after))
-            elif before != after:
-                spent += write_units(item_size(after))
-        elif was:
-            spent += write_units(item_size(before))
-        elif now:
-            spent += write_units(item_size(after))
-    return spent
+    return sum(
+        units for index in indexes for _, units in index_partition_writes(index, before, after)
+    )
 
 
 def item_write(

@@ -119,13 +119,28 @@ def table_schemas(names: Mapping[str, str]) -> dict[str, TableSchema]:
         if logical_id not in names:
             continue
         create = definition["create"]
+        keys = tuple(k["AttributeName"] for k in create["KeySchema"])
         indexes = [
-            Index(name=g["IndexName"], keys=tuple(k["AttributeName"] for k in g["KeySchema"]))
+            Index(
+                name=g["IndexName"],
+                keys=tuple(k["AttributeName"] for k in g["KeySchema"]),
+                projection=_projected(g["Projection"]),
+                table_keys=keys,
+            )
             for g in create.get("GlobalSecondaryIndexes", [])
         ]
-        keys = tuple(k["AttributeName"] for k in create["KeySchema"])
         schemas[names[logical_id]] = TableSchema(keys=keys, indexes=indexes)
     return schemas
+
+
+def _projected(projection: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """An index's non-key attributes: None for ALL, () for KEYS_ONLY."""
+    kind = projection.get("ProjectionType", "ALL")
+    if kind == "ALL":
+        return None
+    if kind == "KEYS_ONLY":
+        return ()
+    return tuple(projection.get("NonKeyAttributes", []))
 
 
 # --- invoking handlers ------------------------------------------------------------------------

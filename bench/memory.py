@@ -193,7 +193,7 @@ def _probes(client: Any, endpoint: str, store: Storage) -> list[Probe]:
     # all, for each item of each transaction, and the sweep writes 300 of them.
     swept = stack.new_settings()
     create_tables(client, {"SessionsTable": swept.sessions_table}, streams=False)
-    filler = Filler(swept.sessions_table, now, endpoint_url=endpoint)
+    filler = Filler(swept.sessions_table, now, swept.due_shards, endpoint_url=endpoint)
     filler.stale(100, now)
     filler.stale(100, now + timedelta(hours=3))  # due after the clock moves 2 hours
     filler.stale(100, now + timedelta(hours=5))  # due after it moves 2 more

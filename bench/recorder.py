@@ -27,6 +27,16 @@ Peek = Callable[[str, Mapping[str, Any]], dict[str, Any] | None]
 WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"})
 
 
+@dataclass(frozen=True)
+class ItemWrite:
+    """One item a write changed, as it was and as it is (None: absent), in detail mode."""
+
+    table: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    transactional: bool
+
+
 @dataclass
 class Call:
     service: str
@@ -36,6 +46,7 @@ class Call:
     error: str | None = None
     params: dict[str, Any] | None = None
     capacity: Capacity | None = None
+    writes: list[ItemWrite] = field(default_factory=list)
 
     def touches(self, table: str) -> bool:
         return table in self.tables
@@ -165,6 +176,7 @@ class Recorder:
                         after = self.peek(target.table, target.key)
                 indexes = self.schemas[target.table].indexes
                 total += item_write(indexes, target.before, after, transactional=transactional)
+                call.writes.append(ItemWrite(target.table, target.before, after, transactional))
         elif call.operation == "GetItem":
             consistent = bool(params.get("ConsistentRead"))
             total.read = read_units(item_size(parsed.get("Item")), consistent=consistent)

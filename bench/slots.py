@@ -80,7 +80,7 @@ def _history(
             coach=coach,
             member=members[n % len(members)],
         )
-        items.append(session_item(session))
+        items.append(session_item(session, due_shards=filler.due_shards))
         items += [
             slot_claim_item(session, slot) for slot in slots_between(session.start, session.end)
         ]
@@ -145,7 +145,7 @@ def run(histories: tuple[int, ...] = HISTORIES) -> Section:
             {"service_id": service.id, "session_type_id": "t1", "start": far.isoformat()},
         )
         booking = capacity_of(_call(aws, book, detail=True, status=201)[1])
-        filler = Filler(aws.settings.sessions_table, now)
+        filler = Filler(aws.settings.sessions_table, now, aws.settings.due_shards)
         members = people(50, Role.MEMBER)
         written = 0
         for size in sorted(histories):

@@ -91,7 +91,9 @@ class Size:
 class Filler:
     """Writes session items straight into the table, 25 per ``BatchWriteItem``."""
 
-    def __init__(self, table: str, now: datetime, endpoint_url: str | None = None) -> None:
+    def __init__(
+        self, table: str, now: datetime, due_shards: int, endpoint_url: str | None = None
+    ) -> None:
         # Validation off: it only checks the request's shape, and these are built by the layer.
         self.client = boto3.client(
             "dynamodb",
@@ -101,6 +103,7 @@ class Filler:
         )
         self.table = table
         self.now = now
+        self.due_shards = due_shards
         self.members = people(500, Role.MEMBER)
         self.coaches = people(100, Role.COACH)
         self.written = 0
@@ -124,7 +127,7 @@ class Filler:
             session = session_model(
                 status=status, start=start, now=self.now, coach=coach, member=member
             )
-            items.append(session_item(session))
+            items.append(session_item(session, due_shards=self.due_shards))
             self.written += 1
         self._write(items)
 
@@ -137,7 +140,7 @@ class Filler:
             session = session_model(
                 status=SessionStatus.SCHEDULED, start=start, now=now, coach=coach, member=member
             )
-            items.append(session_item(session))
+            items.append(session_item(session, due_shards=self.due_shards))
         self._write(items)
 
     def _write(self, items: list[dict[str, Any]]) -> None:
@@ -182,7 +185,7 @@ def run(sizes: tuple[int, ...] = SIZES) -> Section:
     refused = 0
     started_section = time.perf_counter()
     with mock_aws(), moto_without_transaction_copies(), stack.tables(streams=False) as aws:
-        filler = Filler(aws.settings.sessions_table, clock.now())
+        filler = Filler(aws.settings.sessions_table, clock.now(), aws.settings.due_shards)
         for size in sorted(sizes):
             started = time.perf_counter()
             filler.fresh(size - filler.written)
@@ -226,7 +229,7 @@ def run(sizes: tuple[int, ...] = SIZES) -> Section:
     )
     for s in measured:
         capacity = capacity_of(s.detail.calls)
-        reads = capacity_of([c for c in s.detail.calls if c.operation == "Query"])
+        reads = capacity_of([c for c in s.detail.calls if c.operation in ("Query", "BatchGetItem")])
         table.add(
             f"{s.fresh:,}",
             f"{s.upcoming:,}",
@@ -234,7 +237,8 @@ def run(sizes: tuple[int, ...] = SIZES) -> Section:
             summarize(s.detail.calls),
             units(reads.read),
             units(capacity.write),
-            s.detail.result["completed"],
+            f"{s.detail.result['completed']}"
+            + ("" if s.detail.result["finished"] else " (out of time)"),
             ms(s.timed.seconds),
             ms(s.floor_seconds),
             f"{s.fill_seconds:.0f}",
@@ -242,14 +246,18 @@ def run(sizes: tuple[int, ...] = SIZES) -> Section:
     first, last = measured[0], measured[-1]
     first_read = first.detail.result["items_read"]
     growth = last.detail.result["items_read"] / first_read - 1 if first_read else float("inf")
+    all_finished = all(s.detail.result["finished"] for s in measured)
     table.notes += [
-        "'items read' is what the sweep reports (the sum of the Due queries' ScannedCount); RCU "
-        "is computed from the items the queries read, WCU from the transactions that completed "
-        "the stale sessions (including index writes).",
+        "'items read' is what the sweep reports (the sum of the Due queries' ScannedCount, one "
+        "query at least per shard of the Due index); RCU is computed from the index entries the "
+        "queries read and the due sessions read whole (BatchGetItem), WCU from the transactions "
+        "that completed the stale sessions (including index writes).",
         "'sweep ms' is a second run on 100 new stale sessions, without the detail recorder; the "
         "floor is the sweep's first Due query sent bare. moto scans a whole table to answer a "
         "query on an index, so at scale its own time grows with the table: DynamoDB reads only "
-        "the index entries up to now.",
+        "the index entries up to now. The sweep queries every shard of the Due index (and "
+        "again those it changed sessions in), so against a large table moto can use up the "
+        "function's timeout before the sweep is done: '(out of time)'.",
         f"The whole section took {section_seconds:.0f} s; filling is BatchWriteItem through "
         f"moto at about {last.fresh / max(sum(s.fill_seconds for s in measured), 1e-9):.0f} "
         "items/s.",
@@ -260,9 +268,10 @@ def run(sizes: tuple[int, ...] = SIZES) -> Section:
         Target(
             f"sweep reads grow by less than {MAX_GROWTH:.0%} from {first.fresh:,} to "
             f"{last.fresh:,} fresh items",
-            growth < MAX_GROWTH and last.fresh >= 100_000 and refused == 0,
+            growth < MAX_GROWTH and last.fresh >= 100_000 and refused == 0 and all_finished,
             f"{first_read} -> {last.detail.result['items_read']} items read ({growth:+.0%})"
-            + ("" if last.fresh >= 100_000 else f"; only measured up to {last.fresh:,}"),
+            + ("" if last.fresh >= 100_000 else f"; only measured up to {last.fresh:,}")
+            + ("" if all_finished else "; a sweep ran out of time, so its reads are partial"),
         )
     ]
     return Section(tables=[table], targets=targets)

@@ -5,6 +5,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+DEFAULT_DUE_SHARDS = 32
+"""Enough for 10,000 session changes a second at under half a partition's write limit each
+(``make bench``, the load model)."""
+
 
 class Settings(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
@@ -21,6 +25,9 @@ class Settings(BaseModel):
     # Read the role from a `role`/`custom:role` claim too (template parameter TrustRoleClaim):
     # only for a provider where users cannot write that claim. Groups alone by default.
     trust_role_claim: Annotated[bool, Field(alias="TRUST_ROLE_CLAIM")] = False
+    # Partitions of the Due index (the template's DueShards): one key would cap the platform at
+    # one partition's write rate. Only ever raise it: the sweep reads shards 0 to N-1.
+    due_shards: Annotated[int, Field(alias="DUE_SHARDS", ge=1, le=1000)] = DEFAULT_DUE_SHARDS
 
     def table_names(self) -> dict[str, str]:
         """Physical table names by their logical id in template.yaml."""

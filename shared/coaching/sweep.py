@@ -8,12 +8,20 @@ Each session's change is ``operations.sweep_session``: one conditional transacti
 again on a fresh read when anything else (another sweep, a cancel) got there first. So a sweep
 may stop at any point and run again, or run twice at once; what is done is not done twice.
 
+Shards: the index's partition key is one of ``DUE#0`` .. ``DUE#{N-1}`` (and ``DUE``, its one
+partition before it was sharded, still read until its last old entry is swept). A pass reads
+them in turn, one page each, round and round until every one is exhausted: oldest due first
+within a shard, and a budget that runs out leaves every shard about equally behind, never the
+last shards starved. Cost: one query per partition per pass (half a read unit each when empty),
+plus what the stale items themselves cost.
+
 Passes: a change can leave a session due again at once (a reschedule request expired on a
 session that has also ended must then be completed), after the page that listed it was read.
-So after a pass that changed anything, the sweep queries the index again from the start. Index
-entries no newer than what this run already handled are skipped: they are the index lagging
-behind our own writes (a global secondary index is eventually consistent) or sessions that
-failed, which the next scheduled run tries again.
+So after a pass that changed anything, the sweep queries again from the start the shards of
+the sessions it changed (a changed session's entry is always in its own shard). Sessions no
+newer than what this run already handled are skipped: the index lagging behind our own writes
+(a global secondary index is eventually consistent) or sessions that failed, which the next
+scheduled run tries again.
 
 Failures: a session whose change fails is counted and logged (its id, the error's type, code and
 where it was raised; never the error's text, which may quote personal data), and the sweep goes
@@ -49,6 +57,7 @@ Budget = Callable[[], float]
 """Seconds the sweep may still spend; it starts no new page or session once this is <= 0."""
 
 Outcome = Literal["EXPIRE_BOOKING", "EXPIRE_RESCHEDULE", "COMPLETE", "UNCHANGED", "FAILED"]
+CHANGES: frozenset[Outcome] = frozenset({"EXPIRE_BOOKING", "EXPIRE_RESCHEDULE", "COMPLETE"})
 
 
 class SweepFailed(Exception):
@@ -71,7 +80,7 @@ class SweepResult(BaseModel):
     failed: int = 0
     """Sessions whose change failed, or due items that no longer read as sessions."""
     query_failed: bool = False
-    """The Due index could not be read; the sweep stopped there."""
+    """Some partition of the Due index could not be read; the sweep went on with the others."""
     items_read: int = 0
     capacity_units: float = 0.0
     pages: int = 0
@@ -111,46 +120,70 @@ def time_budget(
 def run(store: Storage, now: datetime, budget: Budget, page_size: int = PAGE_SIZE) -> SweepResult:
     """Sweep what is due at ``now``, oldest first, until nothing is left or ``budget`` runs out."""
     tally = _Tally()
-    while True:
-        changed_before = tally.changed
-        stopped = _one_pass(store, now, budget, page_size, tally)
-        if stopped is not None:
-            return tally.result(finished=False, query_failed=stopped == "QUERY_FAILED")
-        if tally.changed == changed_before:
-            return tally.result(finished=True)
+    partitions = store.due_partitions()
+    while partitions:
+        out_of_time, changed_in = _one_pass(store, partitions, now, budget, page_size, tally)
+        if out_of_time:
+            return tally.result(finished=False)
+        partitions = [
+            p for p in store.due_partitions() if p in changed_in and p not in tally.unqueryable
+        ]
+    return tally.result(finished=not tally.unqueryable)
 
 
 def _one_pass(
-    store: Storage, now: datetime, budget: Budget, page_size: int, tally: "_Tally"
-) -> Literal["OUT_OF_TIME", "QUERY_FAILED"] | None:
-    """Page through the Due index once from its oldest entry; None when it reached the end."""
-    after: dict[str, Any] | None = None
-    while True:
-        if budget() <= 0:
-            return "OUT_OF_TIME"
-        try:
-            page = store.due_page(now, page_size, after)
-        except (ClientError, BotoCoreError) as error:
-            logger.error("sweep could not read the Due index", extra=describe(error))
-            return "QUERY_FAILED"
-        tally.pages += 1
-        tally.items_read += page.items_read
-        tally.capacity_units += page.capacity_units
-        for key in page.unreadable:
-            if key not in tally.unreadable:
-                tally.unreadable.add(key)
-                tally.count("FAILED")
-                logger.error("due item is not a valid session", extra={"pk": key})
-        for session in page.sessions:
-            if tally.seen.get(session.id, 0) >= session.version:
-                continue  # handled in this run already: the index lags, or it failed
+    store: Storage,
+    partitions: list[str],
+    now: datetime,
+    budget: Budget,
+    page_size: int,
+    tally: "_Tally",
+) -> tuple[bool, set[str]]:
+    """Page through ``partitions`` in turn, a page each, until all are read to their end.
+
+    Returns whether the budget ran out first, and the shards of the sessions it changed, where
+    a changed session may be due again. A partition that cannot be read (a throttled shard, say)
+    is left for the next run; the others are still swept.
+    """
+    cursors: dict[str, dict[str, Any] | None] = dict.fromkeys(partitions)
+    changed_in: set[str] = set()
+    while cursors:
+        for partition, after in list(cursors.items()):
             if budget() <= 0:
-                return "OUT_OF_TIME"
-            tally.seen[session.id] = session.version
-            tally.count(_sweep_one(store, session, now))
-        if page.next_key is None:
-            return None
-        after = page.next_key
+                return True, changed_in
+            try:
+                page = store.due_page(partition, now, page_size, after)
+            except (ClientError, BotoCoreError) as error:
+                logger.error(
+                    "sweep could not read the Due index",
+                    extra={"partition": partition, **describe(error)},
+                )
+                tally.unqueryable.add(partition)
+                del cursors[partition]
+                continue
+            tally.pages += 1
+            tally.items_read += page.items_read
+            tally.capacity_units += page.capacity_units
+            for key in page.unreadable:
+                if key not in tally.unreadable:
+                    tally.unreadable.add(key)
+                    tally.count("FAILED")
+                    logger.error("due item is not a valid session", extra={"pk": key})
+            for session in page.sessions:
+                if tally.seen.get(session.id, 0) >= session.version:
+                    continue  # handled in this run already: the index lags, or it failed
+                if budget() <= 0:
+                    return True, changed_in
+                tally.seen[session.id] = session.version
+                outcome = _sweep_one(store, session, now)
+                tally.count(outcome)
+                if outcome in CHANGES:
+                    changed_in.add(store.due_partition(session.id))
+            if page.next_key is None:
+                del cursors[partition]
+            else:
+                cursors[partition] = page.next_key
+    return False, changed_in
 
 
 def _sweep_one(store: Storage, session: Session, now: datetime) -> Outcome:
@@ -191,24 +224,20 @@ class _Tally:
     seen: dict[str, int] = field(default_factory=dict)
     """Session id -> the highest version this run has handled."""
     unreadable: set[str] = field(default_factory=set)
+    unqueryable: set[str] = field(default_factory=set)
+    """Due index partitions a query failed on."""
 
     def count(self, outcome: Outcome) -> None:
         self.counts[outcome] = self.counts.get(outcome, 0) + 1
 
-    @property
-    def changed(self) -> int:
-        return sum(
-            self.counts.get(k, 0) for k in ("EXPIRE_BOOKING", "EXPIRE_RESCHEDULE", "COMPLETE")
-        )
-
-    def result(self, *, finished: bool, query_failed: bool = False) -> SweepResult:
+    def result(self, *, finished: bool) -> SweepResult:
         return SweepResult(
             expired_bookings=self.counts.get("EXPIRE_BOOKING", 0),
             expired_reschedules=self.counts.get("EXPIRE_RESCHEDULE", 0),
             completed=self.counts.get("COMPLETE", 0),
             unchanged=self.counts.get("UNCHANGED", 0),
             failed=self.counts.get("FAILED", 0),
-            query_failed=query_failed,
+            query_failed=bool(self.unqueryable),
             items_read=self.items_read,
             capacity_units=round(self.capacity_units, 3),
             pages=self.pages,

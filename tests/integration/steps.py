@@ -63,9 +63,15 @@ def reschedule(
     return operations.reschedule(world.store, who, session.id, start, None, now)
 
 
-def due(
-    store: Storage, now: datetime, limit: int, after: dict[str, Any] | None = None
-) -> tuple[list[Session], dict[str, Any] | None]:
-    """One page of the sweep's Due index: the sessions and where the next page starts."""
-    page = store.due_page(now, limit, after)
-    return page.sessions, page.next_key
+def due(store: Storage, now: datetime) -> list[Session]:
+    """Every session the sweep's Due index lists as due at ``now``, from every partition."""
+    found: list[Session] = []
+    for partition in store.due_partitions():
+        after: dict[str, Any] | None = None
+        while True:
+            page = store.due_page(partition, now, 100, after)
+            found += page.sessions
+            if page.next_key is None:
+                break
+            after = page.next_key
+    return found

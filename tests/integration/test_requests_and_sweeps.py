@@ -1,6 +1,7 @@
 """Booking requests the coach answers, and the sweep that tidies what nobody answered."""
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -15,9 +16,12 @@ from coaching.models import (
     SessionStatus,
     personal_account_id,
 )
+from coaching.storage import Storage
 from tests.builders import World, coach, member, support
-from tests.integration.steps import due as due_page
-from tests.integration.steps import free, held_by, reschedule, stored
+from tests.integration.steps import due, free, held_by, reschedule, stored
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
 
 HOUR = timedelta(hours=1)
 MINUTE = timedelta(minutes=1)
@@ -36,8 +40,7 @@ def _requested(
 
 
 def _due_ids(world: World, now: datetime) -> set[str]:
-    sessions, _ = due_page(world.store, now, 100)
-    return {s.id for s in sessions}
+    return {s.id for s in due(world.store, now)}
 
 
 # --- booking requests -----------------------------------------------------------------------
@@ -326,12 +329,12 @@ def test_a_sweep_run_twice_does_the_work_once(world: World) -> None:
     alice, _, _, session = _requested(world, credits=3)
     assert session.request_expires_at is not None
     when = session.request_expires_at + HOUR
-    (due,) = due_page(world.store, when, 10)[0]
+    (listed,) = due(world.store, when)
 
     # When the sweep handles it, and then handles the same (now stale) read again,
     # and then a fresh read
-    first = operations.sweep_session(world.store, due, when)
-    second = operations.sweep_session(world.store, due, when)
+    first = operations.sweep_session(world.store, listed, when)
+    second = operations.sweep_session(world.store, listed, when)
     third = operations.sweep_session(world.store, stored(world, session.id), when)
 
     # Then only the first did anything
@@ -378,8 +381,12 @@ def test_a_sweep_that_lost_to_an_answer_does_nothing(world: World) -> None:
 # --- what is due ----------------------------------------------------------------------------
 
 
-def test_due_sessions_lists_only_what_the_sweep_must_handle(world: World) -> None:
-    # Given, looking from a moment 50 hours from now:
+def test_due_sessions_lists_only_what_the_sweep_must_handle(
+    store: Storage, dynamodb_client: "DynamoDBClient"
+) -> None:
+    # Given a Due index of one shard (so that one partition holds every due session),
+    world = World(Storage(dynamodb_client, store.settings.model_copy(update={"due_shards": 1})))
+    # looking from a moment 50 hours from now:
     alice, the_coach = member(), coach()
     plain = world.service(by=the_coach, credits=1)
     reviewed = world.service(by=the_coach, credits=1, requires_approval=True, request_ttl_hours=48)
@@ -395,19 +402,20 @@ def test_due_sessions_lists_only_what_the_sweep_must_handle(world: World) -> Non
     operations.cancel(world.store, alice, canceled.id, None, world.now)
     look_at = world.now + 50 * HOUR
 
-    # When the sweep asks what is due
-    due, _ = due_page(world.store, look_at, 100)
+    # When the sweep asks its one shard what is due
+    listed = world.store.due_page("DUE#0", look_at, 100)
 
     # Then only the ended session and the expired request are, oldest due first
-    assert [s.id for s in due] == [ended.id, expired_request.id]
+    assert [s.id for s in listed.sessions] == [ended.id, expired_request.id]
+    assert listed.next_key is None
     assert fresh_request.id not in _due_ids(world, look_at)
     assert later.id not in _due_ids(world, look_at)
     # and one page at a time it resumes where it stopped
-    first, after = due_page(world.store, look_at, 1)
-    assert [s.id for s in first] == [ended.id]
-    assert after is not None
-    second, _ = due_page(world.store, look_at, 1, after)
-    assert [s.id for s in second] == [expired_request.id]
+    first = world.store.due_page("DUE#0", look_at, 1)
+    assert [s.id for s in first.sessions] == [ended.id]
+    assert first.next_key is not None
+    second = world.store.due_page("DUE#0", look_at, 1, first.next_key)
+    assert [s.id for s in second.sessions] == [expired_request.id]
 
 
 def test_swept_sessions_are_no_longer_due(world: World) -> None:
@@ -418,10 +426,10 @@ def test_swept_sessions_are_no_longer_due(world: World) -> None:
     look_at = world.now + 24 * HOUR
     assert _due_ids(world, look_at) == {s.id for s in sessions}
 
-    for session in due_page(world.store, look_at, 100)[0]:
+    for session in due(world.store, look_at):
         assert operations.sweep_session(world.store, session, look_at) == "COMPLETE"
 
-    assert due_page(world.store, look_at, 100) == ([], None)
+    assert due(world.store, look_at) == []
 
 
 def test_an_expired_reschedule_request_is_due_then_its_session_is_due_at_its_end(

@@ -3,8 +3,10 @@
 Two tables, both defined in ``template.yaml``:
 
 ``SessionsTable`` (its stream drives the emails)
-  - session   ``SESSION#{id}`` / ``SESSION``; indexes ByMember, ByCoach (by start time) and the
-    sparse Due index (only sessions the sweep will have to look at carry ``due_pk``)
+  - session   ``SESSION#{id}`` / ``SESSION``; indexes ByMember, ByCoach (by start time, whole
+    sessions: a listing shows them whole) and the sparse Due index (keys only; only sessions
+    the sweep will have to look at carry ``due_pk``, one of ``DUE#0`` .. ``DUE#{N-1}`` from a
+    hash of the id, so no one partition takes every change)
   - slot      ``SLOT#{coach}#{time}`` / ``SLOT``: one per 15 minutes a coach's session holds;
     a conditional put claims it, so a time cannot be booked twice. Also in ByCoach under
     ``SLOTS#{coach}`` by time, so free times read only the claims of the range asked for
@@ -30,6 +32,7 @@ update would each need a condition to pass on a state that no longer exists.
 
 import base64
 import binascii
+import hashlib
 import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -108,7 +111,27 @@ def account_key(account_id: str) -> dict[str, Any]:
     return _to_item({"pk": f"ACCOUNT#{account_id}", "sk": "ACCOUNT"})
 
 
-def session_item(session: Session) -> dict[str, Any]:
+LEGACY_DUE_PARTITION = "DUE"
+"""The Due index's one partition before it was sharded. Items written then keep it until their
+next change (which moves them to their shard) or their sweep; the sweep reads it with the shards."""
+
+
+def due_partition(session_id: str, shards: int) -> str:
+    """The Due index partition of a session: ``DUE#0`` to ``DUE#{shards-1}``.
+
+    A hash of the id, stable across processes and releases (unlike ``hash()``), so a session
+    stays in one shard while the shard count stays the same, and sessions spread evenly.
+    """
+    digest = hashlib.sha256(session_id.encode()).digest()
+    return f"DUE#{int.from_bytes(digest[:8], 'big') % shards}"
+
+
+def due_partitions(shards: int) -> list[str]:
+    """Every partition the sweep reads: each shard, then the legacy one."""
+    return [f"DUE#{n}" for n in range(shards)] + [LEGACY_DUE_PARTITION]
+
+
+def session_item(session: Session, *, due_shards: int) -> dict[str, Any]:
     values: dict[str, Any] = session.model_dump(mode="json", exclude_none=True)
     values |= {
         "pk": f"SESSION#{session.id}",
@@ -121,7 +144,7 @@ def session_item(session: Session) -> dict[str, Any]:
     }
     due = rules.due_at(session)
     if due is not None:
-        values |= {"due_pk": "DUE", "due_at": iso(due)}
+        values |= {"due_pk": due_partition(session.id, due_shards), "due_at": iso(due)}
     return _to_item(values)
 
 
@@ -569,7 +592,7 @@ class Storage:
         taken and freed; ``movement`` the credits that move with this change.
         """
         tx = _Transaction()
-        item = session_item(after)
+        item = session_item(after, due_shards=self.settings.due_shards)
         if before is None:
             tx.add("new", self._put_item(self.sessions_table, item, "attribute_not_exists(pk)"))
         else:
@@ -721,37 +744,82 @@ class Storage:
 
     # --- sweeps ------------------------------------------------------------------------------
 
-    def due_page(
-        self, now: datetime, limit: int, after: Mapping[str, Any] | None = None
-    ) -> "DuePage":
-        """One page of the sparse Due index up to ``now``, oldest due first, with its cost.
+    def due_partitions(self) -> list[str]:
+        """The Due index partitions a sweep must read: every shard, and the legacy one."""
+        return due_partitions(self.settings.due_shards)
 
-        Only due items are read: the key condition stops at ``now``. An item that is no longer
-        a valid session is named in ``unreadable`` rather than failing the page, so one bad item
-        cannot stop every later sweep at the head of the index.
+    def due_partition(self, session_id: str) -> str:
+        """The Due index partition a change to this session writes its entry to."""
+        return due_partition(session_id, self.settings.due_shards)
+
+    def due_page(
+        self,
+        partition: str,
+        now: datetime,
+        limit: int,
+        after: Mapping[str, Any] | None = None,
+    ) -> "DuePage":
+        """One page of one Due index partition up to ``now``, oldest due first, with its cost.
+
+        Only due items are read: the key condition stops at ``now``. The index holds keys only
+        (writing a whole session into it on every change cost more than reading the few that
+        come due), so the sessions themselves come from one strongly consistent
+        ``BatchGetItem``: the sweep decides on their current state, not on a lagging copy.
+        An item that is no longer a valid session is named in ``unreadable`` rather than
+        failing the page, so one bad item cannot stop every later sweep at the head of the index.
         """
         kwargs: dict[str, Any] = {
             "TableName": self.sessions_table,
             "IndexName": "Due",
             "KeyConditionExpression": "due_pk = :d AND due_at <= :now",
-            "ExpressionAttributeValues": {":d": {"S": "DUE"}, ":now": {"S": iso(now)}},
+            "ExpressionAttributeValues": {":d": {"S": partition}, ":now": {"S": iso(now)}},
             "Limit": limit,
             "ReturnConsumedCapacity": "TOTAL",
         }
         if after:
             kwargs["ExclusiveStartKey"] = after
         response = self._db.query(**kwargs)
+        entries = response.get("Items", [])
         page = DuePage(
             next_key=response.get("LastEvaluatedKey"),
-            items_read=response.get("ScannedCount", len(response.get("Items", []))),
+            items_read=response.get("ScannedCount", len(entries)),
             capacity_units=float(response.get("ConsumedCapacity", {}).get("CapacityUnits", 0.0)),
         )
-        for item in response.get("Items", []):
+        keys = [{"pk": e["pk"], "sk": e["sk"]} for e in entries]
+        found, units = self._read_items(self.sessions_table, keys)
+        page.capacity_units += units
+        for key in keys:
+            item = found.get(key["pk"]["S"])
+            if item is None:
+                continue  # gone since the index listed it: nothing to sweep
             try:
                 page.sessions.append(session_from_item(item))
             except ValueError:  # pydantic's ValidationError; its text may quote personal data
-                page.unreadable.append(str(item.get("pk", {}).get("S", "?")))
+                page.unreadable.append(key["pk"]["S"])
         return page
+
+    def _read_items(
+        self, table: str, keys: Sequence[dict[str, Any]]
+    ) -> tuple[dict[str, dict[str, Any]], float]:
+        """Whole items by key (strongly consistent), by ``pk``, and the read units spent."""
+        found: dict[str, dict[str, Any]] = {}
+        units = 0.0
+        for start in range(0, len(keys), 100):  # BatchGetItem takes 100 keys at most
+            request: dict[str, Any] = {
+                table: {"Keys": list(keys[start : start + 100]), "ConsistentRead": True}
+            }
+            while request:
+                response = self._db.batch_get_item(
+                    RequestItems=request, ReturnConsumedCapacity="TOTAL"
+                )
+                for item in response.get("Responses", {}).get(table, []):
+                    found[item["pk"]["S"]] = item
+                units += sum(
+                    float(c.get("CapacityUnits", 0.0)) for c in response.get("ConsumedCapacity", [])
+                )
+                # Keys DynamoDB did not get to this time (throttling, size) are asked for again.
+                request = dict(response.get("UnprocessedKeys") or {})
+        return found, units
 
 
 @dataclass
@@ -761,7 +829,9 @@ class DuePage:
     next_key: dict[str, Any] | None
     """Where the next page starts; None when the index holds nothing more that is due."""
     items_read: int
+    """Index entries the query read."""
     capacity_units: float
+    """Read units of the query and of reading its sessions."""
     sessions: list[Session] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
     """Keys (``pk``) of due items that do not read as sessions."""

@@ -1,6 +1,8 @@
 """A sweep given too little time stops cleanly, and the next run finishes the work.
 
 Nothing is patched: the budget is a callable the sweep asks before each page and each session.
+These stories count the budget's checks, so their Due index has one shard (and the legacy
+partition, read after it): test_sweep_shards.py tells the same stories across many shards.
 """
 
 from coaching import sweep
@@ -18,7 +20,8 @@ from tests.integration.sweep.timeline import (
 SWEEP_EVENTS = ("EXPIRED", "RESCHEDULE_EXPIRED", "COMPLETED")
 
 
-def test_a_sweep_out_of_time_stops_early_and_the_next_run_finishes(world: World) -> None:
+def test_a_sweep_out_of_time_stops_early_and_the_next_run_finishes(one_shard: World) -> None:
+    world = one_shard
     # Given five stale sessions, each needing one change
     stale = one_action_each(world)
     at = sweep_at(world)
@@ -56,7 +59,8 @@ def test_a_sweep_with_no_time_reads_nothing_and_changes_nothing(world: World) ->
     assert all(stored(world, b.session.id).version == b.session.version for b in stale)
 
 
-def test_the_budget_is_checked_before_each_session_not_only_each_page(world: World) -> None:
+def test_the_budget_is_checked_before_each_session_not_only_each_page(one_shard: World) -> None:
+    world = one_shard
     # Given five stale sessions that fit on one page
     stale = one_action_each(world)
 

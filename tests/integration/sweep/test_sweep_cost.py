@@ -52,17 +52,21 @@ def recording(store: Storage) -> tuple[Storage, Calls]:
 
 
 def due_index_size(store: Storage) -> int:
-    """Every entry of the Due index, due or not (counted here, never by the sweep)."""
+    """Every entry of the Due index, due or not, in every partition (counted here, never by
+    the sweep)."""
     client = boto3.client("dynamodb", region_name="us-east-1")
     paginator = client.get_paginator("query")
-    pages = paginator.paginate(
-        TableName=store.sessions_table,
-        IndexName="Due",
-        KeyConditionExpression="due_pk = :d",
-        ExpressionAttributeValues={":d": {"S": "DUE"}},
-        Select="COUNT",
+    return sum(
+        page["Count"]
+        for partition in store.due_partitions()
+        for page in paginator.paginate(
+            TableName=store.sessions_table,
+            IndexName="Due",
+            KeyConditionExpression="due_pk = :d",
+            ExpressionAttributeValues={":d": {"S": partition}},
+            Select="COUNT",
+        )
     )
-    return sum(page["Count"] for page in pages)
 
 
 def test_among_many_fresh_sessions_the_sweep_reads_only_the_stale_ones(world: World) -> None:
@@ -76,12 +80,15 @@ def test_among_many_fresh_sessions_the_sweep_reads_only_the_stale_ones(world: Wo
     # When the sweep runs
     result = sweep.run(store, sweep_at(world), plenty)
 
-    # Then it read the 5 stale items and nothing else: one page of them, then one query to
-    # confirm nothing is left due after its changes
+    # Then it read the 5 stale items' index entries and nothing else: one query per partition
+    # of the index, then one more on each shard it changed a session in, to confirm nothing
+    # there is due again after its changes
     assert result.changed == len(stale) == 5
     assert result.finished and result.ok
     assert result.items_read == 5
-    assert result.pages == 2
+    partitions = world.store.due_partitions()
+    changed_shards = {world.store.due_partition(b.session.id) for b in stale}
+    assert result.pages == len(partitions) + len(changed_shards)
     # ... using only the Due index: never a Scan, no other index, no query on the ledger
     assert "Scan" not in calls.names()
     queries = calls.of("Query")
@@ -89,19 +96,33 @@ def test_among_many_fresh_sessions_the_sweep_reads_only_the_stale_ones(world: Wo
     assert {(q["TableName"], q["IndexName"]) for q in queries} == {
         (world.store.sessions_table, "Due")
     }
+    assert {q["ExpressionAttributeValues"][":d"]["S"] for q in queries} == set(partitions)
     assert all(q["ReturnConsumedCapacity"] == "TOTAL" for q in queries)
+    # ... the index holds keys only, so the stale sessions were read whole by key, and only they
+    fetched = [
+        key["pk"]["S"]
+        for batch in calls.of("BatchGetItem")
+        for key in batch["RequestItems"][world.store.sessions_table]["Keys"]
+    ]
+    assert sorted(fetched) == sorted(f"SESSION#{b.session.id}" for b in stale)
+    assert all(
+        batch["RequestItems"][world.store.sessions_table]["ConsistentRead"]
+        for batch in calls.of("BatchGetItem")
+    )
     # ... one transaction per change, and the result adds up what DynamoDB reported
     assert len(calls.of("TransactWriteItems")) == 5
     answers = calls.answers_to("Query")
     assert result.items_read == sum(a["ScannedCount"] for a in answers)
-    assert result.capacity_units == pytest.approx(
-        sum(a["ConsumedCapacity"]["CapacityUnits"] for a in answers)
-    )
+    reported = [a["ConsumedCapacity"]["CapacityUnits"] for a in answers] + [
+        c["CapacityUnits"] for a in calls.answers_to("BatchGetItem") for c in a["ConsumedCapacity"]
+    ]
+    assert result.capacity_units == pytest.approx(sum(reported))
     assert result.capacity_units > 0
 
 
-def test_small_pages_are_followed_oldest_due_first(world: World) -> None:
-    # Given 5 stale sessions due at +1h30, +2h30, +4h, +5h and +6h
+def test_small_pages_of_a_shard_are_followed_oldest_due_first(one_shard: World) -> None:
+    # Given 5 stale sessions due at +1h30, +2h30, +4h, +5h and +6h, in one shard
+    world = one_shard
     stale = one_action_each(world)
     store, calls = recording(world.store)
 

@@ -307,7 +307,7 @@ def test_a_sweep_that_cannot_read_the_index_stops_and_says_so(world: World) -> N
     # When the sweep runs against it
     result = sweep.run(missing, sweep_at(world), plenty)
 
-    # Then it stopped at the first page, reported the failure and changed nothing
+    # Then it could read no partition, reported the failure and changed nothing
     assert (result.query_failed, result.finished, result.pages, result.ok) == (
         True,
         False,

@@ -152,7 +152,10 @@ def copies(world: World, originals: list[Booked], count: int) -> list[Session]:
                 }
             )
         copy = original.model_copy(update=changes)
-        client.put_item(TableName=world.store.sessions_table, Item=session_item(copy))
+        client.put_item(
+            TableName=world.store.sessions_table,
+            Item=session_item(copy, due_shards=world.store.settings.due_shards),
+        )
         made.append(copy)
     return made
 
