@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from local.aws import EmbeddedAws
+from local.faults import FunctionKilled
 from local.lambdas import Function, LambdaService
 
 log = logging.getLogger("local.scheduler")
@@ -66,6 +67,8 @@ class Scheduler:
         while not self._stop.wait(every):
             try:
                 self.run_now(function)
+            except FunctionKilled as killed:
+                log.warning("scheduled run: %s", killed)
             except Exception:  # a failed run is logged; the schedule goes on, as in AWS
                 log.exception("scheduled run of %s failed", function.name)
 

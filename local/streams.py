@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from local.aws import EmbeddedAws
+from local.faults import FunctionKilled
 from local.lambdas import Function, LambdaService
 
 log = logging.getLogger("local.streams")
@@ -148,6 +149,9 @@ class StreamPoller:
         """The first record to retry from, or None when the batch succeeded."""
         try:
             response = self.lambdas.invoke(self.function.name, {"Records": records})
+        except FunctionKilled as killed:  # a timed-out batch is retried whole, as in AWS
+            log.warning("%s on a batch of %d", killed, len(records))
+            return records[0]
         except Exception:
             log.exception("%s failed on a batch of %d", self.function.name, len(records))
             return records[0]
