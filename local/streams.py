@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from coaching import clock
 from local.aws import EmbeddedAws
 from local.faults import FunctionKilled
 from local.lambdas import Function, LambdaService
@@ -38,6 +39,9 @@ def lambda_record(record: Mapping[str, Any], stream_arn: str) -> dict[str, Any]:
     dynamodb = dict(record["dynamodb"])
     created = dynamodb.get("ApproximateCreationDateTime")
     if isinstance(created, datetime):
+        # moto stamps the record with the system clock; the functions' clock may have been moved
+        # on (/_local/clock), and a record is read within a poll of being written.
+        created += clock.offset()
         dynamodb["ApproximateCreationDateTime"] = int(created.timestamp())
     return {
         "eventVersion": "1.1",
