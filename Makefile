@@ -27,9 +27,11 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 # Only what the local stack needs to run (`make run`): a newcomer's first minutes are not spent
 # installing linters and type stubs. The `dev` extra includes all of it, so either marker will do.
+# --no-compile: byte-compiling every module of botocore and moto at install took half the time;
+# Python compiles the few hundred the stack imports on first start instead.
 install-local: $(VENV)/.installed-local
 $(VENV)/.installed-local: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet --disable-pip-version-check '.[local]'
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-compile '.[local]'
 	@touch $@
 
 # SAM CLI and cfn-lint pin their own versions of boto3 and friends: they get a venv of their own.
