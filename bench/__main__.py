@@ -18,7 +18,7 @@ from typing import TextIO
 from bench import env
 from bench.report import Section
 
-SECTIONS = ("coldstart", "api", "notify", "sweep", "memory", "package")
+SECTIONS = ("coldstart", "api", "notify", "sweep", "memory", "local", "package")
 
 
 def _report_stream() -> TextIO:
@@ -34,7 +34,7 @@ def _report_stream() -> TextIO:
 def _runners(args: argparse.Namespace) -> dict[str, Callable[[], Section]]:
     from moto import mock_aws
 
-    from bench import api_ops, coldstart, memory, notify, package, stack, sweep
+    from bench import api_ops, coldstart, local_stack, memory, notify, package, stack, sweep
 
     def api() -> Section:
         with mock_aws(), stack.tables(streams=False) as aws:
@@ -46,6 +46,7 @@ def _runners(args: argparse.Namespace) -> dict[str, Callable[[], Section]]:
         "notify": lambda: notify.run(rounds=args.notify_rounds),
         "sweep": lambda: sweep.run(tuple(args.sweep_sizes)),
         "memory": memory.run,
+        "local": local_stack.run,
         "package": package.run,
     }
 
