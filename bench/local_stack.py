@@ -143,6 +143,11 @@ def _world(client: Client, credits: int) -> World:
     )
 
 
+def _mail_to(client: Client, address: str) -> int:
+    items = client.call("GET", "/_local/mailbox").json()["items"]
+    return sum(address in m["to"] for m in items)
+
+
 def _timed(request: Callable[[], requests.Response], status: int) -> float:
     started = time.perf_counter()
     answer = request()
@@ -173,7 +178,7 @@ def run(samples: int = 50, refusals: int = REFUSALS) -> Section:
             start = next(slots)
             accepted.append(_timed(lambda s=start: world.book(s), 201))  # type: ignore[misc]
 
-        client.call("GET", "/_local/mailbox")  # the stream drained, the mail collected
+        mailed_before = _mail_to(client, world.member_email)  # the stream drained, mail collected
         memory = [(0, rss_mb(pid))]
         started = time.perf_counter()
         for n in range(1, refusals + 1):
@@ -185,11 +190,7 @@ def run(samples: int = 50, refusals: int = REFUSALS) -> Section:
         refusing = time.perf_counter() - started
         after = world.book(next(slots))
         after.raise_for_status()
-        mailed = [
-            m
-            for m in client.call("GET", "/_local/mailbox").json()["items"]
-            if world.member_email in m["to"]
-        ]
+        mailed = _mail_to(client, world.member_email) - mailed_before
 
     costs = Table(
         "Local stack: a refused request next to an accepted one",
@@ -223,7 +224,7 @@ def run(samples: int = 50, refusals: int = REFUSALS) -> Section:
         f"{EVERY} refusals; the stream poller and the scheduler run meanwhile, as under make run.",
         f"The {refusals:,} refusals took {refusing:.1f} s "
         f"({refusing / refusals * 1000:.1f} ms each). After them one booking was accepted: "
-        f"{len(mailed)} email(s) reached the member (2 expected: the first booking's and it).",
+        f"{mailed} email(s) reached the member for it (1 expected).",
     ]
     slowdown = median(refused) / median(accepted)
     return Section(
@@ -241,9 +242,9 @@ def run(samples: int = 50, refusals: int = REFUSALS) -> Section:
                 f"{growth:+.1f} MB",
             ),
             Target(
-                "mail still flows after the refusals",
-                len(mailed) == 2,
-                f"{len(mailed)} of 2 emails",
+                "mail still flows after the refusals: the next booking is mailed, once",
+                mailed == 1,
+                f"{mailed} email(s)",
             ),
         ],
     )
