@@ -21,16 +21,30 @@ item and emits no stream record; the ``CancellationReasons`` are moto's own, unc
   those items back (or removes the ones that were absent) and drops the stream records the
   call appended. Nothing can read in between: the local moto server lets one request in at a
   time (``local.moto_server``), and in-process ``mock_aws`` tests do not race.
+
+Two more things grow without bound in a long-running moto, both fixed here for DynamoDB:
+
+- moto keeps every model instance it ever made in a class-level list, for its dashboard: every
+  version of every item, every stream record, every shard iterator a poller asked for. The
+  DynamoDB and streams models stop being tracked (nothing but the dashboard reads the lists);
+- every ``GetRecords`` call makes a new shard iterator and moto keeps them all; DynamoDB expires
+  an iterator 15 minutes after it is handed out, and so does the patched moto (real time: an
+  iterator's lifetime is a lease, not a date the functions' clock should move).
 """
 
 import copy
 import importlib
+import time
 from dataclasses import dataclass
 from typing import Any
 
+from moto.core.model_instances import model_data
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import StreamRecord, Table
+from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+
+ITERATOR_LIFETIME_SECONDS = 15 * 60
 
 _PATCHED = "_coaching_local_rollback"
 
@@ -122,10 +136,43 @@ def _restore(items: list[_ItemBefore], streams: list[_StreamBefore]) -> None:
         del stream.records[stream.length :]
 
 
+class _NotTracked(list[Any]):
+    """An ``instances_tracked`` list that keeps nothing."""
+
+    def append(self, _: Any) -> None:
+        return None
+
+
+def _untrack_dynamodb_models() -> None:
+    for service in ("dynamodb", "dynamodbstreams"):
+        for model in model_data[service].values():
+            model.instances_tracked = _NotTracked()  # type: ignore[attr-defined]
+
+
+def _expire_shard_iterators() -> None:
+    original = DynamoDBStreamsBackend.get_records
+
+    def get_records(self: DynamoDBStreamsBackend, iterator_arn: str, limit: int) -> Any:
+        answer = original(self, iterator_arn, limit)
+        now = time.monotonic()
+        handed_out: dict[str, float] = self.__dict__.setdefault("_handed_out", {})
+        handed_out[answer["NextShardIterator"]] = now
+        for arn, at in list(handed_out.items()):  # oldest first: stop at the first still valid
+            if now - at <= ITERATOR_LIFETIME_SECONDS:
+                break
+            del handed_out[arn]
+            self.shard_iterators.pop(arn, None)
+        return answer
+
+    DynamoDBStreamsBackend.get_records = get_records  # type: ignore[method-assign]
+
+
 def install() -> None:
     """Patch moto in this process (idempotent)."""
     if getattr(DynamoDBBackend.transact_write_items, _PATCHED, False):
         return
+    _untrack_dynamodb_models()
+    _expire_shard_iterators()
     models: Any = importlib.import_module("moto.dynamodb.models")
     models.copy = _CopyKeepingTables()
     original = DynamoDBBackend.transact_write_items
