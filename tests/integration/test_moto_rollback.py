@@ -232,3 +232,34 @@ def test_the_stream_flows_after_many_refusals_on_the_moto_server(
         delivered += [r["dynamodb"]["Keys"]["pk"]["S"] for r in records]
     assert delivered == [f"S#new{n}" for n in range(20)]
     assert client.scan(TableName=sessions)["Count"] == 21
+
+
+def test_shard_iterators_expire_and_items_are_not_kept_for_the_dashboard(
+    server: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.dynamodb.models.dynamo_type import Item
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    from local import moto_patch
+
+    # A mock_aws test's reset puts moto's tracking lists back; take them away again.
+    moto_patch._untrack_dynamodb_models()
+    client, streams = server
+    sessions, _ = _tables(client)
+    arn = client.describe_table(TableName=sessions)["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    first = streams.get_shard_iterator(
+        StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    client.put_item(TableName=sessions, Item={"pk": _s("S#1"), "sk": _s("META")})
+    assert Item.instances_tracked == []  # type: ignore[attr-defined]
+
+    _, second = _records(streams, arn, first)
+    monkeypatch.setattr(moto_patch, "ITERATOR_LIFETIME_SECONDS", 0)
+    client.put_item(TableName=sessions, Item={"pk": _s("S#2"), "sk": _s("META")})
+    records, third = _records(streams, arn, second)
+
+    held = dynamodbstreams_backends[DEFAULT_ACCOUNT_ID][REGION].shard_iterators
+    assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in records] == ["S#2"]
+    assert second not in held
+    assert third in held
