@@ -57,8 +57,11 @@ class Faults:
     def arm(self, function: str, when: When, count: int) -> None:
         """The next ``count`` invocations of ``function`` die at ``when`` (adds to what is
         armed there already)."""
-        if self.functions is not None and function not in self.functions:
-            raise ValueError(f"unknown function {function!r}")
+        if not isinstance(function, str) or (
+            self.functions is not None and function not in self.functions
+        ):
+            known = ", ".join(sorted(self.functions or ()))
+            raise ValueError(f"unknown function: function must be one of {known}")
         if when not in MOMENTS:
             raise ValueError(f"when must be one of {', '.join(MOMENTS)}")
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
