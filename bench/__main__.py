@@ -18,7 +18,7 @@ from typing import TextIO
 from bench import env
 from bench.report import Section
 
-SECTIONS = ("coldstart", "api", "notify", "sweep", "slots", "load", "memory", "package")
+SECTIONS = ("coldstart", "api", "notify", "sweep", "slots", "load", "memory", "local", "package")
 
 
 def _report_stream() -> TextIO:
@@ -34,7 +34,18 @@ def _report_stream() -> TextIO:
 def _runners(args: argparse.Namespace) -> dict[str, Callable[[], Section]]:
     from moto import mock_aws
 
-    from bench import api_ops, coldstart, load, memory, notify, package, slots, stack, sweep
+    from bench import (
+        api_ops,
+        coldstart,
+        load,
+        local_stack,
+        memory,
+        notify,
+        package,
+        slots,
+        stack,
+        sweep,
+    )
 
     def api() -> Section:
         with mock_aws(), stack.tables(streams=False) as aws:
@@ -48,6 +59,7 @@ def _runners(args: argparse.Namespace) -> dict[str, Callable[[], Section]]:
         "slots": lambda: slots.run(tuple(args.slots_history)),
         "load": load.run,
         "memory": memory.run,
+        "local": local_stack.run,
         "package": package.run,
     }
 

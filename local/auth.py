@@ -56,6 +56,8 @@ def mint(
     issuer: str = ISSUER,
     audience: str = AUDIENCE,
 ) -> str:
+    # Real time, not the functions' clock: the authorizer checks expiry against the real time,
+    # so time travel must not make a fresh token look expired or not yet valid.
     now = int(time.time())
     claims: dict[str, Any] = {
         "iss": issuer,

@@ -3,6 +3,10 @@
 Routes come from ``template.yaml``. Each request becomes the HTTP API v2 event AWS sends; a
 route behind the authorizer needs a valid bearer token (401 otherwise, before any function runs).
 ``/_local/*`` routes are the local stack's own and never exist in AWS.
+
+When a function dies mid-invocation (``local.faults.FunctionKilled``: a timeout or a crash of its
+execution environment), API Gateway has no answer from it and replies on its own, with its own
+body rather than a problem document: 502 ``{"message": "Internal Server Error"}``.
 """
 
 import json
@@ -15,6 +19,7 @@ from werkzeug.wrappers import Request, Response
 from local import template
 from local.auth import InvalidToken, Verifier
 from local.cors import Cors
+from local.faults import FunctionKilled
 from local.lambda_runtime import http_event
 from local.lambdas import LambdaService
 from local.routes import Route, find, http_routes
@@ -61,6 +66,17 @@ class Gateway:
         return response(environ, start_response)
 
     def handle(self, request: Request) -> Response:
+        try:
+            return self._handle(request)
+        except FunctionKilled as killed:
+            log.warning("502 %s %s: %s", request.method, request.path, killed)
+            return Response(
+                json.dumps({"message": "Internal Server Error"}),
+                status=502,
+                content_type="application/json",
+            )
+
+    def _handle(self, request: Request) -> Response:
         local = self.local_routes.get((request.method, request.path))
         if local is not None:
             status, body = local(request)

@@ -11,11 +11,13 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 from urllib.parse import urlencode
 
+from coaching import clock
 from local.template import TEMPLATE
 
 ROOT = TEMPLATE.parent
@@ -23,6 +25,9 @@ ROOT = TEMPLATE.parent
 
 @dataclass
 class LambdaContext:
+    """The remaining time counts real (monotonic) seconds, not the functions' clock: it is how
+    long this invocation may still run, which time travel does not change."""
+
     function_name: str
     timeout_seconds: float = 10.0
     memory_limit_in_mb: int = 512
@@ -92,7 +97,8 @@ def http_event(
             text = base64.b64encode(body).decode()
     else:
         text = body
-    now = time.time()
+    # API Gateway stamps the request; locally that is the functions' clock, time travel included.
+    now = (datetime.now(UTC) + clock.offset()).timestamp()
     context: dict[str, Any] = {
         "accountId": "000000000000",
         "apiId": "local",

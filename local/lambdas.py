@@ -2,14 +2,18 @@
 
 A Lambda execution environment handles one event at a time, and Powertools' resolvers keep the
 current event on the resolver object, so the local stack never runs two invocations at once.
+Each invocation runs inside ``faults.running(<folder>)``, so that an armed fault
+(``local.faults``) strikes the function it was armed for.
 """
 
 import logging
 import threading
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
 
 from local import template
+from local.faults import Faults
 from local.lambda_runtime import LambdaContext, load_handler
 
 log = logging.getLogger("local.lambdas")
@@ -23,9 +27,16 @@ class Function:
     timeout: float
     events: dict[str, Any]
 
+    @property
+    def folder(self) -> str:
+        """The function's folder under ``functions/`` ("cancel"; "docs" for the docs handler
+        that lives in ``functions/docs/`` with ``CodeUri: functions/``)."""
+        module = self.handler.rpartition(".")[0]
+        return (PurePosixPath(self.code_uri) / module).parent.name
+
 
 class LambdaService:
-    def __init__(self, loaded: dict[str, Any]) -> None:
+    def __init__(self, loaded: dict[str, Any], faults: Faults | None = None) -> None:
         defaults = loaded.get("Globals", {}).get("Function", {})
         self.functions: dict[str, Function] = {}
         for name, resource in template.resources(loaded, "AWS::Serverless::Function").items():
@@ -37,6 +48,7 @@ class LambdaService:
                 timeout=float(props.get("Timeout", defaults.get("Timeout", 3))),
                 events=props.get("Events", {}),
             )
+        self.faults = faults or Faults({f.folder for f in self.functions.values()})
         self._lock = threading.Lock()
 
     def load_all(self) -> None:
@@ -47,7 +59,7 @@ class LambdaService:
     def invoke(self, name: str, event: dict[str, Any]) -> Any:
         function = self.functions[name]
         handler = load_handler(function.code_uri, function.handler)
-        with self._lock:
+        with self._lock, self.faults.running(function.folder):
             return handler(event, LambdaContext(function.name, function.timeout))
 
     def with_event_type(self, event_type: str) -> list[tuple[Function, dict[str, Any]]]:

@@ -4,6 +4,9 @@ moto's backends are not safe under concurrent requests: tried here, threads raci
 conditional TransactWriteItems sometimes both won. Real DynamoDB serialises conflicting
 transactions; this server gets the same effect by letting one request in at a time, so race
 tests exercise our conditions rather than moto's thread safety.
+
+moto's rollback of a refused transaction is patched (``local.moto_patch``) so that the table,
+and the stream a poller reads, stay the same objects, and a refusal costs what it touches.
 """
 
 import threading
@@ -12,6 +15,8 @@ from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
+
+from local import moto_patch
 
 
 class SerializedMotoServer:
@@ -37,6 +42,7 @@ class SerializedMotoServer:
         return serialized
 
     def start(self) -> "SerializedMotoServer":
+        moto_patch.install()
         self._server = make_server(self._host, self._port, self._app(), threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
         self._thread.start()

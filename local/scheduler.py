@@ -4,10 +4,11 @@ import logging
 import re
 import threading
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
+from coaching import clock
 from local.aws import EmbeddedAws
+from local.faults import FunctionKilled
 from local.lambdas import Function, LambdaService
 
 log = logging.getLogger("local.scheduler")
@@ -31,7 +32,7 @@ def scheduled_event(rule: str) -> dict[str, Any]:
         "detail-type": "Scheduled Event",
         "source": "aws.events",
         "account": "000000000000",
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),  # EventBridge's stamp: the one clock
         "region": "us-east-1",
         "resources": [f"arn:aws:events:us-east-1:000000000000:rule/{rule}"],
         "detail": {},
@@ -39,6 +40,9 @@ def scheduled_event(rule: str) -> dict[str, Any]:
 
 
 class Scheduler:
+    """Runs every ``rate(...)`` in real seconds: a schedule is how often the sweep wakes, which
+    time travel does not change; ``POST /_local/sweep`` runs it at once after a jump."""
+
     def __init__(self, aws: EmbeddedAws, lambdas: LambdaService) -> None:
         self.lambdas = lambdas
         self.jobs = [
@@ -66,6 +70,8 @@ class Scheduler:
         while not self._stop.wait(every):
             try:
                 self.run_now(function)
+            except FunctionKilled as killed:
+                log.warning("scheduled run: %s", killed)
             except Exception:  # a failed run is logged; the schedule goes on, as in AWS
                 log.exception("scheduled run of %s failed", function.name)
 

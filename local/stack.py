@@ -2,7 +2,8 @@
 
 Embedded AWS (moto) with the template's tables, stream and SES; the HTTP API on
 http://127.0.0.1:3000 (``PORT`` to change); the stream feeding the notify function; the sweep on
-its schedule; demo data; and the local routes of docs/api.md (health, mailbox, clock, sweep).
+its schedule; demo data; and the local routes of docs/api.md (health, mailbox, clock, sweep,
+faults).
 """
 
 import argparse
@@ -53,6 +54,9 @@ class Stack:
         runtime.reset()
         self.lambdas = LambdaService(self.aws.loaded)
         self.lambdas.load_all()
+        # Every function shares this one client (one process), so its hooks see every commit.
+        self.faults = self.lambdas.faults
+        self.faults.install(runtime.dynamodb())
         self.mailbox = Mailbox(auth.STATE / "mailbox")
         self.pollers = [
             StreamPoller(self.aws, self.lambdas, function, props, after_batch=self.mailbox.collect)
@@ -97,6 +101,9 @@ class Stack:
             ("GET", "/_local/clock"): self._clock,
             ("POST", "/_local/clock"): self._advance,
             ("POST", "/_local/sweep"): self._sweep,
+            ("GET", "/_local/faults"): self._faults,
+            ("POST", "/_local/faults"): self._arm,
+            ("DELETE", "/_local/faults"): self._clear_faults,
         }
 
     def _health(self, _: Request) -> tuple[int, Any]:
@@ -136,6 +143,27 @@ class Stack:
             poller.drain()
         return 200, {"results": results}
 
+    def _faults(self, _: Request) -> tuple[int, Any]:
+        return 200, {"items": self.faults.armed()}
+
+    def _arm(self, request: Request) -> tuple[int, Any]:
+        try:
+            body = json.loads(request.get_data() or b"{}")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return 422, {"error": "the body must be a JSON object"}
+        given: Any = body  # Faults.arm checks each value and refuses what it cannot use
+        try:
+            self.faults.arm(given.get("function"), given.get("when"), given.get("count", 1))
+        except ValueError as error:
+            return 422, {"error": str(error)}
+        return 200, {"items": self.faults.armed()}
+
+    def _clear_faults(self, _: Request) -> tuple[int, Any]:
+        self.faults.clear()
+        return 200, {"items": []}
+
     # --- what to tell the user --------------------------------------------------------------
 
     def banner(self) -> str:
@@ -148,6 +176,8 @@ class Stack:
             f"  Mailbox    {base}/_local/mailbox   (and .eml files in {self.mailbox.folder})",
             f'  Clock      {base}/_local/clock     (POST {{"advance_seconds": 3600}} to move on)',
             f"  Sweep      POST {base}/_local/sweep",
+            f"  Faults     {base}/_local/faults    (POST "
+            '{"function": "cancel", "when": "after_commit", "count": 1} to kill the next cancel)',
             f"  Embedded AWS (moto) at {self.aws.server.url}",
             "",
             "Demo users (tokens valid for one hour; mint more with local/token --sub ID --role R):",

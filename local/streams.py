@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from coaching import clock
 from local.aws import EmbeddedAws
+from local.faults import FunctionKilled
 from local.lambdas import Function, LambdaService
 
 log = logging.getLogger("local.streams")
@@ -37,6 +39,9 @@ def lambda_record(record: Mapping[str, Any], stream_arn: str) -> dict[str, Any]:
     dynamodb = dict(record["dynamodb"])
     created = dynamodb.get("ApproximateCreationDateTime")
     if isinstance(created, datetime):
+        # moto stamps the record with the system clock; the functions' clock may have been moved
+        # on (/_local/clock), and a record is read within a poll of being written.
+        created += clock.offset()
         dynamodb["ApproximateCreationDateTime"] = int(created.timestamp())
     return {
         "eventVersion": "1.1",
@@ -148,6 +153,9 @@ class StreamPoller:
         """The first record to retry from, or None when the batch succeeded."""
         try:
             response = self.lambdas.invoke(self.function.name, {"Records": records})
+        except FunctionKilled as killed:  # a timed-out batch is retried whole, as in AWS
+            log.warning("%s on a batch of %d", killed, len(records))
+            return records[0]
         except Exception:
             log.exception("%s failed on a batch of %d", self.function.name, len(records))
             return records[0]

@@ -47,7 +47,7 @@ _IDEMPOTENCY_KEY = {
         "Retrying with the same key and request returns the first answer, and changes nothing"
         " more. Keys are the caller's own and may be of any length (they are stored hashed)."
     ),
-    "schema": {"type": "string", "minLength": 1},
+    "schema": {"type": "string"},
 }
 
 

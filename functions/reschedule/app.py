@@ -58,7 +58,8 @@ def reschedule(
     tags=["Reschedule"],
 )
 def approve(
-    session_id: SessionId, body: Annotated[ApproveBody | None, Body()] = None
+    session_id: SessionId,
+    body: Annotated[ApproveBody, Body()] = ApproveBody(),  # noqa: B008 (never mutated)
 ) -> SessionView:
     return _answer(session_id, approve=True, reason=None)
 
@@ -69,9 +70,10 @@ def approve(
     tags=["Reschedule"],
 )
 def decline(
-    session_id: SessionId, body: Annotated[DeclineBody | None, Body()] = None
+    session_id: SessionId,
+    body: Annotated[DeclineBody, Body()] = DeclineBody(),  # noqa: B008 (never mutated)
 ) -> SessionView:
-    return _answer(session_id, approve=False, reason=body.reason if body else None)
+    return _answer(session_id, approve=False, reason=body.reason)
 
 
 @app.post(
@@ -80,10 +82,11 @@ def decline(
     tags=["Reschedule"],
 )
 def withdraw(
-    session_id: SessionId, body: Annotated[WithdrawBody | None, Body()] = None
+    session_id: SessionId,
+    body: Annotated[WithdrawBody, Body()] = WithdrawBody(),  # noqa: B008 (never mutated)
 ) -> SessionView:
     caller, now = http.caller(app), clock.now()
-    reason = body.reason if body else None
+    reason = body.reason
     session = operations.withdraw_reschedule(runtime.storage(), caller, session_id, reason, now)
     metrics.add_metric(name="RescheduleRequestsWithdrawn", unit=MetricUnit.Count, value=1)
     return session_view(session, caller, now)

@@ -83,16 +83,18 @@ def detail(session_id: SessionId) -> SessionView:
 
 @app.post("/sessions/<session_id>/approve", summary="Accept a booking request", tags=["Sessions"])
 def approve(
-    session_id: SessionId, body: Annotated[ApproveBody | None, Body()] = None
+    session_id: SessionId,
+    body: Annotated[ApproveBody, Body()] = ApproveBody(),  # noqa: B008 (never mutated)
 ) -> SessionView:
     return _answer(session_id, approve=True, reason=None)
 
 
 @app.post("/sessions/<session_id>/decline", summary="Decline a booking request", tags=["Sessions"])
 def decline(
-    session_id: SessionId, body: Annotated[DeclineBody | None, Body()] = None
+    session_id: SessionId,
+    body: Annotated[DeclineBody, Body()] = DeclineBody(),  # noqa: B008 (never mutated)
 ) -> SessionView:
-    return _answer(session_id, approve=False, reason=body.reason if body else None)
+    return _answer(session_id, approve=False, reason=body.reason)
 
 
 def _answer(session_id: str, *, approve: bool, reason: str | None) -> SessionView:
