@@ -11,7 +11,7 @@ export PYTHONPATH := $(CURDIR)/shared:$(CURDIR)
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 \
 	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
 
-.PHONY: install tools lint typecheck template build test unit integration e2e run bench clean
+.PHONY: install tools lint typecheck template build lock test unit integration e2e run bench clean
 
 install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -46,8 +46,18 @@ template: tools $(CHECKOV)/.installed
 	$(CHECKOV)/bin/checkov -f template.yaml --framework cloudformation --skip-download \
 		--quiet --compact
 
+# The layer's recipe is shared/Makefile (build-PolicyLayer): locked wheels for python3.13 on
+# arm64, botocore trimmed to the services the functions call, bytecode compiled by Python 3.13.
 build: tools
 	$(SAM_ENV) PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" $(TOOLS)/bin/sam build --template template.yaml
+
+# shared/requirements.txt: pyproject.toml's runtime ranges resolved for the layer's platform,
+# exact versions with the hash of every file. Pins already in the lock stay while pyproject
+# allows them; `make lock LOCK_FLAGS=--upgrade` moves everything to the newest allowed.
+lock: install
+	$(BIN)/uv pip compile pyproject.toml --quiet --python-version 3.13 \
+		--python-platform aarch64-manylinux2014 --only-binary :all: --generate-hashes \
+		--custom-compile-command "make lock" $(LOCK_FLAGS) -o shared/requirements.txt
 
 unit: install
 	$(BIN)/pytest tests/unit
