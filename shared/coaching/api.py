@@ -37,7 +37,14 @@ Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:
 class Body(BaseModel):
     """Request bodies refuse fields they do not know."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+
+class View(BaseModel):
+    """Answers. Like the bodies, each is built (its validator and serializer) when first used,
+    not at import: a function uses a few of them, and its cold start should not build all."""
+
+    model_config = ConfigDict(defer_build=True)
 
 
 class BookBody(Body):
@@ -90,14 +97,14 @@ class CreateServiceBody(Body):
 # --- answers ---------------------------------------------------------------------------------
 
 
-class ActionsView(BaseModel):
+class ActionsView(View):
     can_cancel: bool
     can_reschedule: bool
     can_refund: bool
     can_rebook: bool
 
 
-class RebookView(BaseModel):
+class RebookView(View):
     """What "Schedule session" needs to book again with the same coach."""
 
     service_id: str
@@ -105,7 +112,7 @@ class RebookView(BaseModel):
     coach_id: str
 
 
-class SessionView(BaseModel):
+class SessionView(View):
     id: str
     status: SessionStatus
     view: Literal["upcoming", "past"]
@@ -148,12 +155,12 @@ def session_view(session: Session, caller: Caller, now: datetime) -> SessionView
     )
 
 
-class SessionList(BaseModel):
+class SessionList(View):
     items: list[SessionView]
     next_token: str | None
 
 
-class QuoteView(BaseModel):
+class QuoteView(View):
     refundable: bool
     refund_credits: int
     refundable_until: datetime
@@ -169,14 +176,14 @@ def quote_view(quote: rules.CancellationQuote) -> QuoteView:
     )
 
 
-class RescheduleAccepted(BaseModel):
+class RescheduleAccepted(View):
     """202: the move waits for the coach."""
 
     session: SessionView
     reschedule_request: RescheduleRequest
 
 
-class AccountView(BaseModel):
+class AccountView(View):
     id: str
     kind: AccountKind
     name: str
@@ -200,11 +207,11 @@ def account_view(account: Account, caller: Caller) -> AccountView:
     )
 
 
-class AccountList(BaseModel):
+class AccountList(View):
     items: list[AccountView]
 
 
-class EntryView(BaseModel):
+class EntryView(View):
     id: str
     kind: EntryKind
     credits: int
@@ -219,12 +226,12 @@ def entry_view(entry: LedgerEntry) -> EntryView:
     return EntryView(**entry.model_dump(exclude={"account_id", "seq"}))
 
 
-class LedgerPage(BaseModel):
+class LedgerPage(View):
     items: list[EntryView]
     next_token: str | None
 
 
-class ServiceView(BaseModel):
+class ServiceView(View):
     id: str
     coach_id: str
     name: str
@@ -241,7 +248,7 @@ def service_view(service: Service) -> ServiceView:
     )
 
 
-class Problem(BaseModel):
+class Problem(View):
     """An RFC 9457 problem document."""
 
     type: str
