@@ -4,14 +4,21 @@ PYTHON ?= python3
 VENV := .venv
 TOOLS := .venv-tools
 CHECKOV := .venv-checkov
+VENV313 := .venv-313
 BIN := $(VENV)/bin
+# Lambda's runtime is Python 3.13: the layer is compiled by it and the suite runs on it too,
+# where this machine has one (shared/Makefile says how it is found; empty when there is none).
+ifndef PYTHON313
+PYTHON313 := $(shell MAKEFLAGS= $(MAKE) -s --no-print-directory -C shared python313 2>/dev/null)
+endif
+export PYTHON313
 # SAM validates and builds without an AWS account, and must not phone home.
 # The policy layer is importable as it is in Lambda (from shared/), and so is local/.
 export PYTHONPATH := $(CURDIR)/shared:$(CURDIR)
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 \
 	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
 
-.PHONY: install tools lint typecheck template build lock test unit integration e2e run bench clean
+.PHONY: install tools lint typecheck template build lock test test-313 unit integration e2e run bench clean
 
 install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -26,6 +33,12 @@ tools: $(TOOLS)/.installed
 $(TOOLS)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check '.[tools]'
+	@touch $@
+
+$(VENV313)/.installed: pyproject.toml
+	@test -n "$(PYTHON313)" || { echo "No Python 3.13 found (PYTHON313=/path/to/python3.13)"; exit 1; }
+	$(PYTHON313) -m venv $(VENV313)
+	$(VENV313)/bin/pip install --quiet --disable-pip-version-check '.[dev]'
 	@touch $@
 
 $(CHECKOV)/.installed: pyproject.toml
@@ -70,6 +83,15 @@ e2e: install
 
 test: lint typecheck template build
 	$(BIN)/pytest
+ifneq ($(PYTHON313),)
+	$(MAKE) $(VENV313)/.installed
+	$(VENV313)/bin/pytest -p no:cacheprovider
+else
+	@echo "No Python 3.13 on this machine: the suite ran on $$($(BIN)/python -V) only."
+endif
+
+test-313: build $(VENV313)/.installed
+	$(VENV313)/bin/pytest -p no:cacheprovider
 
 run: install
 	$(BIN)/python -m local.stack
@@ -78,4 +100,4 @@ bench: install
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) $(TOOLS) $(CHECKOV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(TOOLS) $(CHECKOV) $(VENV313) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
