@@ -48,14 +48,14 @@ PROBE = r"""
 import importlib, json, sys, time
 
 target = sys.argv[1]
-started = time.perf_counter()
+started, cpu = time.perf_counter(), time.process_time()
 if target == "boto3":
     import boto3
 else:
     module, _, attribute = target.rpartition(".")
     getattr(importlib.import_module(module.replace("/", ".")), attribute)
-seconds = time.perf_counter() - started
-print(json.dumps({"seconds": seconds, "modules": len(sys.modules)}))
+seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+print(json.dumps({"seconds": seconds, "cpu": cpu, "modules": len(sys.modules)}))
 """
 
 
@@ -68,7 +68,7 @@ class Importer:
     function: str
     runs: int
     seconds: list[float] = field(default_factory=list)
-    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
     modules: int = 0
 
     def command(self, python: str, *options: str) -> list[str]:
@@ -100,6 +100,7 @@ def _run(python: str, t: Importer) -> None:
         raise RuntimeError(f"importing {t.label} failed:\n{done.stderr[-2000:]}")
     found = json.loads(done.stdout.strip().splitlines()[-1])
     t.seconds.append(found["seconds"])
+    t.cpu.append(found["cpu"])
     t.modules = int(found["modules"])
 
 
@@ -207,12 +208,12 @@ def run(runs: int = RUNS) -> Section:
             for t in everyone:  # the OS's file cache, warm for every row alike; not counted
                 _run(python, t)
                 t.seconds.clear()
+                t.cpu.clear()
             for round_ in range(runs):  # interleaved, so the machine's load hits all rows alike
                 for t in everyone:
                     if round_ < t.runs:
                         _run(python, t)
-            base = median(baseline.seconds)
-            worst = max(built.values(), key=lambda t: median(t.seconds))
+            worst = max(built.values(), key=lambda t: median(t.cpu))
             handler_parts = _breakdown(python, worst)
             boto3_parts = _breakdown(python, baseline)
         finally:
@@ -221,24 +222,40 @@ def run(runs: int = RUNS) -> Section:
     if written:
         raise RuntimeError(f"the read-only tree was written to: {written[:5]}")
 
+    base, base_wall = median(baseline.cpu), median(baseline.seconds)
     table = Table(
         "Cold start: handler import in a fresh Python 3.13, read-only layer, no bytecode cache",
         [
             "function",
-            "import p50 ms",
+            "CPU p50 ms",
             "vs boto3",
+            "wall p50 ms",
+            "vs boto3 (wall)",
             "modules",
-            "layer without .pyc: p50 ms",
+            "layer without .pyc: CPU ms",
             "vs boto3",
         ],
     )
-    table.add(baseline.label, ms(base), "1.00x", baseline.modules, "-", "-")
+    table.add(baseline.label, ms(base), "1.00x", ms(base_wall), "1.00x", baseline.modules, "-", "-")
     for name, t in built.items():
-        value, old = median(t.seconds), median(source[name].seconds)
-        table.add(name, ms(value), f"{value / base:.2f}x", t.modules, ms(old), f"{old / base:.2f}x")
+        cpu, wall, old = median(t.cpu), median(t.seconds), median(source[name].cpu)
+        table.add(
+            name,
+            ms(cpu),
+            f"{cpu / base:.2f}x",
+            ms(wall),
+            f"{wall / base_wall:.2f}x",
+            t.modules,
+            ms(old),
+            f"{old / base:.2f}x",
+        )
     table.notes += [
         f"Median of {runs} interpreters per row ({SOURCE_RUNS} for the layer without .pyc), "
-        "interleaved; 'import' is timed inside the process around the import alone.",
+        "interleaved, each timed inside the process around the import alone: 'CPU' is the "
+        "process's CPU time (time.process_time), 'wall' the elapsed time (perf_counter).",
+        "The ratios and the target use CPU time: on a shared machine the wall time mostly "
+        "measures how long the process waited for a core, which swings by 2x from run to run; "
+        "the CPU an import needs does not. With a core to itself the two are close.",
         f"The layer: {how}; Python {python}. Same lock, trim and bytecode as the arm64 "
         "layer `make build` ships; only the wheels' architecture differs.",
         "'layer without .pyc': the same layer with its __pycache__ folders removed, as it "
@@ -246,12 +263,15 @@ def run(runs: int = RUNS) -> Section:
         "Lambda runs arm64 with a share of a vCPU and adds its runtime's own start; compare "
         "ratios, not absolute numbers.",
     ]
-    ratios = {name: median(t.seconds) / base for name, t in built.items()}
+    ratios = {name: median(t.cpu) / base for name, t in built.items()}
     highest = max(ratios, key=lambda n: ratios[n])
+    walls = {name: median(t.seconds) / base_wall for name, t in built.items()}
     target = Target(
         f"every handler imports in at most {MAX_RATIO:.1f}x a precompiled boto3 (cold, read-only)",
         all(r <= MAX_RATIO for r in ratios.values()),
-        f"boto3 {ms(base)} ms; highest {highest} {ratios[highest]:.2f}x",
+        f"boto3 {ms(base)} ms CPU; highest {highest} {ratios[highest]:.2f}x "
+        f"(wall: highest {max(walls.values()):.2f}x); without .pyc up to "
+        f"{max(median(t.cpu) for t in source.values()) / base:.2f}x",
     )
 
     where = Table(
