@@ -31,7 +31,7 @@ MAX_ZIPPED = 10 * 1000 * 1000
 """Bytes: the layer's size target, zipped, bytecode included."""
 
 # One call per kept service, answered by moto, to prove the trimmed data still describes it.
-CALLS = {
+CALLS: dict[str, tuple[str, dict[str, str]]] = {
     "dynamodb": ("list_tables", {}),
     "sesv2": ("list_email_identities", {}),
     "sqs": ("list_queues", {}),
