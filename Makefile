@@ -4,15 +4,22 @@ PYTHON ?= python3
 VENV := .venv
 TOOLS := .venv-tools
 CHECKOV := .venv-checkov
+VENV313 := .venv-313
 BIN := $(VENV)/bin
+# Lambda's runtime is Python 3.13: the layer is compiled by it and the suite runs on it too,
+# where this machine has one (shared/Makefile says how it is found; empty when there is none).
+ifndef PYTHON313
+PYTHON313 := $(shell MAKEFLAGS= $(MAKE) -s --no-print-directory -C shared python313 2>/dev/null)
+endif
+export PYTHON313
 # SAM validates and builds without an AWS account, and must not phone home.
 # The policy layer is importable as it is in Lambda (from shared/), and so is local/.
 export PYTHONPATH := $(CURDIR)/shared:$(CURDIR)
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 \
 	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
 
-.PHONY: install install-local tools lint typecheck template build test unit integration e2e run \
-	bench openapi clean
+.PHONY: install install-local tools lint typecheck template build lock test test-313 unit \
+	integration e2e run bench openapi clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -41,6 +48,12 @@ $(TOOLS)/.installed: pyproject.toml
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check '.[tools]'
 	@touch $@
 
+$(VENV313)/.installed: pyproject.toml
+	@test -n "$(PYTHON313)" || { echo "No Python 3.13 found (PYTHON313=/path/to/python3.13)"; exit 1; }
+	$(PYTHON313) -m venv $(VENV313)
+	$(VENV313)/bin/pip install --quiet --disable-pip-version-check '.[dev]'
+	@touch $@
+
 $(CHECKOV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(CHECKOV)
 	$(CHECKOV)/bin/pip install --quiet --disable-pip-version-check '.[checkov]'
@@ -59,8 +72,18 @@ template: tools $(CHECKOV)/.installed
 	$(CHECKOV)/bin/checkov -f template.yaml --framework cloudformation --skip-download \
 		--quiet --compact
 
+# The layer's recipe is shared/Makefile (build-PolicyLayer): locked wheels for python3.13 on
+# arm64, botocore trimmed to the services the functions call, bytecode compiled by Python 3.13.
 build: tools
 	$(SAM_ENV) PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" $(TOOLS)/bin/sam build --template template.yaml
+
+# shared/requirements.txt: pyproject.toml's runtime ranges resolved for the layer's platform,
+# exact versions with the hash of every file. Pins already in the lock stay while pyproject
+# allows them; `make lock LOCK_FLAGS=--upgrade` moves everything to the newest allowed.
+lock: install
+	$(BIN)/uv pip compile pyproject.toml --quiet --python-version 3.13 \
+		--python-platform aarch64-manylinux2014 --only-binary :all: --generate-hashes \
+		--custom-compile-command "make lock" $(LOCK_FLAGS) -o shared/requirements.txt
 
 unit: install
 	$(BIN)/pytest tests/unit
@@ -73,6 +96,17 @@ e2e: install
 
 test: lint typecheck template build
 	$(BIN)/pytest
+ifneq ($(PYTHON313),)
+	$(MAKE) $(VENV313)/.installed
+	$(VENV313)/bin/pytest -p no:cacheprovider tests/unit tests/integration tests/layer
+else
+	@echo "No Python 3.13 on this machine: the suite ran on $$($(BIN)/python -V) only."
+endif
+
+# On 3.13 the suite runs without the end-to-end folder: it exercises the same code over HTTP,
+# and running it twice would take CI past its budget.
+test-313: build $(VENV313)/.installed
+	$(VENV313)/bin/pytest -p no:cacheprovider tests/unit tests/integration tests/layer
 
 run: install-local
 	$(BIN)/python -m local.stack
@@ -85,4 +119,4 @@ openapi: install
 	$(BIN)/python -m local.openapi
 
 clean:
-	rm -rf $(VENV) $(TOOLS) $(CHECKOV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(TOOLS) $(CHECKOV) $(VENV313) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-from botocore.config import Config
 
 from bench.env import REGION, SENDER, TableSchema, table_schemas, unique
 from bench.recorder import Recorder, peek_with, unfiltered_query
@@ -20,8 +19,8 @@ from coaching.settings import Settings
 from coaching.storage import Storage
 from local.template import create_tables
 
-BARE_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=20)
-"""The functions' DynamoDB client settings (``coaching.runtime``), for the bare floor calls."""
+BARE_CONFIG = runtime.CONFIG
+"""The functions' DynamoDB client settings, for the bare floor calls."""
 
 
 @dataclass

@@ -6,34 +6,27 @@ RFC 9457 problem, that callers send a bearer JWT, and that POSTs and PUTs take a
 Idempotency-Key. Both routes are public: they describe the API, not anyone's data.
 """
 
+import gc
+
+gc.disable()  # no collections while importing: see the end of the module
+
 import json
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.openapi import swagger_ui
-from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import generate_swagger_html
 
 from coaching import http
-from coaching.api import Problem
 from coaching.observability import logger
 
+# Powertools' OpenAPI package (its merge, its models, Swagger UI) and the API's own models are
+# imported by the routes that use them: a cold start only pays for routing.
+
 FUNCTIONS = Path(__file__).resolve().parent.parent
-SWAGGER_ASSETS = Path(swagger_ui.__file__).parent
 
 app = APIGatewayHttpResolver()
 http.setup(app)
-app.configure_openapi_merge(
-    path=str(FUNCTIONS),
-    pattern="app.py",
-    recursive=True,
-    exclude=["docs"],
-    title="Coaching sessions API",
-    version="1.0.0",
-    description="Cancel, reschedule and refund booked coaching sessions; credit accounts.",
-    on_conflict="error",
-)
 
 _PROBLEM = {
     "description": "An RFC 9457 problem document with a stable `code`",
@@ -61,6 +54,20 @@ def _is_powertools_error(answer: dict[str, Any]) -> bool:
 
 @cache
 def document() -> dict[str, Any]:
+    from coaching.api import Problem
+
+    # Configured here, on the first request, not at import: the merge loads Powertools' OpenAPI
+    # models and the sibling functions' resolvers, which the cold start need not wait for.
+    app.configure_openapi_merge(
+        path=str(FUNCTIONS),
+        pattern="app.py",
+        recursive=True,
+        exclude=["docs"],
+        title="Coaching sessions API",
+        version="1.0.0",
+        description="Cancel, reschedule and refund booked coaching sessions; credit accounts.",
+        on_conflict="error",
+    )
     spec: dict[str, Any] = json.loads(app.get_openapi_merge_json_schema())
     components = spec.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
@@ -91,10 +98,14 @@ def openapi() -> Response[str]:
 
 @app.get("/docs", include_in_schema=False)
 def docs() -> Response[str]:
+    from aws_lambda_powertools.event_handler.openapi import swagger_ui
+    from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import generate_swagger_html
+
+    assets = Path(swagger_ui.__file__).parent
     page = generate_swagger_html(
         json.dumps(document()).replace("</", "<\\/"),
-        (SWAGGER_ASSETS / "swagger-ui-bundle.min.js").read_text(encoding="utf-8"),
-        (SWAGGER_ASSETS / "swagger-ui.min.css").read_text(encoding="utf-8"),
+        (assets / "swagger-ui-bundle.min.js").read_text(encoding="utf-8"),
+        (assets / "swagger-ui.min.css").read_text(encoding="utf-8"),
         "",
         None,
     )
@@ -104,3 +115,9 @@ def docs() -> Response[str]:
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+# What the imports built lives as long as the process and holds no garbage: keep it out of
+# every later collection, then collect as usual.
+gc.freeze()
+gc.enable()

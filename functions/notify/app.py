@@ -7,6 +7,10 @@ whose emails could not all go out fails on its own (partial batch response), and
 brings it back; the emails it did send are not sent again.
 """
 
+import gc
+
+gc.disable()  # no collections while importing: see the end of the module
+
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import (
@@ -57,3 +61,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )
+
+
+# What the imports built lives as long as the process and holds no garbage: keep it out of
+# every later collection, then collect as usual.
+gc.freeze()
+gc.enable()

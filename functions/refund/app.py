@@ -1,5 +1,9 @@
 """Refund credits that did not come back automatically (the coach's or support's exception)."""
 
+import gc
+
+gc.disable()  # no collections while importing: see the end of the module
+
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
@@ -30,3 +34,9 @@ def refund(
 
 
 handler = http.entry_point(app)
+
+
+# What the imports built lives as long as the process and holds no garbage: keep it out of
+# every later collection, then collect as usual.
+gc.freeze()
+gc.enable()

@@ -1,5 +1,9 @@
 """Move a session to another time, answer a member's request to move it, or withdraw it."""
 
+import gc
+
+gc.disable()  # no collections while importing: see the end of the module
+
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
@@ -103,3 +107,9 @@ def _answer(session_id: str, *, approve: bool, reason: str | None) -> SessionVie
 
 
 handler = http.entry_point(app)
+
+
+# What the imports built lives as long as the process and holds no garbage: keep it out of
+# every later collection, then collect as usual.
+gc.freeze()
+gc.enable()

@@ -1,5 +1,9 @@
 """A coach's services, working hours and free times: what can be booked, and when."""
 
+import gc
+
+gc.disable()  # no collections while importing: see the end of the module
+
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
@@ -106,3 +110,9 @@ def get_availability(coach_id: Id) -> AvailabilityView:
 
 
 handler = http.entry_point(app)
+
+
+# What the imports built lives as long as the process and holds no garbage: keep it out of
+# every later collection, then collect as usual.
+gc.freeze()
+gc.enable()

@@ -52,7 +52,14 @@ Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:
 class Body(BaseModel):
     """Request bodies refuse fields they do not know."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+
+class View(BaseModel):
+    """Answers. Like the bodies, each is built (its validator and serializer) when first used,
+    not at import: a function uses a few of them, and its cold start should not build all."""
+
+    model_config = ConfigDict(defer_build=True)
 
 
 class BookBody(Body):
@@ -143,14 +150,14 @@ def parse_statuses(text: str | None) -> frozenset[SessionStatus]:
 # --- answers ---------------------------------------------------------------------------------
 
 
-class ActionsView(BaseModel):
+class ActionsView(View):
     can_cancel: bool
     can_reschedule: bool
     can_refund: bool
     can_rebook: bool
 
 
-class RebookView(BaseModel):
+class RebookView(View):
     """What "Schedule session" needs to book again with the same coach."""
 
     service_id: str
@@ -158,7 +165,7 @@ class RebookView(BaseModel):
     coach_id: str
 
 
-class CancellationView(BaseModel):
+class CancellationView(View):
     """A cancel as the session's readers see it (support's own contact stays out)."""
 
     canceled_at: datetime
@@ -167,7 +174,7 @@ class CancellationView(BaseModel):
     refundable: bool
 
 
-class SessionView(BaseModel):
+class SessionView(View):
     id: str
     status: SessionStatus
     view: Literal["upcoming", "past"]
@@ -228,12 +235,12 @@ def session_view(session: Session, caller: Caller, now: datetime) -> SessionView
     )
 
 
-class SessionList(BaseModel):
+class SessionList(View):
     items: list[SessionView]
     next_token: str | None
 
 
-class QuoteView(BaseModel):
+class QuoteView(View):
     refundable: bool
     refund_credits: int
     refundable_until: datetime
@@ -249,14 +256,14 @@ def quote_view(quote: rules.CancellationQuote) -> QuoteView:
     )
 
 
-class RescheduleAccepted(BaseModel):
+class RescheduleAccepted(View):
     """202: the move waits for the coach."""
 
     session: SessionView
     reschedule_request: RescheduleRequest
 
 
-class AccountView(BaseModel):
+class AccountView(View):
     id: str
     kind: AccountKind
     name: str
@@ -280,11 +287,11 @@ def account_view(account: Account, caller: Caller) -> AccountView:
     )
 
 
-class AccountList(BaseModel):
+class AccountList(View):
     items: list[AccountView]
 
 
-class EntryView(BaseModel):
+class EntryView(View):
     id: str
     kind: EntryKind
     credits: int
@@ -299,12 +306,12 @@ def entry_view(entry: LedgerEntry) -> EntryView:
     return EntryView(**entry.model_dump(exclude={"account_id", "seq"}))
 
 
-class LedgerPage(BaseModel):
+class LedgerPage(View):
     items: list[EntryView]
     next_token: str | None
 
 
-class ServiceView(BaseModel):
+class ServiceView(View):
     id: str
     coach_id: str
     name: str
@@ -321,12 +328,12 @@ def service_view(service: Service) -> ServiceView:
     )
 
 
-class ServiceList(BaseModel):
+class ServiceList(View):
     items: list[ServiceView]
     next_token: str | None
 
 
-class AvailabilityView(BaseModel):
+class AvailabilityView(View):
     coach_id: str
     timezone: str
     weekly: list[WorkingHours]
@@ -338,12 +345,12 @@ def availability_view(hours: Availability) -> AvailabilityView:
     return AvailabilityView(**hours.model_dump())
 
 
-class FreeTimeView(BaseModel):
+class FreeTimeView(View):
     start: datetime
     end: datetime
 
 
-class FreeTimeList(BaseModel):
+class FreeTimeList(View):
     items: list[FreeTimeView]
 
 
@@ -378,7 +385,7 @@ def answer_for(result: object, caller: Caller, now: datetime) -> tuple[int, Base
     raise TypeError(f"no answer is defined for a {type(result).__name__}")
 
 
-class Problem(BaseModel):
+class Problem(View):
     """An RFC 9457 problem document."""
 
     type: Annotated[str, Field(description="`urn:problem:coaching:` and the code in lower case")]

@@ -43,7 +43,8 @@ Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Built at first use rather than at import: see coaching.api.View.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Role(StrEnum):
@@ -251,7 +252,8 @@ class Session(Model):
     """None on sessions booked before it was kept; emails then say "a shared account"."""
     policy: Policy
     cancellation: Cancellation | None = None
-    refund: Refund = Refund()
+    # A factory, not an instance: an instance here would build Refund at import.
+    refund: Refund = Field(default_factory=Refund)
     reschedule_request: RescheduleRequest | None = None
     request_expires_at: UtcDatetime | None = None
     """For a REQUESTED booking: when it expires unless the coach answers."""

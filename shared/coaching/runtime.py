@@ -20,11 +20,22 @@ if TYPE_CHECKING:
 
     from coaching.notifier import Notifier
 
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=20)
-_SES_CONFIG = Config(
+# DynamoDB and SQS answer in milliseconds from inside the region, so a connection that takes a
+# second to open or an answer that takes three is stalled, not slow: drop it and retry on a
+# fresh one instead of waiting botocore's default 60 s, longer than an API function lives
+# (10 s). Standard mode retries throttling, 5xx and connection errors with jittered backoff;
+# three attempts leave room for one stall and a retry inside that 10 s. (botocore's
+# `max_attempts` counts retries only, the first try excluded; `total_max_attempts` counts all.)
+CONFIG = Config(
+    connect_timeout=1,
+    read_timeout=3,
+    retries={"mode": "standard", "total_max_attempts": 3},
+    max_pool_connections=20,
+)
+SES_CONFIG = Config(
     # The notifier retries SES itself, with backoff bounded by its lease: no hidden retries here.
-    retries={"mode": "standard", "max_attempts": 1},
-    connect_timeout=3,
+    retries={"mode": "standard", "total_max_attempts": 1},
+    connect_timeout=2,
     read_timeout=5,
 )
 
@@ -36,7 +47,7 @@ def settings() -> Settings:
 
 @cache
 def dynamodb() -> "DynamoDBClient":
-    return boto3.client("dynamodb", config=_CONFIG)
+    return boto3.client("dynamodb", config=CONFIG)
 
 
 @cache
@@ -46,12 +57,12 @@ def storage() -> Storage:
 
 @cache
 def ses() -> "SESV2Client":
-    return boto3.client("sesv2", config=_SES_CONFIG)
+    return boto3.client("sesv2", config=SES_CONFIG)
 
 
 @cache
 def sqs() -> "SQSClient":
-    return boto3.client("sqs", config=_CONFIG)
+    return boto3.client("sqs", config=CONFIG)
 
 
 @cache

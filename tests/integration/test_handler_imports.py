@@ -1,0 +1,55 @@
+"""Importing a handler pauses the garbage collector and must leave it running afterwards.
+
+Each ``functions/<name>/app.py`` disables the collector before its imports (collections during
+a cold start's imports only walk live objects) and, at its end, freezes what the imports built
+and enables the collector again. A handler that forgot the last step would run with no cyclic
+garbage collection at all; this imports every handler of the template in a fresh interpreter,
+as Lambda does, and looks.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+from local.lambda_runtime import ROOT
+from local.routes import http_routes
+
+PROBE = r"""
+import gc, json, sys
+from local.lambda_runtime import load_handler
+
+found = {}
+for code_uri, handler in json.loads(sys.argv[1]):
+    frozen = gc.get_freeze_count()
+    load_handler(code_uri, handler)
+    found[code_uri + handler] = [gc.isenabled(), gc.get_freeze_count() > frozen]
+print(json.dumps(found))
+"""
+
+
+def _handlers() -> list[tuple[str, str]]:
+    from local import template
+
+    loaded = template.load()
+    functions = template.resources(loaded, "AWS::Serverless::Function").values()
+    return sorted({(f["Properties"]["CodeUri"], f["Properties"]["Handler"]) for f in functions})
+
+
+def test_every_handler_import_leaves_the_collector_on_and_the_import_frozen() -> None:
+    handlers = _handlers()
+    assert len(handlers) >= len({r.function for r in http_routes()}) + 2  # + notify, sweep
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "shared"), str(ROOT)])}
+
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(handlers)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found == {code_uri + handler: [True, True] for code_uri, handler in handlers}
