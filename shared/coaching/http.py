@@ -8,6 +8,7 @@ import base64
 import hashlib
 import json
 import re
+import traceback
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
@@ -99,6 +100,19 @@ def setup(app: APIGatewayHttpResolver) -> APIGatewayHttpResolver:
         logger.error("answer failed its schema", extra={"errors": len(error.errors())})
         return problem(InternalError("Something went wrong on our side."))
 
+    @app.exception_handler(KeyAlreadyUsed)
+    def key_already_used(_: KeyAlreadyUsed) -> Response[str]:
+        # A retry racing its original lost to it: the entry point answers from the key's record.
+        return problem(Conflict("A request with this Idempotency-Key was just made."))
+
+    @app.exception_handler(Exception)
+    def unexpected(error: Exception) -> Response[str]:
+        # A fault of ours: the caller gets a problem document; the log gets the type and where
+        # it was raised, not the message, which may quote personal data.
+        where = traceback.format_tb(error.__traceback__)[-1:] if error.__traceback__ else []
+        logger.error("unexpected fault", extra={"error_type": type(error).__name__, "where": where})
+        return problem(InternalError("Something went wrong on our side."))
+
     @app.not_found
     def unknown_route(_: NotFoundError) -> Response[str]:
         return problem(NotFound("No such resource."))
@@ -135,7 +149,7 @@ def entry_point(app: APIGatewayHttpResolver) -> Handler:
             result: dict[str, Any] = app.resolve(event, context)
             return result
         try:
-            who = caller_from_claims(claims)
+            who = caller_from_claims(claims, trust_role_claim=runtime.settings().trust_role_claim)
         except DomainError as error:
             return _as_lambda(problem(error))
         return _resolve_once(app, event, context, key, who)
