@@ -180,20 +180,16 @@ def _resolve_once(
         now=now,
         present=lambda result: _answer(*api.answer_for(result, who, now)),
     )
-    response: dict[str, Any] | None = None
-    try:
-        with remembering(receipt):
-            response = app.resolve(event, context)
-    except KeyAlreadyUsed:
-        pass  # the same key committed first: fall through to its record
+    # A key that committed first (KeyAlreadyUsed) comes back from the resolver as a 409 problem
+    # (see setup), so every outcome below is an answer: ours, or a refusal to check the key for.
+    with remembering(receipt):
+        response: dict[str, Any] = app.resolve(event, context)
     if receipt.answer is not None:
         return _as_lambda_answer(receipt.answer)
-    if response is not None and int(response.get("statusCode", 500)) < 400:
+    if int(response.get("statusCode", 500)) < 400:
         return response
     remembered = runtime.storage().remembered(who.id, key, now)
     if remembered is None:
-        if response is None:  # the record vanished between the refusal and our read
-            return _as_lambda(problem(Conflict("The request raced its own retry; try again.")))
         return response  # a refusal that changed nothing is not remembered
     if remembered.fingerprint != receipt.fingerprint:
         return _as_lambda(
