@@ -680,6 +680,14 @@ def visible_account(store: Storage, caller: Caller, account_id: str) -> Account:
     return account
 
 
+def ledger_of(
+    store: Storage, caller: Caller, account_id: str, limit: int, token: str | None
+) -> tuple[list[LedgerEntry], str | None]:
+    """An account's entries, newest first, for those who may see the account."""
+    visible_account(store, caller, account_id)
+    return store.ledger(account_id, limit, token)
+
+
 def grant(
     store: Storage, caller: Caller, account_id: str, credits: int, note: str | None, now: datetime
 ) -> LedgerEntry:

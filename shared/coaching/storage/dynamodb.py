@@ -11,9 +11,9 @@ the request's Idempotency-Key record to that same transaction (see ``receipts``)
 import base64
 import binascii
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 else:
     DynamoDBClient = Any
     TransactWriteItemTypeDef = dict
+
+T = TypeVar("T")
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -52,12 +54,6 @@ def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
 
 def only_fields(model: type[Any], values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if k in model.model_fields}
-
-
-@dataclass
-class Page:
-    items: list[dict[str, Any]]
-    next_token: str | None
 
 
 Tag = Literal[
@@ -127,7 +123,6 @@ class Table:
         *,
         index: str | None,
         key_condition: str,
-        filter_: str | None,
         names: dict[str, str] | None,
         values: dict[str, Any],
         forward: bool,
@@ -135,8 +130,14 @@ class Table:
         token: str | None,
         token_keys: Mapping[str, str],
         key_names: set[str],
-    ) -> Page:
-        """One page of up to ``limit`` items, reading on while a filter thins the results."""
+        read: Callable[[dict[str, Any]], T | None],
+    ) -> tuple[list[T], str | None]:
+        """One page of up to ``limit`` items as ``read`` makes them, and the next page's token.
+
+        ``read`` returns None for an item the page leaves out; the query reads on while that
+        thins the page. Each request asks for no more items than the page still lacks, so the
+        next page starts right after the last item read, kept or not.
+        """
         kwargs: dict[str, Any] = {
             "TableName": table,
             "KeyConditionExpression": key_condition,
@@ -148,22 +149,23 @@ class Table:
             kwargs["IndexName"] = index
         else:
             kwargs["ConsistentRead"] = True
-        if filter_:
-            kwargs["FilterExpression"] = filter_
         if names:
             kwargs["ExpressionAttributeNames"] = names
         if token:
             kwargs["ExclusiveStartKey"] = decode_token(token, token_keys, key_names)
-        items: list[dict[str, Any]] = []
+        items: list[T] = []
         while True:
             kwargs["Limit"] = limit - len(items)
             response = self._db.query(**kwargs)
-            items += [from_item(i) for i in response.get("Items", [])]
+            for item in response.get("Items", []):
+                kept = read(from_item(item))
+                if kept is not None:
+                    items.append(kept)
             last = response.get("LastEvaluatedKey")
             if last is None:
-                return Page(items, None)
+                return items, None
             if len(items) >= limit:
-                return Page(items, encode_token(last))
+                return items, encode_token(last)
             kwargs["ExclusiveStartKey"] = last
 
     def _read_items(

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from coaching.errors import InsufficientCredits, ValidationFailed
-from coaching.models import MAX_BALANCE, Account, Actor, EntryKind, LedgerEntry
+from coaching import rules
+from coaching.models import Account, Actor, EntryKind, LedgerEntry
 from coaching.storage import keys
 from coaching.storage.dynamodb import Table, Transaction, from_item, only_fields, put, to_item
 
@@ -56,11 +56,10 @@ class LedgerStore(Table):
     ) -> tuple[list[LedgerEntry], str | None]:
         """An account's entries, newest first."""
         partition = keys.account_partition(account_id)
-        page = self._query(
+        return self._query(
             self.ledger_table,
             index=None,
             key_condition="pk = :p AND begins_with(sk, :e)",
-            filter_=None,
             names=None,
             values={":p": {"S": partition}, ":e": {"S": keys.ENTRY_PREFIX}},
             forward=False,
@@ -68,9 +67,7 @@ class LedgerStore(Table):
             token=token,
             token_keys={"pk": partition},
             key_names={"pk", "sk"},
-        )
-        return [LedgerEntry.model_validate(only_fields(LedgerEntry, i)) for i in page.items], (
-            page.next_token
+            read=lambda item: LedgerEntry.model_validate(only_fields(LedgerEntry, item)),
         )
 
     def group_account_ids(self, user_id: str) -> list[str]:
@@ -117,14 +114,8 @@ class LedgerStore(Table):
 def add_movement(tx: Transaction, table: str, movement: Movement) -> None:
     """Add to ``tx`` the account's new balance and the entry that records the movement."""
     account = movement.account
-    # The cap limits what may be granted; credits coming back (refunds, releases) are the
-    # member's own and are never refused for it.
-    if movement.kind is EntryKind.GRANT and account.balance + movement.credits > MAX_BALANCE:
-        raise ValidationFailed.on("credits", f"would take the balance above {MAX_BALANCE}")
-    if account.balance + movement.credits < 0:
-        raise InsufficientCredits(
-            f"The account holds {account.balance} credits; this needs {-movement.credits}."
-        )
+    # Every movement passes here, so none can skip the floor or the cap.
+    rules.require_balance_allows(account, movement.kind, movement.credits)
     entry = movement.entry
     if account.version == 0:
         # The account's first entry. A personal account is only implicit until now: the
@@ -166,7 +157,4 @@ def add_movement(tx: Transaction, table: str, movement: Movement) -> None:
 def account_from(account_id: str, item: Mapping[str, Any] | None) -> Account | None:
     if item is not None:
         return Account.model_validate(only_fields(Account, item))
-    prefix = "personal-"
-    if account_id.startswith(prefix) and len(account_id) > len(prefix):
-        return Account.personal(account_id[len(prefix) :])
-    return None
+    return rules.implicit_account(account_id)

@@ -16,11 +16,10 @@ class ServiceStore(Table):
     ) -> tuple[list[Service], str | None]:
         """A coach's services, oldest first (ByCoach, partition ``SERVICES#{coach}``)."""
         partition = keys.services_of(coach_id)
-        page = self._query(
+        return self._query(
             self.sessions_table,
             index="ByCoach",
             key_condition="coach_pk = :p",
-            filter_=None,
             names=None,
             values={":p": {"S": partition}},
             forward=True,
@@ -28,9 +27,7 @@ class ServiceStore(Table):
             token=token,
             token_keys={"coach_pk": partition},
             key_names={"pk", "sk", "coach_pk", "start_at"},
-        )
-        return [Service.model_validate(only_fields(Service, i)) for i in page.items], (
-            page.next_token
+            read=lambda item: Service.model_validate(only_fields(Service, item)),
         )
 
     def get_availability(self, coach_id: str) -> Availability | None:

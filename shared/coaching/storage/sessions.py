@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from coaching import rules
-from coaching.models import MAX_SESSION_MINUTES, Session, SessionStatus
+from coaching.models import Session, SessionStatus
 from coaching.storage import keys
 from coaching.storage.dynamodb import Table, Transaction, from_item, only_fields, put_item, to_item
 from coaching.storage.keys import iso
@@ -77,40 +77,28 @@ class SessionStore(Table):
     ) -> tuple[list[Session], str | None]:
         """A member's or coach's sessions, upcoming (soonest first) or past (latest first).
 
-        Upcoming is what ``rules.is_upcoming`` says: active and not yet over, so a session in
-        progress is still upcoming. Past holds everything else: sessions that have ended, and
-        canceled, declined or expired ones whatever their time. ``statuses``, when given, keeps
-        only sessions in one of them; ``with_coach`` only a member's sessions with that coach.
+        Which sessions each view shows is ``rules.listed``; the query reads the partition in
+        the view's order, upcoming from ``rules.earliest_upcoming_start`` on.
         """
         index, key = ("ByMember", "member_pk") if role == "member" else ("ByCoach", "coach_pk")
         partition = keys.sessions_of(role, user_id)
-        names = {"#k": key, "#s": "start_at", "#e": "end_at", "#st": "status"}
-        active = {":requested": {"S": "REQUESTED"}, ":scheduled": {"S": "SCHEDULED"}}
-        values: dict[str, Any] = {":p": {"S": partition}, ":now": {"S": iso(now)}, **active}
-        # Items written before end_at was kept have only their start to go by.
-        not_over = "(#e > :now OR (attribute_not_exists(#e) AND #s > :now))"
+        names = {"#k": key}
+        values: dict[str, Any] = {":p": {"S": partition}}
         if view == "upcoming":
-            # No session lasts longer than the longest type, so older starts cannot be running.
-            earliest = now - timedelta(minutes=MAX_SESSION_MINUTES)
-            values[":earliest"] = {"S": iso(earliest)}
+            names["#s"] = "start_at"
+            values[":earliest"] = {"S": iso(rules.earliest_upcoming_start(now))}
             condition, forward = "#k = :p AND #s > :earliest", True
-            filter_ = f"#st IN (:requested, :scheduled) AND {not_over}"
         else:
             condition, forward = "#k = :p", False
-            filter_ = f"NOT (#st IN (:requested, :scheduled) AND {not_over})"
-        if statuses:
-            wanted = {f":status{n}": status for n, status in enumerate(sorted(set(statuses)))}
-            values |= {name: {"S": str(status)} for name, status in wanted.items()}
-            filter_ = f"({filter_}) AND #st IN ({', '.join(wanted)})"
-        if with_coach is not None:
-            names["#coach"] = "coach_pk"
-            values[":coach"] = {"S": keys.sessions_of("coach", with_coach)}
-            filter_ = f"({filter_}) AND #coach = :coach"
-        page = self._query(
+
+        def read(item: dict[str, Any]) -> Session | None:
+            session = session_from_item_values(item)
+            return session if rules.listed(session, view, now, statuses, with_coach) else None
+
+        return self._query(
             self.sessions_table,
             index=index,
             key_condition=condition,
-            filter_=filter_,
             names=names,
             values=values,
             forward=forward,
@@ -118,8 +106,8 @@ class SessionStore(Table):
             token=token,
             token_keys={key: partition},
             key_names={"pk", "sk", key, "start_at"},
+            read=read,
         )
-        return [session_from_item_values(i) for i in page.items], page.next_token
 
     def claimed_slots(self, coach_id: str, start: datetime, end: datetime) -> set[datetime]:
         """The coach's claimed slots from ``start`` up to (not including) ``end``.
