@@ -7,7 +7,7 @@ from typing import Any
 
 from coaching.models import Session
 from coaching.storage import keys
-from coaching.storage.dynamodb import Table
+from coaching.storage.dynamodb import Table, aws_errors
 from coaching.storage.keys import iso
 from coaching.storage.sessions import session_from_item
 
@@ -47,7 +47,8 @@ class DueStore(Table):
         }
         if after:
             kwargs["ExclusiveStartKey"] = after
-        response = self._db.query(**kwargs)
+        with aws_errors():
+            response = self._db.query(**kwargs)
         entries = response.get("Items", [])
         page = DuePage(
             next_key=response.get("LastEvaluatedKey"),

@@ -11,17 +11,27 @@ the request's Idempotency-Key record to that same transaction (see ``receipts``)
 import base64
 import binascii
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from coaching.errors import SlotTaken, ValidationFailed
+from coaching.errors import (
+    KeyAlreadyUsed,
+    SlotTaken,
+    StaleRead,
+    StorageFailed,
+    StorageUnavailable,
+    TransientConflict,
+    ValidationFailed,
+)
 from coaching.settings import Settings
 from coaching.storage import receipts
-from coaching.storage.receipts import Answer, KeyAlreadyUsed
+from coaching.storage.receipts import Answer
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -36,12 +46,49 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
-class StaleRead(Exception):
-    """An item changed between our read and our write: read again and decide again."""
+_BUSY_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+    }
+)
+"""Answers that a later try of the same request may not get (any 5xx counts as one too)."""
 
 
-class TransientConflict(Exception):
-    """DynamoDB refused for now (transaction conflict, throttling): the same call may pass."""
+class ConditionFailed(StorageFailed):
+    """A conditional write of one item found it not as its condition asked. The store that
+    wrote it says what that means; ``item`` is the item as DynamoDB returned it, if it did."""
+
+    def __init__(self, item: dict[str, Any] | None) -> None:
+        super().__init__("ConditionalCheckFailedException")
+        self.item = item
+
+
+def storage_failure(error: ClientError | BotoCoreError) -> StorageFailed:
+    """The project's error for an AWS error that no condition of ours explains."""
+    if isinstance(error, BotoConnectionError | HTTPClientError):
+        return StorageUnavailable(type(error).__name__)  # not reached, or no answer in time
+    if not isinstance(error, ClientError):
+        return StorageFailed(type(error).__name__)  # e.g. a request the client would not send
+    code = str(error.response.get("Error", {}).get("Code", "") or "ClientError")
+    if code == "ConditionalCheckFailedException":
+        return ConditionFailed(cast(dict[str, Any], error.response).get("Item"))
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    if code in _BUSY_CODES or status >= 500:
+        return StorageUnavailable(code)
+    return StorageFailed(code)
+
+
+@contextmanager
+def aws_errors() -> Iterator[None]:
+    """Around every DynamoDB call: what botocore raises leaves storage as the project's error."""
+    try:
+        yield
+    except (ClientError, BotoCoreError) as error:
+        raise storage_failure(error) from error
 
 
 def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -100,7 +147,8 @@ class Table:
         self.ledger_table = settings.ledger_table
 
     def _get(self, table: str, key: Mapping[str, str]) -> dict[str, Any] | None:
-        response = self._db.get_item(TableName=table, Key=to_item(key), ConsistentRead=True)
+        with aws_errors():
+            response = self._db.get_item(TableName=table, Key=to_item(key), ConsistentRead=True)
         item = response.get("Item")
         return None if item is None else from_item(item)
 
@@ -110,7 +158,8 @@ class Table:
         }
         items: list[dict[str, Any]] = []
         while request:
-            response = self._db.batch_get_item(RequestItems=request)
+            with aws_errors():
+                response = self._db.batch_get_item(RequestItems=request)
             for table_items in response.get("Responses", {}).values():
                 items += [from_item(i) for i in table_items]
             # Keys DynamoDB did not get to this time (throttling, size) are asked for again.
@@ -156,7 +205,8 @@ class Table:
         items: list[T] = []
         while True:
             kwargs["Limit"] = limit - len(items)
-            response = self._db.query(**kwargs)
+            with aws_errors():
+                response = self._db.query(**kwargs)
             for item in response.get("Items", []):
                 kept = read(from_item(item))
                 if kept is not None:
@@ -179,9 +229,10 @@ class Table:
                 table: {"Keys": list(keys[start : start + 100]), "ConsistentRead": True}
             }
             while request:
-                response = self._db.batch_get_item(
-                    RequestItems=request, ReturnConsumedCapacity="TOTAL"
-                )
+                with aws_errors():
+                    response = self._db.batch_get_item(
+                        RequestItems=request, ReturnConsumedCapacity="TOTAL"
+                    )
                 for item in response.get("Responses", {}).get(table, []):
                     found[item["pk"]["S"]] = item
                 units += sum(
@@ -209,6 +260,8 @@ class Table:
             self._db.transact_write_items(TransactItems=tx.items)
         except ClientError as error:
             raise meaning_of(error, tx.tags) from error
+        except BotoCoreError as error:
+            raise storage_failure(error) from error
         if receipt is not None:
             receipt.answer = answer
 
@@ -243,7 +296,7 @@ def meaning_of(error: ClientError, tags: Sequence[Tag]) -> Exception:
     ):
         return TransientConflict(code)
     if code != "TransactionCanceledException":
-        return error
+        return storage_failure(error)
     reasons = error.response.get("CancellationReasons", [])
     codes = [r.get("Code", "None") for r in reasons]
     if any(
@@ -263,7 +316,7 @@ def meaning_of(error: ClientError, tags: Sequence[Tag]) -> Exception:
         return SlotTaken("The coach already has a session at that time.")
     if failed:
         return StaleRead(",".join(failed))
-    return error
+    return StorageFailed(f"{code}:{','.join(codes)}")  # e.g. an item DynamoDB would not take
 
 
 def encode_token(key: Mapping[str, Any]) -> str:

@@ -12,7 +12,15 @@ from typing import Any
 from coaching import rules
 from coaching.models import Account, Actor, EntryKind, LedgerEntry
 from coaching.storage import keys
-from coaching.storage.dynamodb import Table, Transaction, from_item, only_fields, put, to_item
+from coaching.storage.dynamodb import (
+    Table,
+    Transaction,
+    aws_errors,
+    from_item,
+    only_fields,
+    put,
+    to_item,
+)
 
 
 @dataclass(frozen=True)
@@ -80,7 +88,8 @@ class LedgerStore(Table):
             "ConsistentRead": True,
         }
         while True:
-            response = self._db.query(**kwargs)
+            with aws_errors():
+                response = self._db.query(**kwargs)
             ids += [from_item(i)["account_id"] for i in response.get("Items", [])]
             if "LastEvaluatedKey" not in response:
                 return ids

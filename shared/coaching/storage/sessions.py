@@ -7,7 +7,15 @@ from typing import Any, Literal
 from coaching import rules
 from coaching.models import Session, SessionStatus
 from coaching.storage import keys
-from coaching.storage.dynamodb import Table, Transaction, from_item, only_fields, put_item, to_item
+from coaching.storage.dynamodb import (
+    Table,
+    Transaction,
+    aws_errors,
+    from_item,
+    only_fields,
+    put_item,
+    to_item,
+)
 from coaching.storage.keys import iso
 from coaching.storage.ledger import Movement, add_movement
 
@@ -131,7 +139,8 @@ class SessionStore(Table):
         }
         found: set[datetime] = set()
         while True:
-            response = self._db.query(**kwargs)
+            with aws_errors():
+                response = self._db.query(**kwargs)
             for item in response.get("Items", []):
                 found.add(datetime.fromisoformat(item["start_at"]["S"]))
             if "LastEvaluatedKey" not in response:

@@ -11,16 +11,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from coaching.errors import StaleRead, TransientConflict
 from coaching.models import Account, Service, Session
 from coaching.storage import keys, receipts
 from coaching.storage.due import DuePage, DueStore
-from coaching.storage.dynamodb import (
-    StaleRead,
-    TransientConflict,
-    from_item,
-    only_fields,
-    to_item,
-)
+from coaching.storage.dynamodb import from_item, only_fields, to_item
 from coaching.storage.keys import LEGACY_DUE_PARTITION, due_partition, due_partitions, iso
 from coaching.storage.ledger import LedgerStore, Movement, account_from
 from coaching.storage.receipts import Answer, Remembered
