@@ -45,7 +45,6 @@ T = TypeVar("T")
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
-
 _BUSY_CODES = frozenset(
     {
         "ThrottlingException",
@@ -55,7 +54,7 @@ _BUSY_CODES = frozenset(
         "ServiceUnavailable",
     }
 )
-"""Answers that a later try of the same request may not get (any 5xx counts as one too)."""
+"""DynamoDB busy or failing for now: a later try of the same request may pass (so may any 5xx)."""
 
 
 class ConditionFailed(StorageFailed):
@@ -68,7 +67,8 @@ class ConditionFailed(StorageFailed):
 
 
 def storage_failure(error: ClientError | BotoCoreError) -> StorageFailed:
-    """The project's error for an AWS error that no condition of ours explains."""
+    """The project's error for what botocore raised on a request that is not a transaction
+    (``meaning_of`` reads a refused transaction's reasons first)."""
     if isinstance(error, BotoConnectionError | HTTPClientError):
         return StorageUnavailable(type(error).__name__)  # not reached, or no answer in time
     if not isinstance(error, ClientError):
