@@ -65,9 +65,7 @@ def ledger(
     next_token: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> LedgerPage:
     caller = http.caller(app)
-    store = runtime.storage()
-    operations.visible_account(store, caller, account_id)
-    entries, token = store.ledger(account_id, limit, next_token)
+    entries, token = operations.ledger_of(runtime.storage(), caller, account_id, limit, next_token)
     return LedgerPage(items=[entry_view(e) for e in entries], next_token=token)
 
 

@@ -1,7 +1,11 @@
-"""Domain errors. Each carries the stable code and HTTP status that docs/api.md lists.
+"""Domain errors, and what storage reports in their place when DynamoDB says no.
 
-The HTTP layer maps them to RFC 9457 problem documents in one place; storage turns failed
-DynamoDB conditions into them. Messages never contain personal data.
+Each domain error carries the stable code and HTTP status that docs/api.md lists; the HTTP
+layer maps them to RFC 9457 problem documents in one place. Storage turns every AWS error into
+one of the project's: a failed condition that means something to the caller becomes a domain
+error (``SlotTaken``) or one of the storage outcomes below, and anything else a
+``StorageFailed``, so no caller of storage handles botocore's errors. Messages never contain
+personal data.
 """
 
 from dataclasses import dataclass
@@ -121,3 +125,37 @@ ALL_ERRORS: tuple[type[DomainError], ...] = (
     InternalError,
     Throttled,
 )
+
+
+# --- what storage reports ----------------------------------------------------------------------
+
+
+class StaleRead(Exception):
+    """An item changed between our read and our write: read again and decide again."""
+
+
+class TransientConflict(Exception):
+    """DynamoDB refused for now (transaction conflict, throttling): the same call may pass."""
+
+
+class KeyAlreadyUsed(Exception):
+    """Another request with this key committed first: answer from its record, change nothing."""
+
+
+class StorageFailed(Exception):
+    """DynamoDB refused or failed a request for a reason no rule of ours explains: a missing
+    table, denied access, a request it would not take, a fault of its own.
+
+    Never the caller's doing: the HTTP layer answers it as any fault of ours (500
+    ``INTERNAL_ERROR``). ``code`` is AWS's error code (or the client's error type), never its
+    message, which may quote the values of an item.
+    """
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+class StorageUnavailable(StorageFailed):
+    """DynamoDB could not be reached, did not answer in time, or was still throttling after
+    the client's own retries: the same request may pass later."""

@@ -37,6 +37,7 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from coaching.emails import Email, render
+from coaching.errors import StorageFailed
 from coaching.notifications import Notification
 from coaching.observability import logger, metrics
 from coaching.storage import Claim, EmailClaims
@@ -163,7 +164,7 @@ class Notifier:
                 outcomes.append(self.deliver(notification, time_left))
             except NotDelivered as error:
                 failed.append(error.code)
-            except (ClientError, BotoCoreError) as error:
+            except (StorageFailed, BotoCoreError) as error:  # the claims' table; an unsendable call
                 code = _code(error)
                 logger.warning("email not delivered", extra={**_keys(notification), "code": code})
                 failed.append(code)
@@ -311,7 +312,9 @@ def _keys(notification: Notification) -> dict[str, Any]:
     }
 
 
-def _code(error: ClientError | BotoCoreError) -> str:
+def _code(error: StorageFailed | ClientError | BotoCoreError) -> str:
+    if isinstance(error, StorageFailed):
+        return error.code
     if isinstance(error, ClientError):
         return str(error.response.get("Error", {}).get("Code", "") or "ClientError")
     return type(error).__name__

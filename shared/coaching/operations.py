@@ -344,6 +344,35 @@ def quote_cancellation(
     return rules.cancellation_quote(session, now)
 
 
+# --- closing --------------------------------------------------------------------------------
+
+
+def _close(
+    store: Storage,
+    session: Session,
+    status: SessionStatus,
+    event: HistoryEvent,
+    movement: Movement | None,
+    refund: Refund,
+    **changes: object,
+) -> Session:
+    """End a session for good (canceled, declined, expired): every slot it holds is freed, any
+    request on it is dropped, and its credits move back in the same transaction."""
+    after = _bump(
+        session,
+        event,
+        status=status,
+        refund=refund,
+        reschedule_request=None,
+        request_expires_at=None,
+        **changes,
+    )
+    store.save_session(
+        before=session, after=after, release=sorted(_held_slots(session)), movement=movement
+    )
+    return after
+
+
 # --- cancel ----------------------------------------------------------------------------------
 
 
@@ -370,8 +399,10 @@ def cancel(
                 credits=session.refund.credits + quote.refund_credits,
                 refunded_at=now,
             )
-        after = _bump(
+        return _close(
+            store,
             session,
+            SessionStatus.CANCELED,
             HistoryEvent(
                 at=now,
                 kind="CANCELED",
@@ -379,7 +410,8 @@ def cancel(
                 credits=quote.refund_credits,
                 reason=reason or None,
             ),
-            status=SessionStatus.CANCELED,
+            movement,
+            refund,
             cancellation=Cancellation(
                 canceled_at=now,
                 canceled_by=caller.actor,
@@ -390,14 +422,7 @@ def cancel(
                 if caller.role is Role.SUPPORT and caller.email
                 else None,
             ),
-            refund=refund,
-            reschedule_request=None,
-            request_expires_at=None,
         )
-        store.save_session(
-            before=session, after=after, release=sorted(_held_slots(session)), movement=movement
-        )
-        return after
 
     return retrying(attempt)
 
@@ -424,6 +449,14 @@ def _save_move(store: Storage, before: Session, after: Session, target: set[date
     store.save_session(
         before=before, after=after, claim=sorted(target - held), release=sorted(held - target)
     )
+
+
+def _drop_request(store: Storage, session: Session, event: HistoryEvent) -> Session:
+    """A reschedule request ends without a move (declined, withdrawn, expired): the session
+    keeps its time, and the time the request held is freed."""
+    after = _bump(session, event, reschedule_request=None)
+    _save_move(store, session, after, _slots(session.start, session.end))
+    return after
 
 
 def reschedule(
@@ -514,22 +547,19 @@ def answer_reschedule(
                 # The member asked for this time, so the window moves with it as usual.
                 **_moved(session, request.start, "member", now),
             )
-            target = _slots(request.start, request.end)
-        else:
-            after = _bump(
-                session,
-                HistoryEvent(
-                    at=now,
-                    kind="RESCHEDULE_DECLINED",
-                    by=caller.actor,
-                    start=request.start,
-                    reason=reason or None,
-                ),
-                reschedule_request=None,
-            )
-            target = _slots(session.start, session.end)
-        _save_move(store, session, after, target)
-        return after
+            _save_move(store, session, after, _slots(request.start, request.end))
+            return after
+        return _drop_request(
+            store,
+            session,
+            HistoryEvent(
+                at=now,
+                kind="RESCHEDULE_DECLINED",
+                by=caller.actor,
+                start=request.start,
+                reason=reason or None,
+            ),
+        )
 
     return retrying(attempt)
 
@@ -544,7 +574,8 @@ def withdraw_reschedule(
         rules.require_can_withdraw(caller, session, now)
         request = session.reschedule_request
         assert request is not None  # checked by the rule above
-        after = _bump(
+        return _drop_request(
+            store,
             session,
             HistoryEvent(
                 at=now,
@@ -553,10 +584,7 @@ def withdraw_reschedule(
                 start=request.start,
                 reason=reason or None,
             ),
-            reschedule_request=None,
         )
-        _save_move(store, session, after, _slots(session.start, session.end))
-        return after
 
     return retrying(attempt)
 
@@ -605,8 +633,10 @@ def answer_booking(
             store.save_session(before=session, after=after)
             return after
         movement, refund = _release_all(store, session, now, caller.actor)
-        after = _bump(
+        return _close(
+            store,
             session,
+            SessionStatus.DECLINED,
             HistoryEvent(
                 at=now,
                 kind="DECLINED",
@@ -614,15 +644,9 @@ def answer_booking(
                 credits=refund.credits,
                 reason=reason or None,
             ),
-            status=SessionStatus.DECLINED,
-            request_expires_at=None,
-            reschedule_request=None,
-            refund=refund,
+            movement,
+            refund,
         )
-        store.save_session(
-            before=session, after=after, release=sorted(_held_slots(session)), movement=movement
-        )
-        return after
 
     return retrying(attempt)
 
@@ -678,6 +702,14 @@ def visible_account(store: Storage, caller: Caller, account_id: str) -> Account:
     if account is None or not rules.can_view_account(caller, account):
         raise NotFound("No such account.")
     return account
+
+
+def ledger_of(
+    store: Storage, caller: Caller, account_id: str, limit: int, token: str | None
+) -> tuple[list[LedgerEntry], str | None]:
+    """An account's entries, newest first, for those who may see the account."""
+    visible_account(store, caller, account_id)
+    return store.ledger(account_id, limit, token)
 
 
 def grant(
@@ -762,21 +794,19 @@ def sweep_session(store: Storage, session: Session, now: datetime) -> rules.Swee
             return None
         if action == "EXPIRE_BOOKING":
             movement, refund = _release_all(store, before, now, None)
-            after = _bump(
+            _close(
+                store,
                 before,
+                SessionStatus.EXPIRED,
                 HistoryEvent(at=now, kind="EXPIRED", credits=refund.credits),
-                status=SessionStatus.EXPIRED,
-                request_expires_at=None,
-                reschedule_request=None,
-                refund=refund,
-            )
-            store.save_session(
-                before=before, after=after, release=sorted(_held_slots(before)), movement=movement
+                movement,
+                refund,
             )
         elif action == "EXPIRE_RESCHEDULE":
             request = before.reschedule_request
             assert request is not None  # the rule found it expired
-            after = _bump(
+            _drop_request(
+                store,
                 before,
                 # Dated when it lapsed, as readers were shown it before the sweep came.
                 HistoryEvent(
@@ -784,9 +814,7 @@ def sweep_session(store: Storage, session: Session, now: datetime) -> rules.Swee
                     kind="RESCHEDULE_EXPIRED",
                     start=request.start,
                 ),
-                reschedule_request=None,
             )
-            _save_move(store, before, after, _slots(before.start, before.end))
         else:
             after = _bump(
                 before, HistoryEvent(at=now, kind="COMPLETED"), status=SessionStatus.COMPLETED

@@ -9,6 +9,7 @@ time, so across a daylight-saving change "24 hours before" may read 23:00 or 01:
 member's clock, never a different amount of notice.
 """
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -16,6 +17,7 @@ from typing import Literal
 from coaching.errors import (
     FieldError,
     Forbidden,
+    InsufficientCredits,
     NotFound,
     NothingToRefund,
     NotPending,
@@ -26,6 +28,8 @@ from coaching.errors import (
 )
 from coaching.models import (
     ACTIVE_STATUSES,
+    MAX_BALANCE,
+    MAX_SESSION_MINUTES,
     SLOT_MINUTES,
     Account,
     AccountKind,
@@ -38,6 +42,7 @@ from coaching.models import (
     Service,
     Session,
     SessionStatus,
+    personal_account_id,
 )
 
 Relation = Literal["member", "coach", "support"]
@@ -459,6 +464,30 @@ def can_view_account(caller: Caller, account: Account) -> bool:
     )
 
 
+_PERSONAL_PREFIX = personal_account_id("")
+
+
+def implicit_account(account_id: str) -> Account | None:
+    """The account an id names when nothing is stored under it: a member's personal account
+    exists implicitly, empty until it is first funded; any other id names nothing."""
+    member_id = account_id.removeprefix(_PERSONAL_PREFIX)
+    if member_id and member_id != account_id:
+        return Account.personal(member_id)
+    return None
+
+
+def require_balance_allows(account: Account, kind: EntryKind, credits: int) -> None:
+    """The balance's floor and cap: no movement takes an account below zero, and no grant takes
+    it above ``MAX_BALANCE``. Credits coming back (refunds, releases) are the member's own and
+    are never refused for the cap."""
+    if kind is EntryKind.GRANT and account.balance + credits > MAX_BALANCE:
+        raise ValidationFailed.on("credits", f"would take the balance above {MAX_BALANCE}")
+    if account.balance + credits < 0:
+        raise InsufficientCredits(
+            f"The account holds {account.balance} credits; this needs {-credits}."
+        )
+
+
 def require_can_grant(caller: Caller, account: Account) -> None:
     if not can_view_account(caller, account):
         raise NotFound("No such account.")
@@ -480,6 +509,36 @@ class Listing:
     user_id: str
     with_coach: str | None = None
     """Support naming both a member and a coach: only that member's sessions with that coach."""
+
+
+View = Literal["upcoming", "past"]
+
+
+def earliest_upcoming_start(now: datetime) -> datetime:
+    """No session lasts longer than the longest type, so one that started before this time
+    cannot still be upcoming: a listing of upcoming sessions need not read further back."""
+    return now - timedelta(minutes=MAX_SESSION_MINUTES)
+
+
+def listed(
+    session: Session,
+    view: View,
+    now: datetime,
+    statuses: Collection[SessionStatus] = (),
+    with_coach: str | None = None,
+) -> bool:
+    """Whether a listing shows ``session``.
+
+    Upcoming is what ``is_upcoming`` says: active and not yet over, so a session in progress is
+    still upcoming. Past holds everything else: sessions that have ended, and canceled, declined
+    or expired ones whatever their time. ``statuses``, when given, keeps only sessions in one of
+    them; ``with_coach`` only sessions with that coach.
+    """
+    if is_upcoming(session, now) != (view == "upcoming"):
+        return False
+    if statuses and session.status not in statuses:
+        return False
+    return with_coach is None or session.coach.id == with_coach
 
 
 def session_listing(caller: Caller, member_id: str | None, coach_id: str | None) -> Listing:

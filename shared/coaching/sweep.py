@@ -36,11 +36,10 @@ from datetime import datetime
 from pathlib import PurePath
 from typing import Any, Literal
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict
 
 from coaching import operations
-from coaching.errors import DomainError
+from coaching.errors import DomainError, StorageFailed
 from coaching.models import Session
 from coaching.observability import logger
 from coaching.storage import Storage
@@ -153,7 +152,7 @@ def _one_pass(
                 return True, changed_in
             try:
                 page = store.due_page(partition, now, page_size, after)
-            except (ClientError, BotoCoreError) as error:
+            except StorageFailed as error:
                 logger.error(
                     "sweep could not read the Due index",
                     extra={"partition": partition, **describe(error)},
@@ -204,10 +203,8 @@ def describe(error: BaseException) -> dict[str, str]:
     domain error's detail is meant for the caller, not for the logs of a scheduled job.
     """
     facts = {"error": type(error).__name__}
-    if isinstance(error, DomainError):
+    if isinstance(error, DomainError | StorageFailed):
         facts["code"] = error.code
-    elif isinstance(error, ClientError):
-        facts["code"] = str(error.response.get("Error", {}).get("Code", ""))
     frames = traceback.extract_tb(error.__traceback__)
     if frames:
         last = frames[-1]

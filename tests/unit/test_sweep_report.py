@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from coaching import sweep
 from coaching.errors import NotFound
 from coaching.models import Person
+from coaching.storage.dynamodb import storage_failure
 
 PERSONAL = "zelda.quince@example.com"
 
@@ -109,14 +110,15 @@ def test_a_domain_error_is_described_by_its_code() -> None:
     assert PERSONAL not in str(facts)
 
 
-def test_a_dynamodb_error_is_described_by_its_code() -> None:
+def test_a_storage_error_is_described_by_its_code() -> None:
     error = ClientError(
         {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": PERSONAL}},
         "TransactWriteItems",
     )
 
-    facts = sweep.describe(_raised(error))
+    facts = sweep.describe(_raised(storage_failure(error)))
 
+    assert facts["error"] == "StorageUnavailable"
     assert facts["code"] == "ProvisionedThroughputExceededException"
     assert PERSONAL not in str(facts)
 

@@ -1,8 +1,11 @@
 """DynamoDB storage: the only package that talks to DynamoDB.
 
-``store`` holds sessions, slot claims, services, accounts and the ledger. See its docstring for
-the tables, keys and why every change is one conditional transaction. ``email_claims`` holds the
-claims that send each email once (EmailsTable).
+``Storage`` (``store``) is every store in one object: ``sessions`` (sessions and slot claims),
+``services`` (services and working hours), ``ledger`` (accounts and entries) and ``due`` (the
+sweep's index), built on ``dynamodb`` (typed values, queries, the one conditional transaction a
+change is) with every key from ``keys`` (see its docstring for the tables). ``receipts`` holds the
+Idempotency-Key records written in those transactions; ``email_claims`` the claims that send
+each email once (EmailsTable).
 """
 
 from coaching.storage.email_claims import Claim, ClaimStatus, EmailClaims, Held, StoredClaim

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
+from coaching.storage.dynamodb import ConditionFailed, aws_errors
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -86,10 +86,6 @@ def _number(value: float) -> dict[str, str]:
     return {"N": f"{value:.3f}"}
 
 
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
 class EmailClaims:
     def __init__(self, client: "DynamoDBClient", table: str) -> None:
         self._db = client
@@ -136,11 +132,10 @@ class EmailClaims:
         }
         for _ in range(_TAKE_TRIES):
             try:
-                response = self._db.update_item(**request)
-            except ClientError as error:
-                if _code(error) != "ConditionalCheckFailedException":
-                    raise
-                item = cast(dict[str, Any], error.response).get("Item")
+                with aws_errors():
+                    response = self._db.update_item(**request)
+            except ConditionFailed as failed:
+                item = failed.item
                 found = self._read(key) if item is None else _stored(key, item)
                 if found is None:
                     continue  # gone between the write and the read (its TTL): try again
@@ -165,21 +160,20 @@ class EmailClaims:
     def release(self, claim: Claim) -> bool:
         """Give the lease up early, so that a retry need not wait for it to run out."""
         try:
-            self._db.update_item(
-                TableName=self.table,
-                Key={"pk": {"S": claim.key}},
-                UpdateExpression="SET lease_until = :zero REMOVE lease_owner",
-                ConditionExpression="#status = :sending AND lease_owner = :owner",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":zero": {"N": "0"},
-                    ":sending": {"S": ClaimStatus.SENDING.value},
-                    ":owner": {"S": claim.owner},
-                },
-            )
-        except ClientError as error:
-            if _code(error) != "ConditionalCheckFailedException":
-                raise
+            with aws_errors():
+                self._db.update_item(
+                    TableName=self.table,
+                    Key={"pk": {"S": claim.key}},
+                    UpdateExpression="SET lease_until = :zero REMOVE lease_owner",
+                    ConditionExpression="#status = :sending AND lease_owner = :owner",
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues={
+                        ":zero": {"N": "0"},
+                        ":sending": {"S": ClaimStatus.SENDING.value},
+                        ":owner": {"S": claim.owner},
+                    },
+                )
+        except ConditionFailed:
             return False
         return True
 
@@ -195,31 +189,31 @@ class EmailClaims:
         values: dict[str, Any],
     ) -> bool:
         try:
-            self._db.update_item(
-                TableName=self.table,
-                Key={"pk": {"S": claim.key}},
-                UpdateExpression=f"SET #status = :final, settled_at = :now, {detail} "
-                "REMOVE lease_owner, lease_until",
-                ConditionExpression="#status = :sending AND lease_owner = :owner",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":final": {"S": status.value},
-                    ":now": _number(now),
-                    ":sending": {"S": ClaimStatus.SENDING.value},
-                    ":owner": {"S": claim.owner},
-                    **values,
-                },
-            )
-        except ClientError as error:
-            if _code(error) != "ConditionalCheckFailedException":
-                raise
+            with aws_errors():
+                self._db.update_item(
+                    TableName=self.table,
+                    Key={"pk": {"S": claim.key}},
+                    UpdateExpression=f"SET #status = :final, settled_at = :now, {detail} "
+                    "REMOVE lease_owner, lease_until",
+                    ConditionExpression="#status = :sending AND lease_owner = :owner",
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues={
+                        ":final": {"S": status.value},
+                        ":now": _number(now),
+                        ":sending": {"S": ClaimStatus.SENDING.value},
+                        ":owner": {"S": claim.owner},
+                        **values,
+                    },
+                )
+        except ConditionFailed:
             return False
         return True
 
     def _read(self, key: str) -> StoredClaim | None:
-        response = self._db.get_item(
-            TableName=self.table, Key={"pk": {"S": key}}, ConsistentRead=True
-        )
+        with aws_errors():
+            response = self._db.get_item(
+                TableName=self.table, Key={"pk": {"S": key}}, ConsistentRead=True
+            )
         item = response.get("Item")
         return None if item is None else _stored(key, item)
 

@@ -19,6 +19,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+# Where it was defined before the project's errors were gathered in one module.
+from coaching.errors import KeyAlreadyUsed as KeyAlreadyUsed
+
 KEPT_FOR = timedelta(hours=24)
 """How long a key's answer is replayed; after that the key may be used afresh."""
 
@@ -38,10 +41,6 @@ class Remembered:
 
     fingerprint: str
     answer: Answer
-
-
-class KeyAlreadyUsed(Exception):
-    """Another request with this key committed first: answer from its record, change nothing."""
 
 
 @dataclass

@@ -40,3 +40,19 @@ def test_an_unexpected_exception_is_a_500_problem_without_its_message(
     assert "alice@example.com" not in logged
     faults = [json.loads(line) for line in logged.splitlines() if "unexpected fault" in line]
     assert [f["error_type"] for f in faults] == ["RuntimeError"]
+
+
+def test_a_table_dynamodb_cannot_find_is_a_500_problem_logged_as_a_storage_failure(
+    api: Api,
+    store: Storage,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lines = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", lines)
+    store._db.delete_table(TableName=store.sessions_table)
+
+    reply = api.get(member(), "/sessions")
+
+    assert_problem(reply, 500, "INTERNAL_ERROR")
+    faults = [json.loads(line) for line in lines.getvalue().splitlines() if "unexpected" in line]
+    assert [f["error_type"] for f in faults] == ["StorageFailed"]

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 
 from coaching import operations, sweep
+from coaching.errors import StorageUnavailable
 from coaching.models import Session, SessionStatus
 from coaching.storage import Storage
 from coaching.storage.store import LEGACY_DUE_PARTITION, due_partition
@@ -123,8 +123,7 @@ def test_a_shard_that_cannot_be_read_waits_for_the_next_run_and_the_others_are_s
 
     def throttled(partition: str, *args: Any, **kwargs: Any) -> Any:
         if partition == "DUE#2":
-            error = {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}
-            raise ClientError(error, "Query")  # type: ignore[arg-type]
+            raise StorageUnavailable("ThrottlingException")  # what storage makes of it
         return read(partition, *args, **kwargs)
 
     monkeypatch.setattr(world.store, "due_page", throttled)

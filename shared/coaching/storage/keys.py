@@ -1,0 +1,123 @@
+"""Every key the storage writes or reads, built here and nowhere else.
+
+Two tables, both defined in ``template.yaml``:
+
+``SessionsTable`` (its stream drives the emails)
+  - session   ``SESSION#{id}`` / ``SESSION``; indexes ByMember, ByCoach (by start time, whole
+    sessions: a listing shows them whole) and the sparse Due index (keys only; only sessions
+    the sweep will have to look at carry ``due_pk``, one of ``DUE#0`` .. ``DUE#{N-1}`` from a
+    hash of the id, so no one partition takes every change)
+  - slot      ``SLOT#{coach}#{time}`` / ``SLOT``: one per 15 minutes a coach's session holds;
+    a conditional put claims it, so a time cannot be booked twice. Also in ByCoach under
+    ``SLOTS#{coach}`` by time, so free times read only the claims of the range asked for
+  - service   ``SERVICE#{id}`` / ``SERVICE``; in ByCoach under ``SERVICES#{coach}``
+  - hours     ``AVAILABILITY#{coach}`` / ``AVAILABILITY``: the coach's weekly working hours
+
+ByCoach holds three kinds of partition per coach, told apart by their prefix: ``COACH#`` (the
+coach's sessions by start), ``SLOTS#`` (their slot claims by slot time) and ``SERVICES#`` (their
+services by creation time). A slot claim keeps its own key (``SLOT#{coach}#{time}``), so the
+condition that stops a double booking is the same as before; the index only serves reads.
+
+``LedgerTable``
+  - account   ``ACCOUNT#{id}`` / ``ACCOUNT``: running balance and ``version`` (entries so far)
+  - entry     ``ACCOUNT#{id}`` / ``ENTRY#{seq}``: immutable, numbered 1, 2, 3 ... per account
+  - member    ``MEMBER#{user}`` / ``ACCOUNT#{id}``: the group accounts a user belongs to or runs
+
+``IdempotencyTable`` records are keyed by ``receipts.record_id``.
+
+Keys here are plain values (``{"pk": ..., "sk": ...}``); ``dynamodb.to_item`` types them.
+"""
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Literal
+
+Key = dict[str, str]
+
+
+def iso(moment: datetime) -> str:
+    """Index keys sort as text, so every time in a key has this one fixed UTC format."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- SessionsTable -------------------------------------------------------------------------------
+
+
+def session(session_id: str) -> Key:
+    return {"pk": f"SESSION#{session_id}", "sk": "SESSION"}
+
+
+def slot(coach_id: str, at: datetime) -> Key:
+    return {"pk": f"SLOT#{coach_id}#{iso(at)}", "sk": "SLOT"}
+
+
+def service(service_id: str) -> Key:
+    return {"pk": f"SERVICE#{service_id}", "sk": "SERVICE"}
+
+
+def availability(coach_id: str) -> Key:
+    return {"pk": f"AVAILABILITY#{coach_id}", "sk": "AVAILABILITY"}
+
+
+def sessions_of(role: Literal["member", "coach"], user_id: str) -> str:
+    """The ByMember (``member_pk``) or ByCoach (``coach_pk``) partition of someone's sessions."""
+    return f"{role.upper()}#{user_id}"
+
+
+def slots_of(coach_id: str) -> str:
+    """The ByCoach partition of a coach's slot claims, by slot time."""
+    return f"SLOTS#{coach_id}"
+
+
+def services_of(coach_id: str) -> str:
+    """The ByCoach partition of a coach's services, by creation time."""
+    return f"SERVICES#{coach_id}"
+
+
+LEGACY_DUE_PARTITION = "DUE"
+"""The Due index's one partition before it was sharded. Items written then keep it until their
+next change (which moves them to their shard) or their sweep; the sweep reads it with the shards."""
+
+
+def due_partition(session_id: str, shards: int) -> str:
+    """The Due index partition of a session: ``DUE#0`` to ``DUE#{shards-1}``.
+
+    A hash of the id, stable across processes and releases (unlike ``hash()``), so a session
+    stays in one shard while the shard count stays the same, and sessions spread evenly.
+    """
+    digest = hashlib.sha256(session_id.encode()).digest()
+    return f"DUE#{int.from_bytes(digest[:8], 'big') % shards}"
+
+
+def due_partitions(shards: int) -> list[str]:
+    """Every partition the sweep reads: each shard, then the legacy one."""
+    return [f"DUE#{n}" for n in range(shards)] + [LEGACY_DUE_PARTITION]
+
+
+# --- LedgerTable ---------------------------------------------------------------------------------
+
+
+def account_partition(account_id: str) -> str:
+    """The partition holding an account and its entries."""
+    return f"ACCOUNT#{account_id}"
+
+
+def account(account_id: str) -> Key:
+    return {"pk": account_partition(account_id), "sk": "ACCOUNT"}
+
+
+ENTRY_PREFIX = "ENTRY#"
+
+
+def entry(account_id: str, seq: int) -> Key:
+    """Zero-padded, so that entries sort by number."""
+    return {"pk": account_partition(account_id), "sk": f"{ENTRY_PREFIX}{seq:010d}"}
+
+
+def memberships_of(user_id: str) -> str:
+    """The partition listing the group accounts a user belongs to or runs."""
+    return f"MEMBER#{user_id}"
+
+
+def membership(user_id: str, account_id: str) -> Key:
+    return {"pk": memberships_of(user_id), "sk": account_partition(account_id)}

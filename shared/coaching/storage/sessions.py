@@ -1,0 +1,202 @@
+"""Sessions and the slot claims that hold their coach's time (SessionsTable; keys in ``keys``)."""
+
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from coaching import rules
+from coaching.models import Session, SessionStatus
+from coaching.storage import keys
+from coaching.storage.dynamodb import (
+    Table,
+    Transaction,
+    aws_errors,
+    from_item,
+    only_fields,
+    put_item,
+    to_item,
+)
+from coaching.storage.keys import iso
+from coaching.storage.ledger import Movement, add_movement
+
+SLOT_CLAIM_TTL = timedelta(days=7)
+"""Claims of past slots are left for DynamoDB's TTL to delete a week after the slot."""
+
+
+def session_item(session: Session, *, due_shards: int) -> dict[str, Any]:
+    values: dict[str, Any] = session.model_dump(mode="json", exclude_none=True)
+    values |= {
+        **keys.session(session.id),
+        "entity": "SESSION",
+        "member_pk": keys.sessions_of("member", session.member.id),
+        "coach_pk": keys.sessions_of("coach", session.coach.id),
+        "start_at": iso(session.start),
+        "end_at": iso(session.end),
+    }
+    due = rules.due_at(session)
+    if due is not None:
+        values |= {"due_pk": keys.due_partition(session.id, due_shards), "due_at": iso(due)}
+    return to_item(values)
+
+
+def slot_claim_item(session: Session, slot: datetime) -> dict[str, Any]:
+    """The item by which ``session`` holds its coach's 15-minute ``slot``."""
+    return to_item(
+        {
+            **keys.slot(session.coach.id, slot),
+            "entity": "SLOT",
+            "session_id": session.id,
+            "ttl": int((max(slot, session.end) + SLOT_CLAIM_TTL).timestamp()),
+            # ByCoach: the coach's claims by time, for free times.
+            "coach_pk": keys.slots_of(session.coach.id),
+            "start_at": iso(slot),
+        }
+    )
+
+
+def session_from_item(item: Mapping[str, Any]) -> Session:
+    return session_from_item_values(from_item(item))
+
+
+def session_from_item_values(values: Mapping[str, Any]) -> Session:
+    """A session from an item already turned into Python values."""
+    return Session.model_validate(only_fields(Session, values))
+
+
+class SessionStore(Table):
+    def get_session(self, session_id: str) -> Session | None:
+        item = self._get(self.sessions_table, keys.session(session_id))
+        return None if item is None else session_from_item_values(item)
+
+    def slot_holder(self, coach_id: str, slot: datetime) -> str | None:
+        item = self._get(self.sessions_table, keys.slot(coach_id, slot))
+        return None if item is None else str(item["session_id"])
+
+    def sessions_of(
+        self,
+        role: Literal["member", "coach"],
+        user_id: str,
+        view: Literal["upcoming", "past"],
+        now: datetime,
+        limit: int,
+        token: str | None,
+        statuses: Collection[SessionStatus] = (),
+        with_coach: str | None = None,
+    ) -> tuple[list[Session], str | None]:
+        """A member's or coach's sessions, upcoming (soonest first) or past (latest first).
+
+        Which sessions each view shows is ``rules.listed``; the query reads the partition in
+        the view's order, upcoming from ``rules.earliest_upcoming_start`` on.
+        """
+        index, key = ("ByMember", "member_pk") if role == "member" else ("ByCoach", "coach_pk")
+        partition = keys.sessions_of(role, user_id)
+        names = {"#k": key}
+        values: dict[str, Any] = {":p": {"S": partition}}
+        if view == "upcoming":
+            names["#s"] = "start_at"
+            values[":earliest"] = {"S": iso(rules.earliest_upcoming_start(now))}
+            condition, forward = "#k = :p AND #s > :earliest", True
+        else:
+            condition, forward = "#k = :p", False
+
+        def read(item: dict[str, Any]) -> Session | None:
+            session = session_from_item_values(item)
+            return session if rules.listed(session, view, now, statuses, with_coach) else None
+
+        return self._query(
+            self.sessions_table,
+            index=index,
+            key_condition=condition,
+            names=names,
+            values=values,
+            forward=forward,
+            limit=limit,
+            token=token,
+            token_keys={key: partition},
+            key_names={"pk", "sk", key, "start_at"},
+            read=read,
+        )
+
+    def claimed_slots(self, coach_id: str, start: datetime, end: datetime) -> set[datetime]:
+        """The coach's claimed slots from ``start`` up to (not including) ``end``.
+
+        Reads the claims of that range only (ByCoach, partition ``SLOTS#{coach}``, by time),
+        so the cost follows the range, not how many sessions the coach ever had. The index is
+        eventually consistent: a slot claimed a moment ago may still read as free, and a
+        booking of it is then refused by the claim's own condition (SLOT_TAKEN).
+        """
+        kwargs: dict[str, Any] = {
+            "TableName": self.sessions_table,
+            "IndexName": "ByCoach",
+            "KeyConditionExpression": "coach_pk = :p AND start_at BETWEEN :from AND :to",
+            "ExpressionAttributeValues": {
+                ":p": {"S": keys.slots_of(coach_id)},
+                ":from": {"S": iso(start)},
+                # BETWEEN includes its end; the last slot before ``end`` starts 1 s before it.
+                ":to": {"S": iso(end - timedelta(seconds=1))},
+            },
+            "ProjectionExpression": "start_at",
+        }
+        found: set[datetime] = set()
+        while True:
+            with aws_errors():
+                response = self._db.query(**kwargs)
+            for item in response.get("Items", []):
+                found.add(datetime.fromisoformat(item["start_at"]["S"]))
+            if "LastEvaluatedKey" not in response:
+                return found
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def save_session(
+        self,
+        *,
+        before: Session | None,
+        after: Session,
+        claim: Sequence[datetime] = (),
+        release: Sequence[datetime] = (),
+        movement: Movement | None = None,
+    ) -> None:
+        """Write a session's new state with everything that must change with it, atomically.
+
+        ``before`` is the session as read (None for a new booking): the write lands only if the
+        stored session is still that version. ``claim`` and ``release`` are the coach's slots
+        taken and freed; ``movement`` the credits that move with this change.
+        """
+        tx = Transaction()
+        item = session_item(after, due_shards=self.settings.due_shards)
+        if before is None:
+            tx.add("new", put_item(self.sessions_table, item, "attribute_not_exists(pk)"))
+        else:
+            tx.add(
+                "session",
+                {
+                    "Put": {
+                        "TableName": self.sessions_table,
+                        "Item": item,
+                        "ConditionExpression": "version = :v",
+                        "ExpressionAttributeValues": {":v": {"N": str(before.version)}},
+                    }
+                },
+            )
+        for slot in claim:
+            tx.add(
+                "slot-claim",
+                put_item(
+                    self.sessions_table, slot_claim_item(after, slot), "attribute_not_exists(pk)"
+                ),
+            )
+        for slot in release:
+            tx.add(
+                "slot-release",
+                {
+                    "Delete": {
+                        "TableName": self.sessions_table,
+                        "Key": to_item(keys.slot(after.coach.id, slot)),
+                        "ConditionExpression": "session_id = :s",
+                        "ExpressionAttributeValues": {":s": {"S": after.id}},
+                    }
+                },
+            )
+        if movement is not None:
+            add_movement(tx, self.ledger_table, movement)
+        self._write(tx, after)
