@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from coaching import clock
+from local import time_travel
 from local.aws import EmbeddedAws
 from local.faults import FunctionKilled
 from local.lambdas import Function, LambdaService
@@ -41,7 +41,7 @@ def lambda_record(record: Mapping[str, Any], stream_arn: str) -> dict[str, Any]:
     if isinstance(created, datetime):
         # moto stamps the record with the system clock; the functions' clock may have been moved
         # on (/_local/clock), and a record is read within a poll of being written.
-        created += clock.offset()
+        created += time_travel.offset()
         dynamodb["ApproximateCreationDateTime"] = int(created.timestamp())
     return {
         "eventVersion": "1.1",

@@ -13,6 +13,7 @@ from coaching.storage import Storage
 from local import moto_patch
 from local.moto_server import SerializedMotoServer
 from local.template import create_tables
+from local.time_travel import TimeTravel
 from tests.api_client import Api
 from tests.builders import World, unique
 
@@ -47,6 +48,14 @@ def _make_store(client: object) -> Storage:
     settings = _settings()
     create_tables(client, settings.table_names())
     return Storage(client, settings)  # type: ignore[arg-type]
+
+
+@pytest.fixture(autouse=True)
+def travel() -> Iterator[TimeTravel]:
+    """Every test reads time from a clock of its own, at the system time until the test moves
+    it; the clock before it comes back after, so no test starts where another travelled to."""
+    with clock.use_clock(TimeTravel()) as moved:
+        yield moved
 
 
 @pytest.fixture
@@ -104,7 +113,5 @@ def api(store: Storage, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     monkeypatch.setenv("IDEMPOTENCY_TABLE", store.settings.idempotency_table)
     monkeypatch.setenv("EMAILS_TABLE", store.settings.emails_table)
     runtime.reset()
-    clock.reset()
     yield Api(store)
     runtime.reset()
-    clock.reset()
