@@ -58,6 +58,18 @@ def travel() -> Iterator[TimeTravel]:
         yield moved
 
 
+@pytest.fixture(autouse=True)
+def no_metrics_left_over() -> Iterator[None]:
+    """Powertools keeps metrics in state shared by the whole process, printed and emptied only
+    when a handler returns: what a test records outside a handler (the notifier called directly)
+    would otherwise show in the next test's output, whichever test that is."""
+    from coaching.observability import metrics  # here: the environment above is set by now
+
+    metrics.clear_metrics()
+    yield
+    metrics.clear_metrics()
+
+
 @pytest.fixture
 def aws() -> Iterator[None]:
     with mock_aws():

@@ -18,7 +18,6 @@ from moto.core import DEFAULT_ACCOUNT_ID  # type: ignore[attr-defined]
 from moto.ses.models import ses_backends
 
 from coaching import runtime
-from coaching.observability import metrics
 from coaching.storage import EmailClaims, Storage
 from local.lambda_runtime import LambdaContext, load_handler
 from local.streams import lambda_record
@@ -153,7 +152,6 @@ def notify(store: Storage, monkeypatch: pytest.MonkeyPatch) -> Iterator[Notify]:
     }.items():
         monkeypatch.setenv(name, value)
     runtime.reset()
-    metrics.clear_metrics()  # nothing left over from a test that used the notifier directly
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     arn = dynamodb.describe_table(TableName=store.sessions_table)["Table"]["LatestStreamArn"]
     # botocore sends stream calls to account-based endpoints that moto does not route.
