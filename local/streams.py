@@ -16,7 +16,8 @@ from typing import Any
 from local import time_travel
 from local.aws import EmbeddedAws
 from local.faults import FunctionKilled
-from local.lambdas import Function, LambdaService
+from local.lambdas import LambdaService
+from local.template import Function
 
 log = logging.getLogger("local.streams")
 
