@@ -56,9 +56,9 @@ def outcome_metrics(outcome: str) -> Iterator[AmazonCloudWatchEMFProvider]:
     document of their own, as Powertools' ``single_metric`` does, and like ``metrics`` not
     at all when metrics are disabled.
 
-    The label lives in this block's own metric set. On ``metrics`` it would stay on the
-    process's shared dimensions for whatever is recorded next (another invocation, or another
-    request served by the same process locally) until something emptied them.
+    The label lives in this block's own metric set. On ``metrics`` it would stay among the
+    process's shared dimensions, labelling whatever is recorded next, until something emptied
+    them: the next invocation's metrics, where they are not printed (the local stack).
     """
     labelled = AmazonCloudWatchEMFProvider(namespace=metrics.namespace, service=metrics.service)
     labelled.add_dimension(name="outcome", value=outcome)
