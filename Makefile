@@ -85,20 +85,25 @@ lock: install
 		--python-platform aarch64-manylinux2014 --only-binary :all: --generate-hashes \
 		--custom-compile-command "make lock" $(LOCK_FLAGS) -o shared/requirements.txt
 
+# Tests run in a new random order each time (pytest-randomly), so none can lean on what another
+# left behind. The run's first lines say "Using --randomly-seed=N": `make test
+# PYTEST_ARGS=--randomly-seed=N` repeats that order, `-p no:randomly` turns the shuffle off.
+PYTEST_ARGS ?=
+
 unit: install
-	$(BIN)/pytest tests/unit
+	$(BIN)/pytest $(PYTEST_ARGS) tests/unit
 
 integration: install
-	$(BIN)/pytest tests/integration
+	$(BIN)/pytest $(PYTEST_ARGS) tests/integration
 
 e2e: install
-	$(BIN)/pytest tests/e2e
+	$(BIN)/pytest $(PYTEST_ARGS) tests/e2e
 
 test: lint typecheck template build
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 ifneq ($(PYTHON313),)
 	$(MAKE) $(VENV313)/.installed
-	$(VENV313)/bin/pytest -p no:cacheprovider $(TESTS_313)
+	$(VENV313)/bin/pytest -p no:cacheprovider $(PYTEST_ARGS) $(TESTS_313)
 else
 	@echo "No Python 3.13 on this machine: the suite ran on $$($(BIN)/python -V) only."
 endif
@@ -109,7 +114,7 @@ endif
 # its 20-minute budget, so they run once, on the first pass.
 TESTS_313 := tests/unit tests/layer tests/integration/api
 test-313: build $(VENV313)/.installed
-	$(VENV313)/bin/pytest -p no:cacheprovider $(TESTS_313)
+	$(VENV313)/bin/pytest -p no:cacheprovider $(PYTEST_ARGS) $(TESTS_313)
 
 run: install-local
 	$(BIN)/python -m local.stack

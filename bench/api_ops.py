@@ -55,6 +55,16 @@ class Operation:
     creates_session: bool = False
 
 
+def _cancel(s: Subject, _: datetime) -> Request:
+    return Request(
+        s.member,
+        "POST",
+        f"/sessions/{s.session.id}/cancel",
+        {"reason": "Something came up at work"},
+        idempotency_key=_key(),
+    )
+
+
 def _late_cancel(store: Storage, who: Subject, now: datetime) -> None:
     """The member cancels inside the window: no refund, so the coach may grant one."""
     operations.cancel(store, who.member, who.session.id, "Ill", now)
@@ -84,30 +94,8 @@ OPERATIONS = [
         lambda s, now: Request(s.member, "GET", f"/sessions/{s.session.id}/cancellation"),
         200,
     ),
-    Operation(
-        "cancel, refunded",
-        (72,),
-        lambda s, now: Request(
-            s.member,
-            "POST",
-            f"/sessions/{s.session.id}/cancel",
-            {"reason": "Something came up at work"},
-            idempotency_key=_key(),
-        ),
-        200,
-    ),
-    Operation(
-        "cancel, not refunded",
-        (5,),
-        lambda s, now: Request(
-            s.member,
-            "POST",
-            f"/sessions/{s.session.id}/cancel",
-            {"reason": "Something came up at work"},
-            idempotency_key=_key(),
-        ),
-        200,
-    ),
+    Operation("cancel, refunded", (72,), _cancel, 200),
+    Operation("cancel, not refunded", (5,), _cancel, 200),
     Operation(
         "reschedule",
         (72,),
@@ -177,12 +165,8 @@ class BenchError(RuntimeError):
 
 def _invoke(aws: Aws, request: Request, status: int) -> Sample:
     invocation = http_invocation(request)
-    context = invocation.context()
     aws.recorder.take()
-    settle_garbage()
-    started = time.perf_counter()
-    result = invocation.handler(invocation.event, context)
-    seconds = time.perf_counter() - started
+    result, seconds = invocation.timed()
     calls = aws.recorder.take()
     if result["statusCode"] != status:
         raise BenchError(

@@ -32,9 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median as middle
 
-from bench.env import AWS_ENVIRONMENT, ROOT, Function, functions
+from bench.env import AWS_ENVIRONMENT, ROOT
 from bench.layer import host_layer, python313
 from bench.report import Section, Table, Target, median, ms
+from local.template import Function, functions
 
 RUNS = 7
 SOURCE_RUNS = 3
@@ -111,8 +112,8 @@ def _stage(root: Path, layer: Path, fns: list[Function]) -> dict[str, Path]:
     shutil.copytree(layer, places["layer"])
     shutil.copytree(layer, places["source-only layer"], ignore=skip)
     for f in fns:
-        places[f.logical_id] = root / "task" / f.logical_id
-        shutil.copytree(ROOT / f.code_uri, places[f.logical_id], ignore=skip)
+        places[f.name] = root / "task" / f.name
+        shutil.copytree(ROOT / f.code_uri, places[f.name], ignore=skip)
     return places
 
 
@@ -167,7 +168,7 @@ def _group(module: str, layer: Path) -> str:
 def run(runs: int = RUNS) -> Section:
     python = python313()
     layer, how = host_layer()
-    fns = functions()
+    fns = list(functions().values())
     with tempfile.TemporaryDirectory(prefix="bench-coldstart-") as scratch:
         root = Path(scratch)
         places = _stage(root, layer, fns)
@@ -183,23 +184,23 @@ def run(runs: int = RUNS) -> Section:
                 runs,
             )
             built = {
-                f.logical_id: Importer(
-                    f.logical_id,
+                f.name: Importer(
+                    f.name,
                     f.handler,
-                    places[f.logical_id],
+                    places[f.name],
                     places["layer"],
-                    f.logical_id,
+                    f.name,
                     runs,
                 )
                 for f in fns
             }
             source = {
-                f.logical_id: Importer(
-                    f.logical_id,
+                f.name: Importer(
+                    f.name,
                     f.handler,
-                    places[f.logical_id],
+                    places[f.name],
                     places["source-only layer"],
-                    f.logical_id,
+                    f.name,
                     SOURCE_RUNS,
                 )
                 for f in fns

@@ -8,6 +8,7 @@ import json
 import os
 import platform
 import sys
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -36,10 +37,15 @@ AWS_ENVIRONMENT = {
 
 
 def configure_process() -> None:
-    """This process's environment for the in-process sections (before any handler import)."""
+    """This process's environment for the in-process sections (before any handler import), and
+    moto as the tests and the local stack run it: patched so that a transaction copies the
+    items it names, not whole tables (``local/moto_patch.py``)."""
+    from local import moto_patch
+
     os.environ.update(AWS_ENVIRONMENT)
     os.environ.pop("AWS_ENDPOINT_URL", None)
     os.environ.pop("AWS_PROFILE", None)
+    moto_patch.install()
 
 
 def subprocess_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -65,43 +71,6 @@ def unique(prefix: str) -> str:
 
 
 # --- the template -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Function:
-    logical_id: str
-    code_uri: str
-    handler: str
-    timeout: float
-
-    @property
-    def module_path(self) -> Path:
-        module, _, _ = self.handler.rpartition(".")
-        return ROOT / self.code_uri / f"{module}.py"
-
-
-def functions() -> list[Function]:
-    """The template's functions, in template order."""
-    from local import template
-
-    loaded = template.load()
-    default_timeout = float(loaded.get("Globals", {}).get("Function", {}).get("Timeout", 3))
-    found = []
-    for name, resource in template.resources(loaded, "AWS::Serverless::Function").items():
-        props = resource["Properties"]
-        found.append(
-            Function(
-                logical_id=name,
-                code_uri=props["CodeUri"],
-                handler=props["Handler"],
-                timeout=float(props.get("Timeout", default_timeout)),
-            )
-        )
-    return found
-
-
-def function(logical_id: str) -> Function:
-    return next(f for f in functions() if f.logical_id == logical_id)
 
 
 @dataclass(frozen=True)
@@ -170,6 +139,29 @@ class Invocation:
 
         return LambdaContext(self.function, self.timeout)
 
+    def timed(self) -> tuple[Any, float]:
+        """The handler's answer and its wall time, the context made and the garbage settled
+        before the clock starts."""
+        context = self.context()
+        settle_garbage()
+        started = time.perf_counter()
+        answer = self.handler(self.event, context)
+        return answer, time.perf_counter() - started
+
+
+def invocation(function: str, event: dict[str, Any]) -> Invocation:
+    """The template's function (by logical id) with its handler loaded, and ``event``."""
+    from local.lambda_runtime import load_handler
+    from local.template import functions
+
+    found = functions()[function]
+    return Invocation(
+        handler=load_handler(found.code_uri, found.handler),
+        event=event,
+        function=found.name,
+        timeout=found.timeout,
+    )
+
 
 def http_request_event(request: Request) -> tuple[Any, dict[str, Any]]:
     """The template's route for ``request`` and the HTTP API v2 event API Gateway sends."""
@@ -198,15 +190,8 @@ def http_request_event(request: Request) -> tuple[Any, dict[str, Any]]:
 
 def http_invocation(request: Request) -> Invocation:
     """The template's route for ``request``, its handler, and an HTTP API v2 event for it."""
-    from local.lambda_runtime import load_handler
-
     route, event = http_request_event(request)
-    return Invocation(
-        handler=load_handler(route.code_uri, route.handler),
-        event=event,
-        function=route.function,
-        timeout=route.timeout,
-    )
+    return invocation(route.function, event)
 
 
 def is_session_record(record: Mapping[str, Any]) -> bool:

@@ -38,7 +38,7 @@ from bench.capacity import (
     read_units,
     write_units,
 )
-from bench.env import TableSchema, is_session_record
+from bench.env import TableSchema, invocation, is_session_record
 from bench.notify import _records, streams_client
 from bench.recorder import Call, ItemWrite
 from bench.report import Section, Table, Target, units
@@ -95,9 +95,6 @@ def _writes(calls: Iterable[Call]) -> list[ItemWrite]:
 
 def _after_stream(aws: stack.Aws, session_id: str, seen: int) -> tuple[list[ItemWrite], int]:
     """Let the notify handler take the change's stream record; its claims' writes."""
-    from local.lambda_runtime import LambdaContext, load_handler
-
-    handler = load_handler("functions/notify/", "app.handler")
     arn = aws.bare.describe_table(TableName=aws.settings.sessions_table)["Table"]["LatestStreamArn"]
     records = _records(streams_client(), arn)
     mine = [
@@ -108,7 +105,8 @@ def _after_stream(aws: stack.Aws, session_id: str, seen: int) -> tuple[list[Item
     aws.recorder.take()
     aws.recorder.detail = True
     try:
-        answer = handler({"Records": mine[-1:]}, LambdaContext("NotifyFunction", 60.0))
+        notify = invocation("NotifyFunction", {"Records": mine[-1:]})
+        answer = notify.handler(notify.event, notify.context())
     finally:
         aws.recorder.detail = False
     if answer != {"batchItemFailures": []}:

@@ -16,7 +16,6 @@ import sys
 import tempfile
 import time
 import uuid
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -25,24 +24,15 @@ from typing import Any
 import boto3
 
 from bench import stack
-from bench.env import (
-    REGION,
-    ROOT,
-    SENDER,
-    Request,
-    function,
-    functions,
-    http_request_event,
-    subprocess_environment,
-)
+from bench.env import REGION, ROOT, SENDER, Request, http_request_event, subprocess_environment
 from bench.notify import changes, streams_client
 from bench.report import Section, Table
-from bench.sweep import Filler, moto_without_transaction_copies
+from bench.sweep import Filler
 from bench.world import on_the_hour, subject, utc_now
 from coaching import operations
 from coaching.storage import Storage
 from local.scheduler import scheduled_event
-from local.template import create_tables
+from local.template import create_tables, functions
 
 MEMORY_SIZE_MB = 512
 """The template's Globals MemorySize."""
@@ -210,18 +200,18 @@ def _probes(client: Any, endpoint: str, store: Storage) -> list[Probe]:
 
 
 def _measure(probe: Probe, environment: dict[str, str], workdir: Path) -> dict[str, Any]:
-    f = function(probe.logical_id)
+    f = functions()[probe.logical_id]
     _, _, attribute = f.handler.rpartition(".")
     spec = {
         "path": str(f.module_path),
         "attribute": attribute,
-        "function": f.logical_id,
+        "function": f.name,
         "timeout": f.timeout,
         "memory_mb": MEMORY_SIZE_MB,
         "events": probe.events,
         "advance_seconds": list(probe.advance_seconds),
     }
-    spec_path, result_path = workdir / f"{f.logical_id}.json", workdir / f"{f.logical_id}.out"
+    spec_path, result_path = workdir / f"{f.name}.json", workdir / f"{f.name}.out"
     spec_path.write_text(json.dumps(spec, default=str))
     started = time.perf_counter()
     done = subprocess.run(
@@ -233,7 +223,7 @@ def _measure(probe: Probe, environment: dict[str, str], workdir: Path) -> dict[s
         check=False,
     )
     if done.returncode != 0:
-        raise RuntimeError(f"{f.logical_id} probe failed:\n{done.stderr[-3000:]}")
+        raise RuntimeError(f"{f.name} probe failed:\n{done.stderr[-3000:]}")
     found: dict[str, Any] = json.loads(result_path.read_text())
     found["wall"] = time.perf_counter() - started
     return found
@@ -272,11 +262,7 @@ def run() -> Section:
         )
         results = {}
         for probe in probes:
-            # The sweep writes 300 transactions; let moto skip its per-transaction table copy
-            # (see bench.sweep), which would otherwise be most of this section's time.
-            skip = probe.logical_id == "SweepFunction"
-            with moto_without_transaction_copies() if skip else nullcontext():
-                results[probe.logical_id] = _measure(probe, environment, Path(workdir))
+            results[probe.logical_id] = _measure(probe, environment, Path(workdir))
 
     table = Table(
         "Memory: a warm invocation, each function in a fresh interpreter",
@@ -290,7 +276,7 @@ def run() -> Section:
             "answers",
         ],
     )
-    order = [f.logical_id for f in functions()]
+    order = [f.name for f in functions().values()]
     for probe in sorted(probes, key=lambda p: order.index(p.logical_id)):
         found = results[probe.logical_id]
         warm_mb = found["rss_warm_kb"] / 1024

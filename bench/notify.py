@@ -20,7 +20,7 @@ from botocore.config import Config
 from moto import mock_aws
 
 from bench import stack
-from bench.env import REGION, is_session_record, settle_garbage
+from bench.env import REGION, invocation, is_session_record, settle_garbage
 from bench.recorder import Call, capacity_of, summarize
 from bench.report import Section, Table, median, ms, ratio, units
 from bench.world import subject
@@ -97,24 +97,16 @@ def changes(client: Any, streams: Any, bookings: int) -> list[dict[str, Any]]:
 
 
 def _round(*, detail: bool) -> Round:
-    from local.lambda_runtime import LambdaContext, load_handler
-
-    handler = load_handler("functions/notify/", "app.handler")
     with mock_aws(), stack.tables(streams=False) as aws:
         records: list[dict[str, Any]] = []
         streams = streams_client()
         for _ in range(CHANGES // (2 * CHUNK)):
             records += changes(aws.bare, streams, CHUNK)
-        event = {"Records": records}
         aws.recorder.detail = detail
         aws.ses.detail = detail
         aws.recorder.take()
         aws.ses.take()
-        context = LambdaContext("NotifyFunction", 60.0)
-        settle_garbage()
-        started = time.perf_counter()
-        answer = handler(event, context)
-        seconds = time.perf_counter() - started
+        answer, seconds = invocation("NotifyFunction", {"Records": records}).timed()
         ses_calls = aws.ses.take()
         dynamodb_calls = aws.recorder.take()
         aws.recorder.detail = aws.ses.detail = False

@@ -14,8 +14,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.env import ROOT, functions
+from bench.env import ROOT
 from bench.report import Section, Table, Target, size
+from local.template import functions
 
 BUILD = ROOT / ".aws-sam" / "build"
 LAYER = "PolicyLayer"
@@ -51,7 +52,7 @@ def _build_state() -> str | None:
         return "no .aws-sam/build"
     missing = [
         name
-        for name in [f.logical_id for f in functions()] + [LAYER]
+        for name in [f.name for f in functions().values()] + [LAYER]
         if not (BUILD / name).is_dir()
     ]
     if missing:
@@ -105,7 +106,7 @@ def run() -> Section:
             tables=[table], targets=[target, Target("the layer under 10 MB zipped", False, how)]
         )
     layer = zipped(BUILD / LAYER, f"{LAYER} (layer)")
-    packages = [zipped(BUILD / f.logical_id, f.logical_id) for f in functions()]
+    packages = [zipped(BUILD / f.name, f.name) for f in functions().values()]
     for p in packages:
         with_layer = p.unzipped + layer.unzipped
         table.add(

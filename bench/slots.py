@@ -14,20 +14,19 @@ history.
 """
 
 import json
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bench import stack
-from bench.env import Request, http_invocation, settle_garbage
+from bench.env import Request, http_invocation
 from bench.recorder import Call, capacity_of, summarize
 from bench.report import Section, Table, Target, ms, units
 from bench.sweep import Filler
-from bench.world import SUPPORT, people, person, session_model
+from bench.world import people, session_model, subject
 from coaching import clock, operations
-from coaching.models import WEEKDAYS, Person, Role, SessionStatus, WorkingHours, personal_account_id
+from coaching.models import WEEKDAYS, Person, Role, SessionStatus, WorkingHours
 from coaching.rules import slots_between
 from coaching.storage import session_item, slot_claim_item
 
@@ -53,11 +52,7 @@ def _call(
     invocation = http_invocation(request)
     aws.recorder.detail = detail
     aws.recorder.take()
-    context = invocation.context()
-    settle_garbage()
-    started = time.perf_counter()
-    answer = invocation.handler(invocation.event, context)
-    seconds = time.perf_counter() - started
+    answer, seconds = invocation.timed()
     aws.recorder.detail = False
     if answer["statusCode"] != status:
         raise RuntimeError(
@@ -100,24 +95,11 @@ def run(histories: tuple[int, ...] = HISTORIES) -> Section:
     measured: list[Measure] = []
     booked = 0
     with mock_aws(), stack.tables(streams=False) as aws:
-        now = clock.now()
-        coach = person(Role.COACH, "Colin Coach", "America/New_York")
-        member = person(Role.MEMBER, "Maya Member", "Europe/London")
-        store = aws.store
-        service = operations.create_service(
-            store,
-            coach,
-            name="Career coaching",
-            session_types=[(60, 3)],
-            cancellation_window_hours=24,
-            requires_approval=False,
-            request_ttl_hours=48,
-            late_reschedule_requires_approval=False,
-            now=now,
-        )
+        now, store = clock.now(), aws.store
+        booker = subject(store, now, credits=1_000)
+        coach, member, service = booker.coach, booker.member, booker.service
         weekdays = [WorkingHours(day=d, start="09:00", end="17:00") for d in WEEKDAYS[:5]]
         operations.set_availability(store, coach, timezone=None, weekly=weekdays, now=now)
-        operations.grant(store, SUPPORT, personal_account_id(member.id), 1_000, "bench", now)
         zone = coach.as_person().timezone
         for day in range(1, BOOKED_DAYS + 1):
             local = (now + timedelta(days=day)).astimezone(ZoneInfo(zone))

@@ -73,7 +73,7 @@ def tables(*, streams: bool = True, settings: Settings | None = None) -> Iterato
     saved = {name: os.environ.get(name) for name in environment}
     os.environ.update(environment)
     runtime.reset()
-    clock.reset()
+    previous = clock.set_clock(None)  # the system clock, whatever ran before
     schemas = table_schemas(settings.table_names())
     recorder = Recorder(
         runtime.dynamodb(),
@@ -100,4 +100,4 @@ def tables(*, streams: bool = True, settings: Settings | None = None) -> Iterato
             else:
                 os.environ[name] = value
         runtime.reset()
-        clock.reset()
+        clock.set_clock(previous)

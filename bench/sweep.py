@@ -10,20 +10,16 @@ At each size the sweep function's handler runs twice on 100 new stale sessions: 
 detail recorder (requests and capacity), once plain (wall time). Before the timed run, the
 sweep's first Query is sent bare (the floor: reading the page of stale sessions).
 
-moto copies a table before each transaction, for rollback; with 100,000 items that is seconds
-per transaction. For this section only, the bench lets moto skip that copy
-(``moto_without_transaction_copies``). Nothing else competes for the items here, so no
-transaction is refused and the rollback is never needed; the section reports how many were
-refused, which is 0 when the figures are sound.
+Unpatched, moto copies every table a transaction names, for its rollback: seconds per
+transaction at 100,000 items. The bench runs moto patched as the tests and the local stack do
+(``local/moto_patch.py``, installed by ``env.configure_process``): a refused transaction puts back
+only the items it named. Nothing else competes for the items here, so no transaction should be
+refused; the section reports how many were.
 """
 
-import importlib
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -32,7 +28,7 @@ from botocore.config import Config
 from moto import mock_aws
 
 from bench import stack
-from bench.env import REGION, Invocation, function, settle_garbage
+from bench.env import REGION, invocation
 from bench.recorder import Call, capacity_of, summarize
 from bench.report import Section, Table, Target, ms, units
 from bench.world import on_the_hour, people, session_model
@@ -46,29 +42,6 @@ STALE = 100
 UPCOMING_SHARE = 10
 """One fresh session in this many is upcoming (in the Due index); the rest are completed."""
 MAX_GROWTH = 0.10
-
-
-@contextmanager
-def moto_without_transaction_copies() -> Iterator[None]:
-    """moto's ``transact_write_items`` deep-copies each table it touches, once per item, to
-    roll back on failure. With the table holding the sweep's 100,000 items, skip the copy."""
-    import copy as real_copy
-
-    from moto.dynamodb.models.table import Table
-
-    models: Any = importlib.import_module("moto.dynamodb.models")
-
-    def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
-        if isinstance(value, Table):
-            return value
-        return real_copy.deepcopy(value, memo)
-
-    saved = models.copy
-    models.copy = SimpleNamespace(deepcopy=deepcopy, copy=real_copy.copy)
-    try:
-        yield
-    finally:
-        models.copy = saved
 
 
 @dataclass
@@ -154,14 +127,10 @@ class Filler:
                 )
 
 
-def _sweep(aws: stack.Aws, invocation: Invocation, *, detail: bool) -> Run:
+def _sweep(aws: stack.Aws, *, detail: bool) -> Run:
     aws.recorder.detail = detail
     aws.recorder.take()
-    context = invocation.context()
-    settle_garbage()
-    started = time.perf_counter()
-    result = invocation.handler(scheduled_event("bench"), context)
-    seconds = time.perf_counter() - started
+    result, seconds = invocation("SweepFunction", scheduled_event("bench")).timed()
     aws.recorder.detail = False
     return Run(seconds=seconds, result=result, calls=aws.recorder.take())
 
@@ -176,25 +145,20 @@ def _floor(aws: stack.Aws, calls: list[Call]) -> float:
 
 
 def run(sizes: tuple[int, ...] = SIZES) -> Section:
-    from local.lambda_runtime import load_handler
-
-    sweep_fn = function("SweepFunction")
-    handler = load_handler(sweep_fn.code_uri, sweep_fn.handler)
-    invocation = Invocation(handler, {}, sweep_fn.logical_id, sweep_fn.timeout)
     measured: list[Size] = []
     refused = 0
     started_section = time.perf_counter()
-    with mock_aws(), moto_without_transaction_copies(), stack.tables(streams=False) as aws:
+    with mock_aws(), stack.tables(streams=False) as aws:
         filler = Filler(aws.settings.sessions_table, clock.now(), aws.settings.due_shards)
         for size in sorted(sizes):
             started = time.perf_counter()
             filler.fresh(size - filler.written)
             fill_seconds = time.perf_counter() - started
             filler.stale(STALE, clock.now())
-            detail = _sweep(aws, invocation, detail=True)
+            detail = _sweep(aws, detail=True)
             filler.stale(STALE, clock.now())
             floor = _floor(aws, detail.calls)
-            timed = _sweep(aws, invocation, detail=False)
+            timed = _sweep(aws, detail=False)
             refused += sum(
                 1
                 for c in detail.calls + timed.calls
@@ -261,8 +225,7 @@ def run(sizes: tuple[int, ...] = SIZES) -> Section:
         f"The whole section took {section_seconds:.0f} s; filling is BatchWriteItem through "
         f"moto at about {last.fresh / max(sum(s.fill_seconds for s in measured), 1e-9):.0f} "
         "items/s.",
-        f"Transactions refused during the sweeps: {refused} (moto's rollback copy was skipped; "
-        "see bench/sweep.py).",
+        f"Transactions refused during the sweeps: {refused} (nothing else writes: 0 expected).",
     ]
     targets = [
         Target(

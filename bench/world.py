@@ -64,9 +64,15 @@ class Subject:
         return found
 
 
-def subject(store: Storage, now: datetime, *, sessions_in_hours: tuple[float, ...] = ()) -> Subject:
+def subject(
+    store: Storage,
+    now: datetime,
+    *,
+    sessions_in_hours: tuple[float, ...] = (),
+    credits: int = CREDITS,
+) -> Subject:
     """A coach (New York) with a 60-minute, 3-credit service with a 24-hour window, and a
-    member (London) with 20 credits who booked a session at each of ``sessions_in_hours``."""
+    member (London) with ``credits`` who booked a session at each of ``sessions_in_hours``."""
     coach = person(Role.COACH, "Colin Coach", "America/New_York")
     member = person(Role.MEMBER, "Maya Member", "Europe/London")
     service = operations.create_service(
@@ -80,7 +86,7 @@ def subject(store: Storage, now: datetime, *, sessions_in_hours: tuple[float, ..
         late_reschedule_requires_approval=False,
         now=now,
     )
-    operations.grant(store, SUPPORT, personal_account_id(member.id), CREDITS, "bench", now)
+    operations.grant(store, SUPPORT, personal_account_id(member.id), credits, "bench", now)
     found = Subject(coach=coach, member=member, service=service)
     for hours in sessions_in_hours:
         found.sessions.append(

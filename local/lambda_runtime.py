@@ -11,7 +11,6 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -98,7 +97,7 @@ def http_event(
     else:
         text = body
     # API Gateway stamps the request; locally that is the functions' clock, time travel included.
-    now = (datetime.now(UTC) + clock.offset()).timestamp()
+    now = clock.current().now().timestamp()
     context: dict[str, Any] = {
         "accountId": "000000000000",
         "apiId": "local",

@@ -8,46 +8,19 @@ Each invocation runs inside ``faults.running(<folder>)``, so that an armed fault
 
 import logging
 import threading
-from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import Any
 
 from local import template
 from local.faults import Faults
 from local.lambda_runtime import LambdaContext, load_handler
+from local.template import Function
 
 log = logging.getLogger("local.lambdas")
 
 
-@dataclass(frozen=True)
-class Function:
-    name: str
-    code_uri: str
-    handler: str
-    timeout: float
-    events: dict[str, Any]
-
-    @property
-    def folder(self) -> str:
-        """The function's folder under ``functions/`` ("cancel"; "docs" for the docs handler
-        that lives in ``functions/docs/`` with ``CodeUri: functions/``)."""
-        module = self.handler.rpartition(".")[0]
-        return (PurePosixPath(self.code_uri) / module).parent.name
-
-
 class LambdaService:
     def __init__(self, loaded: dict[str, Any], faults: Faults | None = None) -> None:
-        defaults = loaded.get("Globals", {}).get("Function", {})
-        self.functions: dict[str, Function] = {}
-        for name, resource in template.resources(loaded, "AWS::Serverless::Function").items():
-            props = resource["Properties"]
-            self.functions[name] = Function(
-                name=name,
-                code_uri=props["CodeUri"],
-                handler=props["Handler"],
-                timeout=float(props.get("Timeout", defaults.get("Timeout", 3))),
-                events=props.get("Events", {}),
-            )
+        self.functions: dict[str, Function] = template.functions(loaded)
         self.faults = faults or Faults({f.folder for f in self.functions.values()})
         self._lock = threading.Lock()
 

@@ -36,12 +36,9 @@ class Route:
 
 
 def http_routes(loaded: dict[str, Any] | None = None) -> list[Route]:
-    loaded = loaded or template.load()
-    globals_ = loaded.get("Globals", {}).get("Function", {})
     routes = []
-    for name, resource in template.resources(loaded, "AWS::Serverless::Function").items():
-        props = resource["Properties"]
-        for event in props.get("Events", {}).values():
+    for function in template.functions(loaded).values():
+        for event in function.events.values():
             if event["Type"] != "HttpApi":
                 continue
             event_props = event["Properties"]
@@ -50,11 +47,11 @@ def http_routes(loaded: dict[str, Any] | None = None) -> list[Route]:
                 Route(
                     method=event_props["Method"].upper(),
                     path=event_props["Path"],
-                    function=name,
-                    code_uri=props["CodeUri"],
-                    handler=props["Handler"],
+                    function=function.name,
+                    code_uri=function.code_uri,
+                    handler=function.handler,
                     public=auth.get("Authorizer") == "NONE",
-                    timeout=float(props.get("Timeout", globals_.get("Timeout", 3))),
+                    timeout=function.timeout,
                 )
             )
     return routes

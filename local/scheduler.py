@@ -9,7 +9,8 @@ from typing import Any
 from coaching import clock
 from local.aws import EmbeddedAws
 from local.faults import FunctionKilled
-from local.lambdas import Function, LambdaService
+from local.lambdas import LambdaService
+from local.template import Function
 
 log = logging.getLogger("local.scheduler")
 

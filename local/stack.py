@@ -18,7 +18,7 @@ from typing import Any
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request
 
-from local import auth
+from local import auth, time_travel
 from local.aws import EmbeddedAws
 from local.aws import start as start_aws
 from local.gateway import Gateway
@@ -41,6 +41,8 @@ class Stack:
     # --- start and stop ---------------------------------------------------------------------
 
     def start(self) -> None:
+        # The functions read time through the layer's clock: here one that /_local/clock moves.
+        self.clock = time_travel.install()
         self.aws: EmbeddedAws = start_aws(self.host)
         os.environ["AWS_ENDPOINT_URL"] = self.aws.server.url
         os.environ.update(self.aws.function_environment())
@@ -121,12 +123,10 @@ class Stack:
 
         return 200, {
             "now": clock.now().isoformat(),
-            "offset_seconds": clock.offset().total_seconds(),
+            "offset_seconds": self.clock.offset().total_seconds(),
         }
 
     def _advance(self, request: Request) -> tuple[int, Any]:
-        from coaching import clock
-
         try:  # JSON whatever the Content-Type says: `curl -d` sends it as a form
             body = json.loads(request.get_data() or b"{}")
         except ValueError:
@@ -134,7 +134,7 @@ class Stack:
         seconds = body.get("advance_seconds") if isinstance(body, dict) else None
         if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
             return 422, {"error": "advance_seconds must be a number of seconds, 0 or more"}
-        clock.advance(seconds)
+        self.clock.advance(seconds)
         return self._clock(request)
 
     def _sweep(self, _: Request) -> tuple[int, Any]:

@@ -13,10 +13,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from coaching import clock
+from local import time_travel
 from local.aws import EmbeddedAws
 from local.faults import FunctionKilled
-from local.lambdas import Function, LambdaService
+from local.lambdas import LambdaService
+from local.template import Function
 
 log = logging.getLogger("local.streams")
 
@@ -41,7 +42,7 @@ def lambda_record(record: Mapping[str, Any], stream_arn: str) -> dict[str, Any]:
     if isinstance(created, datetime):
         # moto stamps the record with the system clock; the functions' clock may have been moved
         # on (/_local/clock), and a record is read within a poll of being written.
-        created += clock.offset()
+        created += time_travel.offset()
         dynamodb["ApproximateCreationDateTime"] = int(created.timestamp())
     return {
         "eventVersion": "1.1",

@@ -1,13 +1,15 @@
-"""Reads ``template.yaml`` so that the local stack and the tests build what AWS would.
+"""Reads ``template.yaml`` so that the local stack, the tests and the bench build what AWS would.
 
 Tables (keys, indexes, streams, TTL) come from the template's ``AWS::DynamoDB::Table``
-resources; nothing here repeats their definition.
+resources, functions (code, handler, timeout, events) from its ``AWS::Serverless::Function``
+ones; nothing here repeats their definition.
 """
 
 import copy
 import functools
 from collections.abc import Mapping
-from pathlib import Path
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
@@ -51,6 +53,46 @@ def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
         for name, resource in template["Resources"].items()
         if resource["Type"] == kind
     }
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    """The function's logical id in the template."""
+    code_uri: str
+    handler: str
+    timeout: float
+    events: dict[str, Any]
+
+    @property
+    def folder(self) -> str:
+        """The function's folder under ``functions/`` ("cancel"; "docs" for the docs handler
+        that lives in ``functions/docs/`` with ``CodeUri: functions/``)."""
+        module = self.handler.rpartition(".")[0]
+        return (PurePosixPath(self.code_uri) / module).parent.name
+
+    @property
+    def module_path(self) -> Path:
+        """The handler's source file."""
+        module = self.handler.rpartition(".")[0]
+        return TEMPLATE.parent / self.code_uri / f"{module}.py"
+
+
+def functions(template: dict[str, Any] | None = None) -> dict[str, Function]:
+    """The template's functions by logical id, in template order, Globals applied."""
+    template = template or load()
+    defaults = template.get("Globals", {}).get("Function", {})
+    found = {}
+    for name, resource in resources(template, "AWS::Serverless::Function").items():
+        props = resource["Properties"]
+        found[name] = Function(
+            name=name,
+            code_uri=props["CodeUri"],
+            handler=props["Handler"],
+            timeout=float(props.get("Timeout", defaults.get("Timeout", 3))),
+            events=props.get("Events", {}),
+        )
+    return found
 
 
 def table_definitions(template: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:

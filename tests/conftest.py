@@ -13,6 +13,7 @@ from coaching.storage import Storage
 from local import moto_patch
 from local.moto_server import SerializedMotoServer
 from local.template import create_tables
+from local.time_travel import TimeTravel
 from tests.api_client import Api
 from tests.builders import World, unique
 
@@ -47,6 +48,26 @@ def _make_store(client: object) -> Storage:
     settings = _settings()
     create_tables(client, settings.table_names())
     return Storage(client, settings)  # type: ignore[arg-type]
+
+
+@pytest.fixture(autouse=True)
+def travel() -> Iterator[TimeTravel]:
+    """Every test reads time from a clock of its own, at the system time until the test moves
+    it; the clock before it comes back after, so no test starts where another travelled to."""
+    with clock.use_clock(TimeTravel()) as moved:
+        yield moved
+
+
+@pytest.fixture(autouse=True)
+def no_metrics_left_over() -> Iterator[None]:
+    """Powertools keeps metrics in state shared by the whole process, printed and emptied only
+    when a handler returns: what a test records outside a handler (the notifier called directly)
+    would otherwise show in the next test's output, whichever test that is."""
+    from coaching.observability import metrics  # here: the environment above is set by now
+
+    metrics.clear_metrics()
+    yield
+    metrics.clear_metrics()
 
 
 @pytest.fixture
@@ -104,7 +125,5 @@ def api(store: Storage, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     monkeypatch.setenv("IDEMPOTENCY_TABLE", store.settings.idempotency_table)
     monkeypatch.setenv("EMAILS_TABLE", store.settings.emails_table)
     runtime.reset()
-    clock.reset()
     yield Api(store)
     runtime.reset()
-    clock.reset()

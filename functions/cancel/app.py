@@ -12,7 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from coaching import clock, http, operations, runtime
 from coaching.api import CancelBody, QuoteView, SessionView, quote_view, session_view
-from coaching.observability import metrics
+from coaching.observability import outcome_metrics
 
 app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
 http.setup(app)
@@ -42,9 +42,9 @@ def cancel(
     refunded = (
         session.refund.credits if session.cancellation and session.cancellation.refundable else 0
     )
-    metrics.add_dimension(name="outcome", value="refunded" if refunded else "non_refundable")
-    metrics.add_metric(name="SessionsCanceled", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="CreditsRefunded", unit=MetricUnit.Count, value=refunded)
+    with outcome_metrics("refunded" if refunded else "non_refundable") as labelled:
+        labelled.add_metric(name="SessionsCanceled", unit=MetricUnit.Count, value=1)
+        labelled.add_metric(name="CreditsRefunded", unit=MetricUnit.Count, value=refunded)
     return session_view(session, caller, now)
 
 

@@ -24,7 +24,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from coaching import notifications, runtime
 from coaching.models import Session
-from coaching.observability import logger, metrics, tracer
+from coaching.observability import log_metrics, logger, tracer
 from coaching.storage import session_from_item
 
 # When every record fails, answer with each of them rather than raise: Lambda retries the same
@@ -56,7 +56,7 @@ def record_handler(record: DynamoDBRecord, lambda_context: LambdaContext) -> Non
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
-@metrics.log_metrics
+@log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context

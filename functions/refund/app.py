@@ -12,7 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from coaching import clock, http, operations, runtime
 from coaching.api import RefundBody, SessionView, session_view
-from coaching.observability import metrics
+from coaching.observability import outcome_metrics
 
 app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
 http.setup(app)
@@ -26,10 +26,10 @@ def refund(
 ) -> SessionView:
     caller, now = http.caller(app), clock.now()
     session = operations.refund(runtime.storage(), caller, session_id, body.credits, body.note, now)
-    metrics.add_dimension(name="outcome", value=session.refund.status.value.lower())
-    metrics.add_metric(name="Refunds", unit=MetricUnit.Count, value=1)
     refunded = session.history[-1].credits or 0  # the REFUNDED event this call added
-    metrics.add_metric(name="CreditsRefunded", unit=MetricUnit.Count, value=refunded)
+    with outcome_metrics(session.refund.status.value.lower()) as labelled:
+        labelled.add_metric(name="Refunds", unit=MetricUnit.Count, value=1)
+        labelled.add_metric(name="CreditsRefunded", unit=MetricUnit.Count, value=refunded)
     return session_view(session, caller, now)
 
 

@@ -20,7 +20,7 @@ from coaching.api import (
     WithdrawBody,
     session_view,
 )
-from coaching.observability import metrics
+from coaching.observability import metrics, outcome_metrics
 
 app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
 http.setup(app)
@@ -47,8 +47,8 @@ def reschedule(
     session, mode = operations.reschedule(
         runtime.storage(), caller, session_id, body.start, body.reason, now
     )
-    metrics.add_dimension(name="outcome", value="moved" if mode == "DIRECT" else "requested")
-    metrics.add_metric(name="Reschedules", unit=MetricUnit.Count, value=1)
+    with outcome_metrics("moved" if mode == "DIRECT" else "requested") as labelled:
+        labelled.add_metric(name="Reschedules", unit=MetricUnit.Count, value=1)
     view = session_view(session, caller, now)
     if mode == "DIRECT":
         return view, 200
@@ -101,8 +101,8 @@ def _answer(session_id: str, *, approve: bool, reason: str | None) -> SessionVie
     session = operations.answer_reschedule(
         runtime.storage(), caller, session_id, approve, now, reason=reason
     )
-    metrics.add_dimension(name="outcome", value="approved" if approve else "declined")
-    metrics.add_metric(name="RescheduleRequestsAnswered", unit=MetricUnit.Count, value=1)
+    with outcome_metrics("approved" if approve else "declined") as labelled:
+        labelled.add_metric(name="RescheduleRequestsAnswered", unit=MetricUnit.Count, value=1)
     return session_view(session, caller, now)
 
 

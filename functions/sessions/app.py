@@ -20,7 +20,7 @@ from coaching.api import (
     parse_statuses,
     session_view,
 )
-from coaching.observability import metrics
+from coaching.observability import metrics, outcome_metrics
 
 app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
 http.setup(app)
@@ -106,8 +106,8 @@ def _answer(session_id: str, *, approve: bool, reason: str | None) -> SessionVie
     session = operations.answer_booking(
         runtime.storage(), caller, session_id, approve, now, reason=reason
     )
-    metrics.add_dimension(name="outcome", value="approved" if approve else "declined")
-    metrics.add_metric(name="BookingRequestsAnswered", unit=MetricUnit.Count, value=1)
+    with outcome_metrics("approved" if approve else "declined") as labelled:
+        labelled.add_metric(name="BookingRequestsAnswered", unit=MetricUnit.Count, value=1)
     return session_view(session, caller, now)
 
 

@@ -17,12 +17,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from coaching import clock, runtime, sweep
-from coaching.observability import logger, metrics, tracer
+from coaching.observability import log_metrics, logger, metrics, tracer
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
 @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
-@metrics.log_metrics
+@log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     budget = sweep.time_budget(context.get_remaining_time_in_millis)
     result = sweep.run(runtime.storage(), clock.now(), budget)

@@ -1,34 +1,56 @@
 """The one clock every function reads.
 
-In AWS it is the system clock. The local stack can move it forward (time travel), which is why
-nothing else calls ``datetime.now`` directly: rules take ``now`` as an argument and handlers get
-it from here.
+Nothing in the layer calls ``datetime.now`` directly: rules take ``now`` as an argument and
+handlers and operations get it from ``clock.now()``. In AWS that is the system clock. What runs
+the functions from outside may put another clock in its place (``set_clock``/``use_clock``): the
+local stack a clock that travels forward in time (``local/time_travel.py``), tests a clock at the
+moment they need. The layer itself never moves time.
 """
 
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Protocol, TypeVar
 
-_offset = timedelta(0)
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+C = TypeVar("C", bound=Clock)
+SYSTEM = SystemClock()
+_clock: Clock = SYSTEM
 
 
 def now() -> datetime:
     """The current time in UTC, to the second (the API speaks whole seconds)."""
-    return (datetime.now(UTC) + _offset).replace(microsecond=0)
+    return _clock.now().astimezone(UTC).replace(microsecond=0)
 
 
-def advance(seconds: float) -> datetime:
-    """Move this process's clock forward; used by the local stack's time travel only."""
-    global _offset
-    if seconds < 0:
-        raise ValueError("the clock only moves forward")
-    _offset += timedelta(seconds=seconds)
-    return now()
+def current() -> Clock:
+    return _clock
 
 
-def offset() -> timedelta:
-    return _offset
+def set_clock(replacement: Clock | None) -> Clock:
+    """Read time from ``replacement`` from now on (``None``: the system clock); returns the clock
+    it replaces, so the caller can put it back."""
+    global _clock
+    previous, _clock = _clock, replacement or SYSTEM
+    return previous
 
 
-def reset() -> None:
-    """Back to the system clock (tests start each case from here)."""
-    global _offset
-    _offset = timedelta(0)
+@contextmanager
+def use_clock(replacement: C) -> Iterator[C]:
+    """``replacement`` for the ``with`` block, then whatever clock was there before."""
+    previous = set_clock(replacement)
+    try:
+        yield replacement
+    finally:
+        set_clock(previous)

@@ -37,7 +37,7 @@ from coaching.errors import (
 )
 from coaching.identity import caller_from_claims
 from coaching.models import Caller
-from coaching.observability import logger, metrics, tracer
+from coaching.observability import log_metrics, logger, tracer
 from coaching.storage.receipts import Answer, KeyAlreadyUsed, Receipt, remembering
 
 PROBLEM_JSON = "application/problem+json"
@@ -136,7 +136,7 @@ def entry_point(app: APIGatewayHttpResolver) -> Handler:
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
     @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
-    @metrics.log_metrics
+    @log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         refused = refuse_bad_body(event)
         if refused is not None:  # before idempotency: an unreadable body is never remembered

@@ -52,6 +52,19 @@ class RunningStack:
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[RunningStack]:
+    """One stack for a module's tests, which run in any order: none may move its clock far or
+    stop it (that is what ``own_stack`` is for)."""
+    yield from _running_stack()
+
+
+@pytest.fixture
+def own_stack() -> Iterator[RunningStack]:
+    """A stack for one test alone: for a test that moves time past the seeded sessions, or
+    stops the stack, which would change the world of every test after it."""
+    yield from _running_stack()
+
+
+def _running_stack() -> Iterator[RunningStack]:
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'shared'}{os.pathsep}{ROOT}"}
     env.pop("AWS_ENDPOINT_URL", None)

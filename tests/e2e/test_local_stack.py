@@ -120,10 +120,11 @@ def test_book_again_then_the_coach_reschedules_and_the_member_hears(stack: Runni
     assert len(_mail_to(stack, "maya@example.com")) > mails_before
 
 
-def test_time_travel_and_a_sweep_complete_sessions(stack: RunningStack) -> None:
+def test_time_travel_and_a_sweep_complete_sessions(own_stack: RunningStack) -> None:
+    stack = own_stack
     member = stack.token(MEMBER, "member")
     upcoming = stack.call("GET", "/sessions", member, params={"view": "upcoming"}).json()["items"]
-    assert upcoming, "the walk-through left an upcoming session"
+    assert upcoming, "the demo data has upcoming sessions"
 
     moved = stack.call("POST", "/_local/clock", json={"advance_seconds": 30 * 86400})
     swept = stack.call("POST", "/_local/sweep")
@@ -161,8 +162,9 @@ def test_bad_tokens_get_401_before_any_function_runs(stack: RunningStack, proble
     assert answer.json()["code"] == "UNAUTHENTICATED"
 
 
-def test_stopping_leaves_nothing_behind(stack: RunningStack) -> None:
-    """Runs last in this module: Ctrl-C stops the gateway, the emulator and every thread."""
+def test_stopping_leaves_nothing_behind(own_stack: RunningStack) -> None:
+    """Ctrl-C stops the gateway, the emulator and every thread."""
+    stack = own_stack
     stack.process.send_signal(signal.SIGINT)
     assert stack.process.wait(timeout=20) == 0
     with socket.socket() as probe:

@@ -246,6 +246,16 @@ class Snapshot:
 # --- the machine ------------------------------------------------------------------------------
 
 
+class _MachineClock:
+    """The machine's ``now`` as the functions' clock: it moves only when a rule moves it."""
+
+    def __init__(self, machine: "LedgerMachine") -> None:
+        self.machine = machine
+
+    def now(self) -> datetime:
+        return self.machine.now
+
+
 class LedgerMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
@@ -344,12 +354,8 @@ class LedgerMachine(RuleBasedStateMachine):
     @contextmanager
     def handlers_at_machine_time(self) -> Iterator[None]:
         """The handlers read this machine's clock, not the wall clock."""
-        real = clock.now
-        clock.now = lambda: self.now
-        try:
+        with clock.use_clock(_MachineClock(self)):
             yield
-        finally:
-            clock.now = real
 
     # --- helpers -------------------------------------------------------------------------------
 

@@ -27,6 +27,6 @@ def _template_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def given(api: Api, store: Storage) -> World:
-    """Given-steps at the handlers' own "now" (the real clock, which ``api`` has reset), so that
+    """Given-steps at the handlers' own "now" (the clock this test started on), so that
     what a test sets up and what the handlers then see agree about time."""
     return World(store, now=clock.now())

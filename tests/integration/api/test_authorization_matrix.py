@@ -211,10 +211,8 @@ def cell_store(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stora
         if name.endswith("_table"):
             monkeypatch.setenv(str(field.alias), getattr(settings, name))
     runtime.reset()
-    clock.reset()
     yield Storage(dynamodb, settings)
     runtime.reset()
-    clock.reset()
 
 
 def _stage(store: Storage, given: str) -> Scene:

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from coaching import clock
 from coaching.models import personal_account_id
 from coaching.storage import Storage
+from local.time_travel import TimeTravel
 from tests.api_client import Api
 from tests.builders import World, admin, coach, member, support
 
@@ -350,13 +350,13 @@ def test_answering_what_is_not_a_pending_request_is_refused(
 
 @pytest.mark.parametrize("answer", ["approve", "decline"])
 def test_a_request_past_its_deadline_can_no_longer_be_answered(
-    api: Api, given: World, store: Storage, answer: str
+    api: Api, given: World, store: Storage, answer: str, travel: TimeTravel
 ) -> None:
     alice, carol = member(), coach()
     given.fund(alice, 10)
     service = given.service(by=carol, requires_approval=True, request_ttl_hours=1)
     session = book(api, alice, service, hours=72)
-    clock.advance(2 * 3600)
+    travel.advance(2 * 3600)
 
     with nothing_changes(store):
         reply = api.post(carol, f"/sessions/{session['id']}/{answer}")

@@ -4,9 +4,9 @@ from typing import Any
 
 import pytest
 
-from coaching import clock
 from coaching.models import Caller, personal_account_id
 from coaching.storage import Storage
+from local.time_travel import TimeTravel
 from tests.api_client import Api
 from tests.builders import World, admin, coach, member, support
 
@@ -132,11 +132,11 @@ def test_a_second_cancel_is_refused_and_refunds_nothing_more(
 
 @pytest.mark.parametrize("by", ["member", "coach", "support"])
 def test_a_session_that_has_started_cannot_be_canceled(
-    api: Api, given: World, store: Storage, by: str
+    api: Api, given: World, store: Storage, by: str, travel: TimeTravel
 ) -> None:
     alice, carol, session = _booked(api, given, hours=2)
     who = {"member": alice, "coach": carol, "support": support()}[by]
-    clock.advance(2 * 3600 + 60)  # just past the start
+    travel.advance(2 * 3600 + 60)  # just past the start
 
     with nothing_changes(store):
         reply = api.post(who, f"/sessions/{session['id']}/cancel", {})

@@ -13,6 +13,7 @@ import pytest
 from coaching import clock
 from coaching.models import Caller
 from coaching.storage import Storage
+from local.time_travel import TimeTravel
 from tests.api_client import Api, Reply
 from tests.builders import World, coach, member, support
 
@@ -61,7 +62,9 @@ def _every_15(first: datetime, last: datetime) -> list[datetime]:
 # --- GET /services?coach_id= ---------------------------------------------------------------------
 
 
-def test_anyone_signed_in_lists_a_coach_s_services_oldest_first(api: Api, given: World) -> None:
+def test_anyone_signed_in_lists_a_coach_s_services_oldest_first(
+    api: Api, given: World, travel: TimeTravel
+) -> None:
     carol = coach()
     first = assert_ok(
         api.post(
@@ -69,7 +72,7 @@ def test_anyone_signed_in_lists_a_coach_s_services_oldest_first(api: Api, given:
         ),
         201,
     )
-    clock.advance(1)  # creation times are whole seconds
+    travel.advance(1)  # creation times are whole seconds
     second = assert_ok(
         api.post(
             carol,

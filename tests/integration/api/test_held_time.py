@@ -16,6 +16,7 @@ from coaching import clock
 from coaching.models import Caller, Service
 from coaching.storage import Storage
 from local.lambda_runtime import ROOT, LambdaContext, load_handler
+from local.time_travel import TimeTravel
 from tests.api_client import Api
 from tests.builders import World, coach, member, support
 
@@ -269,12 +270,12 @@ def test_an_answered_reschedule_request_keeps_only_the_chosen_time(
 
 
 def test_a_lapsed_reschedule_request_lets_go_of_the_asked_time(
-    api: Api, given: World, store: Storage
+    api: Api, given: World, store: Storage, travel: TimeTravel
 ) -> None:
     carol = coach()
     _, session, ten = _late_move_request(api, given, carol, minutes=50)
 
-    clock.advance(2 * 3600)
+    travel.advance(2 * 3600)
     sweep_now(api)
 
     detail = assert_ok(api.get(carol, f"/sessions/{session['id']}"))
@@ -284,7 +285,7 @@ def test_a_lapsed_reschedule_request_lets_go_of_the_asked_time(
 
 @pytest.mark.parametrize("ending", ["declined", "withdrawn", "expired"])
 def test_a_booking_request_that_never_happens_frees_its_rounded_slots(
-    api: Api, given: World, store: Storage, ending: str
+    api: Api, given: World, store: Storage, ending: str, travel: TimeTravel
 ) -> None:
     alice, carol = member(), coach()
     service = given.service(
@@ -300,7 +301,7 @@ def test_a_booking_request_that_never_happens_frees_its_rounded_slots(
     elif ending == "withdrawn":
         assert_ok(api.post(alice, f"/sessions/{session['id']}/cancel", {}))
     else:
-        clock.advance(2 * 3600)
+        travel.advance(2 * 3600)
         sweep_now(api)
 
     assert claims(store, carol.id) == {}

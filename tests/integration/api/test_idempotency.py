@@ -280,10 +280,8 @@ def on_server(
         if name.endswith("_table"):
             monkeypatch.setenv(str(field.alias), getattr(server_store.settings, name))
     runtime.reset()
-    clock.reset()
     yield server_store
     runtime.reset()
-    clock.reset()
 
 
 def _race(environments: list[Environment], caller: Caller, body: Any, key: str) -> list[Any]:

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from coaching import clock, operations
+from coaching import operations
 from coaching.models import Caller, personal_account_id
 from coaching.storage import Storage
+from local.time_travel import TimeTravel
 from tests.api_client import Api
 from tests.builders import World, admin, coach, member, support
 
@@ -113,10 +114,10 @@ def test_a_request_lapses_an_hour_before_the_session(api: Api, given: World) -> 
 
 
 def test_a_request_with_less_than_an_hour_to_go_is_refused(
-    api: Api, given: World, store: Storage
+    api: Api, given: World, store: Storage, travel: TimeTravel
 ) -> None:
     alice, _, session = _booked(api, given, hours=2, late_needs_approval=True)
-    clock.advance((parse(session["start"]) - clock.now() - timedelta(minutes=50)).total_seconds())
+    travel.set(parse(session["start"]) - timedelta(minutes=50))
     later = iso(parse(session["start"]) + timedelta(hours=3))
 
     with nothing_changes(store):
@@ -126,12 +127,12 @@ def test_a_request_with_less_than_an_hour_to_go_is_refused(
 
 
 def test_a_request_past_its_deadline_reads_as_expired_before_any_sweep(
-    api: Api, given: World, store: Storage
+    api: Api, given: World, store: Storage, travel: TimeTravel
 ) -> None:
     alice, carol, asked = _asked(api, given)
     deadline = parse(asked["reschedule_request"]["expires_at"])
 
-    clock.advance((deadline - clock.now()).total_seconds())
+    travel.set(deadline)
 
     for who in (alice, carol, support()):
         seen = assert_ok(api.get(who, f"/sessions/{asked['id']}"))
@@ -307,14 +308,14 @@ def test_a_session_names_the_shared_pool_that_paid_for_it(api: Api, given: World
 
 
 def test_a_session_in_progress_is_upcoming_and_frozen_until_it_ends(
-    api: Api, given: World, store: Storage
+    api: Api, given: World, store: Storage, travel: TimeTravel
 ) -> None:
     alice, carol, session = _booked(api, given, hours=2)
     start, end = parse(session["start"]), parse(session["end"])
     path = f"/sessions/{session['id']}"
 
     # When the session has started (a quarter of an hour in)
-    clock.advance((start - clock.now()).total_seconds() + 15 * 60)
+    travel.set(start + timedelta(minutes=15))
 
     # Then it is listed and shown as upcoming, to both sides
     assert listed_ids(api, alice, "upcoming") == [session["id"]]
@@ -339,7 +340,7 @@ def test_a_session_in_progress_is_upcoming_and_frozen_until_it_ends(
             assert_problem(refund, 409, "SESSION_STILL_UPCOMING")
 
     # Once it has ended it is past, and can be refunded
-    clock.advance((end - clock.now()).total_seconds())
+    travel.set(end)
     assert listed_ids(api, alice, "upcoming") == []
     assert listed_ids(api, alice, "past") == [session["id"]]
     assert assert_ok(api.post(carol, path + "/refund", {}))["refund"]["credits"] == 3

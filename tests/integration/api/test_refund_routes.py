@@ -4,9 +4,9 @@ from typing import Any
 
 import pytest
 
-from coaching import clock
 from coaching.models import Caller, personal_account_id
 from coaching.storage import Storage
+from local.time_travel import TimeTravel
 from tests.api_client import Api
 from tests.builders import World, admin, coach, member, support
 
@@ -66,12 +66,12 @@ def test_a_partial_refund_then_the_rest(api: Api, given: World, store: Storage) 
 
 
 def test_a_session_that_started_can_be_refunded_by_its_coach(
-    api: Api, given: World, store: Storage
+    api: Api, given: World, store: Storage, travel: TimeTravel
 ) -> None:
     alice, carol = member(), coach()
     given.fund(alice, 10)
     session = book(api, alice, given.service(by=carol, credits=3), hours=2)
-    clock.advance(3 * 3600)
+    travel.advance(3 * 3600)
 
     refunded = assert_ok(api.post(carol, f"/sessions/{session['id']}/refund", {}))
 

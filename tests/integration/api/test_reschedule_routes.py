@@ -8,6 +8,7 @@ import pytest
 from coaching import clock, operations
 from coaching.models import Caller, personal_account_id
 from coaching.storage import Storage
+from local.time_travel import TimeTravel
 from tests.api_client import Api
 from tests.builders import World, admin, coach, member, support
 
@@ -243,9 +244,11 @@ def test_a_canceled_session_cannot_be_moved(api: Api, given: World, store: Stora
     assert_problem(by_coach, 409, "SESSION_NOT_UPCOMING")
 
 
-def test_a_started_session_cannot_be_moved(api: Api, given: World, store: Storage) -> None:
+def test_a_started_session_cannot_be_moved(
+    api: Api, given: World, store: Storage, travel: TimeTravel
+) -> None:
     _, carol, session = _booked(api, given, hours=2)
-    clock.advance(2 * 3600 + 60)
+    travel.advance(2 * 3600 + 60)
 
     with nothing_changes(store):
         reply = api.post(
@@ -342,10 +345,10 @@ def test_answering_when_nothing_is_pending_is_refused(
 
 @pytest.mark.parametrize("answer", ["approve", "decline"])
 def test_a_reschedule_request_past_its_deadline_can_no_longer_be_answered(
-    api: Api, given: World, store: Storage, answer: str
+    api: Api, given: World, store: Storage, answer: str, travel: TimeTravel
 ) -> None:
     _, carol, session, _ = _pending(api, given)
-    clock.advance(13 * 3600)  # past the session's start, where every request ends
+    travel.advance(13 * 3600)  # past the session's start, where every request ends
 
     with nothing_changes(store):
         reply = api.post(carol, f"/sessions/{session['id']}/reschedule-request/{answer}")

@@ -13,6 +13,7 @@ from coaching import clock
 from coaching.models import Caller, personal_account_id
 from coaching.storage import Storage
 from local.routes import http_routes
+from local.time_travel import TimeTravel
 from tests.api_client import Api
 from tests.builders import World, admin, coach, member, support
 
@@ -72,12 +73,12 @@ def test_a_member_cancels_inside_the_window_and_the_credits_go_back_where_they_c
 
 
 def test_a_member_cancels_outside_the_window_the_cancel_goes_through_non_refundable(
-    api: Api, given: World, store: Storage
+    api: Api, given: World, store: Storage, travel: TimeTravel
 ) -> None:
     alice = member()
     given.fund(alice, 10)
     session = book(api, alice, given.service(credits=3, window_hours=24), hours=72)
-    clock.advance(60 * 3600)  # now 12 hours or less before the start
+    travel.advance(60 * 3600)  # now 12 hours or less before the start
 
     quote = assert_ok(api.get(alice, f"/sessions/{session['id']}/cancellation"))
     canceled = assert_ok(api.post(alice, f"/sessions/{session['id']}/cancel", {}))
@@ -154,12 +155,12 @@ def test_a_coach_cancels_with_a_reason_and_the_member_reads_it(
 
 
 def test_after_a_late_coach_cancel_the_coach_chooses_to_refund(
-    api: Api, given: World, store: Storage
+    api: Api, given: World, store: Storage, travel: TimeTravel
 ) -> None:
     alice, carol = member(), coach()
     given.fund(alice, 10)
     session = book(api, alice, given.service(by=carol, credits=3), hours=72)
-    clock.advance(60 * 3600)
+    travel.advance(60 * 3600)
     late = assert_ok(api.post(carol, f"/sessions/{session['id']}/cancel", {"reason": "Ill"}))
     assert late["cancellation"]["refundable"] is False
     assert balance(store, personal_account_id(alice.id)) == 7

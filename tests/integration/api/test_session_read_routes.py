@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import pytest
 
-from coaching import clock
 from coaching.storage import Storage
+from local.time_travel import TimeTravel
 from tests.api_client import Api
 from tests.builders import World, admin, coach, member, support
 
@@ -50,12 +50,14 @@ def test_a_canceled_session_lists_as_past_with_status_canceled(api: Api, given: 
     assert listed_ids(api, alice, "upcoming") == []
 
 
-def test_a_session_whose_start_has_passed_lists_as_past(api: Api, given: World) -> None:
+def test_a_session_whose_start_has_passed_lists_as_past(
+    api: Api, given: World, travel: TimeTravel
+) -> None:
     alice = member()
     given.fund(alice, 10)
     session = book(api, alice, given.service(), hours=2)
 
-    clock.advance(3 * 3600)
+    travel.advance(3 * 3600)
 
     assert listed_ids(api, alice, "past") == [session["id"]]
     assert listed_ids(api, alice, "upcoming") == []
@@ -196,11 +198,13 @@ def test_the_quote_inside_the_window_promises_every_credit_back(api: Api, given:
     assert parse(quote["refundable_until"]) == parse(session["start"]) - timedelta(hours=24)
 
 
-def test_the_quote_outside_the_window_says_nothing_comes_back(api: Api, given: World) -> None:
+def test_the_quote_outside_the_window_says_nothing_comes_back(
+    api: Api, given: World, travel: TimeTravel
+) -> None:
     alice = member()
     given.fund(alice, 10)
     session = book(api, alice, given.service(credits=3, window_hours=24), hours=72)
-    clock.advance(60 * 3600)  # 12 hours or less before the start
+    travel.advance(60 * 3600)  # 12 hours or less before the start
 
     quote = assert_ok(api.get(alice, f"/sessions/{session['id']}/cancellation"))
 
@@ -208,12 +212,14 @@ def test_the_quote_outside_the_window_says_nothing_comes_back(api: Api, given: W
     assert quote["window_hours"] == 24
 
 
-def test_the_quote_follows_the_services_own_window(api: Api, given: World) -> None:
+def test_the_quote_follows_the_services_own_window(
+    api: Api, given: World, travel: TimeTravel
+) -> None:
     alice = member()
     given.fund(alice, 10)
     session = book(api, alice, given.service(credits=3, window_hours=48), hours=72)
 
-    clock.advance(30 * 3600)  # about 41 hours' notice: less than the 48 the service asks
+    travel.advance(30 * 3600)  # about 41 hours' notice: less than the 48 the service asks
     quote = assert_ok(api.get(alice, f"/sessions/{session['id']}/cancellation"))
 
     assert quote["window_hours"] == 48

@@ -17,8 +17,7 @@ from botocore.config import Config
 from moto.core import DEFAULT_ACCOUNT_ID  # type: ignore[attr-defined]
 from moto.ses.models import ses_backends
 
-from coaching import clock, runtime
-from coaching.observability import metrics
+from coaching import runtime
 from coaching.storage import EmailClaims, Storage
 from local.lambda_runtime import LambdaContext, load_handler
 from local.streams import lambda_record
@@ -153,8 +152,6 @@ def notify(store: Storage, monkeypatch: pytest.MonkeyPatch) -> Iterator[Notify]:
     }.items():
         monkeypatch.setenv(name, value)
     runtime.reset()
-    clock.reset()
-    metrics.clear_metrics()  # nothing left over from a test that used the notifier directly
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     arn = dynamodb.describe_table(TableName=store.sessions_table)["Table"]["LatestStreamArn"]
     # botocore sends stream calls to account-based endpoints that moto does not route.
@@ -168,4 +165,3 @@ def notify(store: Storage, monkeypatch: pytest.MonkeyPatch) -> Iterator[Notify]:
         claims=EmailClaims(dynamodb, store.settings.emails_table),
     )
     runtime.reset()
-    clock.reset()

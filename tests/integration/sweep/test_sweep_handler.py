@@ -32,10 +32,8 @@ def handler(store: Storage, monkeypatch: pytest.MonkeyPatch) -> Iterator[Handler
     monkeypatch.setenv("SESSIONS_TABLE", store.sessions_table)
     monkeypatch.setenv("LEDGER_TABLE", store.ledger_table)
     runtime.reset()
-    clock.reset()
     yield load_handler("functions/sweep/", "app.handler")
     runtime.reset()
-    clock.reset()
 
 
 @pytest.fixture
