@@ -277,6 +277,7 @@ class _Writer:
             NotificationKind.RESCHEDULE_WITHDRAWN: self._reschedule_withdrawn,
             NotificationKind.REFUNDED: self._refunded,
             NotificationKind.CANCEL_CONFIRMED: self._cancel_confirmed,
+            NotificationKind.NO_SHOW: self._no_show,
         }
         writers[self.kind](draft)
         return draft
@@ -501,6 +502,43 @@ class _Writer:
                 f"In all, {facts.credits_returned_in_total} of the {_credits(facts.credits)} "
                 "paid for it have now been returned."
             )
+
+    def _no_show(self, draft: _Draft) -> None:
+        """Both sides read what was recorded; the side said to be absent can dispute it."""
+        facts = self.facts
+        marker = "You" if self.audience == facts.acted_by else self.by(facts.acted_by)
+        returned = facts.credits_returned
+        if facts.absent == "MEMBER":
+            if self.audience == "member":
+                draft.subject = f"Missed session with {facts.coach_name}"
+                draft.say(f"{marker} recorded that you did not attend this session.")
+                draft.say(
+                    "The credits for it stay spent. If you did attend, or something kept you "
+                    "away that you would like us to know about, our support team can look at it."
+                )
+            else:
+                draft.subject = f"{facts.member_name} marked as not attending"
+                draft.say(
+                    f"{marker} recorded that {facts.member_name} did not attend this session."
+                )
+                draft.say("The member's credits stay spent.")
+            return
+        if self.audience == "member":
+            draft.subject = "Your coach missed your session: credits returned"
+            draft.say(f"{marker} recorded that {facts.coach_name} did not attend this session.")
+            if returned > 0:
+                draft.say(f"We are sorry. The {_credits(returned)} went back to {self.account()}.")
+            self._book_again(draft)
+        else:
+            draft.subject = f"Recorded: you missed your session with {facts.member_name}"
+            draft.say(f"{marker} recorded that you did not attend this session.")
+            if returned > 0:
+                draft.say(
+                    f"The member's {_credits(returned)} went back to {self.account()}. If this "
+                    "is a mistake, please contact our support team."
+                )
+            else:
+                draft.say("If this is a mistake, please contact our support team.")
 
     def _moved(self, draft: _Draft, before: datetime | None, after: datetime) -> None:
         """The session's time shown as the move: where it was, and where it is now."""

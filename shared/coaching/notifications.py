@@ -27,6 +27,8 @@ reschedule withdrawn     the parties who did not act (the coach)
 reschedule expired       member and coach: the session keeps its old time, and both should be
                          sure which time holds (the coach was holding the asked-for time too)
 refund granted           member, whose credits came back; the coach too when support refunded
+no-show marked           member and coach, whoever marked it: each should know what was recorded
+                         about them or their session (and, for a coach no-show, the refund)
 completed                nobody: a sweep's bookkeeping
 =======================  ======================================================================
 
@@ -42,6 +44,7 @@ from coaching.models import (
     HistoryEvent,
     HistoryKind,
     Model,
+    NoShowParty,
     Person,
     Role,
     Session,
@@ -74,6 +77,7 @@ class NotificationKind(StrEnum):
     REFUNDED = "REFUNDED"
     CANCEL_CONFIRMED = "CANCEL_CONFIRMED"
     """The receipt to whoever canceled: it is done, and what became of the credits."""
+    NO_SHOW = "NO_SHOW"
 
 
 class Facts(Model):
@@ -118,6 +122,8 @@ class Facts(Model):
     """True when the credits came from the member's own account, not a shared pool."""
     account_name: str | None = None
     """The shared pool's name as it stood at booking (None for personal accounts, or unknown)."""
+    absent: NoShowParty | None = None
+    """For a no-show: who did not turn up."""
 
 
 class Notification(Model):
@@ -153,6 +159,7 @@ _KINDS: dict[HistoryKind, NotificationKind] = {
     "RESCHEDULE_EXPIRED": NotificationKind.RESCHEDULE_EXPIRED,
     "RESCHEDULE_WITHDRAWN": NotificationKind.RESCHEDULE_WITHDRAWN,
     "REFUNDED": NotificationKind.REFUNDED,
+    "NO_SHOW": NotificationKind.NO_SHOW,
 }
 """History events that mean something to people; the rest (COMPLETED) tell nobody."""
 
@@ -161,6 +168,7 @@ _TOLD_WHATEVER_ACTED: dict[NotificationKind, tuple[Audience, ...]] = {
     NotificationKind.BOOKING_REQUESTED: ("coach",),
     NotificationKind.BOOKING_EXPIRED: ("member",),
     NotificationKind.RESCHEDULE_EXPIRED: ("member", "coach"),
+    NotificationKind.NO_SHOW: ("member", "coach"),
 }
 """Kinds with fixed recipients; every other kind tells the parties who did not act."""
 
@@ -232,6 +240,8 @@ def _consistent(kind: NotificationKind, new: Session) -> bool:
         return new.reschedule_request is not None
     if kind is NotificationKind.RESCHEDULE_WITHDRAWN:
         return new.reschedule_request is None
+    if kind is NotificationKind.NO_SHOW:
+        return new.status is SessionStatus.NO_SHOW and new.no_show is not None
     return True
 
 
@@ -299,6 +309,9 @@ def _facts(
         account_id=new.account_id,
         personal_account=personal,
         account_name=None if personal else shared_name,
+        absent=new.no_show.party
+        if kind is NotificationKind.NO_SHOW and new.no_show is not None
+        else None,
     )
 
 

@@ -534,3 +534,48 @@ def test_a_notification_without_an_address_cannot_be_rendered() -> None:
 
     with pytest.raises(ValueError, match="without an address"):
         render(notification, BASE_URL)
+
+
+# --- no-shows -------------------------------------------------------------------------------------
+
+
+def test_a_member_no_show_tells_the_member_the_credits_stay_spent_and_where_to_turn() -> None:
+    mail = email(NotificationKind.NO_SHOW, "member", acted_by="coach", absent="MEMBER")
+
+    assert mail.subject == "Missed session with Cho"
+    assert "Cho recorded that you did not attend this session." in mail.text
+    assert "The credits for it stay spent." in mail.text
+    assert "support team" in mail.text
+
+
+def test_the_coach_who_marks_the_member_gets_what_was_recorded() -> None:
+    mail = email(NotificationKind.NO_SHOW, "coach", acted_by="coach", absent="MEMBER")
+
+    assert mail.subject == "Ann marked as not attending"
+    assert "You recorded that Ann did not attend this session." in mail.text
+
+
+def test_a_coach_no_show_tells_the_member_the_credits_came_back_and_how_to_book_again() -> None:
+    mail = email(
+        NotificationKind.NO_SHOW,
+        "member",
+        acted_by="support",
+        absent="COACH",
+        credits_returned=3,
+        credits_returned_in_total=3,
+    )
+
+    assert mail.subject == "Your coach missed your session: credits returned"
+    assert "Our support team recorded that Cho did not attend this session." in mail.text
+    assert "The 3 credits went back to your personal account." in mail.text
+    assert "Book again with Cho" in mail.text
+
+
+def test_a_coach_no_show_tells_the_coach_what_support_recorded_and_refunded() -> None:
+    mail = email(
+        NotificationKind.NO_SHOW, "coach", acted_by="support", absent="COACH", credits_returned=1
+    )
+
+    assert mail.subject == "Recorded: you missed your session with Ann"
+    assert "Our support team recorded that you did not attend this session." in mail.text
+    assert "The member's 1 credit went back to Ann's personal account." in mail.text
