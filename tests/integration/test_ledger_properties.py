@@ -3,18 +3,18 @@
 A hypothesis state machine books, cancels, moves, refunds, marks no-shows, answers and sweeps
 sessions of two coaches for three members paying from personal accounts and a shared group
 account (one service with refund tiers and a move limit, one that wants a cancel reason), on a
-clock that only moves forward, and retries calls at random with the same arguments. It also kills the
-HTTP functions just before or just after their commit and retries them with the same
-Idempotency-Key, through the real handlers. In-process moto
-(``mock_aws``) holds fresh tables for each example; nothing here runs on threads (races are in
-test_races.py, against the serialized server).
+clock that only moves forward, and retries calls at random with the same arguments. It also
+kills the HTTP functions just before or just after their commit and retries them with the same
+Idempotency-Key, through the real handlers. In-process moto (``mock_aws``) holds fresh tables
+for each example; nothing here runs on threads (races are in test_races.py, against the
+serialized server).
 
 After every step it checks what must always hold: each account's balance is the sum of its
 entries and never negative; a session is debited once and never gets back more than it paid;
 automatic refunds (a cancel's, a release, a coach no-show's) happen at most once; a refused
-call changes nothing; and the coach's slots are held by exactly the sessions that need them. Each operation's outcome is also checked against an
-oracle written from the rules as docs/api.md states them (who may do it, when it is refunded,
-what it costs).
+call changes nothing; and the coach's slots are held by exactly the sessions that need them.
+Each operation's outcome is also checked against an oracle written from the rules as
+docs/api.md states them (who may do it, when it is refunded, what it costs).
 
 The operations go through ``Storage`` and boto3 as in production. The checks read the tables
 straight from moto's in-process backend: a boto3 Scan of every table after every step costs
