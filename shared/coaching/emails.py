@@ -16,7 +16,14 @@ from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from coaching.models import Model
-from coaching.notifications import Audience, Facts, Notification, NotificationKind, Party
+from coaching.notifications import (
+    Audience,
+    Facts,
+    Notification,
+    NotificationKind,
+    Party,
+    RefundStep,
+)
 
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _MONTHS = (
@@ -224,7 +231,12 @@ class _Writer:
     def cancel_terms(self, draft: _Draft) -> None:
         """What cancelling would now return, for the member; never a deadline already gone."""
         facts = self.facts
-        if self.audience != "member" or facts.refundable_until is None:
+        if self.audience != "member":
+            return
+        if facts.refund_steps:
+            self.tiered_terms(draft)
+            return
+        if facts.refundable_until is None:
             return
         deadline = self.open_deadline()
         if facts.kept_after_move and deadline is not None:
@@ -245,6 +257,30 @@ class _Writer:
                 f"The session is {within}, inside its cancellation window: you can still "
                 "cancel it, but a cancellation will not return the credits."
             )
+
+    def tiered_terms(self, draft: _Draft) -> None:
+        """A service with partial refunds: each share still ahead, and its deadline."""
+        facts = self.facts
+        ahead = [s for s in facts.refund_steps if facts.at is None or s.until > facts.at]
+        if not ahead:
+            draft.say(
+                "The session is too close to its start for a cancellation to return any "
+                "credits: you can still cancel it, but the credits stay spent."
+            )
+            return
+
+        def back(step: RefundStep) -> str:
+            if step.percent == 100:
+                return "the credits come back in full"
+            return f"{step.percent}% of the credits come back (rounded down)"
+
+        first, *rest = ahead
+        shares = [f"cancel by {self.at(first.until)} and {back(first)}"]
+        shares += [f"by {self.at(step.until)}, {back(step)}" for step in rest]
+        draft.say(
+            f"If your plans change, {'; '.join(shares)}. Later cancellations are still "
+            "possible, but the credits stay spent."
+        )
 
     def draft(self) -> _Draft:
         facts = self.facts

@@ -39,6 +39,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
+from pydantic import Field
+
+from coaching import rules
 from coaching.models import (
     AccountKind,
     HistoryEvent,
@@ -78,6 +81,13 @@ class NotificationKind(StrEnum):
     CANCEL_CONFIRMED = "CANCEL_CONFIRMED"
     """The receipt to whoever canceled: it is done, and what became of the credits."""
     NO_SHOW = "NO_SHOW"
+
+
+class RefundStep(Model):
+    """Until ``until``, a cancel returns ``percent`` of the credits (rounded down)."""
+
+    until: UtcDatetime
+    percent: int
 
 
 class Facts(Model):
@@ -124,6 +134,9 @@ class Facts(Model):
     """The shared pool's name as it stood at booking (None for personal accounts, or unknown)."""
     absent: NoShowParty | None = None
     """For a no-show: who did not turn up."""
+    refund_steps: list[RefundStep] = Field(default_factory=list)
+    """For a service with partial refund tiers: what a cancel returns until when, earliest
+    first. Empty for the help page's rule (all of it until ``refundable_until``, then nothing)."""
 
 
 class Notification(Model):
@@ -277,6 +290,9 @@ def _facts(
     elif kind is NotificationKind.BOOKING_REQUESTED:
         respond_by = new.request_expires_at
     tells_terms = kind in _TELLS_CANCEL_TERMS
+    schedule = rules.refund_schedule(new) if tells_terms else []
+    full = next((step.until for step in schedule if step.percent == 100), None)
+    partial = any(step.percent < 100 for step in schedule)
     personal = new.account_id == personal_account_id(new.member.id)
     shared_name = (
         new.account.name
@@ -303,12 +319,17 @@ def _facts(
         credits_returned=max(0, new.refund.credits - returned_before),
         credits_returned_in_total=new.refund.credits,
         refundable=refundable,
-        refundable_until=new.policy.refundable_until if tells_terms else None,
+        refundable_until=(full if partial else new.policy.refundable_until)
+        if tells_terms
+        else None,
         window_hours=new.policy.window_hours if tells_terms else None,
         kept_after_move=new.policy.kept_after_move and tells_terms,
         account_id=new.account_id,
         personal_account=personal,
         account_name=None if personal else shared_name,
+        refund_steps=[RefundStep(until=s.until, percent=s.percent) for s in schedule]
+        if partial
+        else [],
         absent=new.no_show.party
         if kind is NotificationKind.NO_SHOW and new.no_show is not None
         else None,

@@ -252,6 +252,23 @@ def refund_terms(session: Session, now: datetime) -> RefundTerms:
     return RefundTerms(0, last)
 
 
+def refund_schedule(session: Session) -> list[RefundTerms]:
+    """What a cancel returns over time, earliest deadline first, each step lower than the one
+    before: the tiers that ever win. A tier outlasted by a higher one never applies alone."""
+    policy = session.policy
+    if policy.kept_after_move:
+        return [RefundTerms(100, policy.refundable_until)]
+    start = session.start.astimezone(UTC)
+    tiers = sorted(
+        (start - timedelta(hours=t.hours_before), t.percent) for t in policy.refund_tiers
+    )
+    steps: list[RefundTerms] = []
+    for index, (until, percent) in enumerate(tiers):
+        if all(percent > later for _, later in tiers[index + 1 :]):
+            steps.append(RefundTerms(percent, until))
+    return steps
+
+
 def tier_credits(credits: int, percent: int) -> int:
     """``percent`` of ``credits``, rounded down to whole credits."""
     return credits * percent // 100

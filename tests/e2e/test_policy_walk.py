@@ -78,6 +78,8 @@ def test_a_tiered_service_refunds_half_late_and_a_member_must_say_why(
     account = f"personal-{cast.member_id}"
     session = cast.book(_slot(stack, 48))
     path = f"/sessions/{session['id']}"
+    [booked] = cast.mail(cast.member_email, "Booked:")
+    assert "50% of the credits come back (rounded down)" in " ".join(booked["text"].split())
 
     # One move is allowed, the next is not
     new_start = _slot(stack, 50)

@@ -648,3 +648,20 @@ def test_a_no_show_event_on_a_session_not_marked_tells_nobody() -> None:
     old = booked(start=NOW - hours(2))
 
     assert decide(old, changed(old, "NO_SHOW", COACH)) == []
+
+
+def test_a_booking_under_partial_tiers_carries_each_share_and_the_default_carries_none() -> None:
+    tiered = booked(refund_tiers=[(24, 100), (2, 50)])
+    plain = booked()
+
+    [to_member, _] = decide(None, tiered)
+    [plain_member, _] = decide(None, plain)
+
+    start = tiered.start
+    assert [(s.percent, s.until) for s in to_member.facts.refund_steps] == [
+        (100, start - hours(24)),
+        (50, start - hours(2)),
+    ]
+    assert to_member.facts.refundable_until == start - hours(24)
+    assert plain_member.facts.refund_steps == []
+    assert plain_member.facts.refundable_until == plain.policy.refundable_until

@@ -257,3 +257,32 @@ def test_the_sweep_leaves_a_no_show_alone() -> None:
     assert rules.due_at(marked) is None
     assert rules.sweep_action(marked, END + hours(24 * 30)) is None
     assert rules.is_upcoming(marked, START) is False
+
+
+# --- what a cancel returns over time, as emails tell it ---------------------------------------
+
+
+def test_the_schedule_lists_each_share_that_ever_applies_earliest_first() -> None:
+    steps = rules.refund_schedule(TIERED)
+
+    assert [(s.percent, s.until) for s in steps] == [
+        (100, START - hours(24)),
+        (50, START - hours(2)),
+    ]
+
+
+def test_a_tier_outlasted_by_a_higher_one_never_shows_and_kept_is_full_until_the_start() -> None:
+    odd = session(start=START, refund_tiers=[(48, 25), (12, 80)])
+    kept = TIERED.model_copy(
+        update={
+            "policy": TIERED.policy.model_copy(
+                update={"kept_after_move": True, "refundable_until": START}
+            )
+        }
+    )
+
+    assert [(s.percent, s.until) for s in rules.refund_schedule(odd)] == [(80, START - hours(12))]
+    assert [(s.percent, s.until) for s in rules.refund_schedule(kept)] == [(100, START)]
+    assert [(s.percent, s.until) for s in rules.refund_schedule(session(start=START))] == [
+        (100, START - hours(24))
+    ]
