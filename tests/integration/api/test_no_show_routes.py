@@ -17,6 +17,7 @@ from .api_steps import (
     balance,
     book,
     entry_kinds,
+    listed_ids,
     nothing_changes,
     parse,
     status_of,
@@ -54,6 +55,9 @@ def test_the_coach_marks_the_member_absent_and_nothing_comes_back(
     assert marked["history"][-1]["party"] == "MEMBER"
     assert marked["refund"]["status"] == "NONE"
     assert marked["view"] == "past"
+    # though its hour is not over, it lists with the past ones
+    assert session["id"] in listed_ids(api, alice, "past")
+    assert session["id"] not in listed_ids(api, carol, "upcoming")
     assert balance(store, personal_account_id(alice.id)) == 7
     assert entry_kinds(store, personal_account_id(alice.id)) == ["GRANT", "DEBIT"]
 
