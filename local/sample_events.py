@@ -61,6 +61,7 @@ SAMPLES: dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None]] = {
         {"reason": "The old time works after all"},
     ),
     "POST /sessions/{session_id}/refund": (COACH, {"credits": 2, "note": "Goodwill"}),
+    "POST /sessions/{session_id}/no-show": (COACH, {"party": "MEMBER"}),
     "GET /accounts": (MEMBER, None),
     "POST /accounts": (
         SUPPORT,

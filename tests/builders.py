@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from coaching import operations
-from coaching.models import Caller, Role, Service, Session, personal_account_id
+from coaching.models import Caller, RefundTier, Role, Service, Session, personal_account_id
 from coaching.storage import Storage
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -51,6 +51,9 @@ class World:
         requires_approval: bool = False,
         request_ttl_hours: int = 48,
         late_reschedule_requires_approval: bool = False,
+        max_reschedules: int | None = None,
+        cancel_reason_required: bool = False,
+        refund_tiers: list[tuple[int, int]] | None = None,
     ) -> Service:
         return operations.create_service(
             self.store,
@@ -61,6 +64,11 @@ class World:
             requires_approval=requires_approval,
             request_ttl_hours=request_ttl_hours,
             late_reschedule_requires_approval=late_reschedule_requires_approval,
+            max_reschedules=max_reschedules,
+            cancel_reason_required=cancel_reason_required,
+            refund_tiers=None
+            if refund_tiers is None
+            else [RefundTier(hours_before=h, percent=p) for h, p in refund_tiers],
             now=self.now,
         )
 

@@ -1,4 +1,5 @@
-"""Refund credits that did not come back automatically (the coach's or support's exception)."""
+"""Refund credits that did not come back automatically (the coach's or support's exception),
+and mark who did not turn up to a session (a coach's no-show gives the credits back)."""
 
 import gc
 
@@ -11,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.metrics import MetricUnit
 
 from coaching import clock, http, operations, runtime
-from coaching.api import RefundBody, SessionView, session_view
+from coaching.api import NoShowBody, RefundBody, SessionView, session_view
 from coaching.observability import outcome_metrics
 
 app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
@@ -29,6 +30,23 @@ def refund(
     refunded = session.history[-1].credits or 0  # the REFUNDED event this call added
     with outcome_metrics(session.refund.status.value.lower()) as labelled:
         labelled.add_metric(name="Refunds", unit=MetricUnit.Count, value=1)
+        labelled.add_metric(name="CreditsRefunded", unit=MetricUnit.Count, value=refunded)
+    return session_view(session, caller, now)
+
+
+@app.post(
+    "/sessions/<session_id>/no-show",
+    summary="Mark who did not turn up (a coach's no-show refunds the member)",
+    tags=["Refund"],
+)
+def no_show(
+    session_id: Annotated[str, Path(max_length=128)], body: Annotated[NoShowBody, Body()]
+) -> SessionView:
+    caller, now = http.caller(app), clock.now()
+    session = operations.mark_no_show(runtime.storage(), caller, session_id, body.party, now)
+    refunded = session.history[-1].credits or 0  # the NO_SHOW event this call added
+    with outcome_metrics(body.party.lower()) as labelled:
+        labelled.add_metric(name="NoShows", unit=MetricUnit.Count, value=1)
         labelled.add_metric(name="CreditsRefunded", unit=MetricUnit.Count, value=refunded)
     return session_view(session, caller, now)
 

@@ -41,6 +41,9 @@ def create_service(body: Annotated[CreateServiceBody, Body()]) -> ServiceView:
         requires_approval=body.requires_approval,
         request_ttl_hours=body.request_ttl_hours,
         late_reschedule_requires_approval=body.late_reschedule_requires_approval,
+        max_reschedules=body.max_reschedules,
+        cancel_reason_required=body.cancel_reason_required,
+        refund_tiers=body.tiers(),
         now=clock.now(),
     )
     return service_view(service)

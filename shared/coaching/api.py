@@ -3,13 +3,23 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+)
 
 from coaching import rules
 from coaching.errors import ValidationFailed
 from coaching.free_times import FreeTime
 from coaching.models import (
     MAX_REASON_LENGTH,
+    MAX_REFUND_TIERS,
+    MAX_RESCHEDULES,
     SLOT_MINUTES,
     Account,
     AccountKind,
@@ -20,9 +30,12 @@ from coaching.models import (
     EntryKind,
     HistoryEvent,
     LedgerEntry,
+    NoShow,
+    NoShowParty,
     Person,
     Policy,
     Refund,
+    RefundTier,
     RescheduleRequest,
     Service,
     ServiceRef,
@@ -95,6 +108,12 @@ class ApproveBody(Body):
     """Approving takes no fields; any field sent is refused rather than silently dropped."""
 
 
+class NoShowBody(Body):
+    """Who did not turn up: the coach may name only the member, support either."""
+
+    party: NoShowParty
+
+
 class RefundBody(Body):
     credits: Annotated[StrictInt, Field(ge=1, le=10_000)] | None = None
     note: Reason | None = None
@@ -116,13 +135,48 @@ class SessionTypeBody(Body):
     credits: Annotated[SessionCredits, Field(strict=True)]
 
 
+class RefundTierBody(Body):
+    hours_before: Annotated[StrictInt, Field(ge=0, le=720)]
+    percent: Annotated[StrictInt, Field(ge=1, le=100)]
+
+
+def _distinct_hours(tiers: list[RefundTierBody]) -> list[RefundTierBody]:
+    hours = [t.hours_before for t in tiers]
+    if len(set(hours)) != len(hours):
+        raise ValueError("each tier needs its own hours_before")
+    return tiers
+
+
+_TIERS_DOC = (
+    "At most 4 tiers, percents 1 to 100, each with its own hours_before. A cancel at least "
+    "hours_before the start gives back that percent of the credits, rounded down; of the tiers "
+    "that apply the highest percent wins. Left out: 100% at least cancellation_window_hours ahead."
+)
+
+
 class CreateServiceBody(Body):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     session_types: Annotated[list[SessionTypeBody], Field(min_length=1, max_length=20)]
     cancellation_window_hours: Annotated[StrictInt, Field(ge=0, le=720)] = 24
     requires_approval: StrictBool = False
     request_ttl_hours: Annotated[StrictInt, Field(ge=1, le=720)] = 48
-    late_reschedule_requires_approval: StrictBool = False
+    late_reschedule_requires_approval: StrictBool = True
+    max_reschedules: Annotated[StrictInt, Field(ge=0, le=MAX_RESCHEDULES)] | None = None
+    cancel_reason_required: StrictBool = False
+    refund_tiers: (
+        Annotated[
+            list[RefundTierBody],
+            Field(min_length=1, max_length=MAX_REFUND_TIERS, description=_TIERS_DOC),
+            AfterValidator(_distinct_hours),
+        ]
+        | None
+    ) = None
+
+    def tiers(self) -> list[RefundTier] | None:
+        """The tiers as the service keeps them; None for the default."""
+        if self.refund_tiers is None:
+            return None
+        return [RefundTier(**t.model_dump()) for t in self.refund_tiers]
 
 
 class AvailabilityBody(Body):
@@ -155,6 +209,14 @@ class ActionsView(View):
     can_reschedule: bool
     can_refund: bool
     can_rebook: bool
+    can_mark_no_show: bool
+
+
+class PolicyView(Policy):
+    """The policy fixed at booking, and what of it is left for the member now."""
+
+    reschedules_left: int | None
+    """Moves the member may still make under ``max_reschedules``; null when there is no limit."""
 
 
 class RebookView(View):
@@ -198,9 +260,11 @@ class SessionView(View):
     account_id: str
     account: AccountRef | None
     """The account it was paid from (id, kind, name), where known."""
-    policy: Policy
+    policy: PolicyView
     cancellation: CancellationView | None
     refund: Refund
+    no_show: NoShow | None
+    """``{party, marked_by, marked_at}`` once a no-show is marked, else null."""
     reschedule_request: RescheduleRequest | None
     request_expires_at: datetime | None
     history: list[HistoryEvent]
@@ -222,7 +286,9 @@ def session_view(session: Session, caller: Caller, now: datetime) -> SessionView
             }
         ),
         history=session.history,
-        policy=session.policy,
+        policy=PolicyView(
+            **session.policy.model_dump(), reschedules_left=rules.reschedules_left(session)
+        ),
         view="upcoming" if rules.is_upcoming(session, now) else "past",
         actions=ActionsView(**actions.__dict__),
         rebook=RebookView(
@@ -243,7 +309,10 @@ class SessionList(View):
 class QuoteView(View):
     refundable: bool
     refund_credits: int
+    refund_percent: int
+    """The percent of the credits the tier that applies now gives back (0 when none does)."""
     refundable_until: datetime
+    """When the tier that applies now ends."""
     window_hours: int
 
 
@@ -251,6 +320,7 @@ def quote_view(quote: rules.CancellationQuote) -> QuoteView:
     return QuoteView(
         refundable=quote.refundable,
         refund_credits=quote.refund_credits,
+        refund_percent=quote.refund_percent,
         refundable_until=quote.refundable_until,
         window_hours=quote.window_hours,
     )
@@ -320,11 +390,17 @@ class ServiceView(View):
     requires_approval: bool
     request_ttl_hours: int
     late_reschedule_requires_approval: bool
+    max_reschedules: int | None
+    cancel_reason_required: bool
+    refund_tiers: list[RefundTier]
+    """Longest notice first; the default tier when the coach set none."""
 
 
 def service_view(service: Service) -> ServiceView:
     return ServiceView(
-        coach_id=service.coach_id, **service.model_dump(exclude={"coach", "created_at"})
+        coach_id=service.coach_id,
+        **service.model_dump(exclude={"coach", "created_at", "refund_tiers"}),
+        refund_tiers=service.effective_refund_tiers,
     )
 
 

@@ -16,7 +16,14 @@ from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from coaching.models import Model
-from coaching.notifications import Audience, Facts, Notification, NotificationKind, Party
+from coaching.notifications import (
+    Audience,
+    Facts,
+    Notification,
+    NotificationKind,
+    Party,
+    RefundStep,
+)
 
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _MONTHS = (
@@ -224,7 +231,12 @@ class _Writer:
     def cancel_terms(self, draft: _Draft) -> None:
         """What cancelling would now return, for the member; never a deadline already gone."""
         facts = self.facts
-        if self.audience != "member" or facts.refundable_until is None:
+        if self.audience != "member":
+            return
+        if facts.refund_steps:
+            self.tiered_terms(draft)
+            return
+        if facts.refundable_until is None:
             return
         deadline = self.open_deadline()
         if facts.kept_after_move and deadline is not None:
@@ -245,6 +257,30 @@ class _Writer:
                 f"The session is {within}, inside its cancellation window: you can still "
                 "cancel it, but a cancellation will not return the credits."
             )
+
+    def tiered_terms(self, draft: _Draft) -> None:
+        """A service with partial refunds: each share still ahead, and its deadline."""
+        facts = self.facts
+        ahead = [s for s in facts.refund_steps if facts.at is None or s.until > facts.at]
+        if not ahead:
+            draft.say(
+                "The session is too close to its start for a cancellation to return any "
+                "credits: you can still cancel it, but the credits stay spent."
+            )
+            return
+
+        def back(step: RefundStep) -> str:
+            if step.percent == 100:
+                return "the credits come back in full"
+            return f"{step.percent}% of the credits come back (rounded down)"
+
+        first, *rest = ahead
+        shares = [f"cancel by {self.at(first.until)} and {back(first)}"]
+        shares += [f"by {self.at(step.until)}, {back(step)}" for step in rest]
+        draft.say(
+            f"If your plans change, {'; '.join(shares)}. Later cancellations are still "
+            "possible, but the credits stay spent."
+        )
 
     def draft(self) -> _Draft:
         facts = self.facts
@@ -277,6 +313,7 @@ class _Writer:
             NotificationKind.RESCHEDULE_WITHDRAWN: self._reschedule_withdrawn,
             NotificationKind.REFUNDED: self._refunded,
             NotificationKind.CANCEL_CONFIRMED: self._cancel_confirmed,
+            NotificationKind.NO_SHOW: self._no_show,
         }
         writers[self.kind](draft)
         return draft
@@ -501,6 +538,43 @@ class _Writer:
                 f"In all, {facts.credits_returned_in_total} of the {_credits(facts.credits)} "
                 "paid for it have now been returned."
             )
+
+    def _no_show(self, draft: _Draft) -> None:
+        """Both sides read what was recorded; the side said to be absent can dispute it."""
+        facts = self.facts
+        marker = "You" if self.audience == facts.acted_by else self.by(facts.acted_by)
+        returned = facts.credits_returned
+        if facts.absent == "MEMBER":
+            if self.audience == "member":
+                draft.subject = f"Missed session with {facts.coach_name}"
+                draft.say(f"{marker} recorded that you did not attend this session.")
+                draft.say(
+                    "The credits for it stay spent. If you did attend, or something kept you "
+                    "away that you would like us to know about, our support team can look at it."
+                )
+            else:
+                draft.subject = f"{facts.member_name} marked as not attending"
+                draft.say(
+                    f"{marker} recorded that {facts.member_name} did not attend this session."
+                )
+                draft.say("The member's credits stay spent.")
+            return
+        if self.audience == "member":
+            draft.subject = "Your coach missed your session: credits returned"
+            draft.say(f"{marker} recorded that {facts.coach_name} did not attend this session.")
+            if returned > 0:
+                draft.say(f"We are sorry. The {_credits(returned)} went back to {self.account()}.")
+            self._book_again(draft)
+        else:
+            draft.subject = f"Recorded: you missed your session with {facts.member_name}"
+            draft.say(f"{marker} recorded that you did not attend this session.")
+            if returned > 0:
+                draft.say(
+                    f"The member's {_credits(returned)} went back to {self.account()}. If this "
+                    "is a mistake, please contact our support team."
+                )
+            else:
+                draft.say("If this is a mistake, please contact our support team.")
 
     def _moved(self, draft: _Draft, before: datetime | None, after: datetime) -> None:
         """The session's time shown as the move: where it was, and where it is now."""

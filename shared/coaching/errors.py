@@ -86,6 +86,12 @@ class NotPending(DomainError):
     code, status, title = "NOT_PENDING", 409, "Nothing is waiting for an answer"
 
 
+class RescheduleLimitReached(DomainError):
+    """A member has moved the session as often as its service allows."""
+
+    code, status, title = "RESCHEDULE_LIMIT_REACHED", 409, "Reschedule limit reached"
+
+
 class Conflict(DomainError):
     """Others kept changing the same item while we retried: the client may try again."""
 
@@ -120,6 +126,7 @@ ALL_ERRORS: tuple[type[DomainError], ...] = (
     SessionStillUpcoming,
     InsufficientCredits,
     NotPending,
+    RescheduleLimitReached,
     Conflict,
     IdempotencyKeyReused,
     InternalError,

@@ -6,7 +6,7 @@ Times are timezone-aware and normalised to UTC; money is whole credits.
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from itertools import pairwise
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -105,6 +105,38 @@ SessionMinutes = Annotated[
 ]
 SessionCredits = Annotated[int, Field(ge=1, le=10_000)]
 
+MAX_REFUND_TIERS = 4
+MAX_RESCHEDULES = 100
+NO_SHOW_MARKING_DAYS = 7
+"""A no-show may be marked from the session's start until this many days after its end."""
+
+
+class RefundTier(Model):
+    """A cancel at least ``hours_before`` the start gives back ``percent`` of the credits."""
+
+    hours_before: Annotated[int, Field(ge=0, le=24 * 30)]
+    percent: Annotated[int, Field(ge=1, le=100)]
+
+
+def _distinct_hours(tiers: list[RefundTier]) -> list[RefundTier]:
+    hours = [t.hours_before for t in tiers]
+    if len(set(hours)) != len(hours):
+        raise ValueError("each tier needs its own hours_before")
+    # Longest notice first: the order people read them in.
+    return sorted(tiers, key=lambda t: -t.hours_before)
+
+
+RefundTiers = Annotated[
+    list[RefundTier],
+    Field(min_length=1, max_length=MAX_REFUND_TIERS),
+    AfterValidator(_distinct_hours),
+]
+
+
+def default_refund_tiers(window_hours: int) -> list[RefundTier]:
+    """The help page's rule: everything back at least the window's hours ahead, nothing after."""
+    return [RefundTier(hours_before=window_hours, percent=100)]
+
 
 class SessionType(Model):
     id: Identifier
@@ -120,9 +152,19 @@ class Service(Model):
     cancellation_window_hours: Annotated[int, Field(ge=0, le=24 * 30)] = 24
     requires_approval: bool = False
     request_ttl_hours: Annotated[int, Field(ge=1, le=24 * 30)] = 48
-    late_reschedule_requires_approval: bool = False
+    late_reschedule_requires_approval: bool = True
     """When true, a member may ask to move a session inside the window; the coach decides."""
+    max_reschedules: Annotated[int, Field(ge=0, le=MAX_RESCHEDULES)] | None = None
+    """How many times a member may move one session; None: no limit."""
+    cancel_reason_required: bool = False
+    """When true, a member must say why they cancel."""
+    refund_tiers: RefundTiers | None = None
+    """None: the default, 100% at least the cancellation window ahead."""
     created_at: UtcDatetime
+
+    @property
+    def effective_refund_tiers(self) -> list[RefundTier]:
+        return self.refund_tiers or default_refund_tiers(self.cancellation_window_hours)
 
     @property
     def coach_id(self) -> str:
@@ -139,6 +181,7 @@ class SessionStatus(StrEnum):
     COMPLETED = "COMPLETED"
     DECLINED = "DECLINED"
     EXPIRED = "EXPIRED"
+    NO_SHOW = "NO_SHOW"
 
 
 ACTIVE_STATUSES = frozenset({SessionStatus.REQUESTED, SessionStatus.SCHEDULED})
@@ -171,7 +214,19 @@ class Policy(Model):
     request_ttl_hours: int = 48
     kept_after_move: bool = False
     """True when the coach or support moved the session while the member could still cancel
-    with a refund: that right then lasts until the new start, which ``refundable_until`` is."""
+    with a full refund: that right then lasts until the new start, which ``refundable_until`` is."""
+    max_reschedules: int | None = None
+    cancel_reason_required: bool = False
+    refund_tiers: list[RefundTier] = []
+    """Longest notice first. Sessions booked before tiers existed read with the default."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_tiers(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("refund_tiers") and "window_hours" in data:
+            tiers = [{"hours_before": data["window_hours"], "percent": 100}]
+            return {**data, "refund_tiers": tiers}
+        return data
 
 
 class Cancellation(Model):
@@ -187,6 +242,17 @@ class Refund(Model):
     status: RefundStatus = RefundStatus.NONE
     credits: Credits = 0
     refunded_at: UtcDatetime | None = None
+
+
+NoShowParty = Literal["MEMBER", "COACH"]
+
+
+class NoShow(Model):
+    """Who did not turn up, and who said so when."""
+
+    party: NoShowParty
+    marked_by: Actor
+    marked_at: UtcDatetime
 
 
 class RescheduleRequest(Model):
@@ -213,6 +279,7 @@ HistoryKind = Literal[
     "RESCHEDULE_WITHDRAWN",
     "REFUNDED",
     "COMPLETED",
+    "NO_SHOW",
 ]
 
 
@@ -226,6 +293,8 @@ class HistoryEvent(Model):
     credits: int | None = None
     reason: str | None = None
     """What the person who acted wrote (cancel, reschedule, decline, withdraw)."""
+    party: NoShowParty | None = None
+    """For a NO_SHOW event: who did not turn up."""
 
 
 class AccountRef(Model):
@@ -255,6 +324,7 @@ class Session(Model):
     # A factory, not an instance: an instance here would build Refund at import.
     refund: Refund = Field(default_factory=Refund)
     reschedule_request: RescheduleRequest | None = None
+    no_show: NoShow | None = None
     request_expires_at: UtcDatetime | None = None
     """For a REQUESTED booking: when it expires unless the coach answers."""
     history: list[HistoryEvent] = []

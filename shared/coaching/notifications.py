@@ -27,6 +27,8 @@ reschedule withdrawn     the parties who did not act (the coach)
 reschedule expired       member and coach: the session keeps its old time, and both should be
                          sure which time holds (the coach was holding the asked-for time too)
 refund granted           member, whose credits came back; the coach too when support refunded
+no-show marked           member and coach, whoever marked it: each should know what was recorded
+                         about them or their session (and, for a coach no-show, the refund)
 completed                nobody: a sweep's bookkeeping
 =======================  ======================================================================
 
@@ -37,11 +39,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
+from pydantic import Field
+
+from coaching import rules
 from coaching.models import (
     AccountKind,
     HistoryEvent,
     HistoryKind,
     Model,
+    NoShowParty,
     Person,
     Role,
     Session,
@@ -74,6 +80,14 @@ class NotificationKind(StrEnum):
     REFUNDED = "REFUNDED"
     CANCEL_CONFIRMED = "CANCEL_CONFIRMED"
     """The receipt to whoever canceled: it is done, and what became of the credits."""
+    NO_SHOW = "NO_SHOW"
+
+
+class RefundStep(Model):
+    """Until ``until``, a cancel returns ``percent`` of the credits (rounded down)."""
+
+    until: UtcDatetime
+    percent: int
 
 
 class Facts(Model):
@@ -118,6 +132,11 @@ class Facts(Model):
     """True when the credits came from the member's own account, not a shared pool."""
     account_name: str | None = None
     """The shared pool's name as it stood at booking (None for personal accounts, or unknown)."""
+    absent: NoShowParty | None = None
+    """For a no-show: who did not turn up."""
+    refund_steps: list[RefundStep] = Field(default_factory=list)
+    """For a service with partial refund tiers: what a cancel returns until when, earliest
+    first. Empty for the help page's rule (all of it until ``refundable_until``, then nothing)."""
 
 
 class Notification(Model):
@@ -153,6 +172,7 @@ _KINDS: dict[HistoryKind, NotificationKind] = {
     "RESCHEDULE_EXPIRED": NotificationKind.RESCHEDULE_EXPIRED,
     "RESCHEDULE_WITHDRAWN": NotificationKind.RESCHEDULE_WITHDRAWN,
     "REFUNDED": NotificationKind.REFUNDED,
+    "NO_SHOW": NotificationKind.NO_SHOW,
 }
 """History events that mean something to people; the rest (COMPLETED) tell nobody."""
 
@@ -161,6 +181,7 @@ _TOLD_WHATEVER_ACTED: dict[NotificationKind, tuple[Audience, ...]] = {
     NotificationKind.BOOKING_REQUESTED: ("coach",),
     NotificationKind.BOOKING_EXPIRED: ("member",),
     NotificationKind.RESCHEDULE_EXPIRED: ("member", "coach"),
+    NotificationKind.NO_SHOW: ("member", "coach"),
 }
 """Kinds with fixed recipients; every other kind tells the parties who did not act."""
 
@@ -232,6 +253,8 @@ def _consistent(kind: NotificationKind, new: Session) -> bool:
         return new.reschedule_request is not None
     if kind is NotificationKind.RESCHEDULE_WITHDRAWN:
         return new.reschedule_request is None
+    if kind is NotificationKind.NO_SHOW:
+        return new.status is SessionStatus.NO_SHOW and new.no_show is not None
     return True
 
 
@@ -267,6 +290,9 @@ def _facts(
     elif kind is NotificationKind.BOOKING_REQUESTED:
         respond_by = new.request_expires_at
     tells_terms = kind in _TELLS_CANCEL_TERMS
+    schedule = rules.refund_schedule(new) if tells_terms else []
+    full = next((step.until for step in schedule if step.percent == 100), None)
+    partial = any(step.percent < 100 for step in schedule)
     personal = new.account_id == personal_account_id(new.member.id)
     shared_name = (
         new.account.name
@@ -293,12 +319,20 @@ def _facts(
         credits_returned=max(0, new.refund.credits - returned_before),
         credits_returned_in_total=new.refund.credits,
         refundable=refundable,
-        refundable_until=new.policy.refundable_until if tells_terms else None,
+        refundable_until=(full if partial else new.policy.refundable_until)
+        if tells_terms
+        else None,
         window_hours=new.policy.window_hours if tells_terms else None,
         kept_after_move=new.policy.kept_after_move and tells_terms,
         account_id=new.account_id,
         personal_account=personal,
         account_name=None if personal else shared_name,
+        refund_steps=[RefundStep(until=s.until, percent=s.percent) for s in schedule]
+        if partial
+        else [],
+        absent=new.no_show.party
+        if kind is NotificationKind.NO_SHOW and new.no_show is not None
+        else None,
     )
 
 

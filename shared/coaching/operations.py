@@ -29,9 +29,12 @@ from coaching.models import (
     EntryKind,
     HistoryEvent,
     LedgerEntry,
+    NoShow,
+    NoShowParty,
     Policy,
     Refund,
     RefundStatus,
+    RefundTier,
     RescheduleRequest,
     Role,
     Service,
@@ -132,6 +135,9 @@ def create_service(
     request_ttl_hours: int,
     late_reschedule_requires_approval: bool,
     now: datetime,
+    max_reschedules: int | None = None,
+    cancel_reason_required: bool = False,
+    refund_tiers: list[RefundTier] | None = None,
 ) -> Service:
     """A coach offers a service; session types are (minutes, credits) pairs."""
     if caller.role is not Role.COACH:
@@ -148,6 +154,9 @@ def create_service(
         requires_approval=requires_approval,
         request_ttl_hours=request_ttl_hours,
         late_reschedule_requires_approval=late_reschedule_requires_approval,
+        max_reschedules=max_reschedules,
+        cancel_reason_required=cancel_reason_required,
+        refund_tiers=refund_tiers,
         created_at=now,
     )
     store.put_service(service)
@@ -274,6 +283,9 @@ def book(
                 refundable_until=rules.refundable_until(start, service.cancellation_window_hours),
                 late_reschedule_requires_approval=service.late_reschedule_requires_approval,
                 request_ttl_hours=service.request_ttl_hours,
+                max_reschedules=service.max_reschedules,
+                cancel_reason_required=service.cancel_reason_required,
+                refund_tiers=service.effective_refund_tiers,
             ),
             request_expires_at=rules.request_deadline(now, service.request_ttl_hours, start)
             if status is SessionStatus.REQUESTED
@@ -383,7 +395,7 @@ def cancel(
 
     def attempt() -> Session:
         session, accounts = _visible_session_and_likely_payer(store, caller, session_id)
-        quote = rules.plan_cancel(caller, session, now)
+        quote = rules.plan_cancel(caller, session, now, reason)
         movement, refund = None, session.refund
         if quote.refund_credits > 0:
             movement = Movement(
@@ -689,6 +701,51 @@ def refund(
                 note=note,
             ),
         )
+        return after
+
+    return retrying(attempt)
+
+
+# --- no-shows --------------------------------------------------------------------------------
+
+
+def mark_no_show(
+    store: Storage, caller: Caller, session_id: str, party: NoShowParty, now: datetime
+) -> Session:
+    """Record who did not turn up. A coach's no-show gives back every credit not yet
+    refunded, in the same transaction as the mark."""
+
+    def attempt() -> Session:
+        stored = _visible_session(store, caller, session_id)
+        # A reschedule request that lapsed before the start, not yet swept, ends with the mark.
+        session = rules.as_read(stored, now)
+        credits = rules.plan_no_show(caller, session, party, now)
+        movement, refund = None, session.refund
+        if credits > 0:
+            movement = Movement(
+                account=_account(store, session.account_id),
+                kind=EntryKind.REFUND,
+                credits=credits,
+                at=now,
+                actor=caller.actor,
+                session_id=session.id,
+            )
+            refund = Refund(
+                status=RefundStatus.AUTOMATIC,
+                credits=session.refund.credits + credits,
+                refunded_at=now,
+            )
+        after = _bump(
+            session,
+            HistoryEvent(at=now, kind="NO_SHOW", by=caller.actor, credits=credits, party=party),
+            status=SessionStatus.NO_SHOW,
+            no_show=NoShow(party=party, marked_by=caller.actor, marked_at=now),
+            refund=refund,
+            reschedule_request=None,
+        )
+        # The session keeps its own time (it is in the past); time a lapsed request held goes.
+        freed = _held_slots(stored) - _slots(session.start, session.end)
+        store.save_session(before=stored, after=after, release=sorted(freed), movement=movement)
         return after
 
     return retrying(attempt)

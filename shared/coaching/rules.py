@@ -21,6 +21,7 @@ from coaching.errors import (
     NotFound,
     NothingToRefund,
     NotPending,
+    RescheduleLimitReached,
     RescheduleWindowClosed,
     SessionNotUpcoming,
     SessionStillUpcoming,
@@ -30,12 +31,14 @@ from coaching.models import (
     ACTIVE_STATUSES,
     MAX_BALANCE,
     MAX_SESSION_MINUTES,
+    NO_SHOW_MARKING_DAYS,
     SLOT_MINUTES,
     Account,
     AccountKind,
     Caller,
     EntryKind,
     HistoryEvent,
+    NoShowParty,
     Policy,
     RefundStatus,
     Role,
@@ -218,32 +221,94 @@ class CancellationQuote:
 
     refundable: bool
     refund_credits: int
+    refund_percent: int
     refundable_until: datetime
+    """When the tier that applies now ends (or, when none applies, when the last one ended)."""
     window_hours: int
     entry_kind: EntryKind
     """REFUND for a confirmed session, RELEASE for a request that was never confirmed."""
 
 
+@dataclass(frozen=True)
+class RefundTerms:
+    percent: int
+    until: datetime
+    """The last second at which ``percent`` still applies."""
+
+
+def refund_terms(session: Session, now: datetime) -> RefundTerms:
+    """The percent a cancel at ``now`` gives back, under the session's refund tiers.
+
+    A tier applies while ``now <= start - hours_before`` (to the second, like the window); of
+    those that apply the highest percent wins. A member whose session the coach or support moved
+    while they could cancel in full keeps 100% until the new start (``kept_after_move``).
+    """
+    policy = session.policy
+    start = session.start.astimezone(UTC)
+    if policy.kept_after_move and now <= policy.refundable_until:
+        return RefundTerms(100, policy.refundable_until)
+    tiers = [(t.percent, start - timedelta(hours=t.hours_before)) for t in policy.refund_tiers]
+    applying = [(percent, until) for percent, until in tiers if now <= until]
+    if applying:
+        # Equal percents: the tier that lasts longer is the one to show.
+        percent, until = max(applying)
+        return RefundTerms(percent, until)
+    last = policy.refundable_until if policy.kept_after_move else max(u for _, u in tiers)
+    return RefundTerms(0, last)
+
+
+def refund_schedule(session: Session) -> list[RefundTerms]:
+    """What a cancel returns over time, earliest deadline first, each step lower than the one
+    before: the tiers that ever win. A tier outlasted by a higher one never applies alone."""
+    policy = session.policy
+    if policy.kept_after_move:
+        return [RefundTerms(100, policy.refundable_until)]
+    start = session.start.astimezone(UTC)
+    tiers = sorted(
+        (start - timedelta(hours=t.hours_before), t.percent) for t in policy.refund_tiers
+    )
+    steps: list[RefundTerms] = []
+    for index, (until, percent) in enumerate(tiers):
+        if all(percent > later for _, later in tiers[index + 1 :]):
+            steps.append(RefundTerms(percent, until))
+    return steps
+
+
+def tier_credits(credits: int, percent: int) -> int:
+    """``percent`` of ``credits``, rounded down to whole credits."""
+    return credits * percent // 100
+
+
 def cancellation_quote(session: Session, now: datetime) -> CancellationQuote:
+    terms, kind = refund_terms(session, now), EntryKind.REFUND
     if not not_started(session, now):
-        refundable, kind = False, EntryKind.REFUND  # nothing left to cancel
+        percent = 0  # nothing left to cancel
     elif session.status is SessionStatus.REQUESTED:
         # Credits held for a request nobody accepted always go back.
-        refundable, kind = True, EntryKind.RELEASE
+        percent, kind = 100, EntryKind.RELEASE
     else:
-        refundable, kind = inside_free_window(session, now), EntryKind.REFUND
+        percent = terms.percent
+    credits = min(tier_credits(session.credits, percent), session.refundable_credits)
     return CancellationQuote(
-        refundable=refundable,
-        refund_credits=session.refundable_credits if refundable else 0,
-        refundable_until=session.policy.refundable_until,
+        refundable=credits > 0,
+        refund_credits=credits,
+        refund_percent=percent,
+        refundable_until=terms.until,
         window_hours=session.policy.window_hours,
         entry_kind=kind,
     )
 
 
-def plan_cancel(caller: Caller, session: Session, now: datetime) -> CancellationQuote:
-    """Member, coach and support may cancel any upcoming session of theirs."""
-    require_visible(caller, session)
+def plan_cancel(
+    caller: Caller, session: Session, now: datetime, reason: str | None = None
+) -> CancellationQuote:
+    """Member, coach and support may cancel any upcoming session of theirs.
+
+    Where the service asks for it, a member must say why (coach and support need not).
+    """
+    who = require_visible(caller, session)
+    if who == "member" and session.policy.cancel_reason_required and not (reason or "").strip():
+        raise ValidationFailed.on("reason", "is required to cancel a session of this service")
     if not not_started(session, now):
         raise SessionNotUpcoming("Only a session that has not started can be canceled.")
     return cancellation_quote(session, now)
@@ -266,6 +331,10 @@ def plan_reschedule(
     who = require_visible(caller, session)
     if not not_started(session, now):
         raise SessionNotUpcoming("Only a session that has not started can be rescheduled.")
+    if who == "member" and reschedules_left(session) == 0:
+        raise RescheduleLimitReached(
+            "You have moved this session as often as its service allows; ask your coach."
+        )
     require_slot_aligned(new_start)
     require_future(new_start, now)
     if new_start == session.start:
@@ -277,6 +346,25 @@ def plan_reschedule(
     raise RescheduleWindowClosed(
         "The cancellation window has closed; ask your coach to move the session."
     )
+
+
+def member_moves(session: Session) -> int:
+    """How often the member has moved the session: their own moves and their approved requests.
+
+    Moves by the coach or support do not count, nor do requests declined, withdrawn or lapsed.
+    """
+    return sum(
+        1
+        for event in session.history
+        if event.kind == "RESCHEDULE_APPROVED"
+        or (event.kind == "RESCHEDULED" and event.by is not None and event.by.role is Role.MEMBER)
+    )
+
+
+def reschedules_left(session: Session) -> int | None:
+    """Moves the member still has under the service's limit; None when there is no limit."""
+    limit = session.policy.max_reschedules
+    return None if limit is None else max(0, limit - member_moves(session))
 
 
 def _require_pending_request(session: Session, now: datetime) -> None:
@@ -306,11 +394,11 @@ def policy_after_move(
     """The session's policy once it moves to ``new_start``.
 
     The window moves with the session. But a move the member did not make never costs them a
-    refund they had: if they could cancel with their credits back just before the coach's (or
+    refund they had: if they could cancel with all their credits back just before the coach's (or
     support's) move, they keep that right until the new start.
     """
     normal = refundable_until(new_start, session.policy.window_hours)
-    kept = mover != "member" and cancellation_quote(session, now).refundable
+    kept = mover != "member" and cancellation_quote(session, now).refund_percent == 100
     return session.policy.model_copy(
         update={
             "refundable_until": new_start.astimezone(UTC) if kept else normal,
@@ -372,6 +460,37 @@ def plan_refund(
     )
 
 
+# --- no-shows --------------------------------------------------------------------------------
+
+NO_SHOW_MARKING = timedelta(days=NO_SHOW_MARKING_DAYS)
+
+
+def no_show_markable(session: Session, now: datetime) -> bool:
+    """A session that took place (scheduled or completed), from its start until a week after
+    its end. To the second at both ends."""
+    return (
+        session.status in (SessionStatus.SCHEDULED, SessionStatus.COMPLETED)
+        and session.start <= now <= session.end + NO_SHOW_MARKING
+    )
+
+
+def plan_no_show(caller: Caller, session: Session, party: NoShowParty, now: datetime) -> int:
+    """Who may say who did not turn up, and the credits that go back: the coach marks the
+    member (nothing back); support marks either; a coach's no-show returns every credit not
+    yet refunded."""
+    who = require_staff(caller, session, "mark a no-show")
+    if who == "coach" and party != "MEMBER":
+        raise Forbidden("A coach may mark only the member as a no-show; support can help.")
+    if session.status in ACTIVE_STATUSES and now < session.start:
+        raise SessionStillUpcoming("The session has not started yet; a no-show is marked after.")
+    if not no_show_markable(session, now):
+        raise SessionNotUpcoming(
+            "Only a session that took place can be marked, from its start until "
+            f"{NO_SHOW_MARKING_DAYS} days after its end, and only once."
+        )
+    return session.refundable_credits if party == "COACH" else 0
+
+
 # --- what the session screen may offer ------------------------------------------------------
 
 
@@ -381,6 +500,7 @@ class Actions:
     can_reschedule: bool
     can_refund: bool
     can_rebook: bool
+    can_mark_no_show: bool
 
 
 def actions(caller: Caller, session: Session, now: datetime) -> Actions:
@@ -395,6 +515,7 @@ def actions(caller: Caller, session: Session, now: datetime) -> Actions:
             staff
             or (
                 who == "member"
+                and reschedules_left(session) != 0
                 and (
                     inside_free_window(session, now)
                     or session.policy.late_reschedule_requires_approval
@@ -403,6 +524,7 @@ def actions(caller: Caller, session: Session, now: datetime) -> Actions:
         ),
         can_refund=staff and not upcoming and session.refundable_credits > 0,
         can_rebook=who == "member" and not upcoming,
+        can_mark_no_show=staff and no_show_markable(session, now),
     )
 
 

@@ -1,19 +1,20 @@
 """Property tests of the credit ledger: random sequences of every operation, checked after each.
 
-A hypothesis state machine books, cancels, moves, refunds, answers and sweeps sessions of two
-coaches for three members paying from personal accounts and a shared group account, on a clock
-that only moves forward, and retries calls at random with the same arguments. It also kills the
-HTTP functions just before or just after their commit and retries them with the same
-Idempotency-Key, through the real handlers. In-process moto
-(``mock_aws``) holds fresh tables for each example; nothing here runs on threads (races are in
-test_races.py, against the serialized server).
+A hypothesis state machine books, cancels, moves, refunds, marks no-shows, answers and sweeps
+sessions of two coaches for three members paying from personal accounts and a shared group
+account (one service with refund tiers and a move limit, one that wants a cancel reason), on a
+clock that only moves forward, and retries calls at random with the same arguments. It also
+kills the HTTP functions just before or just after their commit and retries them with the same
+Idempotency-Key, through the real handlers. In-process moto (``mock_aws``) holds fresh tables
+for each example; nothing here runs on threads (races are in test_races.py, against the
+serialized server).
 
 After every step it checks what must always hold: each account's balance is the sum of its
 entries and never negative; a session is debited once and never gets back more than it paid;
-automatic refunds happen at most once; a refused call changes nothing; and the coach's slots are
-held by exactly the sessions that need them. Each operation's outcome is also checked against an
-oracle written from the rules as docs/api.md states them (who may do it, when it is refunded,
-what it costs).
+automatic refunds (a cancel's, a release, a coach no-show's) happen at most once; a refused
+call changes nothing; and the coach's slots are held by exactly the sessions that need them.
+Each operation's outcome is also checked against an oracle written from the rules as
+docs/api.md states them (who may do it, when it is refunded, what it costs).
 
 The operations go through ``Storage`` and boto3 as in production. The checks read the tables
 straight from moto's in-process backend: a boto3 Scan of every table after every step costs
@@ -45,6 +46,7 @@ from coaching.errors import (
     NotFound,
     NothingToRefund,
     NotPending,
+    RescheduleLimitReached,
     RescheduleWindowClosed,
     SessionNotUpcoming,
     SessionStillUpcoming,
@@ -59,6 +61,7 @@ from coaching.models import (
     EntryKind,
     LedgerEntry,
     RefundStatus,
+    RefundTier,
     Role,
     Service,
     Session,
@@ -150,11 +153,41 @@ def inside_window(session: Session, now: datetime) -> bool:
 
 
 def expected_cancel_refund(session: Session, now: datetime) -> tuple[int, EntryKind]:
-    """A request's held credits always go back; a session's only inside the free window."""
+    """A request's held credits always go back; a session's by its refund tiers: the highest
+    percent whose notice was given, rounded down (the default tier is the free window), or all
+    of it when a move the member did not make kept their free cancellation."""
     unrefunded = session.credits - session.refund.credits
     if session.status is SessionStatus.REQUESTED:
         return unrefunded, EntryKind.RELEASE
-    return (unrefunded if inside_window(session, now) else 0), EntryKind.REFUND
+    if session.policy.kept_after_move:
+        return (unrefunded if now <= session.start else 0), EntryKind.REFUND
+    percent = max(
+        (
+            t.percent
+            for t in session.policy.refund_tiers
+            if now <= session.start - timedelta(hours=t.hours_before)
+        ),
+        default=0,
+    )
+    return min(unrefunded, session.credits * percent // 100), EntryKind.REFUND
+
+
+NO_SHOW_DAYS = timedelta(days=7)
+
+
+def expected_no_show(session: Session, who: str, party: str, now: datetime) -> type | None:
+    """The refusal a no-show mark gets (None: it is recorded), from docs/api.md."""
+    if who == "stranger":
+        return NotFound
+    if who == "member" or (who == "coach" and party == "COACH"):
+        return Forbidden
+    if session.status in ACTIVE_STATUSES and now < session.start:
+        return SessionStillUpcoming
+    if session.status not in (SessionStatus.SCHEDULED, SessionStatus.COMPLETED):
+        return SessionNotUpcoming
+    if now > session.end + NO_SHOW_DAYS:
+        return SessionNotUpcoming
+    return None
 
 
 def expected_sweep(session: Session, now: datetime) -> str | None:
@@ -298,12 +331,17 @@ class LedgerMachine(RuleBasedStateMachine):
         ]
         self.services: list[Service] = [
             # 60 minutes for 3 credits, a 24-hour window; a late move by the member waits.
-            self._service(ann, 60, 3, window=24, late_approval=True),
+            # All back a day ahead, half (1 credit, rounded down) six hours ahead; a member may
+            # move a session twice.
+            self._service(
+                ann, 60, 3, window=24, late_approval=True, tiers=[(24, 100), (6, 50)], moves=2
+            ),
             # The same coach: 25 minutes for 2 credits (holding half an hour), a 2-hour window,
             # requests need approval, and so do late moves (of a request too).
             self._service(ann, 25, 2, window=2, approval=True, ttl=6, late_approval=True),
-            # Another coach: 50 minutes for 1 credit (holding the hour), a 12-hour window.
-            self._service(ben, 50, 1, window=12),
+            # Another coach: 50 minutes for 1 credit (holding the hour), a 12-hour window; a
+            # member must say why they cancel.
+            self._service(ben, 50, 1, window=12, reason_required=True),
         ]
         self.group = operations.create_group_account(
             self.store,
@@ -320,7 +358,10 @@ class LedgerMachine(RuleBasedStateMachine):
         self.seen: dict[str, Session] = {}
         """The copy of each session this machine last read: stale once something changed it."""
         self.automatic: dict[str, list[str]] = defaultdict(list)
-        """The REFUND/RELEASE entries that cancel, decline and expiry made, by session."""
+        """The REFUND/RELEASE entries that cancel, decline, expiry and a coach's no-show made,
+        by session."""
+        self.member_moves: dict[str, int] = defaultdict(int)
+        """Moves each session's member made (their own, and their requests approved)."""
         self._state: Snapshot | None = None
 
     def _service(
@@ -333,6 +374,9 @@ class LedgerMachine(RuleBasedStateMachine):
         approval: bool = False,
         ttl: int = 48,
         late_approval: bool = False,
+        tiers: list[tuple[int, int]] | None = None,
+        moves: int | None = None,
+        reason_required: bool = False,
     ) -> Service:
         return operations.create_service(
             self.store,
@@ -343,6 +387,11 @@ class LedgerMachine(RuleBasedStateMachine):
             requires_approval=approval,
             request_ttl_hours=ttl,
             late_reschedule_requires_approval=late_approval,
+            max_reschedules=moves,
+            cancel_reason_required=reason_required,
+            refund_tiers=None
+            if tiers is None
+            else [RefundTier(hours_before=h, percent=p) for h, p in tiers],
             now=self.now,
         )
 
@@ -517,7 +566,9 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(
         data=st.data(),
         who=CALLERS,
-        when=st.sampled_from(["now", "window closes", "after window", "before start"]),
+        when=st.sampled_from(
+            ["now", "window closes", "after window", "half closes", "after half", "before start"]
+        ),
         reason=st.sampled_from([None, "", "Sick"]),
         retries=st.integers(0, 2),
     )
@@ -531,6 +582,9 @@ class LedgerMachine(RuleBasedStateMachine):
                 "now": self.now,
                 "window closes": edge,
                 "after window": edge + timedelta(seconds=1),
+                # where the tiered service's half tier ends (else just a later moment)
+                "half closes": session.start - timedelta(hours=6),
+                "after half": session.start - timedelta(hours=6) + timedelta(seconds=1),
                 "before start": session.start - timedelta(seconds=1),
             }[when]
         )
@@ -546,6 +600,10 @@ class LedgerMachine(RuleBasedStateMachine):
         if who == "stranger":
             assert isinstance(result, NotFound), result
             return
+        if who == "member" and session.policy.cancel_reason_required and not reason:
+            assert isinstance(result, ValidationFailed), result
+            assert [e.field for e in result.errors] == ["reason"]
+            return
         if not upcoming(session, self.now):
             assert isinstance(result, SessionNotUpcoming), result
             return
@@ -556,6 +614,7 @@ class LedgerMachine(RuleBasedStateMachine):
         assert result.cancellation.canceled_by == caller.actor
         assert result.cancellation.reason == (reason or None)
         assert quote is not None and quote.refund_credits == credits, f"the dialog said {quote}"
+        assert credits <= session.credits - session.refund.credits
         assert result.refund.credits == session.refund.credits + credits
         expected = [(kind, credits, session.account_id)] if credits else []
         assert [(e.kind, e.credits, e.account_id) for e in made] == expected
@@ -597,6 +656,10 @@ class LedgerMachine(RuleBasedStateMachine):
         if not upcoming(session, self.now):
             assert isinstance(result, SessionNotUpcoming), result
             return
+        limit = session.policy.max_reschedules
+        if who == "member" and limit is not None and self.member_moves[session.id] >= limit:
+            assert isinstance(result, RescheduleLimitReached), result
+            return
         if start == session.start:
             assert isinstance(result, ValidationFailed), result
             return
@@ -615,6 +678,8 @@ class LedgerMachine(RuleBasedStateMachine):
         assert isinstance(result, tuple), f"reschedule: {result!r}"
         moved, mode = result
         assert mode == ("REQUEST" if late_member else "DIRECT")
+        if mode == "DIRECT" and who == "member":
+            self.member_moves[session.id] += 1
         if mode == "DIRECT":
             assert (moved.start, moved.reschedule_request) == (start, None)
             # a move the member did not make keeps a refund they could still have had
@@ -638,7 +703,10 @@ class LedgerMachine(RuleBasedStateMachine):
             return
         again, moved_credits = self.call("reschedule again", operations.reschedule, *args)
         assert not moved_credits
-        if mode == "DIRECT":  # it is at that time already
+        used_up = limit is not None and self.member_moves[session.id] >= limit
+        if mode == "DIRECT" and who == "member" and used_up:  # that was the last move allowed
+            assert isinstance(again, RescheduleLimitReached), again
+        elif mode == "DIRECT":  # it is at that time already
             assert isinstance(again, ValidationFailed), again
         else:  # the same request again
             assert isinstance(again, tuple) and again[1] == "REQUEST", again
@@ -704,7 +772,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @precondition(lambda self: bool(self.session_ids))
     @rule(
         data=st.data(),
-        action=st.sampled_from(["cancel", "refund", "grant"]),
+        action=st.sampled_from(["cancel", "refund", "grant", "no-show"]),
         when=st.sampled_from(["before_commit", "after_commit"]),
         retries=st.integers(1, 2),
     )
@@ -719,6 +787,15 @@ class LedgerMachine(RuleBasedStateMachine):
         elif action == "cancel":
             session = self.pick(data, lambda s: s.status in ACTIVE_STATUSES)
             caller, path, body = self.caller_for(session, "member"), "cancel", {}
+        elif action == "no-show":  # support marks the coach absent: the refund moves with it
+            session = self.pick(
+                data,
+                lambda s: (
+                    s.status in (SessionStatus.SCHEDULED, SessionStatus.COMPLETED)
+                    and s.start <= self.now
+                ),
+            )
+            caller, path, body = self.support, "no-show", {"party": "COACH"}
         else:  # a refund: of a session that is over or canceled, and not fully refunded yet
             session = self.pick(
                 data,
@@ -729,7 +806,8 @@ class LedgerMachine(RuleBasedStateMachine):
             )
             caller, path, body = self.caller_for(session, "coach"), "refund", {"credits": 1}
         if action != "grant":
-            function, path = path, f"/sessions/{session.id}/{path}"
+            function = "refund" if action == "no-show" else path
+            path = f"/sessions/{session.id}/{path}"
         key = {"Idempotency-Key": uuid.uuid4().hex}
         before = self.snapshot()
         self.faults.arm(function, when, 1)  # type: ignore[arg-type]
@@ -765,8 +843,72 @@ class LedgerMachine(RuleBasedStateMachine):
         elif action == "cancel":
             assert self.session(session.id).status is SessionStatus.CANCELED
             self.automatic[session.id] += [e.id for e in made]
+        elif action == "no-show":
+            marked = self.session(session.id)
+            assert marked.status is SessionStatus.NO_SHOW
+            assert [(e.kind, e.credits) for e in made] == (
+                [(EntryKind.REFUND, session.credits - session.refund.credits)]
+                if session.refund.credits < session.credits
+                else []
+            )
+            self.automatic[session.id] += [e.id for e in made]
         else:
             assert [(e.kind, e.credits) for e in made] == [(EntryKind.REFUND, 1)]
+
+    @precondition(lambda self: bool(self.session_ids))
+    @rule(
+        data=st.data(),
+        who=STAFF,
+        party=st.sampled_from(["MEMBER", "COACH"]),
+        when=st.sampled_from(
+            ["now", "before start", "at start", "after end", "a week on", "just too late"]
+        ),
+        retry=st.booleans(),
+    )
+    def no_show(self, data: st.DataObject, who: str, party: str, when: str, retry: bool) -> None:
+        """Who did not turn up: a coach's absence gives back what was not refunded, once."""
+        chosen = self.pick(
+            data, lambda s: s.status in (SessionStatus.SCHEDULED, SessionStatus.COMPLETED)
+        )
+        self.advance_to(
+            {
+                "now": self.now,
+                "before start": chosen.start - timedelta(seconds=1),
+                "at start": chosen.start,
+                "after end": chosen.end,
+                "a week on": chosen.end + NO_SHOW_DAYS,
+                "just too late": chosen.end + NO_SHOW_DAYS + timedelta(seconds=1),
+            }[when]
+        )
+        caller = self.caller_for(chosen, who)
+
+        for attempt in range(2 if retry else 1):
+            session = self.session(chosen.id)
+            result, made = self.call(
+                f"no-show (attempt {attempt + 1})",
+                operations.mark_no_show,
+                self.store,
+                caller,
+                session.id,
+                party,
+                self.now,
+            )
+
+            refused = expected_no_show(session, who, party, self.now)
+            if refused is not None:
+                assert isinstance(result, refused), f"no-show attempt {attempt + 1}: {result!r}"
+                continue
+            assert attempt == 0, "the same session was marked twice"
+            assert isinstance(result, Session), f"no-show of a session that took place: {result!r}"
+            assert result.status is SessionStatus.NO_SHOW
+            assert result.no_show is not None and result.no_show.party == party
+            assert result.no_show.marked_by == caller.actor
+            unrefunded = session.credits - session.refund.credits
+            returned = unrefunded if party == "COACH" else 0
+            assert result.refund.credits == session.refund.credits + returned <= session.credits
+            expected = [(EntryKind.REFUND, returned, session.account_id)] if returned else []
+            assert [(e.kind, e.credits, e.account_id) for e in made] == expected
+            self.automatic[session.id] += [e.id for e in made]
 
     @precondition(lambda self: any(s.request_expires_at for s in self.state().sessions.values()))
     @rule(data=st.data(), who=STAFF, approve=st.booleans(), retry=st.booleans())
@@ -829,6 +971,8 @@ class LedgerMachine(RuleBasedStateMachine):
             return
         assert isinstance(result, Session), f"answer to a pending move: {result!r}"
         assert result.reschedule_request is None
+        if approve:
+            self.member_moves[session.id] += 1
         assert result.start == (request.start if approve else session.start)
         if retry:
             again, moved = self.call("answer reschedule again", operations.answer_reschedule, *args)
@@ -972,9 +1116,12 @@ class LedgerMachine(RuleBasedStateMachine):
             where = f"{coach_id} at {slot:%d %H:%M}"
             assert holder is not None, f"{where} is held by a session that does not exist"
             assert holder.coach.id == coach_id
-            assert holder.status in (*ACTIVE_STATUSES, SessionStatus.COMPLETED), (
-                f"{where} is still held by a {holder.status} session"
-            )
+            # A session that took place keeps its own time until the claims' TTL removes them.
+            assert holder.status in (
+                *ACTIVE_STATUSES,
+                SessionStatus.COMPLETED,
+                SessionStatus.NO_SHOW,
+            ), f"{where} is still held by a {holder.status} session"
             assert slot in held_slots(holder), f"{where} is held by {holder.id}, not then"
         for session in sessions.values():
             if session.status in ACTIVE_STATUSES:

@@ -13,9 +13,11 @@ from coaching.models import (
     Actor,
     Caller,
     Cancellation,
+    HistoryEvent,
     Policy,
     Refund,
     RefundStatus,
+    RefundTier,
     RescheduleRequest,
     Role,
     Service,
@@ -108,6 +110,9 @@ def session(
     window_hours: int = 24,
     late_reschedule_requires_approval: bool = False,
     request_ttl_hours: int = 48,
+    max_reschedules: int | None = None,
+    cancel_reason_required: bool = False,
+    refund_tiers: list[tuple[int, int]] | None = None,
     request_expires_at: datetime | None = None,
     reschedule_request: RescheduleRequest | None = None,
     refund: Refund | None = None,
@@ -142,12 +147,27 @@ def session(
             refundable_until=start_utc - hours(window_hours),
             late_reschedule_requires_approval=late_reschedule_requires_approval,
             request_ttl_hours=request_ttl_hours,
+            max_reschedules=max_reschedules,
+            cancel_reason_required=cancel_reason_required,
+            refund_tiers=[
+                RefundTier(hours_before=hours_before, percent=percent)
+                for hours_before, percent in refund_tiers or []
+            ],
         ),
         cancellation=cancellation,
         refund=refund or Refund(),
         reschedule_request=reschedule_request,
         request_expires_at=request_expires_at,
         created_at=created_at,
+    )
+
+
+def moved_by_member(before: Session, *, by: Caller = MEMBER) -> Session:
+    """``before`` with one more move in its history by ``by`` (its time is left as it was: the
+    limit counts moves, not where they went)."""
+    event = HistoryEvent(at=NOW - hours(1), kind="RESCHEDULED", by=by.actor, start=before.start)
+    return before.model_copy(
+        update={"history": [*before.history, event], "version": before.version + 1}
     )
 
 

@@ -534,3 +534,90 @@ def test_a_notification_without_an_address_cannot_be_rendered() -> None:
 
     with pytest.raises(ValueError, match="without an address"):
         render(notification, BASE_URL)
+
+
+# --- no-shows -------------------------------------------------------------------------------------
+
+
+def test_a_member_no_show_tells_the_member_the_credits_stay_spent_and_where_to_turn() -> None:
+    mail = email(NotificationKind.NO_SHOW, "member", acted_by="coach", absent="MEMBER")
+
+    assert mail.subject == "Missed session with Cho"
+    assert "Cho recorded that you did not attend this session." in mail.text
+    assert "The credits for it stay spent." in mail.text
+    assert "support team" in mail.text
+
+
+def test_the_coach_who_marks_the_member_gets_what_was_recorded() -> None:
+    mail = email(NotificationKind.NO_SHOW, "coach", acted_by="coach", absent="MEMBER")
+
+    assert mail.subject == "Ann marked as not attending"
+    assert "You recorded that Ann did not attend this session." in mail.text
+
+
+def test_a_coach_no_show_tells_the_member_the_credits_came_back_and_how_to_book_again() -> None:
+    mail = email(
+        NotificationKind.NO_SHOW,
+        "member",
+        acted_by="support",
+        absent="COACH",
+        credits_returned=3,
+        credits_returned_in_total=3,
+    )
+
+    assert mail.subject == "Your coach missed your session: credits returned"
+    assert "Our support team recorded that Cho did not attend this session." in mail.text
+    assert "The 3 credits went back to your personal account." in mail.text
+    assert "Book again with Cho" in mail.text
+
+
+def test_a_coach_no_show_tells_the_coach_what_support_recorded_and_refunded() -> None:
+    mail = email(
+        NotificationKind.NO_SHOW, "coach", acted_by="support", absent="COACH", credits_returned=1
+    )
+
+    assert mail.subject == "Recorded: you missed your session with Ann"
+    assert "Our support team recorded that you did not attend this session." in mail.text
+    assert "The member's 1 credit went back to Ann's personal account." in mail.text
+
+
+def test_a_tiered_booking_tells_the_member_each_share_still_ahead() -> None:
+    steps = [
+        {"until": datetime(2026, 11, 30, 10, tzinfo=UTC), "percent": 100},
+        {"until": datetime(2026, 12, 1, 8, tzinfo=UTC), "percent": 50},
+    ]
+
+    early = email(
+        NotificationKind.BOOKED,
+        "member",
+        at=datetime(2026, 11, 29, tzinfo=UTC),
+        refundable_until=steps[0]["until"],
+        window_hours=24,
+        refund_steps=steps,
+    )
+    late = email(
+        NotificationKind.BOOKED,
+        "member",
+        at=datetime(2026, 11, 30, 12, tzinfo=UTC),
+        refund_steps=steps,
+    )
+    too_late = email(
+        NotificationKind.BOOKED,
+        "member",
+        at=datetime(2026, 12, 1, 9, tzinfo=UTC),
+        refund_steps=steps,
+    )
+
+    assert (
+        "If your plans change, cancel by Monday 30 November 2026, 10:00 (Europe/London) and the "
+        "credits come back in full; by Tuesday 1 December 2026, 08:00 (Europe/London), 50% of "
+        "the credits come back (rounded down). Later cancellations are still possible, but the "
+        "credits stay spent."
+    ) in " ".join(early.text.split())
+    assert "in full" not in late.text
+    assert (
+        "cancel by Tuesday 1 December 2026, 08:00 (Europe/London) and 50% of the credits come "
+        "back (rounded down)"
+    ) in " ".join(late.text.split())
+    assert "too close to its start for a cancellation to return any credits" in too_late.text
+    assert "cancel by" not in too_late.text

@@ -15,6 +15,8 @@ from coaching.models import (
     Cancellation,
     HistoryEvent,
     HistoryKind,
+    NoShow,
+    NoShowParty,
     Person,
     Policy,
     Refund,
@@ -602,3 +604,64 @@ def test_a_booking_says_when_it_happened_so_its_email_can_tell_a_past_deadline()
         new.policy.refundable_until,
         24,
     )
+
+
+# --- no-shows -------------------------------------------------------------------------------------
+
+
+def marked(before: Session, by: Caller, party: NoShowParty, refunded: int) -> Session:
+    after = changed(
+        before,
+        "NO_SHOW",
+        by,
+        status=SessionStatus.NO_SHOW,
+        no_show=NoShow(party=party, marked_by=by.actor, marked_at=NOW),
+        refund=Refund(status=RefundStatus.AUTOMATIC, credits=refunded, refunded_at=NOW)
+        if refunded
+        else before.refund,
+    )
+    return after
+
+
+@pytest.mark.parametrize(
+    ("by", "party", "refunded"),
+    [("coach", "MEMBER", 0), ("support", "MEMBER", 0), ("support", "COACH", 3)],
+)
+def test_a_no_show_tells_both_sides_whoever_marked_it(
+    by: str, party: NoShowParty, refunded: int
+) -> None:
+    old = booked(start=NOW - hours(2))
+    new = marked(old, ACTORS[by], party, refunded)
+
+    notes = decide(old, new)
+
+    assert told(notes) == [
+        (NotificationKind.NO_SHOW, "member", MEMBER.id),
+        (NotificationKind.NO_SHOW, "coach", COACH.id),
+    ]
+    assert {(n.facts.absent, n.facts.credits_returned, n.facts.acted_by) for n in notes} == {
+        (party, refunded, by)
+    }
+
+
+def test_a_no_show_event_on_a_session_not_marked_tells_nobody() -> None:
+    old = booked(start=NOW - hours(2))
+
+    assert decide(old, changed(old, "NO_SHOW", COACH)) == []
+
+
+def test_a_booking_under_partial_tiers_carries_each_share_and_the_default_carries_none() -> None:
+    tiered = booked(refund_tiers=[(24, 100), (2, 50)])
+    plain = booked()
+
+    [to_member, _] = decide(None, tiered)
+    [plain_member, _] = decide(None, plain)
+
+    start = tiered.start
+    assert [(s.percent, s.until) for s in to_member.facts.refund_steps] == [
+        (100, start - hours(24)),
+        (50, start - hours(2)),
+    ]
+    assert to_member.facts.refundable_until == start - hours(24)
+    assert plain_member.facts.refund_steps == []
+    assert plain_member.facts.refundable_until == plain.policy.refundable_until

@@ -21,6 +21,7 @@ from tests.unit.builders import (
     canceled,
     hours,
     minutes,
+    moved_by_member,
     refunded,
     session,
     with_status,
@@ -35,6 +36,10 @@ def state(name: str) -> Session:
         return session(start=NOW + hours(2))
     if name == "late-with-approval":
         return session(start=NOW + hours(2), late_reschedule_requires_approval=True)
+    if name == "moves-used-up":
+        return moved_by_member(session(start=NOW + hours(72), max_reschedules=1))
+    if name == "long-over":
+        return with_status(session(start=NOW - hours(24 * 8 + 2)), SessionStatus.COMPLETED)
     if name == "requested":
         return session(status=SessionStatus.REQUESTED, start=NOW + hours(72))
     if name == "in-progress":
@@ -51,20 +56,30 @@ def state(name: str) -> Session:
     raise AssertionError(name)
 
 
-NOTHING = rules.Actions(can_cancel=False, can_reschedule=False, can_refund=False, can_rebook=False)
+NOTHING = rules.Actions(
+    can_cancel=False,
+    can_reschedule=False,
+    can_refund=False,
+    can_rebook=False,
+    can_mark_no_show=False,
+)
 
-# (state, what the member sees, what the coach and support see): cancel, reschedule, refund, rebook
+# (state, what the member sees, what the coach and support see):
+# cancel, reschedule, refund, rebook, mark a no-show
 SCREENS = [
-    ("free-window", (True, True, False, False), (True, True, False, False)),
-    ("late", (True, False, False, False), (True, True, False, False)),
-    ("late-with-approval", (True, True, False, False), (True, True, False, False)),
-    ("requested", (True, True, False, False), (True, True, False, False)),
-    # Started, not ended: still upcoming, but too late to cancel or move, too early to refund.
-    ("in-progress", (False, False, False, False), (False, False, False, False)),
-    ("canceled-late", (False, False, False, True), (False, False, True, False)),
-    ("canceled-refunded", (False, False, False, True), (False, False, False, False)),
-    ("completed", (False, False, False, True), (False, False, True, False)),
-    ("completed-refunded", (False, False, False, True), (False, False, False, False)),
+    ("free-window", (True, True, False, False, False), (True, True, False, False, False)),
+    ("late", (True, False, False, False, False), (True, True, False, False, False)),
+    ("late-with-approval", (True, True, False, False, False), (True, True, False, False, False)),
+    ("moves-used-up", (True, False, False, False, False), (True, True, False, False, False)),
+    ("requested", (True, True, False, False, False), (True, True, False, False, False)),
+    # Started, not ended: still upcoming, but too late to cancel or move, too early to refund;
+    # who did not turn up can be said from the start.
+    ("in-progress", (False, False, False, False, False), (False, False, False, False, True)),
+    ("canceled-late", (False, False, False, True, False), (False, False, True, False, False)),
+    ("canceled-refunded", (False, False, False, True, False), (False, False, False, False, False)),
+    ("completed", (False, False, False, True, False), (False, False, True, False, True)),
+    ("completed-refunded", (False, False, False, True, False), (False, False, False, False, True)),
+    ("long-over", (False, False, False, True, False), (False, False, True, False, False)),
 ]
 
 
@@ -75,8 +90,8 @@ SCREENS = [
 def test_each_person_is_offered_what_they_may_do(
     who: str,
     name: str,
-    member_sees: tuple[bool, bool, bool, bool],
-    staff_sees: tuple[bool, bool, bool, bool],
+    member_sees: tuple[bool, bool, bool, bool, bool],
+    staff_sees: tuple[bool, bool, bool, bool, bool],
 ) -> None:
     expected = rules.Actions(*(member_sees if who == "member" else staff_sees))
 
@@ -116,6 +131,8 @@ def allowed(attempt: Callable[[], object]) -> bool:
     window=st.sampled_from([0, 2, 24, 48]),
     late_approval=st.booleans(),
     already_refunded=st.integers(min_value=0, max_value=3),
+    max_moves=st.sampled_from([None, 0, 1, 2]),
+    moves_made=st.integers(min_value=0, max_value=2),
 )
 def test_a_button_is_offered_exactly_when_its_rule_allows_it(
     who: str,
@@ -125,6 +142,8 @@ def test_a_button_is_offered_exactly_when_its_rule_allows_it(
     window: int,
     late_approval: bool,
     already_refunded: int,
+    max_moves: int | None,
+    moves_made: int,
 ) -> None:
     # Given any session, any person and any moment
     caller = CALLERS[who]
@@ -135,7 +154,10 @@ def test_a_button_is_offered_exactly_when_its_rule_allows_it(
         window_hours=window,
         late_reschedule_requires_approval=late_approval,
         credits=3,
+        max_reschedules=max_moves,
     )
+    for _ in range(moves_made):
+        booked = moved_by_member(booked)
     if already_refunded:
         booked = refunded(booked, already_refunded, RefundStatus.PARTIAL, NOW)
     now = NOW + timedelta(seconds=now_seconds)
@@ -151,5 +173,8 @@ def test_a_button_is_offered_exactly_when_its_rule_allows_it(
         lambda: rules.plan_reschedule(caller, booked, new_start, now)
     )
     assert offered.can_refund == allowed(lambda: rules.plan_refund(caller, booked, None, now))
+    assert offered.can_mark_no_show == allowed(
+        lambda: rules.plan_no_show(caller, booked, "MEMBER", now)
+    )
     # and booking again is offered to the member once the session is no longer ahead of them
     assert offered.can_rebook == (who == "member" and not rules.is_upcoming(booked, now))

@@ -40,6 +40,7 @@ def test_a_cancel_exactly_at_the_window_is_refunded_in_full(window: int) -> None
     assert quote == rules.CancellationQuote(
         refundable=True,
         refund_credits=3,
+        refund_percent=100,
         refundable_until=booked.start - hours(window),
         window_hours=window,
         entry_kind=EntryKind.REFUND,

@@ -18,6 +18,7 @@ from coaching.models import Caller, Service
 from coaching.storage import Storage
 from local.lambda_runtime import ROOT, LambdaContext, http_event, jwt_claims
 from local.routes import find
+from local.time_travel import TimeTravel
 from tests.api_client import ROUTES, Api, Reply
 
 PROBLEM_JSON = "application/problem+json"
@@ -225,3 +226,10 @@ class Environment:
             text=result.get("body", ""),
             route=self.route,
         )
+
+
+def travel() -> TimeTravel:
+    """The clock this test installed (the ``travel`` fixture), for steps that move it."""
+    installed = clock.current()
+    assert isinstance(installed, TimeTravel)
+    return installed

@@ -27,7 +27,7 @@ from local.template import create_tables
 from tests.api_client import Api
 from tests.builders import World, admin, coach, member, support, unique
 
-from .api_steps import assert_problem, header, iso, listed_ids, nothing_changes
+from .api_steps import assert_problem, header, iso, listed_ids, nothing_changes, travel
 
 ROLES = ("owner", "stranger", "coach", "other_coach", "support", "admin", "anonymous")
 """owner: the member whose session it is, a member of the group account it was paid from;
@@ -64,7 +64,8 @@ class Row:
     given: str = "booked"
     """What the scene holds besides the people and the group account: "booked", a session 72 hours
     out paid from the group; REQUESTED, a booking request; MOVE, a late move the member asked
-    for, waiting for the coach; LATE, a session the member canceled too late for a refund."""
+    for, waiting for the coach; LATE, a session the member canceled too late for a refund;
+    STARTED, a session whose start has just passed."""
     account: str = "group"
     """Which account {account_id} is: the group the session was paid from, or (P) the
     owner's personal account."""
@@ -89,6 +90,10 @@ def _move(scene: Scene) -> dict[str, Any]:
 
 def _reason(_: Scene) -> dict[str, Any]:
     return {"reason": "Cannot make it"}
+
+
+def _absent_member(_: Scene) -> dict[str, Any]:
+    return {"party": "MEMBER"}
 
 
 def _empty(_: Scene) -> dict[str, Any]:
@@ -132,6 +137,7 @@ def _slots(scene: Scene) -> dict[str, str]:
 
 S, A = "/sessions/{session_id}", "/accounts/{account_id}"
 REQUESTED, MOVE, LATE, P = "requested", "move_asked", "late_canceled", "personal"
+STARTED = "started"
 
 # The one table: method, route, then the status for owner, stranger, coach, other_coach,
 # support, admin and anonymous; then the body, what the scene holds, and which account.
@@ -151,6 +157,8 @@ TABLE: tuple[Row, ...] = (
     Row("POST", S + "/reschedule-request/decline", "403 404 200 404 200 404 401", None, MOVE),
     Row("POST", S + "/reschedule-request/withdraw", "200 404 403 404 403 404 401", None, MOVE),
     Row("POST", S + "/refund",                    "403 404 200 404 200 404 401", _empty, LATE),
+    Row("POST", S + "/no-show",                   "403 404 200 404 200 404 401", _absent_member,
+        STARTED),
     Row("GET",  "/accounts",                      "200 200 200 200 200 200 401"),
     Row("POST", "/accounts",                      "403 403 403 403 201 201 401", _group),
     Row("GET",  A,                                "200 404 404 404 200 200 401"),
@@ -243,8 +251,10 @@ def _stage(store: Storage, given: str) -> Scene:
         requires_approval=given == "requested",
         late_reschedule_requires_approval=given == "move_asked",
     )
-    hours = 12 if given in ("move_asked", "late_canceled") else 72
+    hours = {"move_asked": 12, "late_canceled": 12, "started": 1}.get(given, 72)
     session = world.book(owner, service, in_hours=hours, account_id=group.id)
+    if given == "started":
+        travel().advance(2 * 3600)
     if given == "move_asked":
         moved_to = session.start + timedelta(hours=3)
         session, mode = operations.reschedule(store, owner, session.id, moved_to, None, world.now)

@@ -23,7 +23,7 @@ from local.routes import find
 from tests.api_client import ROUTES, Api, Reply
 from tests.builders import World, admin, coach, member, support
 
-from .api_steps import book, book_body, iso, parse, slot_in, snapshot
+from .api_steps import book, book_body, iso, parse, slot_in, snapshot, travel
 
 
 @dataclass(frozen=True)
@@ -147,6 +147,27 @@ def _refund(api: Api, given: World) -> Request:
     )
 
 
+def _no_show(party: str) -> Callable[[Api, World], Request]:
+    """A session that has just started; support marks the coach absent (a refund moves with
+    the mark), or the coach marks the member (nothing moves)."""
+
+    def make(api: Api, given: World) -> Request:
+        alice, carol = member(), coach()
+        given.fund(alice, 10)
+        session = book(api, alice, given.service(by=carol, credits=3), hours=2)
+        travel().advance(3 * 3600)
+        who = support() if party == "COACH" else carol
+        return Request(
+            who,
+            f"/sessions/{session['id']}/no-show",
+            {"party": party},
+            200,
+            (personal_account_id(alice.id),),
+        )
+
+    return make
+
+
 def _grant(api: Api, given: World) -> Request:
     boss = admin()
     group = api.post(boss, "/accounts", {"name": "Team"}).json
@@ -179,6 +200,8 @@ REQUESTS: dict[str, Callable[[Api, World], Request]] = {
     "approve-booking": _answer_booking("approve"),
     "decline-booking": _answer_booking("decline"),
     "refund": _refund,
+    "no-show-coach": _no_show("COACH"),
+    "no-show-member": _no_show("MEMBER"),
     "grant": _grant,
     "create-account": _create_account,
     "create-service": _create_service,

@@ -328,6 +328,7 @@ def test_a_session_in_progress_is_upcoming_and_frozen_until_it_ends(
         "can_reschedule": False,
         "can_refund": False,
         "can_rebook": False,
+        "can_mark_no_show": False,  # the member's view: only staff mark no-shows
     }
     # and nobody may cancel, move or refund it
     with nothing_changes(store):

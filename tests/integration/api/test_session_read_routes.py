@@ -122,7 +122,7 @@ def test_the_detail_carries_every_field_of_the_contract(api: Api, given: World) 
     contract_fields = {
         *("id", "status", "member", "coach", "service", "session_type", "start", "end"),
         *("timezone", "credits", "account_id", "policy", "cancellation", "refund"),
-        *("reschedule_request", "history", "actions"),
+        *("reschedule_request", "history", "actions", "no_show"),
         # ratified later: what the API already answered
         *("view", "rebook", "request_expires_at"),
     }
@@ -137,6 +137,12 @@ def test_the_detail_carries_every_field_of_the_contract(api: Api, given: World) 
         hours=24
     )
     assert detail["cancellation"] is None and detail["reschedule_request"] is None
+    assert detail["no_show"] is None
+    # per-service policy: the defaults, as fixed at booking
+    assert detail["policy"]["max_reschedules"] is None
+    assert detail["policy"]["reschedules_left"] is None
+    assert detail["policy"]["cancel_reason_required"] is False
+    assert detail["policy"]["refund_tiers"] == [{"hours_before": 24, "percent": 100}]
     # refund is always an object, NONE until something is given back
     assert detail["refund"] == {"status": "NONE", "credits": 0, "refunded_at": None}
     assert [e["kind"] for e in detail["history"]] == ["BOOKED"]
@@ -145,6 +151,7 @@ def test_the_detail_carries_every_field_of_the_contract(api: Api, given: World) 
         "can_reschedule": True,
         "can_refund": False,
         "can_rebook": False,
+        "can_mark_no_show": False,
     }
 
 
@@ -192,6 +199,7 @@ def test_the_quote_inside_the_window_promises_every_credit_back(api: Api, given:
     assert quote == {
         "refundable": True,
         "refund_credits": 3,
+        "refund_percent": 100,
         "refundable_until": quote["refundable_until"],
         "window_hours": 24,
     }
