@@ -6,6 +6,7 @@ streams as its event source mappings would, and the bus delivers to a queue, as 
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from botocore.stub import Stubber
@@ -14,6 +15,8 @@ from coaching import operations, runtime
 from coaching.models import personal_account_id
 from tests.builders import NOW, World, coach, member, support
 from tests.integration.publish.conftest import Publish
+
+EVENTS = Path(__file__).resolve().parents[3] / "events"
 
 
 def test_a_session_life_is_published_one_event_per_change_in_order(
@@ -189,3 +192,20 @@ def test_a_failed_put_fails_that_record_and_every_later_one_unpublished(
     # And the retry publishes them in order
     assert publish.invoke(event) == {"batchItemFailures": []}
     assert [e.detail_type for e in publish.bus()] == ["session.booked", "session.canceled"]
+
+
+def test_the_sample_event_publishes_the_grant_and_the_cancel(publish: Publish) -> None:
+    event = json.loads(
+        (Path(__file__).resolve().parents[3] / "events" / "publish.json").read_text()
+    )
+
+    assert publish.invoke(event) == {"batchItemFailures": []}
+
+    granted, canceled = publish.bus()
+    assert (granted.detail_type, granted.detail["event_id"]) == (
+        "credits.granted",
+        "credits:personal-member-ann:1",
+    )
+    assert canceled.detail_type == "session.canceled"
+    assert canceled.detail["actor"] == {"id": "member-ann", "role": "member"}
+    assert "Welcome" not in json.dumps(granted.detail)
