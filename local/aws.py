@@ -1,8 +1,8 @@
 """The embedded AWS: moto on 127.0.0.1 holding what ``template.yaml`` declares.
 
 Tables (with their indexes, streams and TTL), queues, event buses and the SES sender identity
-are created from the template's resources; functions get the environment the template gives them, with each
-``!Ref`` resolved to the local resource.
+are created from the template's resources; functions get the environment the template gives
+them, with each ``!Ref`` resolved to the local resource.
 """
 
 import os
