@@ -1,8 +1,8 @@
 """The embedded AWS: moto on 127.0.0.1 holding what ``template.yaml`` declares.
 
-Tables (with their indexes, streams and TTL), queues and the SES sender identity are created
-from the template's resources; functions get the environment the template gives them, with each
-``!Ref`` resolved to the local resource.
+Tables (with their indexes, streams and TTL), queues, event buses and the SES sender identity
+are created from the template's resources; functions get the environment the template gives
+them, with each ``!Ref`` resolved to the local resource.
 """
 
 import os
@@ -26,6 +26,7 @@ class EmbeddedAws:
     """What each template ``Ref`` resolves to: table names, queue URLs, parameter values."""
     stream_arns: dict[str, str] = field(default_factory=dict)
     queue_arns: dict[str, str] = field(default_factory=dict)
+    bus_arns: dict[str, str] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name=REGION, endpoint_url=self.server.url)  # type: ignore[call-overload]
@@ -41,6 +42,8 @@ class EmbeddedAws:
                 return self.stream_arns[resource]
             if attribute == "Arn" and resource in self.queue_arns:
                 return self.queue_arns[resource]
+            if attribute == "Arn" and resource in self.bus_arns:
+                return self.bus_arns[resource]
         return value
 
     def function_environment(self) -> dict[str, str]:
@@ -64,7 +67,7 @@ def _parameter_defaults(loaded: dict[str, Any]) -> dict[str, str]:
 
 
 def start(host: str = "127.0.0.1", port: int = 0) -> EmbeddedAws:
-    """Start moto and create the template's tables, queues and sender identity in it."""
+    """Start moto and create the template's tables, queues, buses and sender identity in it."""
     for name, value in {
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
@@ -92,6 +95,11 @@ def start(host: str = "127.0.0.1", port: int = 0) -> EmbeddedAws:
         aws.physical[logical] = url
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
         aws.queue_arns[logical] = attributes["Attributes"]["QueueArn"]
+
+    events = aws.client("events")
+    for logical in template.resources(aws.loaded, "AWS::Events::EventBus"):
+        aws.physical[logical] = PREFIX + logical
+        aws.bus_arns[logical] = events.create_event_bus(Name=PREFIX + logical)["EventBusArn"]
 
     # A deployment verifies its sender identity in SES; so does the local stack.
     sender = aws.physical.get("SenderEmail")

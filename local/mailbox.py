@@ -1,11 +1,13 @@
 """What SES accepted, read back from the embedded SES, and kept as .eml files too."""
 
+import base64
 import html
 import re
 import threading
 from datetime import datetime
 from email import message_from_string, policy
 from email.message import EmailMessage
+from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +23,32 @@ def _text_from_html(markup: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", without_tags)).strip()
 
 
+def _attachment(part: EmailMessage) -> dict[str, Any]:
+    content = part.get_content()
+    if isinstance(content, bytes):  # not text: shown as base64, as it travelled
+        content = base64.b64encode(content).decode("ascii")
+    return {
+        "filename": part.get_filename() or "",
+        "content_type": part.get_content_type(),
+        "content": content,
+    }
+
+
 def _parse(message: Any) -> dict[str, Any]:
     if isinstance(message, RawMessage):
         parsed = message_from_string(message.raw_data, policy=policy.default)
         assert isinstance(parsed, EmailMessage)
         text_part = parsed.get_body(preferencelist=("plain",))
         html_part = parsed.get_body(preferencelist=("html",))
+        # moto adds the To header's addresses to the request's destinations: the same twice.
+        to = list(dict.fromkeys(address for _, address in getaddresses(message.destinations)))
         return {
-            "to": list(message.destinations),
+            "to": to,
             "subject": str(parsed.get("Subject", "")),
-            "text": text_part.get_content() if text_part is not None else "",
-            "html": html_part.get_content() if html_part is not None else "",
+            # The parts as written: a mail client reads CRLF line ends as the lines they end.
+            "text": _lines(text_part.get_content()) if text_part is not None else "",
+            "html": _lines(html_part.get_content()) if html_part is not None else "",
+            "attachments": [_attachment(part) for part in parsed.iter_attachments()],
         }
     assert isinstance(message, Message)
     to = message.destinations.get("ToAddresses", []) if message.destinations else []
@@ -42,7 +59,12 @@ def _parse(message: Any) -> dict[str, Any]:
         # moto keeps only one body of a Simple message: the HTML one when there is one.
         "text": _text_from_html(message.body) if is_html else message.body,
         "html": message.body if is_html else "",
+        "attachments": [],
     }
+
+
+def _lines(text: str) -> str:
+    return text.replace("\r\n", "\n")
 
 
 class Mailbox:
@@ -91,4 +113,17 @@ class Mailbox:
         email.set_content(item["text"] or " ")
         if item["html"]:
             email.add_alternative(item["html"], subtype="html")
+        for attachment in item["attachments"]:
+            maintype, _, subtype = attachment["content_type"].partition("/")
+            if maintype == "text":
+                email.add_attachment(
+                    attachment["content"], subtype=subtype, filename=attachment["filename"]
+                )
+            else:
+                email.add_attachment(
+                    base64.b64decode(attachment["content"]),
+                    maintype=maintype,
+                    subtype=subtype,
+                    filename=attachment["filename"],
+                )
         (self.folder / f"{number:04d}-{message_id[:12]}.eml").write_bytes(bytes(email))

@@ -1,9 +1,9 @@
 """``make run``: the whole system on this machine, in the foreground, until Ctrl-C.
 
-Embedded AWS (moto) with the template's tables, stream and SES; the HTTP API on
-http://127.0.0.1:3000 (``PORT`` to change); the stream feeding the notify function; the sweep on
-its schedule; demo data; and the local routes of docs/api.md (health, mailbox, clock, sweep,
-faults).
+Embedded AWS (moto) with the template's tables, streams, SES and event bus; the HTTP API on
+http://127.0.0.1:3000 (``PORT`` to change); the streams feeding the functions the template
+attaches to them (notify, publish); the sweep on its schedule; demo data; and the local routes
+of docs/api.md (health, mailbox, events, clock, sweep, faults).
 """
 
 import argparse
@@ -21,6 +21,7 @@ from werkzeug.wrappers import Request
 from local import auth, time_travel
 from local.aws import EmbeddedAws
 from local.aws import start as start_aws
+from local.event_log import EventLog
 from local.gateway import Gateway
 from local.lambdas import LambdaService
 from local.mailbox import Mailbox
@@ -83,6 +84,7 @@ class Stack:
         for poller in self.pollers:
             poller.drain()
         self.mailbox.start_after_what_is_there()  # the mailbox shows what the user causes
+        self.event_log = EventLog(self.aws)  # and so does the event log: subscribed from here
         self.scheduler.start()
         self.ready.set()
 
@@ -100,6 +102,7 @@ class Stack:
         return {
             ("GET", "/_local/health"): self._health,
             ("GET", "/_local/mailbox"): self._mailbox,
+            ("GET", "/_local/events"): self._events,
             ("GET", "/_local/clock"): self._clock,
             ("POST", "/_local/clock"): self._advance,
             ("POST", "/_local/sweep"): self._sweep,
@@ -117,6 +120,11 @@ class Stack:
         for poller in self.pollers:
             poller.drain()  # emails caused by changes made so far are in the answer
         return 200, {"items": self.mailbox.collect()}
+
+    def _events(self, _: Request) -> tuple[int, Any]:
+        for poller in self.pollers:
+            poller.drain()  # events of the changes made so far are in the answer
+        return 200, {"items": self.event_log.collect()}
 
     def _clock(self, _: Request) -> tuple[int, Any]:
         from coaching import clock
@@ -174,6 +182,7 @@ class Stack:
             f"  API        {base}",
             f"  Docs       {base}/docs   (OpenAPI: {base}/openapi.json)",
             f"  Mailbox    {base}/_local/mailbox   (and .eml files in {self.mailbox.folder})",
+            f"  Events     {base}/_local/events    (what reached the event bus)",
             f'  Clock      {base}/_local/clock     (POST {{"advance_seconds": 3600}} to move on)',
             f"  Sweep      POST {base}/_local/sweep",
             f"  Faults     {base}/_local/faults    (POST "

@@ -23,6 +23,7 @@ Logs carry session ids, kinds, sides and error codes; never addresses, names or 
 error messages can quote addresses, so only their codes are kept.
 """
 
+import base64
 import json
 import random
 import time
@@ -36,6 +37,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from coaching import invites, mime
 from coaching.emails import Email, render
 from coaching.errors import StorageFailed
 from coaching.notifications import Notification
@@ -198,19 +200,14 @@ class Notifier:
         return Outcome.SENT
 
     def request(self, notification: Notification, email: Email) -> dict[str, Any]:
-        """The SESv2 ``SendEmail`` arguments for a rendered email."""
+        """The SESv2 ``SendEmail`` arguments for a rendered email: the MIME message (text, HTML
+        and the calendar invite, if the email carries one) as ``Content.Raw``."""
+        invite = invites.invite(notification, organizer=self.sender, base_url=self.base_url)
+        raw = mime.message(email, sender=self.sender, attachments=[invite] if invite else [])
         request: dict[str, Any] = {
             "FromEmailAddress": self.sender,
             "Destination": {"ToAddresses": [email.to]},
-            "Content": {
-                "Simple": {
-                    "Subject": {"Data": email.subject, "Charset": "UTF-8"},
-                    "Body": {
-                        "Text": {"Data": email.text, "Charset": "UTF-8"},
-                        "Html": {"Data": email.html, "Charset": "UTF-8"},
-                    },
-                }
-            },
+            "Content": {"Raw": {"Data": raw}},
             "EmailTags": [{"Name": "kind", "Value": notification.kind.value}],
         }
         if self.configuration_set:
@@ -282,7 +279,8 @@ class Notifier:
             "session_id": notification.facts.session_id,
             "kind": notification.kind.value,
             "audience": notification.audience,
-            "send_email_request": request,
+            # As SES's JSON API takes it: the raw message's bytes in base64.
+            "send_email_request": _as_json(request),
             "notification": notification.model_dump(mode="json"),
         }
         try:
@@ -310,6 +308,12 @@ def _keys(notification: Notification) -> dict[str, Any]:
         "kind": notification.kind.value,
         "audience": notification.audience,
     }
+
+
+def _as_json(request: dict[str, Any]) -> dict[str, Any]:
+    raw = request["Content"]["Raw"]
+    data = base64.b64encode(raw["Data"]).decode("ascii")
+    return {**request, "Content": {"Raw": {**raw, "Data": data}}}
 
 
 def _code(error: StorageFailed | ClientError | BotoCoreError) -> str:

@@ -15,15 +15,17 @@ from coaching.storage import Storage
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_events.client import EventBridgeClient
     from mypy_boto3_sesv2.client import SESV2Client
     from mypy_boto3_sqs.client import SQSClient
 
+    from coaching.event_bus import EventBus
     from coaching.notifier import Notifier
 
-# DynamoDB and SQS answer in milliseconds from inside the region, so a connection that takes a
-# second to open or an answer that takes three is stalled, not slow: drop it and retry on a
-# fresh one instead of waiting botocore's default 60 s, longer than an API function lives
-# (10 s). Standard mode retries throttling, 5xx and connection errors with jittered backoff;
+# DynamoDB, SQS and EventBridge answer in milliseconds from inside the region, so a connection
+# that takes a second to open or an answer that takes three is stalled, not slow: drop it and
+# retry on a fresh one instead of waiting botocore's default 60 s, longer than an API function
+# lives (10 s). Standard mode retries throttling, 5xx and connection errors with jittered backoff;
 # three attempts leave room for one stall and a retry inside that 10 s. (botocore's
 # `max_attempts` counts retries only, the first try excluded; `total_max_attempts` counts all.)
 CONFIG = Config(
@@ -66,6 +68,21 @@ def sqs() -> "SQSClient":
 
 
 @cache
+def events() -> "EventBridgeClient":
+    return boto3.client("events", config=CONFIG)
+
+
+@cache
+def event_bus() -> "EventBus":
+    from coaching.event_bus import EventBus
+
+    name = settings().event_bus_name
+    if not name:
+        raise RuntimeError("EVENT_BUS_NAME is not set: the domain events would have nowhere to go")
+    return EventBus(events(), name)
+
+
+@cache
 def notifier() -> "Notifier":
     from coaching.notifier import Notifier
     from coaching.storage.email_claims import EmailClaims
@@ -86,5 +103,5 @@ def notifier() -> "Notifier":
 
 def reset() -> None:
     """Forget the cached clients and settings (tests and the local stack change them)."""
-    for cached in (settings, dynamodb, storage, ses, sqs, notifier):
+    for cached in (settings, dynamodb, storage, ses, sqs, events, event_bus, notifier):
         cached.cache_clear()

@@ -22,6 +22,8 @@ class Settings(BaseModel):
     ses_configuration_set: Annotated[str, Field(alias="SES_CONFIGURATION_SET")] = ""
     app_base_url: Annotated[str, Field(alias="APP_BASE_URL")] = "https://app.example.com"
     dead_letter_queue_url: Annotated[str, Field(alias="DEAD_LETTER_QUEUE_URL")] = ""
+    # The publish function's: the EventBridge bus the domain events go to.
+    event_bus_name: Annotated[str, Field(alias="EVENT_BUS_NAME")] = ""
     # Read the role from a `role`/`custom:role` claim too (template parameter TrustRoleClaim):
     # only for a provider where users cannot write that claim. Groups alone by default.
     trust_role_claim: Annotated[bool, Field(alias="TRUST_ROLE_CLAIM")] = False

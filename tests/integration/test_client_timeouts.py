@@ -65,8 +65,11 @@ def stalled(monkeypatch: pytest.MonkeyPatch) -> Iterator[StalledEndpoint]:
     [
         lambda: runtime.dynamodb().get_item(TableName="Sessions", Key={"pk": {"S": "x"}}),
         lambda: runtime.sqs().send_message(QueueUrl="http://127.0.0.1/1/dlq", MessageBody="{}"),
+        lambda: runtime.events().put_events(
+            Entries=[{"Source": "s", "DetailType": "d.t", "Detail": "{}", "EventBusName": "b"}]
+        ),
     ],
-    ids=["dynamodb", "sqs"],
+    ids=["dynamodb", "sqs", "events"],
 )
 def test_a_stalled_connection_is_dropped_after_three_attempts(
     stalled: StalledEndpoint, call: Callable[[], object]

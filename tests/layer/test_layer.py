@@ -33,6 +33,7 @@ MAX_ZIPPED = 10 * 1000 * 1000
 # One call per kept service, answered by moto, to prove the trimmed data still describes it.
 CALLS: dict[str, tuple[str, dict[str, str]]] = {
     "dynamodb": ("list_tables", {}),
+    "events": ("list_event_buses", {}),
     "sesv2": ("list_email_identities", {}),
     "sqs": ("list_queues", {}),
 }
@@ -197,5 +198,10 @@ def test_every_kept_client_works_from_the_layer_alone(
 
     assert found == {
         service: {"endpoint": f"https://{host}.us-east-1.amazonaws.com", "status": 200}
-        for service, host in {"dynamodb": "dynamodb", "sesv2": "email", "sqs": "sqs"}.items()
+        for service, host in {
+            "dynamodb": "dynamodb",
+            "events": "events",
+            "sesv2": "email",
+            "sqs": "sqs",
+        }.items()
     }

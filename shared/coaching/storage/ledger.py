@@ -167,3 +167,13 @@ def account_from(account_id: str, item: Mapping[str, Any] | None) -> Account | N
     if item is not None:
         return Account.model_validate(only_fields(Account, item))
     return rules.implicit_account(account_id)
+
+
+def is_entry(item: Mapping[str, Any]) -> bool:
+    """A stream image of an entry item (``ACCOUNT#{id}`` / ``ENTRY#{seq}``, marked ENTRY)."""
+    return item.get("entity") == {"S": "ENTRY"}
+
+
+def entry_from_item(item: Mapping[str, Any]) -> LedgerEntry:
+    """A ledger entry from its item as DynamoDB types it (a stream image)."""
+    return LedgerEntry.model_validate(only_fields(LedgerEntry, from_item(item)))

@@ -9,13 +9,16 @@ import html
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email import message_from_string, policy
+from email.message import EmailMessage
 from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
+from icalendar import Calendar
 from moto.core import DEFAULT_ACCOUNT_ID  # type: ignore[attr-defined]
-from moto.ses.models import ses_backends
+from moto.ses.models import RawMessage, ses_backends
 
 from coaching import runtime
 from coaching.storage import EmailClaims, Storage
@@ -29,11 +32,14 @@ REGION = "us-east-1"
 
 @dataclass
 class Sent:
-    """One email moto's SES accepted (moto keeps the HTML body when there is one)."""
+    """One email moto's SES accepted, its MIME message read back."""
 
     to: list[str]
     subject: str
+    text: str
     html: str
+    attachments: list[tuple[str, str, str]]
+    """(filename, content type, content) of each attachment."""
     source: str
     message_id: str
 
@@ -41,6 +47,31 @@ class Sent:
     def readable(self) -> str:
         """The HTML body with its entities decoded, to look for facts in."""
         return html.unescape(self.html)
+
+    def calendar(self) -> Calendar:
+        """The one calendar attachment, parsed by the iCalendar library."""
+        [content] = [c for _, kind, c in self.attachments if kind == "text/calendar"]
+        return Calendar.from_ical(content)
+
+
+def read_sent(message: RawMessage) -> Sent:
+    mime = message_from_string(message.raw_data, policy=policy.default)
+    assert isinstance(mime, EmailMessage)
+    text, markup = mime.get_body(("plain",)), mime.get_body(("html",))
+    assert text is not None and markup is not None
+    return Sent(
+        to=[address.addr_spec for address in mime["To"].addresses],
+        subject=str(mime["Subject"]),
+        # Mail clients read CRLF line ends as the lines they end.
+        text=text.get_content().replace("\r\n", "\n"),
+        html=markup.get_content().replace("\r\n", "\n"),
+        attachments=[
+            (part.get_filename() or "", part.get_content_type(), part.get_content())
+            for part in mime.iter_attachments()
+        ],
+        source=message.source,
+        message_id=message.id,
+    )
 
 
 @dataclass
@@ -87,17 +118,7 @@ class Notify:
 
     @property
     def sent(self) -> list[Sent]:
-        messages = ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages
-        return [
-            Sent(
-                to=list(m.destinations.get("ToAddresses", [])),
-                subject=m.subject,
-                html=m.body,
-                source=m.source,
-                message_id=m.id,
-            )
-            for m in messages
-        ]
+        return [read_sent(m) for m in ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages]
 
     def sent_to(self, address: str | None) -> list[Sent]:
         assert address is not None

@@ -4,12 +4,15 @@ SES is moto's, except where a botocore Stubber on the function's own SES client 
 answering with throttling or a refusal (and pins the exact request it was sent).
 """
 
+import base64
 import time
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from typing import Any
 
 import boto3
 import pytest
-from botocore.stub import ANY, Stubber
+from botocore.stub import Stubber
 
 from coaching import notifications, operations, runtime
 from coaching.models import Caller, Role
@@ -201,19 +204,26 @@ def test_html_in_a_reason_or_a_name_arrives_escaped(world: World, notify: Notify
 # --- SES throttling and refusals ------------------------------------------------------------------
 
 
+class _MimeWithSubject:
+    """Equal to the bytes of a MIME message with this subject (for a Stubber's expectations)."""
+
+    def __init__(self, subject: str) -> None:
+        self.subject = subject
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, bytes):
+            return False
+        return str(message_from_bytes(other, policy=policy.default)["Subject"]) == self.subject
+
+    def __hash__(self) -> int:
+        return hash(self.subject)
+
+
 def _expected_request(to: str, subject: str, kind: str) -> dict[str, Any]:
     return {
         "FromEmailAddress": SENDER,
         "Destination": {"ToAddresses": [to]},
-        "Content": {
-            "Simple": {
-                "Subject": {"Data": subject, "Charset": "UTF-8"},
-                "Body": {
-                    "Text": {"Data": ANY, "Charset": "UTF-8"},
-                    "Html": {"Data": ANY, "Charset": "UTF-8"},
-                },
-            }
-        },
+        "Content": {"Raw": {"Data": _MimeWithSubject(subject)}},
         "EmailTags": [{"Name": "kind", "Value": kind}],
     }
 
@@ -363,10 +373,21 @@ def test_a_bad_address_is_dead_lettered_with_what_resends_it_and_blocks_no_one(
     assert claim is not None and claim.status is ClaimStatus.FAILED
 
     # And the letter holds the very request to send again, once the address is fixed
+    # (the MIME message in base64, as SES's JSON API takes it)
     request = letter["send_email_request"]
-    assert request["Content"]["Simple"]["Subject"]["Data"] == "Booked: your session with Cho"
-    assert "Friday 4 December 2026" in request["Content"]["Simple"]["Body"]["Text"]["Data"]
-    fixed = {**request, "Destination": {"ToAddresses": ["zed@example.com"]}}
+    parked = message_from_bytes(
+        base64.b64decode(request["Content"]["Raw"]["Data"]), policy=policy.default
+    )
+    assert isinstance(parked, EmailMessage)
+    assert str(parked["Subject"]) == "Booked: your session with Cho"
+    text = parked.get_body(("plain",))
+    assert text is not None and "Friday 4 December 2026" in text.get_content()
+    parked.replace_header("To", "zed@example.com")
+    fixed = {
+        **request,
+        "Destination": {"ToAddresses": ["zed@example.com"]},
+        "Content": {"Raw": {"Data": parked.as_bytes()}},
+    }
     boto3.client("sesv2", region_name=REGION).send_email(**fixed)
     assert len(notify.sent_to("zed@example.com")) == 1
 
