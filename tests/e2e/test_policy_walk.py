@@ -53,6 +53,17 @@ def test_no_shows_are_marked_refunded_where_due_and_told_to_both_sides(
         detail = cast.get(cast.member, f"/sessions/{session['id']}").json()
         assert detail["status"] == "NO_SHOW" and detail["view"] == "past"
 
+    # Each mark reached the bus once, saying who was absent and what came back
+    on_the_bus = stack.call("GET", "/_local/events").json()["items"]
+    for session, party, returned in ((first, "MEMBER", 0), (second, "COACH", 3)):
+        [event] = [
+            e
+            for e in on_the_bus
+            if e["detail_type"] == "session.no_show" and e["detail"]["session_id"] == session["id"]
+        ]
+        assert event["detail"]["no_show_party"] == party
+        assert event["detail"]["credits_returned"] == returned
+
 
 def test_a_tiered_service_refunds_half_late_and_a_member_must_say_why(
     stack: RunningStack,

@@ -13,7 +13,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from coaching import clock, runtime
+from coaching import runtime
 from coaching.observability import metrics
 from coaching.storage import Storage
 from local.lambda_runtime import LambdaContext, load_handler
@@ -104,7 +104,6 @@ def publish(store: Storage, monkeypatch: pytest.MonkeyPatch) -> Iterator[Publish
     }.items():
         monkeypatch.setenv(name, value)
     runtime.reset()
-    clock.reset()
     metrics.clear_metrics()
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     # botocore sends stream calls to account-based endpoints that moto does not route.
@@ -123,4 +122,3 @@ def publish(store: Storage, monkeypatch: pytest.MonkeyPatch) -> Iterator[Publish
         ledger=stream(store.ledger_table),
     )
     runtime.reset()
-    clock.reset()
