@@ -13,5 +13,18 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 logger = Logger()
-tracer = Tracer(patch_modules=["botocore"])  # all our AWS calls go through botocore
 metrics = Metrics()
+
+
+def __getattr__(name: str) -> Tracer:
+    """``tracer``, created by the first import of it (PEP 562), not by importing this module.
+
+    Creating it loads the X-Ray SDK and patches botocore, so that every AWS call is traced: a
+    function that calls AWS imports ``tracer`` at its cold start and pays that there, as before;
+    one that never calls AWS (docs) does not import it and skips that cost.
+    """
+    if name != "tracer":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    tracer = Tracer(patch_modules=["botocore"])  # all our AWS calls go through botocore
+    globals()["tracer"] = tracer  # later imports find it without coming here
+    return tracer
