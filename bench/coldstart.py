@@ -153,16 +153,42 @@ def _breakdown(python: str, t: Importer) -> dict[str, float]:
     return {g: middle([s.get(g, 0.0) for s in samples]) for g in groups}
 
 
+_PARTS = {
+    "boto3": "AWS SDK (boto3, botocore, s3transfer, urllib3, dateutil, jmespath)",
+    "botocore": "AWS SDK (boto3, botocore, s3transfer, urllib3, dateutil, jmespath)",
+    "s3transfer": "AWS SDK (boto3, botocore, s3transfer, urllib3, dateutil, jmespath)",
+    "urllib3": "AWS SDK (boto3, botocore, s3transfer, urllib3, dateutil, jmespath)",
+    "dateutil": "AWS SDK (boto3, botocore, s3transfer, urllib3, dateutil, jmespath)",
+    "jmespath": "AWS SDK (boto3, botocore, s3transfer, urllib3, dateutil, jmespath)",
+    "six": "AWS SDK (boto3, botocore, s3transfer, urllib3, dateutil, jmespath)",
+    "pydantic": "pydantic (pydantic, pydantic_core, annotated_types, typing_*)",
+    "pydantic_core": "pydantic (pydantic, pydantic_core, annotated_types, typing_*)",
+    "annotated_types": "pydantic (pydantic, pydantic_core, annotated_types, typing_*)",
+    "typing_extensions": "pydantic (pydantic, pydantic_core, annotated_types, typing_*)",
+    "typing_inspection": "pydantic (pydantic, pydantic_core, annotated_types, typing_*)",
+    "aws_xray_sdk": "X-Ray SDK (the Tracer: aws_xray_sdk, wrapt)",
+    "wrapt": "X-Ray SDK (the Tracer: aws_xray_sdk, wrapt)",
+    "coaching": "our code (coaching, the handler module)",
+}
+
+
 def _group(module: str, layer: Path) -> str:
-    """The layer's code by module, Powertools by part, other packages whole."""
+    """The part of the stack a module belongs to; Powertools by part, as it is the largest."""
     parts = module.split(".")
-    if parts[0] in ("coaching", "aws_lambda_powertools") and len(parts) > 1:
-        return ".".join(parts[:2])
+    if parts[0] == "aws_lambda_powertools":
+        part = parts[1] if len(parts) > 1 else ""
+        if part == "event_handler":
+            return "Powertools event_handler (resolver, OpenAPI validation)"
+        if part == "utilities":
+            return "Powertools utilities (its event classes, typing, batch)"
+        return "Powertools logging, metrics, tracing, shared"
     if parts[0] == "app" or parts[-1] == "app":
-        return "the handler module"
+        return _PARTS["coaching"]
+    if parts[0] in _PARTS:
+        return _PARTS[parts[0]]
     if (layer / parts[0]).is_dir() or (layer / f"{parts[0]}.py").exists():
-        return parts[0]
-    return "standard library"
+        return "other layer packages"
+    return "standard library (whichever part imports it first)"
 
 
 def run(runs: int = RUNS) -> Section:
@@ -235,9 +261,12 @@ def run(runs: int = RUNS) -> Section:
             "modules",
             "layer without .pyc: CPU ms",
             "vs boto3",
+            f"at most {MAX_RATIO:.1f}x",
         ],
     )
-    table.add(baseline.label, ms(base), "1.00x", ms(base_wall), "1.00x", baseline.modules, "-", "-")
+    table.add(
+        baseline.label, ms(base), "1.00x", ms(base_wall), "1.00x", baseline.modules, "-", "-", "-"
+    )
     for name, t in built.items():
         cpu, wall, old = median(t.cpu), median(t.seconds), median(source[name].cpu)
         table.add(
@@ -249,6 +278,7 @@ def run(runs: int = RUNS) -> Section:
             t.modules,
             ms(old),
             f"{old / base:.2f}x",
+            "PASS" if cpu / base <= MAX_RATIO else "FAIL",
         )
     table.notes += [
         f"Median of {runs} interpreters per row ({SOURCE_RUNS} for the layer without .pyc), "
@@ -265,34 +295,41 @@ def run(runs: int = RUNS) -> Section:
         "ratios, not absolute numbers.",
     ]
     ratios = {name: median(t.cpu) / base for name, t in built.items()}
-    highest = max(ratios, key=lambda n: ratios[n])
     walls = {name: median(t.seconds) / base_wall for name, t in built.items()}
-    target = Target(
-        f"every handler imports in at most {MAX_RATIO:.1f}x a precompiled boto3 (cold, read-only)",
-        all(r <= MAX_RATIO for r in ratios.values()),
-        f"boto3 {ms(base)} ms CPU; highest {highest} {ratios[highest]:.2f}x "
-        f"(wall: highest {max(walls.values()):.2f}x); without .pyc up to "
-        f"{max(median(t.cpu) for t in source.values()) / base:.2f}x",
-    )
-
+    targets = [
+        Target(
+            f"{name} imports in at most {MAX_RATIO:.1f}x a precompiled boto3 (cold, read-only)",
+            ratios[name] <= MAX_RATIO,
+            f"{ratios[name]:.2f}x ({ms(median(built[name].cpu))} ms CPU against boto3's "
+            f"{ms(base)}; wall {walls[name]:.2f}x)",
+        )
+        for name in sorted(ratios, key=lambda n: -ratios[n])
+    ]
     where = Table(
         f"Cold start: what {worst.label}'s import is made of (self time, median of "
         f"{BREAKDOWN_RUNS} runs)",
-        ["part", "ms", "share", "in import boto3 alone, ms"],
+        ["part", "ms", "share", "in import boto3 alone, ms", "beyond boto3, ms", "x boto3"],
     )
-    total = sum(handler_parts.values())
-    ranked = sorted(handler_parts.items(), key=lambda kv: -kv[1])
-    shown = [(g, s) for g, s in ranked if s / total >= 0.015]
-    for group, seconds in shown:
-        where.add(group, ms(seconds), f"{seconds / total:.0%}", ms(boto3_parts.get(group, 0.0)))
-    rest = total - sum(s for _, s in shown)
-    where.add(
-        f"{len(ranked) - len(shown)} more, under 1.5% each", ms(rest), f"{rest / total:.0%}", ""
-    )
-    where.notes.append(
-        f"The slowest handler to import ({worst.label}), from python3.13 -X importtime (which "
-        "slows imports a little): each module's own time, summed by package; the layer's own "
-        "code (coaching) and Powertools by module or part. The last column is the same part "
-        "when only boto3 is imported."
-    )
-    return Section(tables=[table, where], targets=[target])
+    total, alone = sum(handler_parts.values()), sum(boto3_parts.values())
+    for group, seconds in sorted(handler_parts.items(), key=lambda kv: -kv[1]):
+        more = seconds - boto3_parts.get(group, 0.0)
+        where.add(
+            group,
+            ms(seconds),
+            f"{seconds / total:.0%}",
+            ms(boto3_parts.get(group, 0.0)),
+            ms(more),
+            f"{more / alone:+.2f}x",
+        )
+    where.add("all", ms(total), "100%", ms(alone), ms(total - alone), f"{total / alone:.2f}x")
+    where.notes += [
+        f"The slowest handler to import ({worst.label}), from python3.13 -X importtime on the "
+        "same read-only layer (which slows imports a little, so its total ratio differs from "
+        "the table above): each module's own time, summed by part of the stack. 'beyond "
+        "boto3' is what the handler pays that `import boto3` alone does not, as a share of "
+        "boto3's import: the parts add up to the handler's ratio.",
+        "A standard-library module counts where it is first imported: Powertools imports "
+        "asyncio and ssl before the SDK does, for instance, so some of 'standard library' is "
+        "the SDK's own need.",
+    ]
+    return Section(tables=[table, where], targets=targets)

@@ -17,7 +17,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
-from coaching import http
+from coaching import problems
 from coaching.observability import logger
 
 # Powertools' OpenAPI package (its merge, its models, Swagger UI) and the API's own models are
@@ -26,7 +26,7 @@ from coaching.observability import logger
 FUNCTIONS = Path(__file__).resolve().parent.parent
 
 app = APIGatewayHttpResolver()
-http.setup(app)
+problems.setup(app)
 
 _PROBLEM = {
     "description": "An RFC 9457 problem document with a stable `code`",
@@ -72,7 +72,7 @@ def document() -> dict[str, Any]:
     components = spec.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     # Powertools' own validation answers (422 and 500 in its format) never leave our functions:
-    # http.setup answers both as problems, which the `default` response below describes.
+    # problems.setup answers both as problems, which the `default` response below describes.
     for generated in _POWERTOOLS_ERRORS:
         schemas.pop(generated, None)
     schemas["Problem"] = Problem.model_json_schema()

@@ -1,121 +1,47 @@
-"""What every HTTP function shares: errors as RFC 9457 problems, the caller, the entry point.
+"""What every HTTP function that reads or writes data shares: the caller, the entry point.
 
 Each function creates its own ``APIGatewayHttpResolver(enable_validation=True)`` (so the docs
-function can find and merge their OpenAPI schemas) and passes it to ``setup``.
+function can find and merge their OpenAPI schemas) and passes it to ``setup``, which maps every
+failure to an RFC 9457 problem (``coaching.problems``) and a lost idempotency race to a 409.
 """
 
 import base64
 import hashlib
 import json
 import re
-import traceback
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.encoders import jsonable_encoder
-from aws_lambda_powertools.event_handler.openapi.exceptions import (
-    RequestUnsupportedContentType,
-    RequestValidationError,
-    ResponseValidationError,
-)
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from coaching import api, clock, runtime
+from coaching import api, clock, problems, runtime
 from coaching.errors import (
     Conflict,
     DomainError,
-    FieldError,
     IdempotencyKeyReused,
-    InternalError,
     MalformedRequest,
-    NotFound,
     UnsupportedMediaType,
-    ValidationFailed,
 )
 from coaching.identity import caller_from_claims
 from coaching.models import Caller
 from coaching.observability import log_metrics, logger, tracer
+from coaching.problems import as_lambda, problem
 from coaching.storage.receipts import Answer, KeyAlreadyUsed, Receipt, remembering
 
-PROBLEM_JSON = "application/problem+json"
-
 IDEMPOTENT_METHODS = frozenset({"POST", "PUT"})
-
-_BODY_NOT_OBJECT = {"model_attributes_type", "dict_type", "model_type", "json_invalid", "missing"}
-
-
-def problem(error: DomainError) -> Response[str]:
-    document: dict[str, Any] = {
-        "type": f"urn:problem:coaching:{error.code.lower()}",
-        "title": error.title,
-        "status": error.status,
-        "detail": error.detail,
-        "code": error.code,
-    }
-    if error.errors:
-        document["errors"] = [{"field": e.field, "message": e.message} for e in error.errors]
-    return Response(status_code=error.status, content_type=PROBLEM_JSON, body=json.dumps(document))
-
-
-def _validation_problem(errors: list[Mapping[str, Any]]) -> DomainError:
-    """Powertools' validation errors in our codes: 400 when the body is not a JSON object."""
-    for error in errors:
-        where = tuple(error.get("loc", ()))
-        if error.get("type") == "json_invalid" or (
-            where == ("body",) and error.get("type") in _BODY_NOT_OBJECT
-        ):
-            return MalformedRequest("The request body must be a JSON object.")
-    fields = []
-    for error in errors:
-        path = [str(part) for part in error.get("loc", ()) if part != "body"]
-        message = "is not a known field" if error.get("type") == "extra_forbidden" else error["msg"]
-        fields.append(FieldError(".".join(path) or "body", str(message)))
-    return ValidationFailed("The request has invalid fields.", fields)
 
 
 def setup(app: APIGatewayHttpResolver) -> APIGatewayHttpResolver:
     """Map every failure to a problem document, once, for this function's resolver."""
-
-    @app.exception_handler(DomainError)
-    def domain_error(error: DomainError) -> Response[str]:
-        logger.info("request refused", extra={"code": error.code, "status": error.status})
-        return problem(error)
-
-    @app.exception_handler(RequestValidationError)
-    def invalid_request(error: RequestValidationError) -> Response[str]:
-        mapped = _validation_problem(list(error.errors()))
-        logger.info("request invalid", extra={"code": mapped.code})
-        return problem(mapped)
-
-    @app.exception_handler(RequestUnsupportedContentType)
-    def unsupported_body(_: RequestUnsupportedContentType) -> Response[str]:
-        # refuse_bad_body answers this first; here so that the resolver's own 415 is a problem too
-        return problem(UnsupportedMediaType("A request body must be JSON (application/json)."))
-
-    @app.exception_handler(ResponseValidationError)
-    def invalid_answer(error: ResponseValidationError) -> Response[str]:
-        logger.error("answer failed its schema", extra={"errors": len(error.errors())})
-        return problem(InternalError("Something went wrong on our side."))
+    problems.setup(app)
 
     @app.exception_handler(KeyAlreadyUsed)
     def key_already_used(_: KeyAlreadyUsed) -> Response[str]:
         # A retry racing its original lost to it: the entry point answers from the key's record.
         return problem(Conflict("A request with this Idempotency-Key was just made."))
-
-    @app.exception_handler(Exception)
-    def unexpected(error: Exception) -> Response[str]:
-        # A fault of ours: the caller gets a problem document; the log gets the type and where
-        # it was raised, not the message, which may quote personal data.
-        where = traceback.format_tb(error.__traceback__)[-1:] if error.__traceback__ else []
-        logger.error("unexpected fault", extra={"error_type": type(error).__name__, "where": where})
-        return problem(InternalError("Something went wrong on our side."))
-
-    @app.not_found
-    def unknown_route(_: NotFoundError) -> Response[str]:
-        return problem(NotFound("No such resource."))
 
     return app
 
@@ -141,7 +67,7 @@ def entry_point(app: APIGatewayHttpResolver) -> Handler:
         refused = refuse_bad_body(event)
         if refused is not None:  # before idempotency: an unreadable body is never remembered
             logger.info("request refused", extra={"code": refused.code, "status": refused.status})
-            return _as_lambda(problem(refused))
+            return as_lambda(problem(refused))
         event = as_json_request(event)
         key = _idempotency_key(event)
         claims = _claims(event)
@@ -151,7 +77,7 @@ def entry_point(app: APIGatewayHttpResolver) -> Handler:
         try:
             who = caller_from_claims(claims, trust_role_claim=runtime.settings().trust_role_claim)
         except DomainError as error:
-            return _as_lambda(problem(error))
+            return as_lambda(problem(error))
         return _resolve_once(app, event, context, key, who)
 
     return cast(Handler, handler)  # the tracer's decorator, called with options, is untyped
@@ -192,7 +118,7 @@ def _resolve_once(
     if remembered is None:
         return response  # a refusal that changed nothing is not remembered
     if remembered.fingerprint != receipt.fingerprint:
-        return _as_lambda(
+        return as_lambda(
             problem(IdempotencyKeyReused("This Idempotency-Key was used for another request."))
         )
     logger.info("idempotent replay", extra={"status": remembered.answer.status})
@@ -335,12 +261,3 @@ def as_json_request(event: dict[str, Any]) -> dict[str, Any]:
     has passed it: Powertools reads only a lower-case ``application/json`` body as JSON."""
     headers = {k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"}
     return {**event, "headers": {**headers, "content-type": "application/json"}}
-
-
-def _as_lambda(response: Response[str]) -> dict[str, Any]:
-    return {
-        "statusCode": response.status_code,
-        "headers": {"Content-Type": PROBLEM_JSON},
-        "body": response.body,
-        "isBase64Encoded": False,
-    }

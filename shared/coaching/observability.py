@@ -25,7 +25,6 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 logger = Logger()
-tracer = Tracer(patch_modules=["botocore"])  # all our AWS calls go through botocore
 metrics = Metrics()
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -64,3 +63,17 @@ def outcome_metrics(outcome: str) -> Iterator[AmazonCloudWatchEMFProvider]:
     labelled.add_dimension(name="outcome", value=outcome)
     yield labelled
     labelled.flush_metrics()
+
+
+def __getattr__(name: str) -> Tracer:
+    """``tracer``, created by the first import of it (PEP 562), not by importing this module.
+
+    Creating it loads the X-Ray SDK and patches botocore, so that every AWS call is traced: a
+    function that calls AWS imports ``tracer`` at its cold start and pays that there, as before;
+    one that never calls AWS (docs) does not import it and skips that cost.
+    """
+    if name != "tracer":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    tracer = Tracer(patch_modules=["botocore"])  # all our AWS calls go through botocore
+    globals()["tracer"] = tracer  # later imports find it without coming here
+    return tracer

@@ -53,3 +53,35 @@ def test_every_handler_import_leaves_the_collector_on_and_the_import_frozen() ->
     assert done.returncode == 0, done.stderr[-3000:]
     found = json.loads(done.stdout.strip().splitlines()[-1])
     assert found == {code_uri + handler: [True, True] for code_uri, handler in handlers}
+
+
+DOCS_PROBE = r"""
+import importlib, json, sys
+
+importlib.import_module("docs.app")  # as Lambda imports docs/app.handler from its package
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_the_docs_function_starts_without_the_aws_sdk_or_the_tracer() -> None:
+    # It never calls AWS: the SDK, the tracer and storage would double its cold start for nothing.
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "functions"), str(ROOT / "shared")]),
+        "POWERTOOLS_TRACE_DISABLED": "false",  # as in AWS, where the template turns tracing on
+    }
+
+    done = subprocess.run(
+        [sys.executable, "-c", DOCS_PROBE],
+        cwd=ROOT / "functions",
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert {"aws_lambda_powertools.event_handler", "coaching.problems"} <= loaded
+    # (Powertools' user agent imports botocore's bare package, which loads no more of it.)
+    unwanted = {"boto3", "botocore.session", "aws_xray_sdk", "coaching.runtime", "coaching.storage"}
+    assert not loaded & unwanted

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from coaching import http
+from coaching import problems
 from coaching.errors import ALL_ERRORS
 from local import openapi
 from local.lambda_runtime import ROOT
@@ -104,7 +104,7 @@ def test_the_reference_lists_every_error_code_with_its_status() -> None:
 
 @pytest.mark.parametrize("error", ALL_ERRORS, ids=lambda e: e.code)
 def test_every_problem_type_is_the_urn_of_its_code(error: type) -> None:
-    reply = http.problem(error("Refused."))
+    reply = problems.problem(error("Refused."))
 
     assert reply.status_code == error.status
     assert f'"type": "urn:problem:coaching:{error.code.lower()}"' in str(reply.body)
