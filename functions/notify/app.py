@@ -25,7 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from coaching import notifications, runtime
 from coaching.models import Session
 from coaching.observability import log_metrics, logger, tracer
-from coaching.storage import session_from_item
+from coaching.storage import is_session, session_from_item
 
 # When every record fails, answer with each of them rather than raise: Lambda retries the same
 # records either way, and the invocation is not counted as an error of the function.
@@ -40,7 +40,7 @@ def _session(image: dict[str, Any] | None) -> Session | None:
 
 def record_handler(record: DynamoDBRecord, lambda_context: LambdaContext) -> None:
     change = record.raw_event.get("dynamodb") or {}
-    if change.get("Keys", {}).get("sk", {}).get("S") != "SESSION":
+    if not is_session(change.get("Keys", {})):
         return
     old, new = _session(change.get("OldImage")), _session(change.get("NewImage"))
     due = notifications.decide(old, new)

@@ -24,8 +24,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from coaching import domain_events, runtime
 from coaching.domain_events import DomainEvent
-from coaching.observability import logger, metrics, tracer
-from coaching.storage import session_from_item
+from coaching.observability import log_metrics, logger, tracer
+from coaching.storage import is_session, session_from_item
 from coaching.storage.ledger import entry_from_item, is_entry
 
 processor = BatchProcessor(
@@ -40,7 +40,7 @@ class AfterAFailure(Exception):
 def events_of(record: dict[str, Any]) -> list[DomainEvent]:
     change = record.get("dynamodb") or {}
     old, new = change.get("OldImage"), change.get("NewImage")
-    if change.get("Keys", {}).get("sk", {}).get("S") == "SESSION":
+    if is_session(change.get("Keys", {})):
         return domain_events.session_events(
             session_from_item(old) if old else None, session_from_item(new) if new else None
         )
@@ -51,7 +51,7 @@ def events_of(record: dict[str, Any]) -> list[DomainEvent]:
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
-@metrics.log_metrics
+@log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     failed = False
 

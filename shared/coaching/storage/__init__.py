@@ -9,6 +9,7 @@ each email once (EmailsTable).
 """
 
 from coaching.storage.email_claims import Claim, ClaimStatus, EmailClaims, Held, StoredClaim
+from coaching.storage.sessions import is_session
 from coaching.storage.store import (
     Movement,
     StaleRead,
@@ -30,6 +31,7 @@ __all__ = [
     "Storage",
     "StoredClaim",
     "TransientConflict",
+    "is_session",
     "iso",
     "session_from_item",
     "session_item",

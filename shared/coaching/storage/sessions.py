@@ -23,6 +23,11 @@ SLOT_CLAIM_TTL = timedelta(days=7)
 """Claims of past slots are left for DynamoDB's TTL to delete a week after the slot."""
 
 
+def is_session(item_keys: Mapping[str, Any]) -> bool:
+    """Whether a stream record's ``Keys`` name a session item (not a slot claim or a service)."""
+    return bool(item_keys.get("sk", {}).get("S") == keys.session("")["sk"])
+
+
 def session_item(session: Session, *, due_shards: int) -> dict[str, Any]:
     values: dict[str, Any] = session.model_dump(mode="json", exclude_none=True)
     values |= {
