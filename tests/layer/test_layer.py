@@ -205,3 +205,32 @@ def test_every_kept_client_works_from_the_layer_alone(
             "sqs": "sqs",
         }.items()
     }
+
+
+def _unused() -> list[str]:
+    """``UNUSED`` in shared/Makefile: the parts of the locked packages the build drops."""
+    makefile = (ROOT / "shared" / "Makefile").read_text().replace("\\\n", " ")
+    [line] = [x for x in makefile.splitlines() if x.startswith("UNUSED :=")]
+    value = line.removeprefix("UNUSED :=")
+    dropped = []
+    for prefix, names in re.findall(r"\$\(addprefix ([^,]+),([^)]*)\)", value):
+        dropped += [prefix + name for name in names.split()]
+    dropped += re.sub(r"\$\([^)]*\)", " ", value).split()
+    return dropped
+
+
+def test_what_the_build_drops_is_gone_and_nothing_left_imports_it(layer: Path) -> None:
+    dropped = _unused()
+    assert "aws_lambda_powertools/utilities/idempotency" in dropped
+
+    modules = [d.replace("/", ".") for d in dropped]
+    pattern = re.compile("|".join(re.escape(m) for m in modules))
+    mentions = [
+        str(source.relative_to(ROOT))
+        for tree in (layer, ROOT / "functions")
+        for source in tree.rglob("*.py")
+        if pattern.search(source.read_text(encoding="utf-8", errors="replace"))
+    ]
+
+    assert [d for d in dropped if (layer / d).exists()] == []
+    assert mentions == []
