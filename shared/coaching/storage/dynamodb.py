@@ -12,11 +12,17 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+# Not boto3's TypeSerializer: importing anything from boto3 runs boto3's package, which loads
+# its resources and s3transfer, about 45 ms of every cold start for two small mappings. Powertools
+# ships boto3's deserializer for its stream events; ``attribute`` below is boto3's serializer,
+# and tests/unit/test_attribute_values.py holds both to boto3's on generated values.
+from aws_lambda_powertools.shared.dynamodb_deserializer import DYNAMODB_CONTEXT, TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
@@ -42,7 +48,6 @@ else:
 
 T = TypeVar("T")
 
-_serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 _BUSY_CODES = frozenset(
@@ -91,8 +96,49 @@ def aws_errors() -> Iterator[None]:
         raise storage_failure(error) from error
 
 
+def attribute(value: Any) -> dict[str, Any]:
+    """A Python value as a DynamoDB attribute value, exactly as boto3's ``TypeSerializer``
+    writes it: numbers are ``int`` or ``Decimal`` (a float is refused, as it may not round-trip)."""
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if _is_number(value):
+        return {"N": _number(value)}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, bytes | bytearray):
+        return {"B": value}
+    if isinstance(value, AbstractSet):
+        members = list(value)
+        if all(_is_number(m) for m in members):
+            return {"NS": [_number(m) for m in members]}
+        if all(isinstance(m, str) for m in members):
+            return {"SS": members}
+        if all(isinstance(m, bytes | bytearray) for m in members):
+            return {"BS": members}
+    if isinstance(value, Mapping):
+        return {"M": {k: attribute(v) for k, v in value.items()}}
+    if isinstance(value, list | tuple):
+        return {"L": [attribute(v) for v in value]}
+    raise TypeError(f"DynamoDB cannot store a {type(value).__name__}")
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, float):
+        raise TypeError("Float types are not supported. Use Decimal types instead.")
+    return isinstance(value, int | Decimal) and not isinstance(value, bool)
+
+
+def _number(value: int | Decimal) -> str:
+    number = str(DYNAMODB_CONTEXT.create_decimal(value))
+    if number in ("Infinity", "NaN"):
+        raise TypeError("Infinity and NaN not supported")
+    return number
+
+
 def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(v) for k, v in values.items() if v is not None}
+    return {k: attribute(v) for k, v in values.items() if v is not None}
 
 
 def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
