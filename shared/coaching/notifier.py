@@ -42,7 +42,7 @@ from coaching.emails import Email, render
 from coaching.errors import StorageFailed
 from coaching.notifications import Notification
 from coaching.observability import logger, metrics
-from coaching.storage import Claim, EmailClaims
+from coaching.storage.email_claims import Claim, EmailClaims
 
 if TYPE_CHECKING:
     from mypy_boto3_sesv2.client import SESV2Client

@@ -15,7 +15,8 @@ from coaching.errors import StaleRead, StorageFailed
 from coaching.models import Account, AccountKind
 from coaching.notifications import Notification, NotificationKind
 from coaching.notifier import NotDelivered, Notifier
-from coaching.storage import Claim, EmailClaims, Held, Storage
+from coaching.storage import Storage
+from coaching.storage.email_claims import Claim, EmailClaims, Held
 from tests.builders import NOW, World, coach, member, support
 from tests.unit.test_emails import ANN, facts
 

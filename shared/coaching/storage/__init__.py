@@ -5,10 +5,10 @@
 sweep's index), built on ``dynamodb`` (typed values, queries, the one conditional transaction a
 change is) with every key from ``keys`` (see its docstring for the tables). ``receipts`` holds the
 Idempotency-Key records written in those transactions; ``email_claims`` the claims that send
-each email once (EmailsTable).
+each email once (EmailsTable), imported from there by the notifier alone so that no HTTP
+function's cold start loads it.
 """
 
-from coaching.storage.email_claims import Claim, ClaimStatus, EmailClaims, Held, StoredClaim
 from coaching.storage.sessions import is_session
 from coaching.storage.store import (
     Movement,
@@ -22,14 +22,9 @@ from coaching.storage.store import (
 )
 
 __all__ = [
-    "Claim",
-    "ClaimStatus",
-    "EmailClaims",
-    "Held",
     "Movement",
     "StaleRead",
     "Storage",
-    "StoredClaim",
     "TransientConflict",
     "is_session",
     "iso",

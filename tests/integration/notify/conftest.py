@@ -21,7 +21,8 @@ from moto.core import DEFAULT_ACCOUNT_ID  # type: ignore[attr-defined]
 from moto.ses.models import RawMessage, ses_backends
 
 from coaching import runtime
-from coaching.storage import EmailClaims, Storage
+from coaching.storage import Storage
+from coaching.storage.email_claims import EmailClaims
 from local.lambda_runtime import LambdaContext, load_handler
 from local.streams import lambda_record
 

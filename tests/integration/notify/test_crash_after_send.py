@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from coaching import runtime
-from coaching.storage import ClaimStatus
+from coaching.storage.email_claims import ClaimStatus
 from tests.builders import World
 from tests.integration.notify.conftest import Notify
 from tests.integration.notify.steps import booked

@@ -17,7 +17,7 @@ from botocore.stub import Stubber
 from coaching import notifications, operations, runtime
 from coaching.models import Caller, Role
 from coaching.notifier import Notifier, Outcome
-from coaching.storage import Claim, ClaimStatus
+from coaching.storage.email_claims import Claim, ClaimStatus
 from tests.builders import NOW, World, coach, member, unique
 from tests.integration.notify.conftest import BASE_URL, REGION, SENDER, Notify, emitted_metrics
 from tests.integration.notify.steps import booked, deliver

@@ -3,7 +3,8 @@
 import boto3
 import pytest
 
-from coaching.storage import Claim, ClaimStatus, EmailClaims, Held, Storage
+from coaching.storage import Storage
+from coaching.storage.email_claims import Claim, ClaimStatus, EmailClaims, Held
 
 KEY = "session-1#2#CANCELED#coach"
 T = 1_800_000_000.0
