@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
     parser.add_argument("--samples", type=int, default=25, help="timed requests per operation")
-    parser.add_argument("--cold-runs", type=int, default=7, help="interpreters per import")
+    parser.add_argument("--cold-runs", type=int, default=11, help="interpreters per import")
     parser.add_argument("--notify-rounds", type=int, default=3, help="timed stream batches")
     parser.add_argument(
         "--sweep-sizes",

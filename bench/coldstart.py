@@ -14,7 +14,9 @@ lacks as ``.pyc`` is compiled from source at every cold start. The bench reprodu
   package and then the layer on ``PYTHONPATH``, that imports the handler's module by name as
   Lambda's runtime does (``docs/app.handler`` is the module ``docs.app``), timed with
   ``perf_counter`` around the import alone. Tracing is active, as with ``Tracing: Active``:
-  Powertools' Tracer loads the X-Ray SDK and patches botocore at import.
+  Powertools' Tracer loads the X-Ray SDK and patches botocore at import. The process has the
+  function's plain environment variables from the template (``PYDANTIC_DISABLE_PLUGINS``
+  among them), as Lambda sets them.
 
 The baseline is ``import boto3`` from the same read-only layer, precompiled: what any Python
 function that talks to AWS pays. Each handler is measured twice: with the layer as built, and
@@ -31,13 +33,16 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median as middle
+from typing import Any
 
 from bench.env import AWS_ENVIRONMENT, ROOT
 from bench.layer import host_layer, python313
 from bench.report import Section, Table, Target, median, ms
 from local.template import Function, functions
 
-RUNS = 7
+RUNS = 11
+"""Interpreters per row: a cold import's CPU time varies by a few per cent from one process to
+the next, and the target is judged on medians a few per cent apart."""
 SOURCE_RUNS = 3
 """Fewer samples for the layer without bytecode: each is several times slower, and its
 figure only shows what the bytecode is worth."""
@@ -75,9 +80,14 @@ class Importer:
     def command(self, python: str, *options: str) -> list[str]:
         return [python, "-s", *options, "-c", PROBE, self.target]
 
+    environment: dict[str, Any] = field(default_factory=dict)  # the template's, for the function
+
     def env(self) -> dict[str, str]:
-        """What a Lambda function's process sees, and nothing from this one."""
-        env = {k: v for k, v in AWS_ENVIRONMENT.items() if k != "POWERTOOLS_TRACE_DISABLED"}
+        """What a Lambda function's process sees, and nothing from this one: the template's
+        plain variables (a ``!Ref`` names a table, which an import never reads), then the
+        bench's region and credentials."""
+        env = {k: str(v) for k, v in self.environment.items() if not isinstance(v, dict)}
+        env |= {k: v for k, v in AWS_ENVIRONMENT.items() if k != "POWERTOOLS_TRACE_DISABLED"}
         env.update(
             {
                 "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -217,6 +227,7 @@ def run(runs: int = RUNS) -> Section:
                     places["layer"],
                     f.name,
                     runs,
+                    environment=f.environment,
                 )
                 for f in fns
             }
@@ -228,6 +239,7 @@ def run(runs: int = RUNS) -> Section:
                     places["source-only layer"],
                     f.name,
                     SOURCE_RUNS,
+                    environment=f.environment,
                 )
                 for f in fns
             }

@@ -8,7 +8,7 @@ ones; nothing here repeats their definition.
 import copy
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -63,6 +63,8 @@ class Function:
     handler: str
     timeout: float
     events: dict[str, Any]
+    environment: dict[str, Any] = field(default_factory=dict)
+    """The variables Lambda sets for it: Globals', then its own; values may be intrinsics."""
 
     @property
     def folder(self) -> str:
@@ -91,6 +93,10 @@ def functions(template: dict[str, Any] | None = None) -> dict[str, Function]:
             handler=props["Handler"],
             timeout=float(props.get("Timeout", defaults.get("Timeout", 3))),
             events=props.get("Events", {}),
+            environment={
+                **defaults.get("Environment", {}).get("Variables", {}),
+                **props.get("Environment", {}).get("Variables", {}),
+            },
         )
     return found
 
