@@ -46,7 +46,7 @@ the next, and the target is judged on medians a few per cent apart."""
 SOURCE_RUNS = 3
 """Fewer samples for the layer without bytecode: each is several times slower, and its
 figure only shows what the bytecode is worth."""
-BREAKDOWN_RUNS = 3
+BREAKDOWN_RUNS = 5
 MAX_RATIO = 2.0
 """Target: a handler's cold import costs at most twice a precompiled ``import boto3``."""
 

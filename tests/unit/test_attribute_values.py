@@ -27,6 +27,7 @@ sets = st.one_of(
     st.frozensets(st.text(), min_size=1),
     st.frozensets(st.integers(min_value=-(10**12), max_value=10**12), min_size=1),
     st.frozensets(st.binary(min_size=1), min_size=1),
+    st.frozensets(st.booleans(), min_size=1),  # boto3 writes these as numbers; so must we
 )
 values = st.recursive(
     st.one_of(scalars, sets),

@@ -127,7 +127,7 @@ def attribute(value: Any) -> dict[str, Any]:
 def _is_number(value: Any) -> bool:
     if isinstance(value, float):
         raise TypeError("Float types are not supported. Use Decimal types instead.")
-    return isinstance(value, int | Decimal) and not isinstance(value, bool)
+    return isinstance(value, int | Decimal)  # a lone bool was taken as BOOL before this
 
 
 def _number(value: int | Decimal) -> str:
