@@ -73,14 +73,13 @@ class Importer:
     layer: Path  # the layer's python folder, read-only
     function: str
     runs: int
+    environment: dict[str, Any] = field(default_factory=dict)  # the template's, for the function
     seconds: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
     modules: int = 0
 
     def command(self, python: str, *options: str) -> list[str]:
         return [python, "-s", *options, "-c", PROBE, self.target]
-
-    environment: dict[str, Any] = field(default_factory=dict)  # the template's, for the function
 
     def env(self) -> dict[str, str]:
         """What a Lambda function's process sees, and nothing from this one: the template's
