@@ -471,6 +471,19 @@ def _drop_request(store: Storage, session: Session, event: HistoryEvent) -> Sess
     return after
 
 
+def _request_answered(
+    kind: Literal["RESCHEDULE_DECLINED", "RESCHEDULE_WITHDRAWN"],
+    caller: Caller,
+    request: RescheduleRequest,
+    reason: str | None,
+    now: datetime,
+) -> HistoryEvent:
+    """The history entry of a request the coach declined or the member withdrew."""
+    return HistoryEvent(
+        at=now, kind=kind, by=caller.actor, start=request.start, reason=reason or None
+    )
+
+
 def reschedule(
     store: Storage,
     caller: Caller,
@@ -562,15 +575,7 @@ def answer_reschedule(
             _save_move(store, session, after, _slots(request.start, request.end))
             return after
         return _drop_request(
-            store,
-            session,
-            HistoryEvent(
-                at=now,
-                kind="RESCHEDULE_DECLINED",
-                by=caller.actor,
-                start=request.start,
-                reason=reason or None,
-            ),
+            store, session, _request_answered("RESCHEDULE_DECLINED", caller, request, reason, now)
         )
 
     return retrying(attempt)
@@ -587,15 +592,7 @@ def withdraw_reschedule(
         request = session.reschedule_request
         assert request is not None  # checked by the rule above
         return _drop_request(
-            store,
-            session,
-            HistoryEvent(
-                at=now,
-                kind="RESCHEDULE_WITHDRAWN",
-                by=caller.actor,
-                start=request.start,
-                reason=reason or None,
-            ),
+            store, session, _request_answered("RESCHEDULE_WITHDRAWN", caller, request, reason, now)
         )
 
     return retrying(attempt)
