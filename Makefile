@@ -1,11 +1,16 @@
 # Every target installs what it needs first; `make run` and `make test` work on a fresh machine
 # with Python 3.11+ and nothing else.
 PYTHON ?= python3
+# Two environments, so that the stack the tests start is the stack a newcomer runs:
+# .venv is exactly what `make run` installs (local/requirements.txt, locked with hashes, and
+# nothing else); .venv-dev holds the tests, linters and type checkers, with every package the
+# two share held to the same locked version.
 VENV := .venv
+DEV := .venv-dev
 TOOLS := .venv-tools
 CHECKOV := .venv-checkov
 VENV313 := .venv-313
-BIN := $(VENV)/bin
+BIN := $(DEV)/bin
 # Lambda's runtime is Python 3.13: the layer is compiled by it and the suite runs on it too,
 # where this machine has one (shared/Makefile says how it is found; empty when there is none).
 ifndef PYTHON313
@@ -17,46 +22,58 @@ export PYTHON313
 export PYTHONPATH := $(CURDIR)/shared:$(CURDIR)
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 \
 	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
+PIP := pip install --quiet --disable-pip-version-check
 
 .PHONY: install install-local tools lint typecheck template build lock test test-313 unit \
 	integration e2e run bench openapi clean
 
-$(BIN)/python:
+define new_venv
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Python 3.11 or newer is needed (set PYTHON=...)"; exit 1; }
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv $(1)
+endef
 
-# Everything: the runtime, the local stack, tests and tools (`make test` and the rest).
-install: $(VENV)/.installed
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet --disable-pip-version-check '.[dev]'
-	@touch $@ $(VENV)/.installed-local
+$(VENV)/bin/python:
+	$(call new_venv,$(VENV))
 
-# Only what the local stack needs to run (`make run`): a newcomer's first minutes are not spent
-# installing linters and type stubs. The `dev` extra includes all of it, so either marker will do.
-# --no-compile: byte-compiling every module of botocore and moto at install took half the time;
-# Python compiles the few hundred the stack imports on first start instead.
+$(DEV)/bin/python:
+	$(call new_venv,$(DEV))
+
+# Only what the local stack needs to run (`make run`, `local/token`, and the stacks the
+# end-to-end tests start): a newcomer's first minutes are not spent installing linters and type
+# stubs. Exact versions with hashes (`make lock` writes them), so a new release of moto or Flask
+# cannot change what a fresh clone runs. --no-compile: byte-compiling every module of botocore
+# and moto at install took half the time; Python compiles the few hundred the stack imports on
+# first start instead.
 install-local: $(VENV)/.installed-local
-$(VENV)/.installed-local: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-compile '.[local]'
+$(VENV)/.installed-local: local/requirements.txt | $(VENV)/bin/python
+	$(VENV)/bin/$(PIP) --no-compile --require-hashes --no-deps -r local/requirements.txt
+	@touch $@
+
+# Tests, linters and type checking (`make test` and the rest), in their own environment. The
+# runtime and local-stack packages are held to the versions the lock gives `make run`.
+install: $(DEV)/.installed
+$(DEV)/.installed: pyproject.toml local/requirements.txt | $(DEV)/bin/python
+	sed -e '/--hash=/d' -e 's/ \\$$//' local/requirements.txt > $(DEV)/constraints.txt
+	$(BIN)/$(PIP) -c $(DEV)/constraints.txt '.[dev]'
 	@touch $@
 
 # SAM CLI and cfn-lint pin their own versions of boto3 and friends: they get a venv of their own.
 tools: $(TOOLS)/.installed
 $(TOOLS)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(TOOLS)
-	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check '.[tools]'
+	$(TOOLS)/bin/$(PIP) '.[tools]'
 	@touch $@
 
-$(VENV313)/.installed: pyproject.toml
+$(VENV313)/.installed: pyproject.toml local/requirements.txt | $(DEV)/.installed
 	@test -n "$(PYTHON313)" || { echo "No Python 3.13 found (PYTHON313=/path/to/python3.13)"; exit 1; }
 	$(PYTHON313) -m venv $(VENV313)
-	$(VENV313)/bin/pip install --quiet --disable-pip-version-check '.[dev]'
+	$(VENV313)/bin/$(PIP) -c $(DEV)/constraints.txt '.[dev]'
 	@touch $@
 
 $(CHECKOV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(CHECKOV)
-	$(CHECKOV)/bin/pip install --quiet --disable-pip-version-check '.[checkov]'
+	$(CHECKOV)/bin/$(PIP) '.[checkov]'
 	@touch $@
 
 lint: install
@@ -77,13 +94,18 @@ template: tools $(CHECKOV)/.installed
 build: tools
 	$(SAM_ENV) PATH="$(CURDIR)/$(TOOLS)/bin:$$PATH" $(TOOLS)/bin/sam build --template template.yaml
 
-# shared/requirements.txt: pyproject.toml's runtime ranges resolved for the layer's platform,
-# exact versions with the hash of every file. Pins already in the lock stay while pyproject
+# Two locks, exact versions with the hash of every file. shared/requirements.txt: pyproject's
+# runtime ranges for the layer's platform (python3.13 on arm64). local/requirements.txt: the
+# runtime and the `local` extra for any platform and Python 3.11+, what `make run` installs,
+# its runtime packages held to the layer's versions. Pins already in a lock stay while pyproject
 # allows them; `make lock LOCK_FLAGS=--upgrade` moves everything to the newest allowed.
 lock: install
 	$(BIN)/uv pip compile pyproject.toml --quiet --python-version 3.13 \
 		--python-platform aarch64-manylinux2014 --only-binary :all: --generate-hashes \
 		--custom-compile-command "make lock" $(LOCK_FLAGS) -o shared/requirements.txt
+	$(BIN)/uv pip compile pyproject.toml --quiet --extra local --universal \
+		--python-version 3.11 --generate-hashes -c shared/requirements.txt \
+		--custom-compile-command "make lock" $(LOCK_FLAGS) -o local/requirements.txt
 
 # Tests run in a new random order each time (pytest-randomly), so none can lean on what another
 # left behind. The run's first lines say "Using --randomly-seed=N": `make test
@@ -96,29 +118,41 @@ unit: install
 integration: install
 	$(BIN)/pytest $(PYTEST_ARGS) tests/integration
 
-e2e: install
+# The end-to-end tests start the local stack from .venv, as `make run` would.
+e2e: install install-local
 	$(BIN)/pytest $(PYTEST_ARGS) tests/e2e
 
+# Tests pass on any date: after the first pass, the unit and integration suites run again with
+# the wall clock a year ahead (`--days-ahead`, tests/conftest.py, time-machine). What a test
+# dates goes through the layer's clock, which the suite sets itself, so anything that still
+# reads the real date shows here. The end-to-end stacks run in processes of their own, on the
+# real date.
+DAYS_AHEAD := 365
+
 # With a Python 3.13, three pytest processes share the machine's (and CI's) two cores: this venv's
-# Python runs the suite in two halves side by side, and 3.13 runs its pass beside them. One pass
-# after the other took a clean clone's `make test` to 22 minutes, and one pass beside the 3.13
-# pass left a core idle for its last 7 minutes. The end-to-end and storage-level folders print as
-# they run; the other two print when all are done. The target fails if any of them does.
-test: lint typecheck template build
+# Python runs the suite in two halves side by side, and 3.13 runs the year-ahead pass beside
+# them. One pass after the other took a clean clone's `make test` to 22 minutes, and one pass
+# beside the 3.13 pass left a core idle for its last 7 minutes. The end-to-end and storage-level
+# folders print as they run; the other two print when all are done. The target fails if any of
+# them does.
+test: lint typecheck template build install-local
 ifneq ($(PYTHON313),)
 	$(MAKE) $(VENV313)/.installed
 	@short=$$(mktemp); again=$$(mktemp); \
 	$(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS) $(TESTS_SHORT) > "$$short" 2>&1 & \
 	short_pid=$$!; \
-	$(VENV313)/bin/pytest -p no:cacheprovider $(PYTEST_ARGS) $(TESTS_313) > "$$again" 2>&1 & \
+	$(VENV313)/bin/pytest -p no:cacheprovider --days-ahead $(DAYS_AHEAD) $(PYTEST_ARGS) \
+		$(TESTS_AHEAD) > "$$again" 2>&1 & \
 	again_pid=$$!; \
 	$(BIN)/pytest $(PYTEST_ARGS) $(TESTS_LONG); long=$$?; \
 	wait $$short_pid; short_status=$$?; wait $$again_pid; again_status=$$?; \
 	echo "--- $(TESTS_SHORT) ---"; cat "$$short"; \
-	echo "--- the 3.13 pass ($(TESTS_313)) ---"; cat "$$again"; rm -f "$$short" "$$again"; \
+	echo "--- the 3.13 pass, $(DAYS_AHEAD) days ahead ($(TESTS_AHEAD)) ---"; cat "$$again"; \
+	rm -f "$$short" "$$again"; \
 	test $$long -eq 0 && test $$short_status -eq 0 && test $$again_status -eq 0
 else
 	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -p no:cacheprovider --days-ahead $(DAYS_AHEAD) $(PYTEST_ARGS) $(TESTS_AHEAD)
 	@echo "No Python 3.13 on this machine: the suite ran on $$($(BIN)/python -V) only."
 endif
 
@@ -126,16 +160,16 @@ endif
 TESTS_LONG := tests/e2e tests/integration --ignore=tests/integration/api
 TESTS_SHORT := tests/unit tests/layer tests/integration/api
 
-# On 3.13 (what Lambda runs): the rules, the layer as built, and every function through its real
-# handler against moto. The storage-level property, race, sweep and notify suites and the
-# end-to-end folder exercise the same code again at length; running them twice would take CI past
-# its 20-minute budget, so they run once, on the first pass.
-TESTS_313 := $(TESTS_SHORT)
+# On 3.13 (what Lambda runs) and a year ahead: the rules, the layer as built, storage, the sweep,
+# the notifier and every function through its real handler against moto. The end-to-end folder
+# runs once, on the first pass: its stacks run on the real date whatever this pass does.
+TESTS_AHEAD := tests/unit tests/layer tests/integration
 test-313: build $(VENV313)/.installed
-	$(VENV313)/bin/pytest -p no:cacheprovider $(PYTEST_ARGS) $(TESTS_313)
+	$(VENV313)/bin/pytest -p no:cacheprovider --days-ahead $(DAYS_AHEAD) $(PYTEST_ARGS) \
+		$(TESTS_AHEAD)
 
 run: install-local
-	$(BIN)/python -m local.stack
+	$(VENV)/bin/python -m local.stack
 
 bench: install
 	$(BIN)/python -m bench
@@ -145,4 +179,4 @@ openapi: install
 	$(BIN)/python -m local.openapi
 
 clean:
-	rm -rf $(VENV) $(TOOLS) $(CHECKOV) $(VENV313) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(DEV) $(TOOLS) $(CHECKOV) $(VENV313) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,4 +1,6 @@
-"""The local stack under refusals: ``make run``'s stack (``python -m local.stack``) over HTTP.
+"""The local stack as people meet it: a newcomer's first minute (``git clone``, ``make run``
+and the README's walk-through, timed), and ``make run``'s stack (``python -m local.stack``) over
+HTTP under refusals.
 
 What a refused request costs next to an accepted one and a read, and whether the stack's
 resident memory stays flat across 1,000 refused requests in a row, and mail still flows after
@@ -10,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,6 +27,7 @@ import requests
 from bench.env import ROOT, subprocess_environment
 from bench.report import Section, Table, Target, median, ms, p95, ratio
 from local import auth
+from local.walkthrough import Newcomer, readme_steps
 
 REFUSALS = 1_000
 EVERY = 100
@@ -157,7 +161,57 @@ def _timed(request: Callable[[], requests.Response], status: int) -> float:
     return elapsed
 
 
+NEWCOMERS_MINUTE = 60.0
+"""Target: from ``git clone`` to the walk-through's first cancel, with a warm package cache."""
+FIRST_CANCEL = "cancel it"
+
+
+def newcomers_minute() -> Section:
+    """``git clone``, ``make run`` and the README's walk-through, timed as a newcomer meets them."""
+    steps = readme_steps((ROOT / "README.md").read_text())
+    with tempfile.TemporaryDirectory(prefix="newcomer-") as folder:
+        newcomer = Newcomer(Path(folder) / "project", clone=True)
+        try:
+            ready = newcomer.start()
+            status = newcomer.walk(steps)
+        finally:
+            newcomer.stop()
+    if status:
+        raise RuntimeError(f"the README walk-through failed (exit {status})")
+    [cancel] = [s for s in steps if s.comment.startswith(FIRST_CANCEL)]
+    first_cancel = cancel.finished_after or 0.0
+    whole = steps[-1].finished_after or 0.0
+    table = Table("Local stack: a newcomer's first minute", ["from `git clone` to", "seconds"])
+    table.add("`make run` answering its health check", f"{ready:.1f}")
+    table.add("the walk-through's first cancel answered", f"{first_cancel:.1f}")
+    table.add(f"the whole walk-through ({len(steps)} steps) done", f"{whole:.1f}")
+    table.notes.append(
+        "A clone of the commit checked out, `make run` there (a new `.venv` from "
+        "local/requirements.txt, with the package cache this machine already has), and the "
+        "README's walk-through pasted into bash as written (`local/walkthrough.py`)."
+    )
+    return Section(
+        tables=[table],
+        targets=[
+            Target(
+                f"a newcomer's first cancel within {NEWCOMERS_MINUTE:.0f} s of `git clone` "
+                "(warm package cache)",
+                first_cancel < NEWCOMERS_MINUTE,
+                f"{first_cancel:.1f} s",
+            )
+        ],
+    )
+
+
 def run(samples: int = 50, refusals: int = REFUSALS) -> Section:
+    minute = newcomers_minute()
+    refusing = refusals_and_memory(samples, refusals)
+    return Section(
+        tables=minute.tables + refusing.tables, targets=minute.targets + refusing.targets
+    )
+
+
+def refusals_and_memory(samples: int, refusals: int) -> Section:
     with running_stack() as (client, pid):
         world = _world(client, credits=samples + 10)
         first = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -46,6 +46,13 @@ class EmbeddedAws:
                 return self.bus_arns[resource]
         return value
 
+    def queue_url(self, arn: str) -> str:
+        """The URL of the template's queue with this ARN: what SQS's calls take."""
+        for logical, queue_arn in self.queue_arns.items():
+            if queue_arn == arn:
+                return str(self.physical[logical])
+        raise KeyError(f"no queue of the template has the ARN {arn}")
+
     def function_environment(self) -> dict[str, str]:
         """Every function's variables (Globals first); the local stack runs them in one process."""
         variables: dict[str, Any] = dict(

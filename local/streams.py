@@ -21,6 +21,9 @@ from local.template import Function
 
 log = logging.getLogger("local.streams")
 
+SEND_TRIES = 3
+"""How often the poller tries to put a batch it gave up on in the on-failure queue."""
+
 
 def matches(pattern: Any, value: Any) -> bool:
     """Lambda event filtering for the pattern forms the template uses: nested keys whose
@@ -74,7 +77,10 @@ class StreamPoller:
             json.loads(f["Pattern"]) for f in settings.get("FilterCriteria", {}).get("Filters", [])
         ]
         destination = settings.get("DestinationConfig", {}).get("OnFailure", {})
-        self.on_failure = aws.resolve(destination["Destination"]) if destination else None
+        # The template names the queue by its ARN, as Lambda wants; SQS's calls take its URL.
+        self.on_failure = (
+            aws.queue_url(aws.resolve(destination["Destination"])) if destination else None
+        )
         self.after_batch = after_batch
         self.poll_seconds = poll_seconds
         self._stop = threading.Event()
@@ -171,9 +177,14 @@ class StreamPoller:
         return None
 
     def _give_up(self, batch: list[dict[str, Any]]) -> None:
-        """Like the on-failure destination: say which records were not processed."""
-        log.warning("%s: %d records sent to the on-failure queue", self.function.name, len(batch))
+        """Like the on-failure destination: say which records were not processed.
+
+        The batch is dropped whatever happens here: a message that cannot be sent after
+        ``SEND_TRIES`` tries is logged with the records' sequence numbers, never retried by
+        replaying the batch (which would deliver it again, forever).
+        """
         if not self.on_failure:
+            log.warning("%s: %d records dropped after retries", self.function.name, len(batch))
             return
         body = {
             "requestContext": {"condition": "RetryAttemptsExhausted"},
@@ -184,4 +195,23 @@ class StreamPoller:
                 "batchSize": len(batch),
             },
         }
-        self.aws.client("sqs").send_message(QueueUrl=self.on_failure, MessageBody=json.dumps(body))
+        for attempt in range(1, SEND_TRIES + 1):
+            try:
+                self.aws.client("sqs").send_message(
+                    QueueUrl=self.on_failure, MessageBody=json.dumps(body)
+                )
+            except Exception:  # the batch is dropped anyway: say so, and what it was
+                log.exception("%s: on-failure queue refused try %d", self.function.name, attempt)
+                if attempt < SEND_TRIES and not self._stop.wait(0.2 * attempt):
+                    continue
+                log.error(
+                    "%s: %d records dropped unsent to the on-failure queue: %s",
+                    self.function.name,
+                    len(batch),
+                    json.dumps(body["DDBStreamBatchInfo"]),
+                )
+                return
+            log.warning(
+                "%s: %d records sent to the on-failure queue", self.function.name, len(batch)
+            )
+            return

@@ -2,6 +2,7 @@
 
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -15,7 +16,7 @@ from local.moto_server import SerializedMotoServer
 from local.template import create_tables
 from local.time_travel import TimeTravel
 from tests.api_client import Api
-from tests.builders import World, unique
+from tests.builders import NOW, World, unique
 
 # Tests never reach AWS: dummy credentials, a fixed region, no endpoint from the environment.
 for _name, _value in {
@@ -35,6 +36,35 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 moto_patch.install()
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--days-ahead",
+        type=int,
+        default=0,
+        help="Run with the wall clock this many days ahead (time-machine): what the tests date "
+        "through the layer's clock stays put, so anything that reads the real date shows.",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    days = config.getoption("--days-ahead")
+    if days:
+        # time-machine moves datetime.now, time.time and their kin in this process and its
+        # threads (the serialized moto server among them), and leaves monotonic clocks and
+        # sleeps alone, so timeouts and waits behave. Imported only here: the local stack's
+        # environment, which the e2e tests' own processes use, does not have it.
+        import time_machine
+
+        traveller = time_machine.travel(datetime.now(UTC) + timedelta(days=days), tick=True)
+        traveller.start()
+        config.add_cleanup(traveller.stop)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    days = config.getoption("--days-ahead")
+    return f"wall clock: {days} days ahead ({datetime.now(UTC):%Y-%m-%d})" if days else None
+
+
 def _settings() -> Settings:
     return Settings(
         sessions_table=unique("Sessions"),
@@ -52,9 +82,11 @@ def _make_store(client: object) -> Storage:
 
 @pytest.fixture(autouse=True)
 def travel() -> Iterator[TimeTravel]:
-    """Every test reads time from a clock of its own, at the system time until the test moves
-    it; the clock before it comes back after, so no test starts where another travelled to."""
+    """Every test reads time from a clock of its own that starts at ``NOW`` (the moment the
+    builders date everything from) and ticks on from there, whatever the real date; the clock
+    before it comes back after, so no test starts where another travelled to."""
     with clock.use_clock(TimeTravel()) as moved:
+        moved.set(NOW)
         yield moved
 
 

@@ -4,7 +4,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +14,9 @@ import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
+RUN_PYTHON = ROOT / ".venv" / "bin" / "python"
+"""The environment `make run` builds (local/requirements.txt and nothing else): the stacks these
+tests start run in it, so a package the stack needs and the lock lacks fails here first."""
 
 
 def _free_port() -> int:
@@ -64,12 +66,18 @@ def own_stack() -> Iterator[RunningStack]:
     yield from _running_stack()
 
 
+def run_python() -> Path:
+    if not RUN_PYTHON.exists():
+        pytest.fail(f"{RUN_PYTHON} is missing: `make install-local` builds it (`make e2e` does)")
+    return RUN_PYTHON
+
+
 def _running_stack() -> Iterator[RunningStack]:
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'shared'}{os.pathsep}{ROOT}"}
     env.pop("AWS_ENDPOINT_URL", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "local.stack", "--port", str(port)],
+        [str(run_python()), "-m", "local.stack", "--port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

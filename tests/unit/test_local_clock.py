@@ -1,6 +1,7 @@
 """The functions' clock: the layer reads it, the local stack and the tests move it from outside,
 and the local stack's events carry it, time travel included."""
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -21,6 +22,14 @@ class Stopped:
 
     def now(self) -> datetime:
         return self.at
+
+
+@pytest.fixture
+def travel() -> Iterator[TimeTravel]:
+    """Here the clock under test is the local stack's: a fresh one, at the system time (the
+    suite's own starts at the builders' fixed moment)."""
+    with clock.use_clock(TimeTravel()) as fresh:
+        yield fresh
 
 
 @pytest.fixture
