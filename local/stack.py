@@ -89,6 +89,8 @@ class Stack:
         self.ready.set()
 
     def stop(self) -> None:
+        for poller in self.pollers:
+            poller.stop(wait=False)  # all wind down while the scheduler finishes its run
         self.scheduler.stop()
         for poller in self.pollers:
             poller.stop()

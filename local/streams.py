@@ -94,9 +94,11 @@ class StreamPoller:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, wait: bool = True) -> None:
+        """Stop polling; ``wait=False`` only asks, so that several pollers wind down together."""
         self._stop.set()
-        self._thread.join(timeout=10)
+        if wait:
+            self._thread.join(timeout=10)
 
     def _fetch(self) -> None:
         streams = self.aws.client("dynamodbstreams")

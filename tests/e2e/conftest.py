@@ -4,6 +4,7 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -76,35 +77,42 @@ def _running_stack() -> Iterator[RunningStack]:
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'shared'}{os.pathsep}{ROOT}"}
     env.pop("AWS_ENDPOINT_URL", None)
-    process = subprocess.Popen(
-        [str(run_python()), "-m", "local.stack", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    health = None
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            health = requests.get(base + "/_local/health", timeout=2)
-            if health.status_code == 200:
-                break
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.3)
-    if health is None or health.status_code != 200:
-        process.kill()
-        output = process.stdout.read() if process.stdout else ""
-        pytest.fail(f"the local stack did not become healthy:\n{output[-4000:]}")
-    running = RunningStack(base, port, process, health.json()["seeded"])
-    yield running
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
+    # The stack's output goes to a file, not a pipe: nobody reads a pipe while the tests run,
+    # and a stack that fills one blocks on its next log line.
+    with tempfile.TemporaryFile("w+") as output:
+        process = subprocess.Popen(
+            [str(run_python()), "-m", "local.stack", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+        def said() -> str:
+            output.flush()
+            output.seek(0)
+            return output.read()[-4000:]
+
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        health = None
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                health = requests.get(base + "/_local/health", timeout=2)
+                if health.status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.3)
+        if health is None or health.status_code != 200:
             process.kill()
-            raise
+            pytest.fail(f"the local stack did not become healthy:\n{said()}")
+        yield RunningStack(base, port, process, health.json()["seeded"])
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                pytest.fail(f"the local stack did not stop in 30 s after Ctrl-C:\n{said()}")

@@ -46,6 +46,8 @@ def test_the_run_environment_holds_the_lock_and_nothing_else() -> None:
         text=True,
         check=True,
         timeout=120,
+        cwd="/",
+        env={"PATH": "/usr/bin:/bin"},  # no PYTHONPATH: the project's folder is not a package
     ).stdout
     installed = {
         name.lower().replace("_", "-"): version
