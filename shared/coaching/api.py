@@ -1,6 +1,6 @@
 """The HTTP contract's bodies and answers (docs/api.md), and how a session is shown to a caller."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -52,6 +52,7 @@ from coaching.models import (
 Reason = Annotated[str, Field(max_length=MAX_REASON_LENGTH)]
 GridStart = Annotated[
     AwareDatetime,
+    AfterValidator(lambda start: start.astimezone(UTC)),
     Field(
         description=(
             f"RFC 3339 with an offset, on a {SLOT_MINUTES}-minute boundary (:00, :15, :30, :45); "

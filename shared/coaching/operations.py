@@ -67,9 +67,18 @@ def _new_id() -> str:
 
 
 def _bump(session: Session, event: HistoryEvent, **changes: object) -> Session:
-    """The next version of a session, with one more event in its history."""
-    return session.model_copy(
-        update={**changes, "history": [*session.history, event], "version": session.version + 1}
+    """The next version of a session, with one more event in its history.
+
+    Validated like any new session (not ``model_copy``, which takes values as they come): a time
+    given with another offset is kept, and answered, in UTC.
+    """
+    return Session.model_validate(
+        {
+            **dict(session),
+            **changes,
+            "history": [*session.history, event],
+            "version": session.version + 1,
+        }
     )
 
 
