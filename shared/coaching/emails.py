@@ -252,9 +252,9 @@ class _Writer:
             )
         else:
             window = facts.window_hours
-            within = f"within {window} hours of its start" if window else "this close to its start"
+            starts = f"less than {window} hours before it starts" if window else "this late"
             draft.say(
-                f"The session is {within}, inside its cancellation window: you can still "
+                f"It is now {starts}, so its cancellation window has closed: you can still "
                 "cancel it, but a cancellation will not return the credits."
             )
 

@@ -153,7 +153,8 @@ class Service(Model):
     requires_approval: bool = False
     request_ttl_hours: Annotated[int, Field(ge=1, le=24 * 30)] = 48
     late_reschedule_requires_approval: bool = True
-    """When true, a member may ask to move a session inside the window; the coach decides."""
+    """When true, a member may ask to move a session once its cancellation window has closed;
+    the coach decides."""
     max_reschedules: Annotated[int, Field(ge=0, le=MAX_RESCHEDULES)] | None = None
     """How many times a member may move one session; None: no limit."""
     cancel_reason_required: bool = False
