@@ -538,6 +538,7 @@ class _Writer:
                 f"In all, {facts.credits_returned_in_total} of the {_credits(facts.credits)} "
                 "paid for it have now been returned."
             )
+        self._reason(draft, f"{self.by(facts.acted_by)} left this note:")
 
     def _no_show(self, draft: _Draft) -> None:
         """Both sides read what was recorded; the side said to be absent can dispute it."""

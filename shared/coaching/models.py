@@ -293,7 +293,7 @@ class HistoryEvent(Model):
     start: UtcDatetime | None = None
     credits: int | None = None
     reason: str | None = None
-    """What the person who acted wrote (cancel, reschedule, decline, withdraw)."""
+    """What the person who acted wrote (cancel, reschedule, decline, withdraw, a refund's note)."""
     party: NoShowParty | None = None
     """For a NO_SHOW event: who did not turn up."""
 

@@ -687,7 +687,13 @@ def refund(
         decision = rules.plan_refund(caller, session, credits, now)
         after = _bump(
             session,
-            HistoryEvent(at=now, kind="REFUNDED", by=caller.actor, credits=decision.credits),
+            HistoryEvent(
+                at=now,
+                kind="REFUNDED",
+                by=caller.actor,
+                credits=decision.credits,
+                reason=note or None,
+            ),
             refund=Refund(
                 status=decision.status,
                 credits=session.refund.credits + decision.credits,
