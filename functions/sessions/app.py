@@ -7,7 +7,7 @@ gc.disable()  # no collections while importing: see the end of the module
 from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.metrics import MetricUnit
 
 from coaching import clock, http, operations, runtime
@@ -15,6 +15,8 @@ from coaching.api import (
     ApproveBody,
     BookBody,
     DeclineBody,
+    OptionalQueryId,
+    PathId,
     SessionList,
     SessionView,
     parse_statuses,
@@ -24,8 +26,6 @@ from coaching.observability import metrics, outcome_metrics
 
 app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
 http.setup(app)
-
-SessionId = Annotated[str, Path(max_length=128)]
 
 
 @app.post("/sessions", status_code=201, summary="Book a session", tags=["Sessions"])
@@ -45,7 +45,7 @@ def book(body: Annotated[BookBody, Body()]) -> SessionView:
     return session_view(session, caller, now)
 
 
-UserId = Annotated[str | None, Query(min_length=1, max_length=128)]
+UserId = OptionalQueryId
 
 
 @app.get(
@@ -79,7 +79,7 @@ def list_sessions(
 
 
 @app.get("/sessions/<session_id>", summary="A session's detail", tags=["Sessions"])
-def detail(session_id: SessionId) -> SessionView:
+def detail(session_id: PathId) -> SessionView:
     caller = http.caller(app)
     session = operations.view_session(runtime.storage(), caller, session_id)
     return session_view(session, caller, clock.now())
@@ -87,7 +87,7 @@ def detail(session_id: SessionId) -> SessionView:
 
 @app.post("/sessions/<session_id>/approve", summary="Accept a booking request", tags=["Sessions"])
 def approve(
-    session_id: SessionId,
+    session_id: PathId,
     body: Annotated[ApproveBody, Body()] = ApproveBody(),  # noqa: B008 (never mutated)
 ) -> SessionView:
     return _answer(session_id, approve=True, reason=None)
@@ -95,7 +95,7 @@ def approve(
 
 @app.post("/sessions/<session_id>/decline", summary="Decline a booking request", tags=["Sessions"])
 def decline(
-    session_id: SessionId,
+    session_id: PathId,
     body: Annotated[DeclineBody, Body()] = DeclineBody(),  # noqa: B008 (never mutated)
 ) -> SessionView:
     return _answer(session_id, approve=False, reason=body.reason)

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -15,6 +16,7 @@ from pydantic import (
 
 from coaching import rules
 from coaching.errors import ValidationFailed
+from coaching.formats import ID_MAX_LENGTH, ID_PATTERN
 from coaching.free_times import FreeTime
 from coaching.models import (
     MAX_REASON_LENGTH,
@@ -60,7 +62,15 @@ GridStart = Annotated[
         )
     ),
 ]
-Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@|+-]+$")]
+Id = Annotated[str, Field(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
+PathId = Annotated[str, Path(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
+"""An id in a path: one that is not an id names nothing, and answers 404 before any model is
+built (``coaching.problems``)."""
+QueryId = Annotated[str, Query(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
+"""An id in a query: one that is not an id answers 422 naming the parameter."""
+OptionalQueryId = Annotated[
+    str | None, Query(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)
+]
 
 
 class Body(BaseModel):
@@ -144,7 +154,7 @@ class RefundTierBody(Body):
 def _distinct_hours(tiers: list[RefundTierBody]) -> list[RefundTierBody]:
     hours = [t.hours_before for t in tiers]
     if len(set(hours)) != len(hours):
-        raise ValueError("each tier needs its own hours_before")
+        raise ValueError("must give each tier its own hours_before")
     return tiers
 
 
