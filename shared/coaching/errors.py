@@ -117,6 +117,16 @@ class IdempotencyKeyReused(DomainError):
     code, status, title = "IDEMPOTENCY_KEY_REUSED", 422, "Idempotency key reused"
 
 
+class IdempotencyKeyInvalid(DomainError):
+    """An Idempotency-Key header that is empty, too long, or holds other than visible ASCII."""
+
+    code, status, title = "IDEMPOTENCY_KEY_INVALID", 400, "Invalid idempotency key"
+
+
+class NoShowAlreadyMarked(DomainError):
+    code, status, title = "NO_SHOW_ALREADY_MARKED", 409, "No-show already marked"
+
+
 class InternalError(DomainError):
     """Our fault, not the caller's: an answer that did not match its own schema."""
 
@@ -144,6 +154,8 @@ ALL_ERRORS: tuple[type[DomainError], ...] = (
     RescheduleLimitReached,
     Conflict,
     IdempotencyKeyReused,
+    IdempotencyKeyInvalid,
+    NoShowAlreadyMarked,
     InternalError,
     Throttled,
 )

@@ -18,6 +18,7 @@ from coaching.errors import (
     FieldError,
     Forbidden,
     InsufficientCredits,
+    NoShowAlreadyMarked,
     NotFound,
     NothingToRefund,
     NotPending,
@@ -475,12 +476,14 @@ def no_show_markable(session: Session, now: datetime) -> bool:
 
 
 def plan_no_show(caller: Caller, session: Session, party: NoShowParty, now: datetime) -> int:
-    """Who may say who did not turn up, and the credits that go back: the coach marks the
-    member (nothing back); support marks either; a coach's no-show returns every credit not
-    yet refunded."""
-    who = require_staff(caller, session, "mark a no-show")
-    if who == "coach" and party != "MEMBER":
-        raise Forbidden("A coach may mark only the member as a no-show; support can help.")
+    """Who may say who did not turn up, and the credits that go back: the coach or support
+    marks either side; the member's no-show returns nothing, the coach's every credit not yet
+    refunded (whoever records it: a coach owning up to a missed session refunds as support
+    would)."""
+    require_staff(caller, session, "mark a no-show")
+    if session.status is SessionStatus.NO_SHOW and session.no_show is not None:
+        absent = "the member" if session.no_show.party == "MEMBER" else "the coach"
+        raise NoShowAlreadyMarked(f"This session is already marked: {absent} did not attend.")
     if session.status in ACTIVE_STATUSES and now < session.start:
         raise SessionStillUpcoming("The session has not started yet; a no-show is marked after.")
     if not no_show_markable(session, now):

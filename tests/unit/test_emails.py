@@ -583,6 +583,21 @@ def test_a_coach_no_show_tells_the_coach_what_support_recorded_and_refunded() ->
     assert "The member's 1 credit went back to Ann's personal account." in mail.text
 
 
+def test_a_coach_who_records_their_own_absence_reads_it_and_the_member_is_told() -> None:
+    to_ann = email(
+        NotificationKind.NO_SHOW, "member", acted_by="coach", absent="COACH", credits_returned=3
+    )
+    to_cho = email(
+        NotificationKind.NO_SHOW, "coach", acted_by="coach", absent="COACH", credits_returned=3
+    )
+
+    assert "Cho recorded that they could not attend this session." in to_ann.text
+    assert "The 3 credits went back to your personal account." in to_ann.text
+    assert "You recorded that you did not attend this session." in to_cho.text
+    assert "The member's 3 credits went back to Ann's personal account." in to_cho.text
+    assert "mistake" not in to_cho.text  # they said so themselves
+
+
 def test_a_tiered_booking_tells_the_member_each_share_still_ahead() -> None:
     steps = [
         {"until": datetime(2026, 11, 30, 10, tzinfo=UTC), "percent": 100},
