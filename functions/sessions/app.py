@@ -22,6 +22,7 @@ from coaching.api import (
     parse_statuses,
     session_view,
 )
+from coaching.formats import EMAIL_PATTERN
 from coaching.observability import metrics, outcome_metrics
 
 app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
@@ -60,6 +61,17 @@ def list_sessions(
     ] = None,
     member_id: UserId = None,
     coach_id: UserId = None,
+    account_id: UserId = None,
+    member_email: Annotated[
+        str | None,
+        Query(
+            min_length=3,
+            max_length=254,
+            pattern=EMAIL_PATTERN,
+            description="Support: the sessions of the members who booked with this address "
+            "(exact, any case)",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     next_token: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> SessionList:
@@ -71,6 +83,8 @@ def list_sessions(
         statuses=parse_statuses(status),
         member_id=member_id,
         coach_id=coach_id,
+        account_id=account_id,
+        member_email=member_email,
         limit=limit,
         token=next_token,
         now=now,

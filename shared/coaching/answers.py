@@ -41,7 +41,7 @@ ROUTES: dict[str, Refusals] = {
     "POST /services": (*BODY, *WRITE, errors.Forbidden),
     "GET /services/{service_id}": PATH_ID,
     "GET /services/{service_id}/slots": (*PATH_ID, *QUERY),
-    "GET /sessions": (*QUERY, errors.Forbidden),
+    "GET /sessions": (*QUERY, errors.Forbidden, errors.NotFound),
     "POST /sessions": (
         *BODY,
         *WRITE,

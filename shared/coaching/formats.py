@@ -10,4 +10,11 @@ CLOCK_TIME_PATTERN = r"^(([01]\d|2[0-3]):(00|15|30|45)|24:00)$"
 """"HH:MM" on the 15-minute grid; "24:00" may only end a day."""
 CLOCK_TIME_MESSAGE = "must be a time on the 15-minute grid from 00:00 to 24:00, as HH:MM"
 
-PATTERN_MESSAGES = {ID_PATTERN: ID_MESSAGE, CLOCK_TIME_PATTERN: CLOCK_TIME_MESSAGE}
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
+EMAIL_MESSAGE = "must be an email address"
+
+PATTERN_MESSAGES = {
+    ID_PATTERN: ID_MESSAGE,
+    CLOCK_TIME_PATTERN: CLOCK_TIME_MESSAGE,
+    EMAIL_PATTERN: EMAIL_MESSAGE,
+}

@@ -8,7 +8,6 @@ from typing import Any
 from icalendar import Calendar
 
 from local import auth
-
 from tests.e2e.conftest import RunningStack
 
 MAYA = "maya@example.com"
