@@ -668,3 +668,23 @@ def test_no_email_says_a_time_with_no_refund_is_within_the_window(
     if not refundable:
         assert not _WRONG_SIDE.search(mail.text + mail.html)
     assert "inside its cancellation window" not in mail.text + mail.html
+
+
+def test_a_vancouver_reader_in_december_2027_reads_the_pinned_rules_utc_minus_7() -> None:
+    # tzdata 2026.6: British Columbia keeps UTC-7 all year from November 2026 (an older
+    # database on the machine would say 08:00, an hour early).
+    vancouver = Person(
+        id="coach-v", name="Vic", email="vic@example.com", timezone="America/Vancouver"
+    )
+    notification = Notification(
+        kind=NotificationKind.BOOKED,
+        audience="coach",
+        recipient=vancouver,
+        facts=facts(
+            start=datetime(2027, 12, 10, 16, tzinfo=UTC), at=datetime(2027, 12, 1, tzinfo=UTC)
+        ),
+    )
+
+    mail = render(notification, BASE_URL)
+
+    assert "Friday 10 December 2027, 09:00 (America/Vancouver)" in mail.text
