@@ -61,7 +61,11 @@ Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 def entry_point(app: APIGatewayHttpResolver) -> Handler:
     """The Lambda handler for a resolver: observability, bad bodies refused, idempotent writes."""
 
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+    # clear_state: the caller's id, appended by ``caller`` for one request, never labels the
+    # log lines of the next one (a warm function serves many callers).
+    @logger.inject_lambda_context(
+        correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
+    )
     @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
     @log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
