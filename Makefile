@@ -28,7 +28,7 @@ SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
 PIP := pip install --quiet --disable-pip-version-check
 
 .PHONY: install install-local tools lint typecheck template build lock test test-313 unit \
-	integration e2e run bench openapi clean
+	integration e2e run bench soak openapi clean
 
 define new_venv
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -174,8 +174,15 @@ test-313: build $(VENV313)/.installed
 run: install-local
 	$(VENV)/bin/python -m local.stack
 
-bench: install
+bench: install install-local
 	$(BIN)/python -m bench
+
+# Ten minutes of eight clients against a local stack of its own while faults strike, the clock
+# moves and the sweep runs; then every invariant is checked (local/soak.py). SOAK_SECONDS=60
+# for a shorter one; `make test` runs 30 seconds of it (tests/e2e/test_soak.py).
+SOAK_SECONDS ?= 600
+soak: install install-local
+	$(BIN)/python -m local.soak --seconds $(SOAK_SECONDS)
 
 # docs/openapi.json is the document GET /openapi.json serves; a test fails while they differ.
 openapi: install

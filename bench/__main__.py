@@ -18,7 +18,18 @@ from typing import TextIO
 from bench import env
 from bench.report import Section
 
-SECTIONS = ("coldstart", "api", "notify", "sweep", "slots", "load", "memory", "local", "package")
+SECTIONS = (
+    "coldstart",
+    "api",
+    "notify",
+    "sweep",
+    "slots",
+    "load",
+    "memory",
+    "local",
+    "package",
+    "soak",
+)
 
 
 def _report_stream() -> TextIO:
@@ -43,6 +54,7 @@ def _runners(args: argparse.Namespace) -> dict[str, Callable[[], Section]]:
         notify,
         package,
         slots,
+        soak,
         stack,
         sweep,
     )
@@ -61,6 +73,7 @@ def _runners(args: argparse.Namespace) -> dict[str, Callable[[], Section]]:
         "memory": memory.run,
         "local": local_stack.run,
         "package": package.run,
+        "soak": lambda: soak.run(args.soak_seconds),
     }
 
 
@@ -85,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
         nargs="+",
         default=[0, 1_000, 3_000],
         help="past sessions of the coach at each free-times measurement",
+    )
+    parser.add_argument(
+        "--soak-seconds", type=float, default=600.0, help="how long the soak's clients work"
     )
     args = parser.parse_args(argv)
 

@@ -46,6 +46,7 @@ SAMPLES: dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None]] = {
     ),
     "GET /sessions": (MEMBER, None),
     "GET /sessions/{session_id}": (MEMBER, None),
+    "GET /sessions/{session_id}/history": (MEMBER, None),
     "POST /sessions/{session_id}/approve": (COACH, None),
     "POST /sessions/{session_id}/decline": (COACH, {"reason": "Fully booked that week"}),
     "GET /sessions/{session_id}/cancellation": (MEMBER, None),

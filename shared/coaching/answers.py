@@ -20,8 +20,10 @@ WRITE: Refusals = (
     errors.IdempotencyKeyInvalid,
     errors.IdempotencyKeyReused,
     errors.Conflict,
+    errors.RecordTooLarge,
 )
-"""A POST or PUT: it takes an Idempotency-Key, and may lose a race to others too often."""
+"""A POST or PUT: it takes an Idempotency-Key, may lose a race to others too often, and (what
+the service's bounds should never let happen) could meet DynamoDB's item size."""
 PATH_ID: Refusals = (errors.NotFound,)
 """A route with an id in its path: an id that is not one, or names nothing the caller may see."""
 QUERY: Refusals = (errors.ValidationFailed,)
@@ -51,6 +53,7 @@ ROUTES: dict[str, Refusals] = {
         errors.InsufficientCredits,
     ),
     "GET /sessions/{session_id}": PATH_ID,
+    "GET /sessions/{session_id}/history": (*PATH_ID, *QUERY),
     "GET /sessions/{session_id}/cancellation": PATH_ID,
     "POST /sessions/{session_id}/cancel": (*_SESSION_WRITE, errors.SessionNotUpcoming),
     "POST /sessions/{session_id}/approve": (*_SESSION_WRITE, errors.Forbidden, errors.NotPending),

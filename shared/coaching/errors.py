@@ -123,6 +123,13 @@ class IdempotencyKeyInvalid(DomainError):
     code, status, title = "IDEMPOTENCY_KEY_INVALID", 400, "Invalid idempotency key"
 
 
+class RecordTooLarge(DomainError):
+    """A change that would take a stored record past DynamoDB's item size. The service bounds
+    what it stores so that no request should meet this; it answers 4xx if one ever does."""
+
+    code, status, title = "RECORD_TOO_LARGE", 422, "Record too large"
+
+
 class NoShowAlreadyMarked(DomainError):
     code, status, title = "NO_SHOW_ALREADY_MARKED", 409, "No-show already marked"
 
@@ -156,6 +163,7 @@ ALL_ERRORS: tuple[type[DomainError], ...] = (
     IdempotencyKeyReused,
     IdempotencyKeyInvalid,
     NoShowAlreadyMarked,
+    RecordTooLarge,
     InternalError,
     Throttled,
 )

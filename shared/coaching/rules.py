@@ -46,6 +46,7 @@ from coaching.models import (
     Service,
     Session,
     SessionStatus,
+    move_limit,
     personal_account_id,
 )
 
@@ -349,23 +350,26 @@ def plan_reschedule(
     )
 
 
-def member_moves(session: Session) -> int:
-    """How often the member has moved the session: their own moves and their approved requests.
-
-    Moves by the coach or support do not count, nor do requests declined, withdrawn or lapsed.
-    """
-    return sum(
-        1
-        for event in session.history
-        if event.kind == "RESCHEDULE_APPROVED"
-        or (event.kind == "RESCHEDULED" and event.by is not None and event.by.role is Role.MEMBER)
+def is_member_move(event: HistoryEvent) -> bool:
+    """A change that counts against the member's moves: their own move, or their request that
+    the coach approved. Moves by the coach or support do not count, nor do requests declined,
+    withdrawn or lapsed."""
+    return event.kind == "RESCHEDULE_APPROVED" or (
+        event.kind == "RESCHEDULED" and event.by is not None and event.by.role is Role.MEMBER
     )
 
 
-def reschedules_left(session: Session) -> int | None:
-    """Moves the member still has under the service's limit; None when there is no limit."""
-    limit = session.policy.max_reschedules
-    return None if limit is None else max(0, limit - member_moves(session))
+def member_moves(session: Session) -> int:
+    """How often the member has moved the session (kept on it; counted from the history of a
+    session written before the count was kept)."""
+    if session.member_moves is not None:
+        return session.member_moves
+    return sum(1 for event in session.history if is_member_move(event))
+
+
+def reschedules_left(session: Session) -> int:
+    """Moves the member still has under the service's limit."""
+    return max(0, move_limit(session.policy.max_reschedules) - member_moves(session))
 
 
 def _require_pending_request(session: Session, now: datetime) -> None:
@@ -573,7 +577,11 @@ def as_read(session: Session, now: datetime) -> Session:
         at=min(request.expires_at, request.start), kind="RESCHEDULE_EXPIRED", start=request.start
     )
     return session.model_copy(
-        update={"reschedule_request": None, "history": [*session.history, lapsed]}
+        update={
+            "reschedule_request": None,
+            "history": [*session.history, lapsed],
+            "history_count": session.changes + 1,
+        }
     )
 
 

@@ -159,6 +159,7 @@ TABLE: tuple[Row, ...] = (
     Row("GET",  "/sessions",                      "403 403 403 403 200 403 401",
         query=_member_email),
     Row("GET",  S,                                "200 404 200 404 200 200 401"),
+    Row("GET",  S + "/history",                   "200 404 200 404 200 200 401"),
     Row("POST", S + "/approve",                   "403 404 200 404 200 404 401", None, REQUESTED),
     Row("POST", S + "/decline",                   "403 404 200 404 200 404 401", None, REQUESTED),
     Row("GET",  S + "/cancellation",              "200 404 200 404 200 404 401"),
