@@ -23,6 +23,7 @@ import {
   Clock,
   bannerLines,
   credits,
+  historyLines,
   isCalledOff,
   moveNeedsApproval,
   otherParty,
@@ -673,6 +674,30 @@ class CoachingSessions extends HTMLElement {
       this.refundBox(session),
       !session.cancellation ? this.rebookBox(session) : null,
       upcoming ? this.policyBox(session) : null,
+      this.historyBox(session),
+    );
+  }
+
+  historyBox(session) {
+    const lines = historyLines(session, this.viewer, this.clock);
+    if (!lines.length) return null;
+    return h(
+      "section",
+      { class: "cs-box cs-history", "aria-labelledby": "cs-history-title" },
+      h("h3", { id: "cs-history-title", class: "cs-subtitle" }, "History"),
+      h(
+        "ol",
+        {},
+        lines.map((line) =>
+          h(
+            "li",
+            {},
+            h("time", { datetime: line.at, class: "cs-muted" }, this.clock.at(line.at)),
+            " ",
+            line.text,
+          ),
+        ),
+      ),
     );
   }
 

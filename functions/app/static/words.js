@@ -265,3 +265,45 @@ export function moveNeedsApproval(session, viewer, now = Date.now()) {
     now > Date.parse(session.policy.refundable_until)
   );
 }
+
+const HISTORY = {
+  BOOKED: "Booked",
+  REQUESTED: "Booking requested",
+  APPROVED: "Booking accepted",
+  DECLINED: "Declined",
+  EXPIRED: "Lapsed unanswered",
+  CANCELED: "Canceled",
+  RESCHEDULED: "Moved",
+  RESCHEDULE_REQUESTED: "Move requested",
+  RESCHEDULE_APPROVED: "Move approved",
+  RESCHEDULE_DECLINED: "Move declined",
+  RESCHEDULE_EXPIRED: "Move request lapsed",
+  RESCHEDULE_WITHDRAWN: "Move request withdrawn",
+  REFUNDED: "Refunded",
+  COMPLETED: "Completed",
+  NO_SHOW: "Marked as a no-show",
+};
+
+/** The session's history, oldest first: {at, text} with who acted and the reason they gave. A
+ * kind this page does not know yet still shows, in its own words. */
+export function historyLines(session, viewer, clock) {
+  return (session.history || []).map((event) => {
+    let text =
+      HISTORY[event.kind] ||
+      event.kind.charAt(0) + event.kind.slice(1).toLowerCase().replaceAll("_", " ");
+    if (event.kind === "RESCHEDULED" && event.previous_start && event.start) {
+      text += ` from ${clock.at(event.previous_start)} to ${clock.at(event.start)}`;
+    } else if (event.kind === "RESCHEDULE_REQUESTED" && event.start) {
+      text += ` to ${clock.at(event.start)}`;
+    }
+    if (event.by) text += ` by ${who(event.by, session, viewer)}`;
+    if (event.kind === "NO_SHOW" && event.party) {
+      text += ` (${event.party === "MEMBER" ? session.member.name : session.coach.name} absent)`;
+    }
+    if (["REFUNDED", "CANCELED", "NO_SHOW"].includes(event.kind) && event.credits) {
+      text += `, ${credits(event.credits)} back`;
+    }
+    text += event.reason ? `: “${event.reason}”` : ".";
+    return { at: event.at, text };
+  });
+}

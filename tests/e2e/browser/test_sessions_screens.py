@@ -252,18 +252,22 @@ class Elsewhere:
     member: str
     coach: str
     service: dict[str, Any]
+    """Strict rules: a 2-hour window, a reason to cancel, one move."""
+    reviewed: dict[str, Any]
+    """A service whose coach accepts each booking first."""
 
     def now(self) -> datetime:
         return datetime.fromisoformat(self.stack.call("GET", "/_local/clock").json()["now"])
 
-    def free_times(self, after: timedelta) -> list[str]:
+    def free_times(self, after: timedelta, service: dict[str, Any] | None = None) -> list[str]:
+        service = service or self.service
         start = self.now() + after
         answer = self.stack.call(
             "GET",
-            f"/services/{self.service['id']}/slots",
+            f"/services/{service['id']}/slots",
             self.member,
             params={
-                "session_type_id": self.service["session_types"][0]["id"],
+                "session_type_id": service["session_types"][0]["id"],
                 "from": start.isoformat(),
                 "to": (start + timedelta(days=2)).isoformat(),
             },
@@ -271,15 +275,16 @@ class Elsewhere:
         assert answer.status_code == 200, answer.text
         return [slot["start"] for slot in answer.json()["items"]]
 
-    def book(self, after: timedelta) -> dict[str, Any]:
-        for start in self.free_times(after):
+    def book(self, after: timedelta, service: dict[str, Any] | None = None) -> dict[str, Any]:
+        service = service or self.service
+        for start in self.free_times(after, service):
             answer = self.stack.call(
                 "POST",
                 "/sessions",
                 self.member,
                 json={
-                    "service_id": self.service["id"],
-                    "session_type_id": self.service["session_types"][0]["id"],
+                    "service_id": service["id"],
+                    "session_type_id": service["session_types"][0]["id"],
                     "start": start,
                 },
             )
@@ -314,12 +319,22 @@ def elsewhere(stack: RunningStack) -> Elsewhere:
             "late_reschedule_requires_approval": False,
         },
     )
+    reviewed = stack.call(
+        "POST",
+        "/services",
+        coach,
+        json={
+            "name": "Portfolio review",
+            "session_types": [{"minutes": 45, "credits": 2}],
+            "requires_approval": True,
+        },
+    )
     grant = stack.call(
         "POST", "/accounts/personal-browser-member/grants", support, json={"credits": 20}
     )
     assert hours.status_code == 200 and service.status_code == 201, (hours.text, service.text)
-    assert grant.status_code == 201, grant.text
-    return Elsewhere(stack, member, coach, service.json())
+    assert reviewed.status_code == 201 and grant.status_code == 201, (reviewed.text, grant.text)
+    return Elsewhere(stack, member, coach, service.json(), reviewed.json())
 
 
 @pytest.fixture
@@ -448,6 +463,41 @@ def test_the_reschedule_limit_is_refused_and_the_menu_stops_offering_it(
     expect(dialog).to_be_hidden()
     page.get_by_role("button", name="Session actions").click()
     expect(page.get_by_role("menuitem")).to_have_text(["Cancel"])
+
+
+def test_the_coach_declines_a_booking_request_with_a_reason_the_member_reads(
+    browser: BrowserContext, page: Page, elsewhere: Elsewhere, screens: Screens
+) -> None:
+    # Given a booking that waits for the coach, which the member sees as such
+    session = elsewhere.book(timedelta(hours=6), elsewhere.reviewed)
+    refresh(page)
+    open_session(page, session["id"])
+    expect(page.locator(".cs-detail-header .cs-tag").first).to_have_text("Awaiting coach")
+    expect(page.locator(".cs-pending")).to_contain_text("Cleo Coach has until")
+    back_to_list(page)
+    held = balance_shown(page, "personal-browser-member")
+
+    # When the coach declines it, saying why
+    coach = open_embedded(browser, elsewhere.stack, elsewhere.coach, viewer="coach")
+    card = coach.get_by_role("region", name="Waiting for your answer").locator(
+        ".cs-request-card", has_text="Bea Member asks to book Portfolio review"
+    )
+    card.get_by_role("button", name="Decline").click()
+    dialog = coach.get_by_role("dialog", name="Decline this booking?")
+    dialog.get_by_label("Reason (optional)").fill("I am away that week")
+    screens(coach, "coach-decline")
+    dialog.get_by_role("button", name="Decline booking").click()
+
+    # Then the coach is told, and the member sees it declined, under Past
+    expect(notice(coach)).to_have_text("Booking declined: the credits went back to the member.")
+    coach.close()
+    refresh(page)
+    expect(credits_in(page, "personal-browser-member")).to_have_text(f"{held + 2} credits")
+    open_session(page, session["id"], tab="Past")
+    expect(page.locator(".cs-detail-header .cs-tag").first).to_have_text("Declined")
+    expect(page.get_by_role("region", name="History")).to_contain_text(
+        "Declined by Cleo Coach (your coach): “I am away that week”"
+    )
 
 
 # --- keyboard, focus and the narrow screen ---------------------------------------------------
