@@ -26,13 +26,13 @@ class Route:
     @property
     def greedy(self) -> bool:
         """True for a path ending in a greedy variable (``/app/{proxy+}``), which takes the
-        rest of the path, slashes included."""
+        rest of the path, slashes included, down to nothing (``/app/``)."""
         return self.path.endswith("+}")
 
     @property
     def pattern(self) -> re.Pattern[str]:
         regex = re.escape(self.path)
-        regex = re.sub(r"\\\{(\w+)\\\+\\\}$", r"(?P<\1>.+)", regex)  # greedy: one or more chars
+        regex = re.sub(r"\\\{(\w+)\\\+\\\}$", r"(?P<\1>.*)", regex)  # greedy
         regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", regex)
         return re.compile(f"^{regex}$")
 

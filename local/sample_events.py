@@ -91,7 +91,7 @@ SAMPLES: dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None]] = {
     "GET /coaches/{coach_id}/availability": (MEMBER, None),
     "GET /openapi.json": (None, None),
     "GET /docs": (None, None),
-    "GET /app/": (None, None),
+    "GET /app": (None, None),
     "GET /app/{proxy+}": (None, None),
 }
 QUERIES: dict[str, dict[str, str]] = {

@@ -1,8 +1,10 @@
 """The ``<coaching-sessions>`` web component and its demo page, served from this package.
 
-``GET /app/`` is the demo page (``static/index.html``); ``GET /app/{name}`` is any other file of
-``static/``: the element's JavaScript modules and its stylesheet, which a host page loads from
-here (same origin as the API, or from an origin the API's CORS settings allow). Both routes are
+``GET /app`` and ``GET /app/`` are the demo page (``static/index.html``, whose links are absolute
+paths, so it works at both); ``GET /app/{name}`` is any file of ``static/``: the element's
+JavaScript modules and its stylesheet, which a host page loads from here (same origin as the API,
+or from an origin the API's CORS settings allow). The template routes ``GET /app`` and
+``GET /app/{proxy+}`` here (API Gateway refuses a route path that ends in ``/``). The routes are
 public: the files hold no one's data, and the element asks the host page for a token before it
 calls the API.
 
@@ -86,6 +88,7 @@ def _answer(name: str) -> Response[str]:
     )
 
 
+@app.get("/app", include_in_schema=False)
 @app.get("/app/", include_in_schema=False)
 def page() -> Response[str]:
     return _answer("index.html")

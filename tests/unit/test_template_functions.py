@@ -43,13 +43,14 @@ def _route(path: str) -> Route:
 
 
 def test_a_greedy_variable_takes_the_rest_of_the_path_and_only_what_nothing_else_takes() -> None:
-    greedy, page, named = _route("/app/{proxy+}"), _route("/app/"), _route("/app/{name}/x")
+    greedy, page, named = _route("/app/{proxy+}"), _route("/app"), _route("/app/{name}/x")
     routes = [greedy, page, named]
 
-    assert find(routes, "GET", "/app/") == (page, {})
+    assert find(routes, "GET", "/app") == (page, {})
     assert find(routes, "GET", "/app/a/x") == (named, {"name": "a"})
     assert find(routes, "GET", "/app/a/b/c.js") == (greedy, {"proxy": "a/b/c.js"})
-    assert find(routes, "GET", "/app") is None  # a greedy variable takes one character or more
+    assert find(routes, "GET", "/app/") == (greedy, {"proxy": ""})  # the rest may be nothing
+    assert find(routes, "GET", "/apps") is None
     assert find(routes, "POST", "/app/x.js") is None
 
 

@@ -1,4 +1,4 @@
-"""GET /app/ and GET /app/{proxy+}: the web component's files, through the real handler.
+"""GET /app and GET /app/{proxy+}: the web component's files, through the real handler.
 
 Public routes (no token), answering only the files of functions/app/static by name, each with
 an ETag a browser revalidates with; anything else, the handler's own source included, is 404.
@@ -36,10 +36,11 @@ def test_every_file_is_served_by_name_with_its_type_and_an_etag(api: Api, name: 
     assert header(reply, "ETag").startswith('"') and len(header(reply, "ETag")) == 34
 
 
+@pytest.mark.parametrize("path", ["/app", "/app/", "/app/index.html"])
 def test_the_demo_page_is_the_folder_s_index_under_a_strict_content_security_policy(
-    api: Api,
+    api: Api, path: str
 ) -> None:
-    reply = api.get(None, "/app/")
+    reply = api.get(None, path)
 
     assert reply.status == 200
     assert reply.text == (STATIC / "index.html").read_text(encoding="utf-8")

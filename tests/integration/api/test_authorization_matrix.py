@@ -175,7 +175,7 @@ TABLE: tuple[Row, ...] = (
     Row("GET",  "/coaches/{coach_id}/availability", "200 200 200 200 200 200 401"),
     Row("GET",  "/openapi.json",                  "200 200 200 200 200 200 200"),
     Row("GET",  "/docs",                          "200 200 200 200 200 200 200"),
-    Row("GET",  "/app/",                          "200 200 200 200 200 200 200"),
+    Row("GET",  "/app",                           "200 200 200 200 200 200 200"),
     Row("GET",  "/app/{proxy+}",                  "200 200 200 200 200 200 200"),
 )
 # fmt: on
@@ -293,7 +293,7 @@ def test_cell(cell_store: Storage, row: Row, role: str, status: int) -> None:
         assert reply.status == status, reply.text
         expected_type = {
             "/docs": "text/html",
-            "/app/": "text/html",
+            "/app": "text/html",
             "/app/{proxy+}": "text/javascript",
         }.get(row.route, "application/json")
         assert header(reply, "Content-Type").startswith(expected_type)

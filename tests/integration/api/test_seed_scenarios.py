@@ -271,7 +271,7 @@ def test_the_old_time_of_a_rescheduled_session_can_be_booked_by_someone_else(
 # --- the documents -------------------------------------------------------------------------------
 
 DOCS_ROUTES = {("GET", "/openapi.json"), ("GET", "/docs")}
-APP_ROUTES = {("GET", "/app/"), ("GET", "/app/{proxy+}")}
+APP_ROUTES = {("GET", "/app"), ("GET", "/app/{proxy+}")}
 
 
 def _documented(document: dict[str, Any]) -> set[tuple[str, str]]:
