@@ -81,7 +81,9 @@ class Screens:
             assert width <= size["width"], f"{name} is {width}px wide at {size['width']}px"
             assert axe_violations(page) == [], name
             path = SHOTS / f"{name}-{size['width']}.png"
-            page.screenshot(path=str(path), full_page=True)
+            # A modal's backdrop covers the window, not the whole page: photograph the window.
+            modal = page.locator("dialog[open]").count() > 0
+            page.screenshot(path=str(path), full_page=not modal)
             self.taken.append(path)
         page.set_viewport_size(WIDE)
 
