@@ -65,10 +65,13 @@ function nextId(prefix) {
   return `${prefix}-${uid}`;
 }
 
-/** A field's message, after its label when the API's words need one ("is required ..."). */
-function fieldMessage(label, message) {
-  const text = message.replace(/\.$/, "");
-  return /^[a-z]/.test(text) ? `${label} ${text}.` : `${text}.`;
+/** A field's message in the screen's words: the API's sentences start with the field's name
+ * ("reason is required ..."), which gives way to the field's label ("A reason is required ..."). */
+function fieldMessage(subject, field, message) {
+  let text = message.trim();
+  if (field && text.startsWith(`${field} `)) text = `${subject} ${text.slice(field.length + 1)}`;
+  else if (/^[a-z]/.test(text)) text = `${subject} ${text}`;
+  return /[.!?]$/.test(text) ? text : `${text}.`;
 }
 
 class CoachingSessions extends HTMLElement {
@@ -1117,7 +1120,11 @@ class CoachingSessions extends HTMLElement {
         unplaced = true;
         continue;
       }
-      slot.textContent = fieldMessage(slot.dataset.label, String(error.message || ""));
+      slot.textContent = fieldMessage(
+        slot.dataset.label,
+        String(error.field || ""),
+        String(error.message || ""),
+      );
       const control = form.querySelector(`[name="${CSS.escape(slot.dataset.errorFor)}"]`);
       control?.setAttribute("aria-invalid", "true");
       first = first || control || slot;
