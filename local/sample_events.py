@@ -19,6 +19,7 @@ PATH_VALUES = {
     "account_id": "personal-demo-member",
     "service_id": "s1",
     "coach_id": "demo-coach",
+    "proxy": "coaching-sessions.js",
 }
 MEMBER = {
     "sub": "demo-member",
@@ -91,6 +92,8 @@ SAMPLES: dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None]] = {
     "GET /coaches/{coach_id}/availability": (MEMBER, None),
     "GET /openapi.json": (None, None),
     "GET /docs": (None, None),
+    "GET /app": (None, None),
+    "GET /app/{proxy+}": (None, None),
 }
 QUERIES: dict[str, dict[str, str]] = {
     "GET /services": {"coach_id": "demo-coach"},
@@ -134,9 +137,10 @@ def sample(route: Route) -> dict[str, Any]:
     path = route.path
     parameters = {}
     for name, value in PATH_VALUES.items():
-        if "{" + name + "}" in path:
-            path = path.replace("{" + name + "}", value)
-            parameters[name] = value
+        for variable in ("{" + name + "}", "{" + name + "+}"):  # {proxy+}: a greedy variable
+            if variable in path:
+                path = path.replace(variable, value)
+                parameters[name] = value
     event = http_event(
         method=route.method,
         path=path,

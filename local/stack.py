@@ -3,7 +3,7 @@
 Embedded AWS (moto) with the template's tables, streams, SES and event bus; the HTTP API on
 http://127.0.0.1:3000 (``PORT`` to change); the streams feeding the functions the template
 attaches to them (notify, publish); the sweep on its schedule; demo data; and the local routes
-of docs/api.md (health, mailbox, events, clock, sweep, faults).
+of docs/api.md (health, mailbox, events, clock, sweep, faults, and the demo page's token).
 """
 
 import argparse
@@ -112,6 +112,7 @@ class Stack:
             ("GET", "/_local/faults"): self._faults,
             ("POST", "/_local/faults"): self._arm,
             ("DELETE", "/_local/faults"): self._clear_faults,
+            ("GET", "/_local/token"): self._token,
         }
 
     def _health(self, _: Request) -> tuple[int, Any]:
@@ -175,6 +176,23 @@ class Stack:
         self.faults.clear()
         return 200, {"items": []}
 
+    def _token(self, request: Request) -> tuple[int, Any]:
+        """A demo user's token: the demo page's picker (``/app/?as=demo-member``) signs in with
+        it. Demo users only; this route, like every ``/_local`` one, is never deployed."""
+        user = next((u for u in USERS if u.sub == request.args.get("as")), None)
+        if user is None:
+            return 422, {"error": f"as must be one of {', '.join(u.sub for u in USERS)}"}
+        token = auth.mint(
+            user.sub, user.role.value, email=user.email, name=user.name, zoneinfo=user.zoneinfo
+        )
+        return 200, {
+            "token": token,
+            "sub": user.sub,
+            "role": user.role.value,
+            "name": user.name,
+            "expires_in": auth.TOKEN_LIFETIME_SECONDS,
+        }
+
     # --- what to tell the user --------------------------------------------------------------
 
     def banner(self) -> str:
@@ -184,6 +202,7 @@ class Stack:
             "Coaching sessions backend is running locally.",
             f"  API        {base}",
             f"  Docs       {base}/docs   (OpenAPI: {base}/openapi.json)",
+            f"  App        {base}/app/?as=demo-member   (or ?as=demo-coach: the screens)",
             f"  Mailbox    {base}/_local/mailbox   (and .eml files in {self.mailbox.folder})",
             f"  Events     {base}/_local/events    (what reached the event bus)",
             f'  Clock      {base}/_local/clock     (POST {{"advance_seconds": 3600}} to move on)',

@@ -38,7 +38,9 @@ def cancel(
     body: Annotated[CancelBody, Body()] = CancelBody(),  # noqa: B008 (never mutated)
 ) -> SessionView:
     caller, now = http.caller(app), clock.now()
-    session = operations.cancel(runtime.storage(), caller, session_id, body.reason, now)
+    session = operations.cancel(
+        runtime.storage(), caller, session_id, body.reason, now, body.expected_refund_credits
+    )
     refunded = (
         session.refund.credits if session.cancellation and session.cancellation.refundable else 0
     )

@@ -55,7 +55,11 @@ ROUTES: dict[str, Refusals] = {
     "GET /sessions/{session_id}": PATH_ID,
     "GET /sessions/{session_id}/history": (*PATH_ID, *QUERY),
     "GET /sessions/{session_id}/cancellation": PATH_ID,
-    "POST /sessions/{session_id}/cancel": (*_SESSION_WRITE, errors.SessionNotUpcoming),
+    "POST /sessions/{session_id}/cancel": (
+        *_SESSION_WRITE,
+        errors.SessionNotUpcoming,
+        errors.QuoteChanged,
+    ),
     "POST /sessions/{session_id}/approve": (*_SESSION_WRITE, errors.Forbidden, errors.NotPending),
     "POST /sessions/{session_id}/decline": (*_SESSION_WRITE, errors.Forbidden, errors.NotPending),
     "POST /sessions/{session_id}/reschedule": (
@@ -96,12 +100,21 @@ ROUTES: dict[str, Refusals] = {
 }
 PUBLIC_ROUTES = frozenset({"GET /openapi.json", "GET /docs"})
 """Routes outside the authorizer that answer documents, not data: only a fault of ours."""
+FILE_ROUTES: dict[str, Refusals] = {
+    "GET /app": (),
+    "GET /app/{proxy+}": (errors.NotFound,),
+}
+"""The web component's files, outside the authorizer too: a name that is no file is 404."""
 
 
 def refusals(route_key: str) -> list[type[DomainError]]:
     """What ``route_key`` ("POST /sessions") may answer when it refuses, by status then code."""
-    own = (errors.InternalError,) if route_key in PUBLIC_ROUTES else ROUTES[route_key]
-    found = set(own if route_key in PUBLIC_ROUTES else (*EVERY_ROUTE, *own))
+    if route_key in PUBLIC_ROUTES:
+        found: set[type[DomainError]] = {errors.InternalError}
+    elif route_key in FILE_ROUTES:
+        found = {errors.InternalError, *FILE_ROUTES[route_key]}
+    else:
+        found = {*EVERY_ROUTE, *ROUTES[route_key]}
     return sorted(found, key=lambda error: (error.status, error.code))
 
 

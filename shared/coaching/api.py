@@ -107,8 +107,18 @@ class BookBody(Body):
     timezone: TimeZoneName | None = None
 
 
+_EXPECTED_REFUND_DOC = (
+    "The `refund_credits` of the quote the person confirmed. When a cancel now would give back "
+    "another amount (the window closed meanwhile), the cancel is refused with 409 "
+    "`QUOTE_CHANGED` and nothing changes."
+)
+
+
 class CancelBody(Body):
     reason: Reason | None = None
+    expected_refund_credits: (
+        Annotated[StrictInt, Field(ge=0, le=10_000, description=_EXPECTED_REFUND_DOC), WHOLE] | None
+    ) = None
 
 
 class RescheduleBody(Body):

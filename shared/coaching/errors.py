@@ -107,6 +107,12 @@ class RescheduleLimitReached(DomainError):
     code, status, title = "RESCHEDULE_LIMIT_REACHED", 409, "Reschedule limit reached"
 
 
+class QuoteChanged(DomainError):
+    """A cancel would now give back another amount than the quote the person confirmed."""
+
+    code, status, title = "QUOTE_CHANGED", 409, "Cancellation quote changed"
+
+
 class Conflict(DomainError):
     """Others kept changing the same item while we retried: the client may try again."""
 
@@ -159,6 +165,7 @@ ALL_ERRORS: tuple[type[DomainError], ...] = (
     InsufficientCredits,
     NotPending,
     RescheduleLimitReached,
+    QuoteChanged,
     Conflict,
     IdempotencyKeyReused,
     IdempotencyKeyInvalid,

@@ -436,13 +436,22 @@ def _close(
 
 
 def cancel(
-    store: Storage, caller: Caller, session_id: str, reason: str | None, now: datetime
+    store: Storage,
+    caller: Caller,
+    session_id: str,
+    reason: str | None,
+    now: datetime,
+    expected_refund_credits: int | None = None,
 ) -> Session:
-    """Cancel an upcoming session; inside the free window the credits go back in the same step."""
+    """Cancel an upcoming session; inside the free window the credits go back in the same step.
+
+    With ``expected_refund_credits`` (what the caller's quote said), only while a cancel still
+    gives back exactly that (``rules.plan_cancel``).
+    """
 
     def attempt() -> Session:
         session, accounts = _visible_session_and_likely_payer(store, caller, session_id)
-        quote = rules.plan_cancel(caller, session, now, reason)
+        quote = rules.plan_cancel(caller, session, now, reason, expected_refund_credits)
         movement, refund = None, session.refund
         if quote.refund_credits > 0:
             movement = Movement(

@@ -22,6 +22,7 @@ from coaching.errors import (
     NotFound,
     NothingToRefund,
     NotPending,
+    QuoteChanged,
     RescheduleLimitReached,
     RescheduleWindowClosed,
     SessionNotUpcoming,
@@ -302,18 +303,35 @@ def cancellation_quote(session: Session, now: datetime) -> CancellationQuote:
 
 
 def plan_cancel(
-    caller: Caller, session: Session, now: datetime, reason: str | None = None
+    caller: Caller,
+    session: Session,
+    now: datetime,
+    reason: str | None = None,
+    expected_refund_credits: int | None = None,
 ) -> CancellationQuote:
     """Member, coach and support may cancel any upcoming session of theirs.
 
-    Where the service asks for it, a member must say why (coach and support need not).
+    Where the service asks for it, a member must say why (coach and support need not). A caller
+    who names the refund they were quoted (``expected_refund_credits``) cancels only while a
+    cancel still gives back exactly that: a window that closed between the quote and the
+    confirmation refuses the cancel rather than turn a refunded one into a spent one.
     """
     who = require_visible(caller, session)
     if who == "member" and session.policy.cancel_reason_required and not (reason or "").strip():
         raise ValidationFailed.on("reason", "is required to cancel a session of this service")
     if not not_started(session, now):
         raise SessionNotUpcoming("Only a session that has not started can be canceled.")
-    return cancellation_quote(session, now)
+    quote = cancellation_quote(session, now)
+    if expected_refund_credits is not None and quote.refund_credits != expected_refund_credits:
+        raise QuoteChanged(
+            f"The refund has changed since it was quoted: canceling now gives back "
+            f"{_credits(quote.refund_credits)}, not {expected_refund_credits}."
+        )
+    return quote
+
+
+def _credits(count: int) -> str:
+    return f"{count} credit" if count == 1 else f"{count} credits"
 
 
 # --- reschedule ------------------------------------------------------------------------------

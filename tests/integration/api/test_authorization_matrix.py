@@ -187,6 +187,8 @@ TABLE: tuple[Row, ...] = (
     Row("GET",  "/coaches/{coach_id}/availability", "200 200 200 200 200 200 401"),
     Row("GET",  "/openapi.json",                  "200 200 200 200 200 200 200"),
     Row("GET",  "/docs",                          "200 200 200 200 200 200 200"),
+    Row("GET",  "/app",                           "200 200 200 200 200 200 200"),
+    Row("GET",  "/app/{proxy+}",                  "200 200 200 200 200 200 200"),
 )
 # fmt: on
 
@@ -288,6 +290,7 @@ def test_cell(cell_store: Storage, row: Row, role: str, status: int) -> None:
         service_id=scene.service_id,
         account_id=account_id,
         coach_id=the_coach.id,
+        **{"proxy+": "coaching-sessions.js"},
     )
     body = row.body(scene) if row.body else None
     query = row.query(scene) if row.query else None
@@ -300,7 +303,11 @@ def test_cell(cell_store: Storage, row: Row, role: str, status: int) -> None:
     else:
         reply = api.call(scene.cast[role], row.method, path, body, query=query)
         assert reply.status == status, reply.text
-        expected_type = "text/html" if row.route == "/docs" else "application/json"
+        expected_type = {
+            "/docs": "text/html",
+            "/app": "text/html",
+            "/app/{proxy+}": "text/javascript",
+        }.get(row.route, "application/json")
         assert header(reply, "Content-Type").startswith(expected_type)
 
 
