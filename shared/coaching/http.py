@@ -31,7 +31,7 @@ from coaching.observability import log_metrics, logger, tracer
 from coaching.problems import as_lambda, problem
 from coaching.storage.receipts import Answer, KeyAlreadyUsed, Receipt, remembering
 
-IDEMPOTENT_METHODS = frozenset({"POST", "PUT"})
+IDEMPOTENT_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 def setup(app: APIGatewayHttpResolver) -> APIGatewayHttpResolver:

@@ -418,14 +418,15 @@ def test_a_late_lease_is_waited_for_then_taken_over(world: World, notify: Notify
 def test_booking_with_the_policy_layer_leaves_slots_and_services_unmailed(
     world: World, notify: Notify
 ) -> None:
-    # Slot claims and the service are on the stream, as in AWS without the mapping's filter
+    # Slot claims, the service and its coach's directory entry are on the stream, as in AWS
+    # without the mapping's filter
     booked(world)
     event = notify.stream.event()
     kinds = {r["dynamodb"]["Keys"]["sk"]["S"] for r in event["Records"]}
 
     answer = notify.invoke(event)
 
-    assert kinds == {"SERVICE", "SESSION", "SLOT"}
+    assert kinds == {"SERVICE", "DIRECTORY", "SESSION", "SLOT"}
     assert answer == {"batchItemFailures": []}
     assert len(notify.sent) == 2
 
