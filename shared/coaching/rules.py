@@ -281,6 +281,22 @@ def invalid(error: ValidationError, prefix: str = "") -> ValidationFailed:
     )
 
 
+SERVICE_SETTINGS = frozenset(Service.model_fields) - {
+    "id",
+    "coach",
+    "session_types",
+    "retired_session_types",
+    "last_session_type_number",
+    "created_at",
+    "updated_at",
+    "retired_at",
+    "version",
+}
+"""The fields of a service an edit sets as whole values: its policy and name, and whatever
+setting a later version adds to it (session types are edited by id; the rest is the service's
+own bookkeeping)."""
+
+
 def _type_edit_errors(service: Service, edits: SessionTypeEdits) -> list[FieldError]:
     active = {t.id for t in service.session_types}
     errors: list[FieldError] = []
@@ -318,7 +334,12 @@ def edit_service(
     least one active session type.
     """
     require_offered(service)
-    errors = _type_edit_errors(service, types)
+    errors = [
+        FieldError(name, "is not a setting of a service")
+        for name in settings
+        if name not in SERVICE_SETTINGS
+    ]
+    errors += _type_edit_errors(service, types)
     if errors:
         raise ValidationFailed("The session type changes do not fit this service.", errors)
     changes = {str(c["id"]): {k: v for k, v in c.items() if k != "id"} for c in types.change}

@@ -156,6 +156,14 @@ def test_settings_that_break_the_service_as_a_whole_are_refused_naming_the_field
     assert fields(raised.value) == ["refund_tiers"]
 
 
+@pytest.mark.parametrize("name", ["id", "coach", "version", "retired_at", "colour"])
+def test_only_settings_are_edited_as_values(name: str) -> None:
+    with pytest.raises(ValidationFailed) as raised:
+        rules.edit_service(two_types(), {name: "x"}, Edits(), NOW)
+
+    assert fields(raised.value) == [name]
+
+
 def test_a_retired_service_is_neither_edited_nor_retired_again() -> None:
     retired = rules.retire_service(two_types(), NOW)
 
@@ -210,7 +218,7 @@ def test_the_patch_takes_every_setting_creation_takes_with_the_same_checks() -> 
 def test_every_setting_creation_takes_is_a_field_of_the_service_an_edit_writes() -> None:
     # An edit applies the settings to the Service by name: a creation field the Service lacks
     # would refuse every edit naming it.
-    assert set(CreateServiceBody.model_fields) <= set(Service.model_fields)
+    assert set(CreateServiceBody.model_fields) - {"session_types"} <= rules.SERVICE_SETTINGS
 
 
 @pytest.mark.parametrize(
