@@ -109,12 +109,22 @@ SAMPLES: dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None]] = {
         },
     ),
     "GET /coaches/{coach_id}/availability": (MEMBER, None),
+    "POST /coaches/me/time-off": (
+        COACH,
+        {"start": "2030-02-01T00:00:00Z", "end": "2030-02-08T00:00:00Z", "reason": "Holiday"},
+    ),
+    "GET /coaches/{coach_id}/time-off": (MEMBER, None),
+    "DELETE /coaches/me/time-off/{time_off_id}": (COACH, None),
     "GET /openapi.json": (None, None),
     "GET /docs": (None, None),
     "GET /app": (None, None),
     "GET /app/{proxy+}": (None, None),
 }
 QUERIES: dict[str, dict[str, str]] = {
+    "GET /coaches/{coach_id}/time-off": {
+        "from": "2030-02-01T00:00:00Z",
+        "to": "2030-03-01T00:00:00Z",
+    },
     "GET /services": {"coach_id": "demo-coach"},
     "GET /coaches": {"q": "col"},
     "GET /services/{service_id}/slots": {

@@ -30,6 +30,15 @@ QUERY: Refusals = (errors.ValidationFailed,)
 """A route that reads query parameters."""
 
 _SESSION_WRITE = (*BODY, *WRITE, *PATH_ID)
+BOOKING_RULE: Refusals = (
+    errors.OutsideWorkingHours,
+    errors.TooSoon,
+    errors.TooFarAhead,
+    errors.CoachUnavailable,
+    errors.CoachDayFull,
+    errors.MemberLimitReached,
+)
+"""What the one booking rule refuses a member's booking or move with (``rules``)."""
 
 ROUTES: dict[str, Refusals] = {
     "GET /accounts": (),
@@ -41,6 +50,9 @@ ROUTES: dict[str, Refusals] = {
     "GET /accounts/{account_id}/changes": (*PATH_ID, *QUERY, errors.Forbidden),
     "PUT /coaches/me/availability": (*BODY, *WRITE, errors.Forbidden),
     "GET /coaches/{coach_id}/availability": PATH_ID,
+    "POST /coaches/me/time-off": (*BODY, *WRITE, errors.Forbidden),
+    "GET /coaches/{coach_id}/time-off": (*PATH_ID, *QUERY),
+    "DELETE /coaches/me/time-off/{time_off_id}": (*PATH_ID, *WRITE, errors.Forbidden),
     "GET /services": QUERY,
     "POST /services": (*BODY, *WRITE, errors.Forbidden, errors.ServiceLimitReached),
     "GET /services/{service_id}": PATH_ID,
@@ -70,6 +82,7 @@ ROUTES: dict[str, Refusals] = {
         errors.InsufficientCredits,
         errors.ServiceRetired,
         errors.SessionTypeRetired,
+        *BOOKING_RULE,
     ),
     "GET /sessions/{session_id}": PATH_ID,
     "GET /sessions/{session_id}/history": (*PATH_ID, *QUERY),
@@ -87,6 +100,7 @@ ROUTES: dict[str, Refusals] = {
         errors.SlotTaken,
         errors.RescheduleWindowClosed,
         errors.RescheduleLimitReached,
+        *(e for e in BOOKING_RULE if e is not errors.MemberLimitReached),
     ),
     "POST /sessions/{session_id}/reschedule-request/approve": (
         *_SESSION_WRITE,

@@ -13,7 +13,11 @@ Two tables, both defined in ``template.yaml``:
     a conditional put claims it, so a time cannot be booked twice. Also in ByCoach under
     ``SLOTS#{coach}`` by time, so free times read only the claims of the range asked for
   - service   ``SERVICE#{id}`` / ``SERVICE``; in ByCoach under ``SERVICES#{coach}``
-  - hours     ``AVAILABILITY#{coach}`` / ``AVAILABILITY``: the coach's weekly working hours
+  - hours     ``HOURS#{coach tag}`` / ``HOURS``: the coach's booking rules (weekly working hours,
+    time off, sessions a day), keyed by the tag new session and service ids carry
+  - counts    ``COUNT#DAY#{coach}#{day}`` and ``COUNT#MEMBER#{member}#{service}`` / ``COUNT``:
+    the sessions a coach holds on a day, and a member's upcoming sessions of a service; a
+    booking's transaction adds to them on the condition that the limit is not reached
   - directory ``DIRECTORY#{coach}`` / ``DIRECTORY``: a coach who offers an active service, with
     those services; in ByCoach under the one partition ``DIRECTORY``, sorted by folded name
   - email     ``EMAIL#{sha256 of the address}`` / ``MEMBER#{id}``: a member who booked with that
@@ -41,6 +45,7 @@ Keys here are plain values (``{"pk": ..., "sk": ...}``); ``dynamodb.to_item`` ty
 """
 
 import hashlib
+import secrets
 import unicodedata
 from datetime import UTC, datetime
 from typing import Literal
@@ -74,8 +79,62 @@ def service(service_id: str) -> Key:
     return {"pk": f"SERVICE#{service_id}", "sk": "SERVICE"}
 
 
+COACH_TAG_LENGTH = 20
+
+
+def coach_tag(coach_id: str) -> str:
+    """A coach's short tag: 20 hex digits of a SHA-256 of their id (80 bits).
+
+    New session and service ids carry it, and a coach's booking rules are keyed by it, so a
+    booking (which knows the service id) and a move (which knows the session id) read the rules
+    in the request they make anyway, and still make two round trips in all."""
+    return hashlib.sha256(coach_id.encode()).hexdigest()[:COACH_TAG_LENGTH]
+
+
+def tagged_id(coach_id: str) -> str:
+    """A new session id: the coach's tag, then 80 random bits (40 hex digits in all)."""
+    return coach_tag(coach_id) + secrets.token_hex(10)
+
+
+def tagged_service_id(coach_id: str, at_ns: int) -> str:
+    """A new service id: 16 hex digits of when it was made (a coach's services list by it), the
+    coach's tag, and 16 random bits (40 hex digits in all)."""
+    return f"{at_ns:016x}{coach_tag(coach_id)}{secrets.token_hex(2)}"
+
+
+def tag_in_session_id(session_id: str) -> str | None:
+    """The coach's tag a session id carries; None for ids made before ids carried one."""
+    return _hex_part(session_id, 0)
+
+
+def tag_in_service_id(service_id: str) -> str | None:
+    """The coach's tag a service id carries (after 16 digits of its time); None before."""
+    return _hex_part(service_id, 16)
+
+
+def _hex_part(value: str, at: int) -> str | None:
+    if len(value) != 40 or any(c not in "0123456789abcdef" for c in value):
+        return None
+    return value[at : at + COACH_TAG_LENGTH]
+
+
 def availability(coach_id: str) -> Key:
-    return {"pk": f"AVAILABILITY#{coach_id}", "sk": "AVAILABILITY"}
+    """A coach's booking rules (working hours, time off, sessions a day), keyed by their tag."""
+    return hours_by_tag(coach_tag(coach_id))
+
+
+def hours_by_tag(tag: str) -> Key:
+    return {"pk": f"HOURS#{tag}", "sk": "HOURS"}
+
+
+def day_count(coach_id: str, day: str) -> Key:
+    """How many sessions a coach holds on ``day`` (YYYY-MM-DD, their own clock)."""
+    return {"pk": f"COUNT#DAY#{coach_id}#{day}", "sk": "COUNT"}
+
+
+def member_count(member_id: str, service_id: str) -> Key:
+    """How many upcoming sessions of a service a member holds."""
+    return {"pk": f"COUNT#MEMBER#{member_id}#{service_id}", "sk": "COUNT"}
 
 
 def sessions_of(role: Literal["member", "coach"], user_id: str) -> str:

@@ -137,6 +137,17 @@ def _coach_id(scene: Scene) -> dict[str, str]:
     return {"coach_id": coach.id}
 
 
+def _time_off(scene: Scene) -> dict[str, Any]:
+    assert scene.session is not None
+    start = scene.session.start + timedelta(days=30)
+    return {"start": iso(start), "end": iso(start + timedelta(days=1))}
+
+
+def _range(scene: Scene) -> dict[str, str]:
+    assert scene.session is not None
+    return {"from": iso(scene.session.start), "to": iso(scene.session.start + timedelta(days=7))}
+
+
 def _account_id(scene: Scene) -> dict[str, str]:
     return {"account_id": scene.group_id}
 
@@ -200,6 +211,9 @@ TABLE: tuple[Row, ...] = (
     Row("GET",  "/services/{service_id}/slots",   "200 200 200 200 200 200 401", query=_slots),
     Row("PUT",  "/coaches/me/availability",       "403 403 200 200 403 403 401", _hours),
     Row("GET",  "/coaches/{coach_id}/availability", "200 200 200 200 200 200 401"),
+    Row("POST", "/coaches/me/time-off",           "403 403 201 201 403 403 401", _time_off),
+    Row("GET",  "/coaches/{coach_id}/time-off",   "200 200 200 200 200 200 401", query=_range),
+    Row("DELETE", "/coaches/me/time-off/{time_off_id}", "403 403 404 404 403 403 401"),
     Row("GET",  "/openapi.json",                  "200 200 200 200 200 200 200"),
     Row("GET",  "/docs",                          "200 200 200 200 200 200 200"),
     Row("GET",  "/app",                           "200 200 200 200 200 200 200"),
@@ -305,6 +319,7 @@ def test_cell(cell_store: Storage, row: Row, role: str, status: int) -> None:
         service_id=scene.service_id,
         account_id=account_id,
         coach_id=the_coach.id,
+        time_off_id="no-such-time-off",
         **{"proxy+": "coaching-sessions.js"},
     )
     body = row.body(scene) if row.body else None

@@ -279,7 +279,13 @@ def test_a_whole_number_written_with_a_zero_fraction_is_the_number(
     assert assert_ok(granted, 201)["credits"] == 5
     assert balance(store, group["id"]) == 5
     made = assert_ok(service, 201)
-    assert made["session_types"][0] | {"id": "t1"} == {"id": "t1", "minutes": 60, "credits": 3}
+    assert made["session_types"][0] == {
+        "id": "t1",
+        "minutes": 60,
+        "credits": 3,
+        "buffer_before_minutes": 0,
+        "buffer_after_minutes": 0,
+    }
     assert made["cancellation_window_hours"] == 48
 
 
