@@ -19,6 +19,8 @@ PATH_VALUES = {
     "account_id": "personal-demo-member",
     "service_id": "s1",
     "coach_id": "demo-coach",
+    "webhook_id": "5b1f3c9d2e7a4b6c8d0e1f2a3b4c5d6e",
+    "delivery_id": "20300115T090000Z-3f2a9c1b7d5e4a6f8b0c2d1e",
 }
 MEMBER = {
     "sub": "demo-member",
@@ -37,6 +39,13 @@ COACH = {
     "zoneinfo": "America/New_York",
 }
 SUPPORT = {"sub": "demo-support", "cognito:groups": ["support"]}
+ADMIN = {
+    "sub": "demo-admin",
+    "cognito:groups": ["admin"],
+    "email": "ada@example.com",
+    "email_verified": True,
+    "name": "Ada Admin",
+}
 
 # Who sends each request, and with what body, in the sample.
 SAMPLES: dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None]] = {
@@ -88,6 +97,22 @@ SAMPLES: dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None]] = {
         },
     ),
     "GET /coaches/{coach_id}/availability": (MEMBER, None),
+    "POST /webhooks": (
+        ADMIN,
+        {
+            # An address, not a name: invoking the sample looks nothing up in DNS.
+            "url": "https://93.184.215.14/hooks/coaching",
+            "event_types": ["session.booked", "session.canceled"],
+            "description": "CRM",
+        },
+    ),
+    "GET /webhooks": (ADMIN, None),
+    "GET /webhooks/{webhook_id}": (ADMIN, None),
+    "DELETE /webhooks/{webhook_id}": (ADMIN, None),
+    "POST /webhooks/{webhook_id}/enable": (ADMIN, None),
+    "POST /webhooks/{webhook_id}/rotate-secret": (ADMIN, None),
+    "GET /webhooks/{webhook_id}/deliveries": (ADMIN, None),
+    "POST /webhooks/{webhook_id}/deliveries/{delivery_id}/retry": (ADMIN, None),
     "GET /openapi.json": (None, None),
     "GET /docs": (None, None),
 }

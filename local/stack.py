@@ -1,9 +1,14 @@
 """``make run``: the whole system on this machine, in the foreground, until Ctrl-C.
 
-Embedded AWS (moto) with the template's tables, streams, SES and event bus; the HTTP API on
-http://127.0.0.1:3000 (``PORT`` to change); the streams feeding the functions the template
-attaches to them (notify, publish); the sweep on its schedule; demo data; and the local routes
-of docs/api.md (health, mailbox, events, clock, sweep, faults).
+Embedded AWS (moto) with the template's tables, streams, queues, SES, event bus and its rules;
+the HTTP API on http://127.0.0.1:3000 (``PORT`` to change); the streams and queues feeding the
+functions the template attaches to them (notify, publish, deliver); the scheduled functions on
+their schedules (the sweep, webhook retries); demo data; and the local routes of docs/api.md
+(health, mailbox, events, clock, sweep, faults).
+
+Webhooks may go to this machine's loopback addresses here, over http too
+(``WEBHOOKS_ALLOW_LOOPBACK``, on unless the environment sets it to ``false``), so that a
+receiver on 127.0.0.1 can be tried; in AWS only https URLs with public addresses are allowed.
 """
 
 import argparse
@@ -25,6 +30,7 @@ from local.event_log import EventLog
 from local.gateway import Gateway
 from local.lambdas import LambdaService
 from local.mailbox import Mailbox
+from local.queues import QueuePoller
 from local.scheduler import Scheduler
 from local.seed import USERS
 from local.seed import seed as seed_demo
@@ -51,6 +57,8 @@ class Stack:
         os.environ["POWERTOOLS_TRACE_DISABLED"] = "true"
         os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
         os.environ["POWERTOOLS_LOG_LEVEL"] = os.environ.get("LOG_LEVEL", "WARNING")
+        # The local stack's one relaxation: webhooks may go to a receiver on this machine.
+        os.environ.setdefault("WEBHOOKS_ALLOW_LOOPBACK", "true")
 
         from coaching import runtime  # after the environment points at the embedded AWS
 
@@ -61,9 +69,15 @@ class Stack:
         self.faults = self.lambdas.faults
         self.faults.install(runtime.dynamodb())
         self.mailbox = Mailbox(auth.STATE / "mailbox")
-        self.pollers = [
+        # Streams first, then queues: draining them in this order (the local routes do) carries
+        # a change through its domain events to the webhooks they cause.
+        self.pollers: list[StreamPoller | QueuePoller] = [
             StreamPoller(self.aws, self.lambdas, function, props, after_batch=self.mailbox.collect)
             for function, props in self.lambdas.with_event_type("DynamoDB")
+        ]
+        self.pollers += [
+            QueuePoller(self.aws, self.lambdas, function, props)
+            for function, props in self.lambdas.with_event_type("SQS")
         ]
         self.scheduler = Scheduler(self.aws, self.lambdas)
         gateway = Gateway(self.lambdas, auth.Verifier(), self._local_routes())
@@ -186,7 +200,9 @@ class Stack:
             f"  Mailbox    {base}/_local/mailbox   (and .eml files in {self.mailbox.folder})",
             f"  Events     {base}/_local/events    (what reached the event bus)",
             f'  Clock      {base}/_local/clock     (POST {{"advance_seconds": 3600}} to move on)',
-            f"  Sweep      POST {base}/_local/sweep",
+            f"  Sweep      POST {base}/_local/sweep   (and the webhook retries that are due)",
+            f"  Webhooks   to http://127.0.0.1 and localhost too (WEBHOOKS_ALLOW_LOOPBACK="
+            f"{os.environ.get('WEBHOOKS_ALLOW_LOOPBACK', 'true')})",
             f"  Faults     {base}/_local/faults    (POST "
             '{"function": "cancel", "when": "after_commit", "count": 1} to kill the next cancel)',
             f"  Embedded AWS (moto) at {self.aws.server.url}",

@@ -92,6 +92,18 @@ class RescheduleLimitReached(DomainError):
     code, status, title = "RESCHEDULE_LIMIT_REACHED", 409, "Reschedule limit reached"
 
 
+class WebhookLimitReached(DomainError):
+    """An admin already has as many webhook endpoints as one may have."""
+
+    code, status, title = "WEBHOOK_LIMIT_REACHED", 409, "Webhook limit reached"
+
+
+class WebhookDisabled(DomainError):
+    """A delivery cannot be sent again while its endpoint is disabled."""
+
+    code, status, title = "WEBHOOK_DISABLED", 409, "Webhook endpoint disabled"
+
+
 class Conflict(DomainError):
     """Others kept changing the same item while we retried: the client may try again."""
 
@@ -127,6 +139,8 @@ ALL_ERRORS: tuple[type[DomainError], ...] = (
     InsufficientCredits,
     NotPending,
     RescheduleLimitReached,
+    WebhookLimitReached,
+    WebhookDisabled,
     Conflict,
     IdempotencyKeyReused,
     InternalError,

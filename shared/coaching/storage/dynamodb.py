@@ -159,6 +159,9 @@ Tag = Literal[
     "new",
     "receipt",
     "hours",
+    "webhook",
+    "webhook-owner",
+    "delivery",
 ]
 
 

@@ -1,6 +1,6 @@
 """Every key the storage writes or reads, built here and nowhere else.
 
-Two tables, both defined in ``template.yaml``:
+The tables, all defined in ``template.yaml``:
 
 ``SessionsTable`` (its stream drives the emails)
   - session   ``SESSION#{id}`` / ``SESSION``; indexes ByMember, ByCoach (by start time, whole
@@ -24,6 +24,17 @@ condition that stops a double booking is the same as before; the index only serv
   - member    ``MEMBER#{user}`` / ``ACCOUNT#{id}``: the group accounts a user belongs to or runs
 
 ``IdempotencyTable`` records are keyed by ``receipts.record_id``.
+
+``WebhooksTable``
+  - endpoint  ``WEBHOOK#{id}`` / ``WEBHOOK``; in the Endpoints index under ``WEBHOOKS`` by
+    ``{owner}#{created}#{id}``: support lists every endpoint, an admin the prefix of their own,
+    the delivery function reads them all
+  - owner     ``WEBHOOK_OWNER#{admin}`` / ``OWNER``: how many endpoints the admin has, counted
+    in the transaction that creates or deletes one, so the limit cannot be passed by a race
+  - delivery  ``WEBHOOK#{endpoint}`` / ``DELIVERY#{delivery}``: one per event and endpoint, its id
+    made from the event (its time, then a hash of its id), so a redelivered event finds the
+    record it made before and deliveries list newest first. In the sparse Due index
+    (``due_pk`` one of ``DUE#0`` .. ``DUE#{N-1}``, ``due_at``) only while a retry waits
 
 Keys here are plain values (``{"pk": ..., "sk": ...}``); ``dynamodb.to_item`` types them.
 """
@@ -121,3 +132,55 @@ def memberships_of(user_id: str) -> str:
 
 def membership(user_id: str, account_id: str) -> Key:
     return {"pk": memberships_of(user_id), "sk": account_partition(account_id)}
+
+
+# --- WebhooksTable -------------------------------------------------------------------------------
+
+WEBHOOKS_PARTITION = "WEBHOOKS"
+"""The Endpoints index's one partition: every endpoint, by owner and creation."""
+
+
+def webhook_partition(endpoint_id: str) -> str:
+    """The partition holding an endpoint and its deliveries."""
+    return f"WEBHOOK#{endpoint_id}"
+
+
+def webhook(endpoint_id: str) -> Key:
+    return {"pk": webhook_partition(endpoint_id), "sk": "WEBHOOK"}
+
+
+def webhook_listing(owner_id: str, created_at: datetime, endpoint_id: str) -> str:
+    """An endpoint's sort key in the Endpoints index: its owner's endpoints sit together, oldest
+    first (owner ids hold no ``#``)."""
+    return f"{owners_webhooks(owner_id)}{iso(created_at)}#{endpoint_id}"
+
+
+def owners_webhooks(owner_id: str) -> str:
+    """The prefix of one owner's endpoints in the Endpoints index."""
+    return f"{owner_id}#"
+
+
+def webhook_owner(owner_id: str) -> Key:
+    return {"pk": f"WEBHOOK_OWNER#{owner_id}", "sk": "OWNER"}
+
+
+DELIVERY_PREFIX = "DELIVERY#"
+
+
+def delivery(endpoint_id: str, delivery_id: str) -> Key:
+    return {"pk": webhook_partition(endpoint_id), "sk": f"{DELIVERY_PREFIX}{delivery_id}"}
+
+
+def delivery_id(event_id: str, event_time: datetime) -> str:
+    """The id of an event's delivery: the same for the same event, whenever it is seen again.
+
+    Its time first, so an endpoint's deliveries sort by when their events happened; then a hash
+    of the event's id (ids such as ``session:{id}:{version}:{type}`` hold characters a path
+    segment had better not)."""
+    digest = hashlib.sha256(event_id.encode()).hexdigest()[:24]
+    return f"{event_time.astimezone(UTC):%Y%m%dT%H%M%SZ}-{digest}"
+
+
+def delivery_due_partition(endpoint_id: str, delivery_id: str, shards: int) -> str:
+    """The Due index partition of a delivery waiting for a retry (the sessions' hash and shards)."""
+    return due_partition(f"{endpoint_id}/{delivery_id}", shards)
