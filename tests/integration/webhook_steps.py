@@ -176,3 +176,8 @@ def session_detail(session_id: str, version: int, detail_type: str, at: datetime
         "refundable": None,
         "no_show_party": None,
     }
+
+
+def near(moment: datetime | None, expected: datetime, seconds: float = 3.0) -> bool:
+    """Within a few seconds of ``expected``: the tests' clock ticks on while a test runs."""
+    return moment is not None and abs((moment - expected).total_seconds()) <= seconds

@@ -9,8 +9,9 @@ For a batch of queue messages (``deliver``) or a scheduled run (``retry_due``):
    deliveries there and adds none. For each retry that is due (a queue message, or the Due
    index on a scheduled run), claim its next attempt. Work is only claimed while its attempts
    fit in the invocation's time; messages left over are failed, and the queue brings them back.
-3. Attempt it all side by side, a thread per attempt (``WORKERS`` at a time): the endpoint's
-   address resolved and checked afresh, the body signed, one POST of 10 seconds at most.
+3. Attempt it all side by side (``WORKERS`` threads), except that one session's events go to
+   one endpoint one after another, in order: the endpoint's address resolved and checked
+   afresh, the body signed, one POST of 10 seconds at most.
 4. Record each outcome while the attempt's lease holds: DELIVERED, FAILED, or PENDING with its
    next attempt in the Due index. A retry due within the queue's longest delay (15 minutes) is
    also put back on the queue, delayed to its time, so that it goes out then rather than at
@@ -26,6 +27,7 @@ error codes: never a URL (it may hold a token), an address or a secret.
 import math
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -87,7 +89,13 @@ class _Work:
     owner: str
     endpoint: Endpoint
     message_id: str | None
-    answer: sender.Answer | None = None
+    session: str | None = None
+    """The session the event is about: its attempts to one endpoint go out one after another,
+    in order, while those of other sessions and endpoints go out beside them."""
+
+    @property
+    def chain(self) -> tuple[str, str] | None:
+        return None if self.session is None else (self.endpoint.id, self.session)
 
 
 @dataclass
@@ -151,7 +159,7 @@ class Deliverer:
                 read.append((message, messages.read(message.body)))
             except (ValueError, TypeError):
                 logger.error(
-                    "webhook queue message unreadable", extra={"message": message.message_id}
+                    "webhook queue message unreadable", extra={"message_id": message.message_id}
                 )
                 report.failed_messages.append(message.message_id)
         # Events first, a session's in version order (a batch comes in SQS's order), then retries.
@@ -297,7 +305,11 @@ class _Run:
         self.disabled: set[str] = set()
 
     def fits(self, more: int) -> bool:
-        waves = math.ceil((len(self.work) + more) / WORKERS)
+        """Whether ``more`` attempts still fit in the time left, beside those claimed: they go
+        out ``WORKERS`` at a time, and a session's ones to one endpoint after each other."""
+        chains = Counter(w.chain for w in self.work if w.chain is not None)
+        longest = max(chains.values(), default=0) + (1 if more else 0)
+        waves = max(math.ceil((len(self.work) + more) / WORKERS), longest)
         return waves * ATTEMPT_SECONDS + RESERVE_SECONDS <= self.time_left()
 
     def lease(self) -> tuple[float, datetime]:
@@ -318,6 +330,8 @@ class _Run:
             return False
         now = clock.now()
         payload = messages.payload(event)
+        session = event.data.get("session_id")
+        session = session if isinstance(session, str) else None
         lease_until, lease_due = self.lease()
         for endpoint in wanted:
             delivery = Delivery(
@@ -333,7 +347,7 @@ class _Run:
             )
             found = self.store.create_delivery(delivery, self.owner, lease_until)
             if found is None:
-                self.work.append(_Work(delivery, self.owner, endpoint, message_id))
+                self.work.append(_Work(delivery, self.owner, endpoint, message_id, session))
                 continue
             # Made before, by an earlier try of this message. Its first attempt is orphaned
             # only if that try died before recording it (never scheduled, lease over).
@@ -355,7 +369,7 @@ class _Run:
                     orphan=True,
                 )
                 if claimed is not None:
-                    self.work.append(_Work(claimed, self.owner, endpoint, message_id))
+                    self.work.append(_Work(claimed, self.owner, endpoint, message_id, session))
         return True
 
     def claim_retry(self, retry: RetryRequest, message_id: str | None) -> bool:
@@ -395,10 +409,19 @@ class _Run:
         work, self.work = self.work, []
         if not work:
             return
-        with ThreadPoolExecutor(max_workers=min(WORKERS, len(work))) as pool:
-            answers = list(pool.map(self.deliverer.attempt, work))
-        for item, answer in zip(work, answers, strict=True):
-            item.answer = answer
+        chains: dict[object, list[_Work]] = {}
+        for number, item in enumerate(work):
+            chains.setdefault(item.chain or number, []).append(item)
+        answers: dict[int, sender.Answer] = {}
+
+        def attempt_in_turn(chain: list[_Work]) -> None:
+            for item in chain:
+                answers[id(item)] = self.deliverer.attempt(item)
+
+        with ThreadPoolExecutor(max_workers=min(WORKERS, len(chains))) as pool:
+            list(pool.map(attempt_in_turn, chains.values()))
+        for item in work:
+            answer = answers[id(item)]
             try:
                 self.record(item, answer)
             except StorageFailed as error:
