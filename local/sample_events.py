@@ -20,7 +20,7 @@ PATH_VALUES = {
     "service_id": "s1",
     "coach_id": "demo-coach",
     "webhook_id": "5b1f3c9d2e7a4b6c8d0e1f2a3b4c5d6e",
-    "delivery_id": "20300115T090000Z-3f2a9c1b7d5e4a6f8b0c2d1e",
+    "delivery_id": "20300115T090000Z-0000000002-3f2a9c1b7d5e4a6f",
 }
 MEMBER = {
     "sub": "demo-member",

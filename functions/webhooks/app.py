@@ -64,7 +64,7 @@ def get_webhook(webhook_id: WebhookId) -> WebhookView:
     "/webhooks/<webhook_id>",
     summary="Delete a webhook endpoint",
     tags=["Webhooks"],
-    responses={204: {"description": "Deleted: it receives no more events"}},
+    responses={204: {"description": "Deleted: it receives no more events", "content": {}}},
 )
 def delete_webhook(webhook_id: WebhookId) -> Response[str]:
     operations.delete(runtime.webhook_store(), http.caller(app), webhook_id)

@@ -32,8 +32,8 @@ condition that stops a double booking is the same as before; the index only serv
   - owner     ``WEBHOOK_OWNER#{admin}`` / ``OWNER``: how many endpoints the admin has, counted
     in the transaction that creates or deletes one, so the limit cannot be passed by a race
   - delivery  ``WEBHOOK#{endpoint}`` / ``DELIVERY#{delivery}``: one per event and endpoint, its id
-    made from the event (its time, then a hash of its id), so a redelivered event finds the
-    record it made before and deliveries list newest first. In the sparse Due index
+    made from the event (its time, its version or number, a hash of its id), so a redelivered
+    event finds the record it made before and deliveries list newest first. In the sparse Due index
     (``due_pk`` one of ``DUE#0`` .. ``DUE#{N-1}``, ``due_at``) only while a retry waits
 
 Keys here are plain values (``{"pk": ..., "sk": ...}``); ``dynamodb.to_item`` types them.
@@ -171,14 +171,15 @@ def delivery(endpoint_id: str, delivery_id: str) -> Key:
     return {"pk": webhook_partition(endpoint_id), "sk": f"{DELIVERY_PREFIX}{delivery_id}"}
 
 
-def delivery_id(event_id: str, event_time: datetime) -> str:
+def delivery_id(event_id: str, event_time: datetime, number: int = 0) -> str:
     """The id of an event's delivery: the same for the same event, whenever it is seen again.
 
-    Its time first, so an endpoint's deliveries sort by when their events happened; then a hash
-    of the event's id (ids such as ``session:{id}:{version}:{type}`` hold characters a path
-    segment had better not)."""
-    digest = hashlib.sha256(event_id.encode()).hexdigest()[:24]
-    return f"{event_time.astimezone(UTC):%Y%m%dT%H%M%SZ}-{digest}"
+    Its time, then its number where it has one (a session's version, a ledger entry's), so an
+    endpoint's deliveries sort by when their events happened, and one session's changes of
+    the same second by version; then a hash of the event's id (ids such as
+    ``session:{id}:{version}:{type}`` hold characters a path segment had better not)."""
+    digest = hashlib.sha256(event_id.encode()).hexdigest()[:16]
+    return f"{event_time.astimezone(UTC):%Y%m%dT%H%M%SZ}-{number:010d}-{digest}"
 
 
 def delivery_due_partition(endpoint_id: str, delivery_id: str, shards: int) -> str:

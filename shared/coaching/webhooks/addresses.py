@@ -114,7 +114,9 @@ def destination(
         resolved = [_address(a) for a in resolve(url.host, url.port)]
     except (OSError, UnicodeError) as error:  # socket.gaierror among them
         raise Refused("DNS_FAILED", "its host name does not resolve") from error
-    found = [a for a in resolved if a is not None]
+    # An IPv4 address written as IPv6 (::ffff:a.b.c.d) is that IPv4 address, and is connected
+    # to as one.
+    found = [_unmapped(a) for a in resolved if a is not None]
     if not found or len(found) != len(resolved):
         raise Refused("DNS_FAILED", "its host name does not resolve")
     loopback = [a for a in found if is_loopback(a)]
@@ -157,6 +159,12 @@ def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
     if address in _NAT64:
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return None
+
+
+def _unmapped(address: IPAddress) -> IPAddress:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
 
 def _address(text: str) -> IPAddress | None:

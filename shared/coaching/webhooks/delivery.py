@@ -335,7 +335,7 @@ class _Run:
         lease_until, lease_due = self.lease()
         for endpoint in wanted:
             delivery = Delivery(
-                id=delivery_id(event.event_id, event.time),
+                id=delivery_id(event.event_id, event.time, event.number),
                 endpoint_id=endpoint.id,
                 event_id=event.event_id,
                 event_type=event.type,

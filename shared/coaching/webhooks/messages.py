@@ -30,14 +30,18 @@ class BusEvent:
     data: dict[str, Any]
 
     @property
+    def number(self) -> int:
+        """Its place among its kind: a session's version, a ledger entry's number; else 0."""
+        for name in ("version", "seq"):
+            value = self.data.get(name)
+            if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+                return value
+        return 0
+
+    @property
     def order(self) -> tuple[str, int, datetime]:
         """Where the event goes in a batch: a session's events by version, others by time."""
-        version = self.data.get("version")
-        return (
-            str(self.data.get("session_id") or ""),
-            version if isinstance(version, int) else 0,
-            self.time,
-        )
+        return (str(self.data.get("session_id") or ""), self.number, self.time)
 
 
 @dataclass(frozen=True)

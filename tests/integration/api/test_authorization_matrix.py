@@ -307,7 +307,7 @@ def _subscribed(store: Storage, by: Caller, now: datetime) -> tuple[str, str]:
         now=now,
     ).endpoint
     delivery = Delivery(
-        id="20261201T090000Z-0123456789abcdef01234567",
+        id="20261201T090000Z-0000000001-0123456789abcdef",
         endpoint_id=endpoint.id,
         event_id="session:s:1:session.booked",
         event_type="session.booked",

@@ -24,11 +24,11 @@ from tests.builders import admin, coach, member, support, unique
 from tests.integration.webhook_steps import (
     PUBLIC,
     Dns,
-    Receiver,
     bus_message,
     near,
     session_detail,
 )
+from tests.webhook_receiver import Receiver
 
 from .api_steps import assert_ok, assert_problem, nothing_changes, parse, travel
 
@@ -54,7 +54,7 @@ class Hooks:
 
     def queued(self) -> list[dict[str, Any]]:
         sqs = boto3.client("sqs", region_name="us-east-1")
-        found = []
+        found: list[dict[str, Any]] = []
         while True:
             got = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10)
             if not got.get("Messages"):
@@ -308,7 +308,7 @@ def test_another_admins_endpoint_answers_404_on_every_route(hooks: Hooks, store:
             ("POST", path + "/enable"),
             ("POST", path + "/rotate-secret"),
             ("GET", path + "/deliveries"),
-            ("POST", path + "/deliveries/20261201T090000Z-0123456789abcdef01234567/retry"),
+            ("POST", path + "/deliveries/20261201T090000Z-0000000001-0123456789abcdef/retry"),
         ):
             assert_problem(hooks.api.call(ada, method, route), 404, "NOT_FOUND")
     assert_problem(hooks.api.get(ada, "/webhooks/no-such-endpoint"), 404, "NOT_FOUND")

@@ -27,7 +27,8 @@ from local.lambda_runtime import LambdaContext, load_handler
 from local.scheduler import scheduled_event
 from tests.builders import admin, unique
 from tests.integration.notify.conftest import Sent, read_sent
-from tests.integration.webhook_steps import Dns, Receiver, bus_message, session_detail
+from tests.integration.webhook_steps import Dns, bus_message, session_detail
+from tests.webhook_receiver import Receiver
 
 REGION = "us-east-1"
 SENDER = "sessions@example.com"
@@ -108,7 +109,7 @@ class Webhooks:
 
     def visible_messages(self) -> list[dict[str, Any]]:
         sqs = boto3.client("sqs", region_name=REGION)
-        found = []
+        found: list[dict[str, Any]] = []
         while True:
             got = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10)
             if not got.get("Messages"):

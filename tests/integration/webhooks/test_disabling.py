@@ -7,7 +7,8 @@ from coaching import clock
 from coaching.webhooks import operations
 from coaching.webhooks.models import DeliveryState, DisabledReason, EndpointStatus
 from tests.integration.api.api_steps import travel
-from tests.integration.webhook_steps import Receiver, near
+from tests.integration.webhook_steps import near
+from tests.webhook_receiver import Receiver
 
 from .conftest import Webhooks
 

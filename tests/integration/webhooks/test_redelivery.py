@@ -39,7 +39,7 @@ def test_a_first_attempt_whose_invocation_died_is_made_when_the_event_comes_back
     read = messages.read(event)
     assert isinstance(read, messages.BusEvent)
     orphan = Delivery(
-        id=delivery_id(read.event_id, read.time),
+        id=delivery_id(read.event_id, read.time, read.number),
         endpoint_id=created.endpoint.id,
         event_id=read.event_id,
         event_type=read.type,

@@ -80,7 +80,7 @@ def test_a_retry_due_within_15_minutes_also_comes_back_on_the_queue_delayed(
     assert delivery.next_attempt_at == delivery.last_attempt_at + timedelta(minutes=5)  # type: ignore[operator]
     assert webhooks.queue()["delayed"] == 2
     # ... while the one after that (30 min) is left to the scheduled run
-    travel().set(delivery.next_attempt_at)  # type: ignore[arg-type]
+    travel().set(delivery.next_attempt_at)
     webhooks.deliver(messages.retry_body(created.endpoint.id, delivery.id))
     webhooks.receiver.wait_for(3)
     assert webhooks.queue()["delayed"] == 2

@@ -114,7 +114,7 @@ def _serve(status: int, pki: Pki | None = None, location: str = "") -> Iterator[
     if pki is not None:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(pki.cert, pki.key)
-        context.sni_callback = lambda _sock, name, _ctx: server.server_names.append(name)  # type: ignore[assignment,misc]
+        context.sni_callback = lambda _sock, name, _ctx: server.server_names.append(name)
         httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
