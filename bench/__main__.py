@@ -18,7 +18,18 @@ from typing import TextIO
 from bench import env
 from bench.report import Section
 
-SECTIONS = ("coldstart", "api", "notify", "sweep", "slots", "load", "memory", "local", "package")
+SECTIONS = (
+    "coldstart",
+    "api",
+    "notify",
+    "sweep",
+    "slots",
+    "load",
+    "memory",
+    "local",
+    "webhooks",
+    "package",
+)
 
 
 def _report_stream() -> TextIO:
@@ -45,6 +56,7 @@ def _runners(args: argparse.Namespace) -> dict[str, Callable[[], Section]]:
         slots,
         stack,
         sweep,
+        webhooks,
     )
 
     def api() -> Section:
@@ -60,6 +72,7 @@ def _runners(args: argparse.Namespace) -> dict[str, Callable[[], Section]]:
         "load": load.run,
         "memory": memory.run,
         "local": local_stack.run,
+        "webhooks": lambda: webhooks.run(grants=args.webhook_grants),
         "package": package.run,
     }
 
@@ -85,6 +98,12 @@ def main(argv: list[str] | None = None) -> int:
         nargs="+",
         default=[0, 1_000, 3_000],
         help="past sessions of the coach at each free-times measurement",
+    )
+    parser.add_argument(
+        "--webhook-grants",
+        type=int,
+        default=100,
+        help="grants made through the local stack for the webhooks' deliveries a second",
     )
     args = parser.parse_args(argv)
 
