@@ -52,6 +52,12 @@ MAX_REQUESTS_PER_DELIVERY = 2.2
 """Target: a put, an update, and the batch's one read of the endpoints shared out."""
 
 
+class _Server(ThreadingHTTPServer):
+    # The deliverer opens up to 16 connections at once; the standard library's backlog of 5
+    # would have the kernel drop some of them, as a receiver under load would not.
+    request_queue_size = 128
+
+
 class Receiver:
     """An HTTP server on 127.0.0.1 that answers the statuses it is told (200 once they run out)
     and notes when each request arrived, by its path and ``webhook-id``."""
@@ -78,16 +84,21 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def url(self, path: str = "/hooks") -> str:
         return f"http://127.0.0.1:{self._server.server_port}{path}"
 
-    def wait_for(self, count: int, seconds: float) -> None:
+    def wait_for(self, count: int, seconds: float, under: str = "/") -> None:
+        """Until ``count`` requests have arrived at paths under ``under``."""
+
+        def arrived() -> int:
+            return sum(path.startswith(under) for _, path, _ in self.arrived)
+
         with self._lock:
-            if not self._lock.wait_for(lambda: len(self.arrived) >= count, timeout=seconds):
-                raise RuntimeError(f"{len(self.arrived)} of {count} deliveries in {seconds} s")
+            if not self._lock.wait_for(lambda: arrived() >= count, timeout=seconds):
+                raise RuntimeError(f"{arrived()} of {count} deliveries in {seconds} s")
 
     def close(self) -> None:
         self._server.shutdown()
@@ -232,6 +243,9 @@ class Flow:
     endpoints: int
     grants: int
     deliveries: int
+    """Distinct (endpoint, event) pairs that arrived."""
+    repeats: int
+    """Arrivals of a pair that had arrived before (delivery is at least once)."""
     seconds: float
     """From the first grant sent to the last delivery arrived."""
     granting: float
@@ -247,6 +261,7 @@ def _through_the_stack(runs: list[tuple[int, int]]) -> list[Flow]:
             tag = uuid.uuid4().hex[:8]
             admin = auth.mint(f"bench-admin-{tag}", "admin", email=f"bench-{tag}@example.com")
             account = f"personal-bench-member-{tag}"
+            subscribed = []
             for n in range(endpoints):
                 created = client.call(
                     "POST",
@@ -256,7 +271,7 @@ def _through_the_stack(runs: list[tuple[int, int]]) -> list[Flow]:
                 )
                 if created.status_code != 201:
                     raise RuntimeError(f"subscribing: {created.status_code} {created.text[:300]}")
-            before = len(receiver.arrived)
+                subscribed.append(created.json()["id"])
             answered: dict[str, float] = {}
             started = time.perf_counter()
             for _ in range(grants):
@@ -268,13 +283,17 @@ def _through_the_stack(runs: list[tuple[int, int]]) -> list[Flow]:
                 seq = granted.json()["id"].rsplit(":", 1)[-1]
                 answered[f"credits:{account}:{seq}"] = time.perf_counter()
             granting = time.perf_counter() - started
-            receiver.wait_for(before + endpoints * grants, seconds=300)
-            arrived = [a for a in receiver.arrived[before:] if a[1].startswith(f"/{tag}/")]
+            receiver.wait_for(endpoints * grants, seconds=300, under=f"/{tag}/")
+            time.sleep(1)  # repeats, if any, would come close behind
+            arrived = [a for a in receiver.arrived if a[1].startswith(f"/{tag}/")]
+            for endpoint in subscribed:  # the next run's grants are not for these
+                client.call("DELETE", f"/webhooks/{endpoint}", admin).raise_for_status()
             flows.append(
                 Flow(
                     endpoints=endpoints,
                     grants=grants,
-                    deliveries=len(arrived),
+                    deliveries=len({(path, event) for _, path, event in arrived}),
+                    repeats=len(arrived) - len({(path, event) for _, path, event in arrived}),
                     seconds=max(at for at, _, _ in arrived) - started,
                     granting=granting,
                     lags=[at - answered[event] for at, _, event in arrived],
@@ -339,6 +358,7 @@ def run(grants: int = GRANTS) -> Section:
             "endpoints",
             "grants",
             "deliveries",
+            "repeats",
             "deliveries/s",
             "grants alone /s",
             "lag p50 ms",
@@ -350,6 +370,7 @@ def run(grants: int = GRANTS) -> Section:
             flow.endpoints,
             flow.grants,
             flow.deliveries,
+            flow.repeats,
             f"{flow.deliveries / flow.seconds:.1f}",
             f"{flow.grants / flow.granting:.1f}",
             ms(median(flow.lags)),
@@ -378,9 +399,12 @@ def run(grants: int = GRANTS) -> Section:
                 f"{per_delivery:.2f} ({summarize(happy.calls)} for {happy.deliveries})",
             ),
             Target(
-                "every grant made through the local stack reached every endpoint, once",
+                "every grant made through the local stack reached every endpoint",
                 all(f.deliveries == f.endpoints * f.grants for f in flows),
-                ", ".join(f"{f.deliveries} of {f.endpoints * f.grants}" for f in flows),
+                ", ".join(
+                    f"{f.deliveries} of {f.endpoints * f.grants} ({f.repeats} repeated)"
+                    for f in flows
+                ),
             ),
         ],
     )

@@ -22,6 +22,12 @@ class Received:
         return json.loads(self.body)
 
 
+class _Server(ThreadingHTTPServer):
+    # The deliverer opens up to 16 connections at once; the standard library's backlog of 5
+    # would have the kernel drop some of them, as a receiver under load would not.
+    request_queue_size = 128
+
+
 class Receiver:
     """An HTTP server on 127.0.0.1 that records every request and answers the statuses it is
     told to, in turn (200 once they run out)."""
@@ -50,7 +56,7 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
