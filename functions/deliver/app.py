@@ -33,8 +33,16 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if "Records" in event:
         queue = [QueueMessage(r["messageId"], r["body"]) for r in event["Records"]]
         return as_batch_response(runtime.deliverer().deliver(queue, time_left))
-    # The schedule's event: retries that are due.
-    return runtime.deliverer().retry_due(time_left).as_dict()
+    # The schedule's event: retries that are due. A run that could not record what it did
+    # raises once it is done (the errors alarm fires); the next run, a minute on, retries.
+    report = runtime.deliverer().retry_due(time_left)
+    if report.unrecorded:
+        raise OutcomesNotRecorded(report.unrecorded)
+    return report.as_dict()
+
+
+class OutcomesNotRecorded(Exception):
+    """Some attempts' outcomes were not written: their leases run out and they are retried."""
 
 
 # What the imports built lives as long as the process and holds no garbage: keep it out of

@@ -108,6 +108,9 @@ class Report:
     given_up: int = 0
     disabled: int = 0
     notices_sent: int = 0
+    unrecorded: int = 0
+    """Attempts whose outcome could not be written (DynamoDB failing): their leases run out and
+    they are tried again."""
     failed_messages: list[str] = field(default_factory=list)
     """Queue messages to hand back (their ids): malformed, out of time, or not recorded."""
 
@@ -119,6 +122,7 @@ class Report:
             "given_up": self.given_up,
             "disabled": self.disabled,
             "notices_sent": self.notices_sent,
+            "unrecorded": self.unrecorded,
             "failed_messages": len(self.failed_messages),
         }
 
@@ -429,6 +433,7 @@ class _Run:
                     "webhook outcome not recorded",
                     extra={"delivery_id": item.delivery.id, "code": error.code},
                 )
+                self.report.unrecorded += 1
                 if item.message_id is not None:
                     self.report.failed_messages.append(item.message_id)
 

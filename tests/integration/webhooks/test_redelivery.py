@@ -2,12 +2,20 @@
 and no second request; a batch whose work died comes back and finishes it; a bad message fails
 alone; a session's events go out in order."""
 
+import sys
 import time
+from collections.abc import Callable
+from typing import Any
 
-from coaching import clock
+import pytest
+from botocore.exceptions import ClientError
+
+from coaching import clock, runtime
 from coaching.storage.keys import delivery_id
 from coaching.webhooks import messages
 from coaching.webhooks.models import Delivery, DeliveryState
+from local.lambda_runtime import load_handler
+from tests.integration.api.api_steps import travel
 
 from .conftest import Webhooks
 
@@ -122,3 +130,61 @@ def test_work_that_does_not_fit_in_the_time_left_is_handed_back(webhooks: Webhoo
 
     assert answer == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
     assert webhooks.receiver.received == []
+
+
+def _dynamodb_failing_updates() -> Callable[[], None]:
+    """DynamoDB answering every UpdateItem with a 500 (the functions' own client, as
+    ``local.faults`` hooks it); the function returned stops it."""
+
+    def fail(**_: Any) -> None:
+        raise ClientError(
+            {"Error": {"Code": "InternalServerError", "Message": "failing"}}, "UpdateItem"
+        )
+
+    events = runtime.dynamodb().meta.events
+    events.register("before-call.dynamodb.UpdateItem", fail, unique_id="failing-updates")
+    return lambda: events.unregister("before-call.dynamodb.UpdateItem", unique_id="failing-updates")
+
+
+def test_an_outcome_that_cannot_be_written_hands_its_message_back(webhooks: Webhooks) -> None:
+    created = webhooks.subscribe()
+    webhooks.deliver(webhooks.event("s0", "session.booked", 1))  # the function is warm
+    stop = _dynamodb_failing_updates()
+    try:
+        answer = webhooks.deliver(webhooks.event("s1", "session.booked", 1), message_ids=["m1"])
+    finally:
+        stop()
+
+    # the request went out, but its outcome was not written: the queue brings the event back
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    assert len(webhooks.receiver.wait_for(2)) == 2
+    waiting = [
+        d for d in webhooks.deliveries(created.endpoint) if d.event_id.startswith("session:s1")
+    ]
+    assert [(d.state, d.attempts) for d in waiting] == [(DeliveryState.PENDING, 1)]
+
+
+def test_a_scheduled_run_that_cannot_write_an_outcome_fails_so_the_alarm_fires(
+    webhooks: Webhooks,
+) -> None:
+    webhooks.subscribe()
+    webhooks.receiver.answer(500)
+    webhooks.deliver(webhooks.event("s1", "session.booked", 1))
+    travel().advance(6)
+    handler = load_handler("functions/deliver/", "app.handler")
+    not_recorded = sys.modules[handler.__module__].OutcomesNotRecorded
+
+    def fail_outcomes(params: dict[str, Any], **_: Any) -> None:
+        if "REMOVE lease_owner" in params["UpdateExpression"]:  # an outcome, not a claim
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "x"}}, "Update")
+
+    events = runtime.dynamodb().meta.events
+    events.register("before-parameter-build.dynamodb.UpdateItem", fail_outcomes, unique_id="f")
+    try:
+        with pytest.raises(not_recorded):
+            webhooks.run_schedule()
+    finally:
+        events.unregister("before-parameter-build.dynamodb.UpdateItem", unique_id="f")
+
+    # the retry was made; its lease runs out and a later run records the one after it
+    assert len(webhooks.receiver.wait_for(2)) == 2

@@ -41,5 +41,6 @@ def test_the_schedule_sample_runs_the_retries_and_says_what_it_did(webhooks: Web
         "given_up": 0,
         "disabled": 0,
         "notices_sent": 0,
+        "unrecorded": 0,
         "failed_messages": 0,
     }
