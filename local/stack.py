@@ -4,7 +4,7 @@ Embedded AWS (moto) with the template's tables, streams, queues, SES, event bus 
 the HTTP API on http://127.0.0.1:3000 (``PORT`` to change); the streams and queues feeding the
 functions the template attaches to them (notify, publish, deliver); the scheduled functions on
 their schedules (the sweep, webhook retries); demo data; and the local routes of docs/api.md
-(health, mailbox, events, clock, sweep, faults).
+(health, mailbox, events, clock, sweep, webhook retries, faults).
 
 Webhooks may go to this machine's loopback addresses here, over http too
 (``WEBHOOKS_ALLOW_LOOPBACK``, on unless the environment sets it to ``false``), so that a
@@ -122,6 +122,7 @@ class Stack:
             ("GET", "/_local/clock"): self._clock,
             ("POST", "/_local/clock"): self._advance,
             ("POST", "/_local/sweep"): self._sweep,
+            ("POST", "/_local/webhooks/retries"): self._webhook_retries,
             ("GET", "/_local/faults"): self._faults,
             ("POST", "/_local/faults"): self._arm,
             ("DELETE", "/_local/faults"): self._clear_faults,
@@ -161,8 +162,18 @@ class Stack:
         self.clock.advance(seconds)
         return self._clock(request)
 
+    def _scheduled(self, name: str) -> list[Any]:
+        """Run the scheduled function ``name`` (a template logical id) now; what it answered."""
+        return [self.scheduler.run_now(f) for f, _every in self.scheduler.jobs if f.name == name]
+
+    def _webhook_retries(self, _: Request) -> tuple[int, Any]:
+        (result,) = self._scheduled("DeliverFunction")
+        for poller in self.pollers:
+            poller.drain()
+        return 200, {"result": result}
+
     def _sweep(self, _: Request) -> tuple[int, Any]:
-        results = [self.scheduler.run_now(function) for function, _every in self.scheduler.jobs]
+        results = self._scheduled("SweepFunction")
         for poller in self.pollers:
             poller.drain()
         return 200, {"results": results}
@@ -200,7 +211,8 @@ class Stack:
             f"  Mailbox    {base}/_local/mailbox   (and .eml files in {self.mailbox.folder})",
             f"  Events     {base}/_local/events    (what reached the event bus)",
             f'  Clock      {base}/_local/clock     (POST {{"advance_seconds": 3600}} to move on)',
-            f"  Sweep      POST {base}/_local/sweep   (and the webhook retries that are due)",
+            f"  Sweep      POST {base}/_local/sweep",
+            f"  Retries    POST {base}/_local/webhooks/retries   (webhook retries that are due)",
             f"  Webhooks   to http://127.0.0.1 and localhost too (WEBHOOKS_ALLOW_LOOPBACK="
             f"{os.environ.get('WEBHOOKS_ALLOW_LOOPBACK', 'true')})",
             f"  Faults     {base}/_local/faults    (POST "

@@ -133,3 +133,46 @@ def test_a_receiver_on_loopback_gets_every_change_signed_and_retried_then_says_g
         stack.call("GET", "/_local/mailbox")  # drains the stack's pollers
         time.sleep(1)
         assert len(receiver.received) == 5
+
+
+def test_a_retry_made_due_by_moving_the_clock_goes_out_on_request(stack: RunningStack) -> None:
+    admin = stack.token("e2e-admin-2", "admin", "--email", ADA)
+    support = stack.token("demo-support", "support")
+    with Receiver() as receiver:
+        subscribed = stack.call(
+            "POST",
+            "/webhooks",
+            admin,
+            json={"url": receiver.url, "event_types": ["credits.granted"]},
+        )
+        assert subscribed.status_code == 201, subscribed.text
+        secret = subscribed.json()["secret"]
+        receiver.answer(503)
+        granted = stack.call(
+            "POST", "/accounts/personal-demo-member/grants", support, json={"credits": 1}
+        )
+        assert granted.status_code == 201, granted.text
+        endpoint = subscribed.json()["id"]
+        _until(
+            lambda: [
+                d
+                for d in stack.call("GET", f"/webhooks/{endpoint}/deliveries", admin).json()[
+                    "items"
+                ]
+                if d["last_status"] == 503
+            ]
+        )
+
+        # the retry is due in 5 s: move the clock past it and ask for the retries now
+        stack.call("POST", "/_local/clock", json={"advance_seconds": 6})
+        answer = stack.call("POST", "/_local/webhooks/retries")
+
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["result"]["delivered"] == 1
+        first, retried = receiver.wait_for(2)
+        assert retried.at - first.at < 4.5  # sooner than the queue would have brought it
+        body = Webhook(secret).verify(retried.body, retried.headers)  # the real time, signed
+        assert body["data"]["credits"] == 1
+        assert retried.headers["webhook-id"] == first.headers["webhook-id"]
+        time.sleep(7)  # the queue's own retry message comes, and finds it delivered
+        assert len(receiver.received) == 2

@@ -27,8 +27,8 @@ condition that stops a double booking is the same as before; the index only serv
 
 ``WebhooksTable``
   - endpoint  ``WEBHOOK#{id}`` / ``WEBHOOK``; in the Endpoints index under ``WEBHOOKS`` by
-    ``{owner}#{created}#{id}``: support lists every endpoint, an admin the prefix of their own,
-    the delivery function reads them all
+    ``{owner}#{created}#{nanoseconds}#{id}``: support lists every endpoint, an admin the prefix
+    of their own, the delivery function reads them all
   - owner     ``WEBHOOK_OWNER#{admin}`` / ``OWNER``: how many endpoints the admin has, counted
     in the transaction that creates or deletes one, so the limit cannot be passed by a race
   - delivery  ``WEBHOOK#{endpoint}`` / ``DELIVERY#{delivery}``: one per event and endpoint, its id
@@ -149,10 +149,11 @@ def webhook(endpoint_id: str) -> Key:
     return {"pk": webhook_partition(endpoint_id), "sk": "WEBHOOK"}
 
 
-def webhook_listing(owner_id: str, created_at: datetime, endpoint_id: str) -> str:
-    """An endpoint's sort key in the Endpoints index: its owner's endpoints sit together, oldest
-    first (owner ids hold no ``#``)."""
-    return f"{owners_webhooks(owner_id)}{iso(created_at)}#{endpoint_id}"
+def webhook_listing(owner_id: str, created_at: datetime, written_ns: int, endpoint_id: str) -> str:
+    """An endpoint's sort key in the Endpoints index: its owner's endpoints sit together (owner
+    ids hold no ``#``), oldest first; creation times are whole seconds, and the nanoseconds of
+    the write order those of one second as they were made."""
+    return f"{owners_webhooks(owner_id)}{iso(created_at)}#{written_ns:020d}#{endpoint_id}"
 
 
 def owners_webhooks(owner_id: str) -> str:

@@ -19,6 +19,7 @@ holds under racing requests. The delivery function writes single conditional upd
   back because the batch it was in never reported success.
 """
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -514,7 +515,9 @@ def _endpoint_item(endpoint: Endpoint) -> dict[str, Any]:
         **keys.webhook(endpoint.id),
         "entity": "WEBHOOK",
         "list_pk": keys.WEBHOOKS_PARTITION,
-        "list_sk": keys.webhook_listing(endpoint.owner_id, endpoint.created_at, endpoint.id),
+        "list_sk": keys.webhook_listing(
+            endpoint.owner_id, endpoint.created_at, time.time_ns(), endpoint.id
+        ),
     }
 
 
