@@ -20,6 +20,9 @@ export PYTHON313
 # SAM validates and builds without an AWS account, and must not phone home.
 # The policy layer is importable as it is in Lambda (from shared/), and so is local/.
 export PYTHONPATH := $(CURDIR)/shared:$(CURDIR)
+# Zone rules from the tzdata package the locks pin, never this machine's own database: what
+# template.yaml sets for every function (an empty search path makes zoneinfo read tzdata).
+export PYTHONTZPATH :=
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 \
 	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
 PIP := pip install --quiet --disable-pip-version-check

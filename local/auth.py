@@ -89,6 +89,10 @@ class Verifier:
             raise InvalidToken("missing bearer token")
         token = authorization.split(" ", 1)[1].strip()
         try:
+            # The authorizer picks the issuer's key by the token's kid: one it does not know
+            # signed nothing it trusts, whatever the signature says.
+            if jwt.get_unverified_header(token).get("kid") != KEY_ID:
+                raise InvalidToken("unknown kid")
             claims: dict[str, Any] = jwt.decode(
                 token,
                 self._public_key,

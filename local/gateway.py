@@ -2,7 +2,9 @@
 
 Routes come from ``template.yaml``. Each request becomes the HTTP API v2 event AWS sends; a
 route behind the authorizer needs a valid bearer token (401 otherwise, before any function runs).
-``/_local/*`` routes are the local stack's own and never exist in AWS.
+``/_local/*`` routes are the local stack's own and never exist in AWS. What API Gateway refuses
+before any function runs is refused here too: a body over 10 MB, a request whose event would be
+over Lambda's 6 MB invocation payload (both 413), a token whose ``kid`` the issuer never used.
 
 When a function dies mid-invocation (``local.faults.FunctionKilled``: a timeout or a crash of its
 execution environment), API Gateway has no answer from it and replies on its own, with its own
@@ -28,6 +30,11 @@ log = logging.getLogger("local.gateway")
 
 LocalRoute = Callable[[Request], tuple[int, Any]]
 
+MAX_BODY_BYTES = 10 * 1024 * 1024
+"""API Gateway's largest HTTP API request body; a larger one never reaches a function."""
+MAX_INVOKE_PAYLOAD_BYTES = 6 * 1024 * 1024
+"""Lambda's largest synchronous invocation payload: the event, body and all, as JSON."""
+
 
 def _problem(status: int, code: str, title: str, detail: str) -> Response:
     body = {
@@ -38,6 +45,10 @@ def _problem(status: int, code: str, title: str, detail: str) -> Response:
         "code": code,
     }
     return Response(json.dumps(body), status=status, content_type="application/problem+json")
+
+
+def _too_large(detail: str) -> Response:
+    return _problem(413, "PAYLOAD_TOO_LARGE", "Request too large", detail)
 
 
 class Gateway:
@@ -83,6 +94,8 @@ class Gateway:
             return Response(
                 json.dumps(body, default=str), status=status, content_type="application/json"
             )
+        if (request.content_length or 0) > MAX_BODY_BYTES:
+            return _too_large("The request body is larger than 10 MB.")
         found = find(self.routes, request.method, request.path)
         if found is None:
             return _problem(404, "NOT_FOUND", "Not found", "No such route.")
@@ -106,6 +119,8 @@ class Gateway:
             body=request.get_data() or None,
             claims=claims,
         )
+        if len(json.dumps(event).encode()) > MAX_INVOKE_PAYLOAD_BYTES:
+            return _too_large("The request is larger than a function can be given (6 MB).")
         result = self.lambdas.invoke(route.function, event)
         return _lambda_response(result)
 

@@ -6,9 +6,11 @@ handler named in ``template.yaml``, loaded from its ``CodeUri``, with the event 
 
 import base64
 import importlib.util
+import os
 import sys
 import time
 import uuid
+import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +54,18 @@ class LambdaContext:
     def get_remaining_time_in_millis(self) -> int:
         left = self.timeout_seconds - (time.monotonic() - self._started)
         return max(0, int(left * 1000))
+
+
+def use_zone_rules_of(environment: Mapping[str, str]) -> None:
+    """Read time zones from where ``environment``'s ``PYTHONTZPATH`` says, as a function started
+    with it would: empty, the pinned tzdata package, not this machine's database. Python reads
+    the variable when zoneinfo is first imported, which in a process that hosts the functions
+    has happened long before their environment is known."""
+    if "PYTHONTZPATH" not in environment:
+        return
+    paths = [p for p in environment["PYTHONTZPATH"].split(os.pathsep) if p]
+    zoneinfo.reset_tzpath(to=paths)
+    zoneinfo.ZoneInfo.clear_cache()
 
 
 _modules: dict[Path, ModuleType] = {}

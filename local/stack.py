@@ -23,7 +23,7 @@ from typing import Any
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request
 
-from local import auth, time_travel
+from local import auth, lambda_runtime, time_travel
 from local.aws import EmbeddedAws
 from local.aws import start as start_aws
 from local.event_log import EventLog
@@ -53,6 +53,7 @@ class Stack:
         self.aws: EmbeddedAws = start_aws(self.host)
         os.environ["AWS_ENDPOINT_URL"] = self.aws.server.url
         os.environ.update(self.aws.function_environment())
+        lambda_runtime.use_zone_rules_of(os.environ)  # the template's PYTHONTZPATH: pinned zones
         # No X-Ray daemon or CloudWatch here; keep the console for what matters.
         os.environ["POWERTOOLS_TRACE_DISABLED"] = "true"
         os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"

@@ -47,6 +47,16 @@ def _load(path: Path) -> dict[str, Any]:
     return loaded
 
 
+def global_variables(template: dict[str, Any] | None = None) -> dict[str, str]:
+    """The environment every function gets from ``Globals`` whose values are plain text (a
+    ``!Ref`` to a local resource is for the local stack to resolve; those are left out)."""
+    template = template or load()
+    variables = (
+        template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    )
+    return {name: value for name, value in variables.items() if isinstance(value, str)}
+
+
 def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
     return {
         name: resource

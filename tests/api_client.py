@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from coaching import answers
 from coaching.models import Caller
 from coaching.storage import Storage
 from local.lambda_runtime import LambdaContext, http_event, jwt_claims, load_handler
@@ -72,12 +73,20 @@ class Api:
         )
         handler = load_handler(route.code_uri, route.handler)
         result = handler(event, LambdaContext(route.function, route.timeout))
-        return Reply(
+        reply = Reply(
             status=result["statusCode"],
             headers={k: str(v) for k, v in result.get("headers", {}).items()},
             text=result.get("body", ""),
             route=route,
         )
+        if reply.code is not None:
+            # Every refusal a test sees must be one its route lists (docs/api.md, OpenAPI).
+            listed = {(e.status, e.code) for e in answers.refusals(route.key)}
+            assert (reply.status, reply.code) in listed, (
+                f"{route.key} answered {reply.status} {reply.code}, which coaching/answers.py "
+                "does not list for it"
+            )
+        return reply
 
     def get(self, caller: Caller | None, path: str, **kwargs: Any) -> Reply:
         return self.call(caller, "GET", path, **kwargs)

@@ -7,7 +7,7 @@ gc.disable()  # no collections while importing: see the end of the module
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.metrics import MetricUnit
 
 from coaching import clock, http, operations, runtime
@@ -18,6 +18,7 @@ from coaching.api import (
     EntryView,
     GrantBody,
     LedgerPage,
+    PathId,
     account_view,
     entry_view,
 )
@@ -25,8 +26,6 @@ from coaching.observability import metrics
 
 app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
 http.setup(app)
-
-AccountId = Annotated[str, Path(max_length=128)]
 
 
 @app.get("/accounts", summary="Accounts the caller may spend from or runs", tags=["Accounts"])
@@ -51,7 +50,7 @@ def create_account(body: Annotated[CreateAccountBody, Body()]) -> AccountView:
 
 
 @app.get("/accounts/<account_id>", summary="An account and its balance", tags=["Accounts"])
-def get_account(account_id: AccountId) -> AccountView:
+def get_account(account_id: PathId) -> AccountView:
     caller = http.caller(app)
     return account_view(operations.visible_account(runtime.storage(), caller, account_id), caller)
 
@@ -60,7 +59,7 @@ def get_account(account_id: AccountId) -> AccountView:
     "/accounts/<account_id>/ledger", summary="An account's entries, newest first", tags=["Accounts"]
 )
 def ledger(
-    account_id: AccountId,
+    account_id: PathId,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     next_token: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> LedgerPage:
@@ -72,7 +71,7 @@ def ledger(
 @app.post(
     "/accounts/<account_id>/grants", status_code=201, summary="Grant credits", tags=["Accounts"]
 )
-def grant(account_id: AccountId, body: Annotated[GrantBody, Body()]) -> EntryView:
+def grant(account_id: PathId, body: Annotated[GrantBody, Body()]) -> EntryView:
     caller = http.caller(app)
     entry = operations.grant(
         runtime.storage(), caller, account_id, body.credits, body.note, clock.now()

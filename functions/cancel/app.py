@@ -7,17 +7,15 @@ gc.disable()  # no collections while importing: see the end of the module
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.metrics import MetricUnit
 
 from coaching import clock, http, operations, runtime
-from coaching.api import CancelBody, QuoteView, SessionView, quote_view, session_view
+from coaching.api import CancelBody, PathId, QuoteView, SessionView, quote_view, session_view
 from coaching.observability import outcome_metrics
 
 app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
 http.setup(app)
-
-SessionId = Annotated[str, Path(max_length=128)]
 
 
 @app.get(
@@ -25,7 +23,7 @@ SessionId = Annotated[str, Path(max_length=128)]
     summary="Would a cancel now be refunded?",
     tags=["Cancel"],
 )
-def quote(session_id: SessionId) -> QuoteView:
+def quote(session_id: PathId) -> QuoteView:
     caller = http.caller(app)
     found = operations.quote_cancellation(runtime.storage(), caller, session_id, clock.now())
     return quote_view(found)
@@ -33,7 +31,7 @@ def quote(session_id: SessionId) -> QuoteView:
 
 @app.post("/sessions/<session_id>/cancel", summary="Cancel an upcoming session", tags=["Cancel"])
 def cancel(
-    session_id: SessionId,
+    session_id: PathId,
     # An optional object (a JSON null is malformed), so the published schema says exactly that.
     body: Annotated[CancelBody, Body()] = CancelBody(),  # noqa: B008 (never mutated)
 ) -> SessionView:

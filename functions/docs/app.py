@@ -17,7 +17,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
-from coaching import problems
+from coaching import answers, problems
 from coaching.observability import logger
 
 # Powertools' OpenAPI package (its merge, its models, Swagger UI) and the API's own models are
@@ -38,10 +38,32 @@ _IDEMPOTENCY_KEY = {
     "required": False,
     "description": (
         "Retrying with the same key and request returns the first answer, and changes nothing"
-        " more. Keys are the caller's own and may be of any length (they are stored hashed)."
+        " more. Keys are the caller's own: 1 to 255 visible ASCII characters; any other value"
+        " answers 400 `IDEMPOTENCY_KEY_INVALID`."
     ),
-    "schema": {"type": "string"},
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
 }
+
+
+def _refusals(method: str, path: str) -> dict[str, Any]:
+    """One response per status the route may refuse with, naming its codes
+    (``coaching.answers``, the table docs/api.md's list is written from too)."""
+    found: dict[str, Any] = {}
+    for status, codes in answers.by_status(f"{method.upper()} {path}").items():
+        named = ", ".join(f"`{code}`" for code in codes)
+        found[str(status)] = {
+            "description": f"A problem document with `code` {named}",
+            "content": {
+                "application/problem+json": {
+                    "schema": {"$ref": "#/components/schemas/Problem"},
+                    "examples": {
+                        code.lower(): {"value": {"status": status, "code": code}} for code in codes
+                    },
+                }
+            },
+            "x-problem-codes": codes,
+        }
+    return found
 
 
 _POWERTOOLS_ERRORS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
@@ -80,11 +102,12 @@ def document() -> dict[str, Any]:
         "jwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     }
     spec["security"] = [{"jwt": []}]
-    for operations in spec.get("paths", {}).values():
+    for path, operations in spec.get("paths", {}).items():
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
             for status in [s for s, answer in responses.items() if _is_powertools_error(answer)]:
                 del responses[status]
+            responses.update(_refusals(method, path))
             responses["default"] = _PROBLEM
             if method in ("post", "put"):
                 operation.setdefault("parameters", []).append(_IDEMPOTENCY_KEY)
@@ -98,6 +121,9 @@ def openapi() -> Response[str]:
 
 @app.get("/docs", include_in_schema=False)
 def docs() -> Response[str]:
+    # The page links to its own document as ?format=json, as Powertools' Swagger UI page does.
+    if app.current_event.get_query_string_value("format") == "json":
+        return openapi()
     from aws_lambda_powertools.event_handler.openapi import swagger_ui
     from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import generate_swagger_html
 

@@ -8,11 +8,11 @@ gc.disable()  # no collections while importing: see the end of the module
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.metrics import MetricUnit
 
 from coaching import clock, http, operations, runtime
-from coaching.api import NoShowBody, RefundBody, SessionView, session_view
+from coaching.api import NoShowBody, PathId, RefundBody, SessionView, session_view
 from coaching.observability import outcome_metrics
 
 app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
@@ -21,7 +21,7 @@ http.setup(app)
 
 @app.post("/sessions/<session_id>/refund", summary="Refund a session's credits", tags=["Refund"])
 def refund(
-    session_id: Annotated[str, Path(max_length=128)],
+    session_id: PathId,
     # An optional object (a JSON null is malformed), so the published schema says exactly that.
     body: Annotated[RefundBody, Body()] = RefundBody(),  # noqa: B008 (never mutated)
 ) -> SessionView:
@@ -39,9 +39,7 @@ def refund(
     summary="Mark who did not turn up (a coach's no-show refunds the member)",
     tags=["Refund"],
 )
-def no_show(
-    session_id: Annotated[str, Path(max_length=128)], body: Annotated[NoShowBody, Body()]
-) -> SessionView:
+def no_show(session_id: PathId, body: Annotated[NoShowBody, Body()]) -> SessionView:
     caller, now = http.caller(app), clock.now()
     session = operations.mark_no_show(runtime.storage(), caller, session_id, body.party, now)
     refunded = session.history[-1].credits or 0  # the NO_SHOW event this call added

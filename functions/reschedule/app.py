@@ -7,13 +7,14 @@ gc.disable()  # no collections while importing: see the end of the module
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.metrics import MetricUnit
 
 from coaching import clock, http, operations, runtime
 from coaching.api import (
     ApproveBody,
     DeclineBody,
+    PathId,
     RescheduleAccepted,
     RescheduleBody,
     SessionView,
@@ -24,8 +25,6 @@ from coaching.observability import metrics, outcome_metrics
 
 app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
 http.setup(app)
-
-SessionId = Annotated[str, Path(max_length=128)]
 
 
 @app.post(
@@ -41,7 +40,7 @@ SessionId = Annotated[str, Path(max_length=128)]
     },
 )
 def reschedule(
-    session_id: SessionId, body: Annotated[RescheduleBody, Body()]
+    session_id: PathId, body: Annotated[RescheduleBody, Body()]
 ) -> tuple[SessionView | RescheduleAccepted, int]:
     caller, now = http.caller(app), clock.now()
     session, mode = operations.reschedule(
@@ -62,7 +61,7 @@ def reschedule(
     tags=["Reschedule"],
 )
 def approve(
-    session_id: SessionId,
+    session_id: PathId,
     body: Annotated[ApproveBody, Body()] = ApproveBody(),  # noqa: B008 (never mutated)
 ) -> SessionView:
     return _answer(session_id, approve=True, reason=None)
@@ -74,7 +73,7 @@ def approve(
     tags=["Reschedule"],
 )
 def decline(
-    session_id: SessionId,
+    session_id: PathId,
     body: Annotated[DeclineBody, Body()] = DeclineBody(),  # noqa: B008 (never mutated)
 ) -> SessionView:
     return _answer(session_id, approve=False, reason=body.reason)
@@ -86,7 +85,7 @@ def decline(
     tags=["Reschedule"],
 )
 def withdraw(
-    session_id: SessionId,
+    session_id: PathId,
     body: Annotated[WithdrawBody, Body()] = WithdrawBody(),  # noqa: B008 (never mutated)
 ) -> SessionView:
     caller, now = http.caller(app), clock.now()

@@ -7,7 +7,7 @@ gc.disable()  # no collections while importing: see the end of the module
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import AwareDatetime
 
 from coaching import clock, http, operations, runtime
@@ -16,6 +16,8 @@ from coaching.api import (
     AvailabilityView,
     CreateServiceBody,
     FreeTimeList,
+    PathId,
+    QueryId,
     ServiceList,
     ServiceView,
     availability_view,
@@ -25,8 +27,6 @@ from coaching.api import (
 
 app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
 http.setup(app)
-
-Id = Annotated[str, Path(max_length=128)]
 
 
 @app.post("/services", status_code=201, summary="Offer a service", tags=["Services"])
@@ -51,7 +51,7 @@ def create_service(body: Annotated[CreateServiceBody, Body()]) -> ServiceView:
 
 @app.get("/services", summary="A coach's services", tags=["Services"])
 def list_services(
-    coach_id: Annotated[str, Query(min_length=1, max_length=128)],
+    coach_id: QueryId,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     next_token: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> ServiceList:
@@ -61,7 +61,7 @@ def list_services(
 
 
 @app.get("/services/<service_id>", summary="A service", tags=["Services"])
-def get_service(service_id: Id) -> ServiceView:
+def get_service(service_id: PathId) -> ServiceView:
     http.caller(app)
     return service_view(operations.get_service(runtime.storage(), service_id))
 
@@ -72,8 +72,8 @@ def get_service(service_id: Id) -> ServiceView:
     tags=["Services"],
 )
 def free_times(
-    service_id: Id,
-    session_type_id: Annotated[str, Query(min_length=1, max_length=128)],
+    service_id: PathId,
+    session_type_id: QueryId,
     from_: Annotated[AwareDatetime, Query(alias="from")],
     to: Annotated[AwareDatetime, Query()],
 ) -> FreeTimeList:
@@ -106,7 +106,7 @@ def set_availability(body: Annotated[AvailabilityBody, Body()]) -> AvailabilityV
     summary="A coach's weekly working hours ('me': your own)",
     tags=["Services"],
 )
-def get_availability(coach_id: Id) -> AvailabilityView:
+def get_availability(coach_id: PathId) -> AvailabilityView:
     caller = http.caller(app)
     wanted = caller.id if coach_id == "me" else coach_id
     return availability_view(operations.availability_of(runtime.storage(), wanted))

@@ -7,7 +7,7 @@ gc.disable()  # no collections while importing: see the end of the module
 from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.metrics import MetricUnit
 
 from coaching import clock, http, operations, runtime
@@ -15,17 +15,18 @@ from coaching.api import (
     ApproveBody,
     BookBody,
     DeclineBody,
+    OptionalQueryId,
+    PathId,
     SessionList,
     SessionView,
     parse_statuses,
     session_view,
 )
+from coaching.formats import EMAIL_PATTERN
 from coaching.observability import metrics, outcome_metrics
 
 app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
 http.setup(app)
-
-SessionId = Annotated[str, Path(max_length=128)]
 
 
 @app.post("/sessions", status_code=201, summary="Book a session", tags=["Sessions"])
@@ -45,7 +46,7 @@ def book(body: Annotated[BookBody, Body()]) -> SessionView:
     return session_view(session, caller, now)
 
 
-UserId = Annotated[str | None, Query(min_length=1, max_length=128)]
+UserId = OptionalQueryId
 
 
 @app.get(
@@ -60,6 +61,17 @@ def list_sessions(
     ] = None,
     member_id: UserId = None,
     coach_id: UserId = None,
+    account_id: UserId = None,
+    member_email: Annotated[
+        str | None,
+        Query(
+            min_length=3,
+            max_length=254,
+            pattern=EMAIL_PATTERN,
+            description="Support: the sessions of the members who booked with this address "
+            "(exact, any case)",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     next_token: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> SessionList:
@@ -71,6 +83,8 @@ def list_sessions(
         statuses=parse_statuses(status),
         member_id=member_id,
         coach_id=coach_id,
+        account_id=account_id,
+        member_email=member_email,
         limit=limit,
         token=next_token,
         now=now,
@@ -79,7 +93,7 @@ def list_sessions(
 
 
 @app.get("/sessions/<session_id>", summary="A session's detail", tags=["Sessions"])
-def detail(session_id: SessionId) -> SessionView:
+def detail(session_id: PathId) -> SessionView:
     caller = http.caller(app)
     session = operations.view_session(runtime.storage(), caller, session_id)
     return session_view(session, caller, clock.now())
@@ -87,7 +101,7 @@ def detail(session_id: SessionId) -> SessionView:
 
 @app.post("/sessions/<session_id>/approve", summary="Accept a booking request", tags=["Sessions"])
 def approve(
-    session_id: SessionId,
+    session_id: PathId,
     body: Annotated[ApproveBody, Body()] = ApproveBody(),  # noqa: B008 (never mutated)
 ) -> SessionView:
     return _answer(session_id, approve=True, reason=None)
@@ -95,7 +109,7 @@ def approve(
 
 @app.post("/sessions/<session_id>/decline", summary="Decline a booking request", tags=["Sessions"])
 def decline(
-    session_id: SessionId,
+    session_id: PathId,
     body: Annotated[DeclineBody, Body()] = DeclineBody(),  # noqa: B008 (never mutated)
 ) -> SessionView:
     return _answer(session_id, approve=False, reason=body.reason)

@@ -8,9 +8,10 @@ gc.disable()  # no collections while importing: see the end of the module
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from coaching import clock, http, runtime
+from coaching.api import PathId
 from coaching.webhooks import operations
 from coaching.webhooks.api import (
     CreatedWebhookView,
@@ -27,8 +28,6 @@ from coaching.webhooks.api import (
 app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
 http.setup(app)
 
-WebhookId = Annotated[str, Path(max_length=128)]
-DeliveryId = Annotated[str, Path(max_length=128)]
 Limit = Annotated[int, Query(ge=1, le=100)]
 NextToken = Annotated[str | None, Query(max_length=2048)]
 
@@ -56,7 +55,7 @@ def list_webhooks(limit: Limit = 20, next_token: NextToken = None) -> WebhookLis
 
 
 @app.get("/webhooks/<webhook_id>", summary="A webhook endpoint", tags=["Webhooks"])
-def get_webhook(webhook_id: WebhookId) -> WebhookView:
+def get_webhook(webhook_id: PathId) -> WebhookView:
     return webhook_view(operations.visible(runtime.webhook_store(), http.caller(app), webhook_id))
 
 
@@ -66,7 +65,7 @@ def get_webhook(webhook_id: WebhookId) -> WebhookView:
     tags=["Webhooks"],
     responses={204: {"description": "Deleted: it receives no more events", "content": {}}},
 )
-def delete_webhook(webhook_id: WebhookId) -> Response[str]:
+def delete_webhook(webhook_id: PathId) -> Response[str]:
     operations.delete(runtime.webhook_store(), http.caller(app), webhook_id)
     return Response(status_code=204, body="")
 
@@ -74,7 +73,7 @@ def delete_webhook(webhook_id: WebhookId) -> Response[str]:
 @app.post(
     "/webhooks/<webhook_id>/enable", summary="Enable a webhook endpoint again", tags=["Webhooks"]
 )
-def enable(webhook_id: WebhookId) -> WebhookView:
+def enable(webhook_id: PathId) -> WebhookView:
     endpoint = operations.enable(runtime.webhook_store(), http.caller(app), webhook_id)
     return webhook_view(endpoint)
 
@@ -84,7 +83,7 @@ def enable(webhook_id: WebhookId) -> WebhookView:
     summary="A new signing secret; the old one signs beside it for 24 hours",
     tags=["Webhooks"],
 )
-def rotate_secret(webhook_id: WebhookId) -> SecretView:
+def rotate_secret(webhook_id: PathId) -> SecretView:
     rotated = operations.rotate_secret(
         runtime.webhook_store(), http.caller(app), webhook_id, clock.now()
     )
@@ -97,7 +96,7 @@ def rotate_secret(webhook_id: WebhookId) -> SecretView:
     tags=["Webhooks"],
 )
 def deliveries(
-    webhook_id: WebhookId, limit: Limit = 20, next_token: NextToken = None
+    webhook_id: PathId, limit: Limit = 20, next_token: NextToken = None
 ) -> DeliveryList:
     found, token = operations.deliveries(
         runtime.webhook_store(), http.caller(app), webhook_id, limit, next_token
@@ -111,7 +110,7 @@ def deliveries(
     summary="Send a delivery again now",
     tags=["Webhooks"],
 )
-def retry(webhook_id: WebhookId, delivery_id: DeliveryId) -> DeliveryView:
+def retry(webhook_id: PathId, delivery_id: PathId) -> DeliveryView:
     settings = runtime.settings()
     retried = operations.retry(
         runtime.webhook_store(),

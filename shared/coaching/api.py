@@ -1,12 +1,14 @@
 """The HTTP contract's bodies and answers (docs/api.md), and how a session is shown to a caller."""
 
-from datetime import datetime
-from typing import Annotated, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -15,6 +17,7 @@ from pydantic import (
 
 from coaching import rules
 from coaching.errors import ValidationFailed
+from coaching.formats import ID_MAX_LENGTH, ID_PATTERN
 from coaching.free_times import FreeTime
 from coaching.models import (
     MAX_REASON_LENGTH,
@@ -49,9 +52,20 @@ from coaching.models import (
     WorkingHours,
 )
 
+
+def _integral(value: Any) -> Any:
+    """``3.0`` is the integer 3, as JSON Schema's ``integer`` counts it; 3.5, ``true`` and
+    ``"3"`` are still refused."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+WHOLE = BeforeValidator(_integral)
+"""After a body's whole number's constraints: it may be written with a zero fraction (``3.0``)."""
+
 Reason = Annotated[str, Field(max_length=MAX_REASON_LENGTH)]
 GridStart = Annotated[
     AwareDatetime,
+    AfterValidator(lambda start: start.astimezone(UTC)),
     Field(
         description=(
             f"RFC 3339 with an offset, on a {SLOT_MINUTES}-minute boundary (:00, :15, :30, :45); "
@@ -59,7 +73,15 @@ GridStart = Annotated[
         )
     ),
 ]
-Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@|+-]+$")]
+Id = Annotated[str, Field(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
+PathId = Annotated[str, Path(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
+"""An id in a path: one that is not an id names nothing, and answers 404 before any model is
+built (``coaching.problems``)."""
+QueryId = Annotated[str, Query(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
+"""An id in a query: one that is not an id answers 422 naming the parameter."""
+OptionalQueryId = Annotated[
+    str | None, Query(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)
+]
 
 
 class Body(BaseModel):
@@ -115,7 +137,7 @@ class NoShowBody(Body):
 
 
 class RefundBody(Body):
-    credits: Annotated[StrictInt, Field(ge=1, le=10_000)] | None = None
+    credits: Annotated[StrictInt, Field(ge=1, le=10_000), WHOLE] | None = None
     note: Reason | None = None
 
 
@@ -126,24 +148,24 @@ class CreateAccountBody(Body):
 
 
 class GrantBody(Body):
-    credits: Annotated[StrictInt, Field(ge=1, le=100_000)]
+    credits: Annotated[StrictInt, Field(ge=1, le=100_000), WHOLE]
     note: Reason | None = None
 
 
 class SessionTypeBody(Body):
-    minutes: Annotated[SessionMinutes, Field(strict=True)]
-    credits: Annotated[SessionCredits, Field(strict=True)]
+    minutes: Annotated[SessionMinutes, Field(strict=True), WHOLE]
+    credits: Annotated[SessionCredits, Field(strict=True), WHOLE]
 
 
 class RefundTierBody(Body):
-    hours_before: Annotated[StrictInt, Field(ge=0, le=720)]
-    percent: Annotated[StrictInt, Field(ge=1, le=100)]
+    hours_before: Annotated[StrictInt, Field(ge=0, le=720), WHOLE]
+    percent: Annotated[StrictInt, Field(ge=1, le=100), WHOLE]
 
 
 def _distinct_hours(tiers: list[RefundTierBody]) -> list[RefundTierBody]:
     hours = [t.hours_before for t in tiers]
     if len(set(hours)) != len(hours):
-        raise ValueError("each tier needs its own hours_before")
+        raise ValueError("must give each tier its own hours_before")
     return tiers
 
 
@@ -157,11 +179,11 @@ _TIERS_DOC = (
 class CreateServiceBody(Body):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     session_types: Annotated[list[SessionTypeBody], Field(min_length=1, max_length=20)]
-    cancellation_window_hours: Annotated[StrictInt, Field(ge=0, le=720)] = 24
+    cancellation_window_hours: Annotated[StrictInt, Field(ge=0, le=720), WHOLE] = 24
     requires_approval: StrictBool = False
-    request_ttl_hours: Annotated[StrictInt, Field(ge=1, le=720)] = 48
+    request_ttl_hours: Annotated[StrictInt, Field(ge=1, le=720), WHOLE] = 48
     late_reschedule_requires_approval: StrictBool = True
-    max_reschedules: Annotated[StrictInt, Field(ge=0, le=MAX_RESCHEDULES)] | None = None
+    max_reschedules: Annotated[StrictInt, Field(ge=0, le=MAX_RESCHEDULES), WHOLE] | None = None
     cancel_reason_required: StrictBool = False
     refund_tiers: (
         Annotated[

@@ -252,9 +252,9 @@ class _Writer:
             )
         else:
             window = facts.window_hours
-            within = f"within {window} hours of its start" if window else "this close to its start"
+            starts = f"less than {window} hours before it starts" if window else "this late"
             draft.say(
-                f"The session is {within}, inside its cancellation window: you can still "
+                f"It is now {starts}, so its cancellation window has closed: you can still "
                 "cancel it, but a cancellation will not return the credits."
             )
 
@@ -538,6 +538,7 @@ class _Writer:
                 f"In all, {facts.credits_returned_in_total} of the {_credits(facts.credits)} "
                 "paid for it have now been returned."
             )
+        self._reason(draft, f"{self.by(facts.acted_by)} left this note:")
 
     def _no_show(self, draft: _Draft) -> None:
         """Both sides read what was recorded; the side said to be absent can dispute it."""
@@ -561,20 +562,27 @@ class _Writer:
             return
         if self.audience == "member":
             draft.subject = "Your coach missed your session: credits returned"
-            draft.say(f"{marker} recorded that {facts.coach_name} did not attend this session.")
+            if facts.acted_by == "coach":
+                draft.say(f"{facts.coach_name} recorded that they could not attend this session.")
+            else:
+                draft.say(f"{marker} recorded that {facts.coach_name} did not attend this session.")
             if returned > 0:
                 draft.say(f"We are sorry. The {_credits(returned)} went back to {self.account()}.")
             self._book_again(draft)
         else:
             draft.subject = f"Recorded: you missed your session with {facts.member_name}"
             draft.say(f"{marker} recorded that you did not attend this session.")
+            mistake = (
+                ""
+                if facts.acted_by == "coach"
+                else " If this is a mistake, please contact our support team."
+            )
             if returned > 0:
                 draft.say(
-                    f"The member's {_credits(returned)} went back to {self.account()}. If this "
-                    "is a mistake, please contact our support team."
+                    f"The member's {_credits(returned)} went back to {self.account()}.{mistake}"
                 )
-            else:
-                draft.say("If this is a mistake, please contact our support team.")
+            elif mistake:
+                draft.say(mistake.strip())
 
     def _moved(self, draft: _Draft, before: datetime | None, after: datetime) -> None:
         """The session's time shown as the move: where it was, and where it is now."""

@@ -13,8 +13,15 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class FieldError:
+    """One field at fault. ``message`` is what is wrong with it, worded to follow its name
+    ("must be in the future"); clients read ``sentence``."""
+
     field: str
     message: str
+
+    @property
+    def sentence(self) -> str:
+        return f"{self.field} {self.message}."
 
 
 class DomainError(Exception):
@@ -41,7 +48,15 @@ class ValidationFailed(DomainError):
 
     @classmethod
     def on(cls, field_name: str, message: str) -> "ValidationFailed":
-        return cls(message, [FieldError(field_name, message)])
+        return cls.of([FieldError(field_name, message)])
+
+    @classmethod
+    def of(cls, errors: list[FieldError]) -> "ValidationFailed":
+        """A refusal naming each field at fault; its detail is a sentence saying the same."""
+        if len(errors) == 1:
+            return cls(errors[0].sentence, errors)
+        named = ", ".join(dict.fromkeys(e.field for e in errors))
+        return cls(f"The request has {len(errors)} invalid fields: {named}.", errors)
 
 
 class Unauthenticated(DomainError):
@@ -114,6 +129,16 @@ class IdempotencyKeyReused(DomainError):
     code, status, title = "IDEMPOTENCY_KEY_REUSED", 422, "Idempotency key reused"
 
 
+class IdempotencyKeyInvalid(DomainError):
+    """An Idempotency-Key header that is empty, too long, or holds other than visible ASCII."""
+
+    code, status, title = "IDEMPOTENCY_KEY_INVALID", 400, "Invalid idempotency key"
+
+
+class NoShowAlreadyMarked(DomainError):
+    code, status, title = "NO_SHOW_ALREADY_MARKED", 409, "No-show already marked"
+
+
 class InternalError(DomainError):
     """Our fault, not the caller's: an answer that did not match its own schema."""
 
@@ -143,6 +168,8 @@ ALL_ERRORS: tuple[type[DomainError], ...] = (
     WebhookDisabled,
     Conflict,
     IdempotencyKeyReused,
+    IdempotencyKeyInvalid,
+    NoShowAlreadyMarked,
     InternalError,
     Throttled,
 )

@@ -21,6 +21,7 @@ from coaching import api, clock, problems, runtime
 from coaching.errors import (
     Conflict,
     DomainError,
+    IdempotencyKeyInvalid,
     IdempotencyKeyReused,
     MalformedRequest,
     UnsupportedMediaType,
@@ -60,7 +61,11 @@ Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 def entry_point(app: APIGatewayHttpResolver) -> Handler:
     """The Lambda handler for a resolver: observability, bad bodies refused, idempotent writes."""
 
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+    # clear_state: the caller's id, appended by ``caller`` for one request, never labels the
+    # log lines of the next one (a warm function serves many callers).
+    @logger.inject_lambda_context(
+        correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
+    )
     @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
     @log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -69,7 +74,11 @@ def entry_point(app: APIGatewayHttpResolver) -> Handler:
             logger.info("request refused", extra={"code": refused.code, "status": refused.status})
             return as_lambda(problem(refused))
         event = as_json_request(event)
-        key = _idempotency_key(event)
+        try:
+            key = _idempotency_key(event)
+        except IdempotencyKeyInvalid as invalid:
+            logger.info("request refused", extra={"code": invalid.code, "status": invalid.status})
+            return as_lambda(problem(invalid))
         claims = _claims(event)
         if key is None or claims is None:
             result: dict[str, Any] = app.resolve(event, context)
@@ -125,12 +134,27 @@ def _resolve_once(
     return _as_lambda_answer(remembered.answer)
 
 
+MAX_KEY_LENGTH = 255
+_KEY = re.compile(rf"[\x21-\x7e]{{1,{MAX_KEY_LENGTH}}}")
+"""1 to 255 visible ASCII characters (RFC 9110's VCHAR): no spaces, no control characters."""
+
+
 def _idempotency_key(event: Mapping[str, Any]) -> str | None:
+    """The request's key, None when it sends none; one it sends that is not a key is refused
+    before anything runs (a key of spaces used to be read as none, and the write ran twice)."""
     method = event.get("requestContext", {}).get("http", {}).get("method", "")
     if method not in IDEMPOTENT_METHODS:
         return None
-    key = (event.get("headers") or {}).get("idempotency-key")
-    return key if isinstance(key, str) and key else None
+    headers = event.get("headers") or {}
+    if "idempotency-key" not in headers:
+        return None
+    key = headers["idempotency-key"]
+    if not isinstance(key, str) or not _KEY.fullmatch(key.strip(" \t")):
+        raise IdempotencyKeyInvalid(
+            f"An Idempotency-Key must be 1 to {MAX_KEY_LENGTH} visible ASCII characters, "
+            "with no spaces."
+        )
+    return key.strip(" \t")
 
 
 def _claims(event: Mapping[str, Any]) -> Mapping[str, Any] | None:

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from coaching.formats import CLOCK_TIME_PATTERN, ID_MAX_LENGTH, ID_PATTERN
+
 SLOT_MINUTES = 15
 """The coach's calendar is claimed in 15-minute slots: starts align to them, and a session holds
 every slot from its start to its end rounded up to the next boundary."""
@@ -28,7 +30,9 @@ def _known_zone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError) as error:
-        raise ValueError(f"unknown time zone {value!r}") from error
+        raise ValueError(
+            "must be a time zone of the IANA database, such as Europe/London"
+        ) from error
     return value
 
 
@@ -39,7 +43,7 @@ MAX_BALANCE = 1_000_000
 balance can end above it."""
 Credits = Annotated[int, Field(ge=0, le=MAX_BALANCE)]
 Balance = Annotated[int, Field(ge=0)]
-Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@|+-]+$")]
+Identifier = Annotated[str, Field(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
 
 
 class Model(BaseModel):
@@ -121,7 +125,7 @@ class RefundTier(Model):
 def _distinct_hours(tiers: list[RefundTier]) -> list[RefundTier]:
     hours = [t.hours_before for t in tiers]
     if len(set(hours)) != len(hours):
-        raise ValueError("each tier needs its own hours_before")
+        raise ValueError("must give each tier its own hours_before")
     # Longest notice first: the order people read them in.
     return sorted(tiers, key=lambda t: -t.hours_before)
 
@@ -153,7 +157,8 @@ class Service(Model):
     requires_approval: bool = False
     request_ttl_hours: Annotated[int, Field(ge=1, le=24 * 30)] = 48
     late_reschedule_requires_approval: bool = True
-    """When true, a member may ask to move a session inside the window; the coach decides."""
+    """When true, a member may ask to move a session once its cancellation window has closed;
+    the coach decides."""
     max_reschedules: Annotated[int, Field(ge=0, le=MAX_RESCHEDULES)] | None = None
     """How many times a member may move one session; None: no limit."""
     cancel_reason_required: bool = False
@@ -292,7 +297,7 @@ class HistoryEvent(Model):
     start: UtcDatetime | None = None
     credits: int | None = None
     reason: str | None = None
-    """What the person who acted wrote (cancel, reschedule, decline, withdraw)."""
+    """What the person who acted wrote (cancel, reschedule, decline, withdraw, a refund's note)."""
     party: NoShowParty | None = None
     """For a NO_SHOW event: who did not turn up."""
 
@@ -400,7 +405,7 @@ WEEKDAYS: tuple[Weekday, ...] = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"
 MINUTES_PER_DAY = 24 * 60
 
 # "HH:MM" on the grid; "24:00" may only end a day.
-ClockTime = Annotated[str, Field(pattern=r"^(([01]\d|2[0-3]):(00|15|30|45)|24:00)$")]
+ClockTime = Annotated[str, Field(pattern=CLOCK_TIME_PATTERN)]
 
 
 def clock_minutes(value: str) -> int:
@@ -419,7 +424,7 @@ class WorkingHours(Model):
     @model_validator(mode="after")
     def _ends_after_it_starts(self) -> "WorkingHours":
         if clock_minutes(self.end) <= clock_minutes(self.start):
-            raise ValueError("end must be later than start on the same day")
+            raise ValueError("must end later than it starts, on the same day")
         return self
 
     @property
@@ -432,7 +437,9 @@ def _apart(weekly: list[WorkingHours]) -> list[WorkingHours]:
     ordered = sorted(weekly, key=lambda h: (WEEKDAYS.index(h.day), h.minutes))
     for before, after in pairwise(ordered):
         if before.day == after.day and after.minutes[0] < before.minutes[1]:
-            raise ValueError(f"{after.day} {after.start} overlaps {before.start}-{before.end}")
+            raise ValueError(
+                f"must not overlap: {after.day} {after.start} is inside {before.start}-{before.end}"
+            )
     return ordered
 
 

@@ -75,5 +75,38 @@ def __getattr__(name: str) -> Tracer:
     if name != "tracer":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     tracer = Tracer(patch_modules=["botocore"])  # all our AWS calls go through botocore
+    from aws_xray_sdk.core import xray_recorder
+
+    xray_recorder.configure(emitter=WithoutMessages(xray_recorder.emitter))
     globals()["tracer"] = tracer  # later imports find it without coming here
     return tracer
+
+
+class WithoutMessages:
+    """The X-Ray emitter, less the messages of the exceptions a trace recorded.
+
+    The X-Ray SDK records every failed AWS call's exception with its message, and AWS's messages
+    can quote a request's values (a condition's, an item's: an address, a reason). Traces keep
+    each exception's type and where it was raised; its message is replaced by its type before
+    the entity leaves for the daemon.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def send_entity(self, entity: Any) -> None:
+        _drop_messages(entity)
+        self.inner.send_entity(entity)
+
+    def set_daemon_address(self, address: str | None) -> None:
+        self.inner.set_daemon_address(address)
+
+
+def _drop_messages(entity: Any) -> None:
+    cause = getattr(entity, "cause", None)
+    if isinstance(cause, dict):
+        for throwable in cause.get("exceptions", []):
+            if hasattr(throwable, "message"):
+                throwable.message = getattr(throwable, "type", "error")
+    for sub in getattr(entity, "subsegments", []):
+        _drop_messages(sub)

@@ -67,9 +67,18 @@ def _new_id() -> str:
 
 
 def _bump(session: Session, event: HistoryEvent, **changes: object) -> Session:
-    """The next version of a session, with one more event in its history."""
-    return session.model_copy(
-        update={**changes, "history": [*session.history, event], "version": session.version + 1}
+    """The next version of a session, with one more event in its history.
+
+    Validated like any new session (not ``model_copy``, which takes values as they come): a time
+    given with another offset is kept, and answered, in UTC.
+    """
+    return Session.model_validate(
+        {
+            **dict(session),
+            **changes,
+            "history": [*session.history, event],
+            "version": session.version + 1,
+        }
     )
 
 
@@ -330,9 +339,19 @@ def list_sessions(
     limit: int,
     token: str | None,
     now: datetime,
+    account_id: str | None = None,
+    member_email: str | None = None,
 ) -> tuple[list[Session], str | None]:
-    """The caller's sessions, or for support the named member's or coach's."""
-    listing = rules.session_listing(caller, member_id, coach_id)
+    """The caller's sessions; for support the named member's (by id or address), coach's or
+    group account's; for a group's admin, the sessions the group paid for."""
+    listing = rules.session_listing(caller, member_id, coach_id, account_id, member_email)
+    if listing.role == "account":
+        rules.require_can_view_group_sessions(caller, store.get_account(listing.user_id))
+    if listing.role == "email":
+        members = store.members_with_email(listing.user_id)
+        return store.sessions_of_members(
+            members, view, now, limit, token, statuses=statuses, with_coach=listing.with_coach
+        )
     return store.sessions_of(
         listing.role,
         listing.user_id,
@@ -346,7 +365,15 @@ def list_sessions(
 
 
 def view_session(store: Storage, caller: Caller, session_id: str) -> Session:
-    return _visible_session(store, caller, session_id)
+    """A session for those it concerns; a group's admins may read one their group paid for."""
+    session = store.get_session(session_id)
+    if session is None:
+        raise NotFound("No such session.")
+    if rules.relation(caller, session) is None:
+        payer = store.get_account(session.account_id) if caller.role is Role.ADMIN else None
+        if not rules.can_read_as_group_admin(caller, session, payer):
+            raise NotFound("No such session.")
+    return session
 
 
 def quote_cancellation(
@@ -678,7 +705,13 @@ def refund(
         decision = rules.plan_refund(caller, session, credits, now)
         after = _bump(
             session,
-            HistoryEvent(at=now, kind="REFUNDED", by=caller.actor, credits=decision.credits),
+            HistoryEvent(
+                at=now,
+                kind="REFUNDED",
+                by=caller.actor,
+                credits=decision.credits,
+                reason=note or None,
+            ),
             refund=Refund(
                 status=decision.status,
                 credits=session.refund.credits + decision.credits,

@@ -18,6 +18,7 @@ from coaching.errors import (
     FieldError,
     Forbidden,
     InsufficientCredits,
+    NoShowAlreadyMarked,
     NotFound,
     NothingToRefund,
     NotPending,
@@ -475,12 +476,14 @@ def no_show_markable(session: Session, now: datetime) -> bool:
 
 
 def plan_no_show(caller: Caller, session: Session, party: NoShowParty, now: datetime) -> int:
-    """Who may say who did not turn up, and the credits that go back: the coach marks the
-    member (nothing back); support marks either; a coach's no-show returns every credit not
-    yet refunded."""
-    who = require_staff(caller, session, "mark a no-show")
-    if who == "coach" and party != "MEMBER":
-        raise Forbidden("A coach may mark only the member as a no-show; support can help.")
+    """Who may say who did not turn up, and the credits that go back: the coach or support
+    marks either side; the member's no-show returns nothing, the coach's every credit not yet
+    refunded (whoever records it: a coach owning up to a missed session refunds as support
+    would)."""
+    require_staff(caller, session, "mark a no-show")
+    if session.status is SessionStatus.NO_SHOW and session.no_show is not None:
+        absent = "the member" if session.no_show.party == "MEMBER" else "the coach"
+        raise NoShowAlreadyMarked(f"This session is already marked: {absent} did not attend.")
     if session.status in ACTIVE_STATUSES and now < session.start:
         raise SessionStillUpcoming("The session has not started yet; a no-show is marked after.")
     if not no_show_markable(session, now):
@@ -625,10 +628,12 @@ def require_can_grant(caller: Caller, account: Account) -> None:
 
 @dataclass(frozen=True)
 class Listing:
-    """Whose sessions GET /sessions reads: a member's or a coach's partition."""
+    """Whose sessions GET /sessions reads: a member's, a coach's or a group account's partition,
+    or (support searching by address) those of the members who booked with an email."""
 
-    role: Literal["member", "coach"]
+    role: Literal["member", "coach", "account", "email"]
     user_id: str
+    """The member's, coach's or account's id, or the address."""
     with_coach: str | None = None
     """Support naming both a member and a coach: only that member's sessions with that coach."""
 
@@ -663,23 +668,75 @@ def listed(
     return with_coach is None or session.coach.id == with_coach
 
 
-def session_listing(caller: Caller, member_id: str | None, coach_id: str | None) -> Listing:
-    """Members and coaches list their own sessions; support lists a named member's or coach's
-    (to find a session to refund from a member's email), and must name one."""
+def session_listing(
+    caller: Caller,
+    member_id: str | None,
+    coach_id: str | None,
+    account_id: str | None = None,
+    member_email: str | None = None,
+) -> Listing:
+    """Members and coaches list their own sessions. Support lists a named member's (by id or by
+    the address they booked with), coach's or group account's, and must name one. A group's
+    admins list the sessions their group paid for (read-only; whether the caller runs that group
+    is for the account to say: ``require_can_view_group_sessions``)."""
     if caller.role is Role.SUPPORT:
+        named = [n for n in (member_id, member_email, account_id) if n is not None]
+        if len(named) > 1 or (account_id is not None and coach_id is not None):
+            raise ValidationFailed(
+                "Name one of member_id, member_email and account_id (coach_id may go with a "
+                "member).",
+                [
+                    FieldError(f, "cannot be combined with the other names given")
+                    for f, v in (
+                        ("member_id", member_id),
+                        ("member_email", member_email),
+                        ("account_id", account_id),
+                    )
+                    if v is not None
+                ],
+            )
         if member_id is not None:
             return Listing("member", member_id, with_coach=coach_id)
+        if member_email is not None:
+            return Listing("email", member_email, with_coach=coach_id)
+        if account_id is not None:
+            return Listing("account", account_id)
         if coach_id is not None:
             return Listing("coach", coach_id)
         raise ValidationFailed(
-            "Name the member_id or the coach_id whose sessions to list.",
+            "Name the member_id, member_email, account_id or coach_id whose sessions to list.",
             [
-                FieldError("member_id", "is required when coach_id is not given"),
-                FieldError("coach_id", "is required when member_id is not given"),
+                FieldError("member_id", "is required when no other name is given"),
+                FieldError("coach_id", "is required when no other name is given"),
             ],
         )
     if caller.role is Role.ADMIN:
-        raise Forbidden("Only members, coaches and support have sessions to list.")
-    if member_id is not None or coach_id is not None:
+        if account_id is not None and (member_id, coach_id, member_email) == (None, None, None):
+            return Listing("account", account_id)
+        raise Forbidden("An admin lists the sessions of a group they run: name its account_id.")
+    if any(n is not None for n in (member_id, coach_id, account_id, member_email)):
         raise Forbidden("Only support may list someone else's sessions.")
     return Listing("member" if caller.role is Role.MEMBER else "coach", caller.id)
+
+
+def require_can_view_group_sessions(caller: Caller, account: Account | None) -> Account:
+    """The sessions a group account paid for are read by its admins and support; to anyone
+    else the account does not exist."""
+    if (
+        account is None
+        or account.kind is not AccountKind.GROUP
+        or not (caller.role is Role.SUPPORT or caller.id in account.admin_ids)
+    ):
+        raise NotFound("No such account.")
+    return account
+
+
+def can_read_as_group_admin(caller: Caller, session: Session, account: Account | None) -> bool:
+    """A group's admin may read (only read) a session their group paid for."""
+    return (
+        caller.role is Role.ADMIN
+        and account is not None
+        and account.kind is AccountKind.GROUP
+        and account.id == session.account_id
+        and caller.id in account.admin_ids
+    )

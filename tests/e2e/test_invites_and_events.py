@@ -2,10 +2,12 @@
 
 import json
 from datetime import datetime, timedelta
+from email import message_from_bytes, policy
 from typing import Any
 
 from icalendar import Calendar
 
+from local import auth
 from tests.e2e.conftest import RunningStack
 
 MAYA = "maya@example.com"
@@ -77,6 +79,14 @@ def test_a_booking_moved_then_canceled_updates_one_calendar_event_and_the_bus(
     # ... and the text part is the one written for it, not one taken from the HTML
     assert mails[0]["text"].startswith("Hi Maya Member,\n\n")
     assert "<" not in mails[0]["text"]
+    # ... and each is kept as sent: its sender, and the calendar part's method
+    for mail, method in zip(mails, ["REQUEST", "REQUEST", "CANCEL"], strict=True):
+        assert mail["from"] == mail["headers"]["From"] and "@" in mail["from"]
+        [calendar] = [p for p in mail["parts"] if p["content_type"].startswith("text/calendar")]
+        assert f"method={method}" in calendar["content_type"].replace('"', "")
+        assert calendar["content"] == next(
+            a["content"] for a in mail["attachments"] if a["content_type"] == "text/calendar"
+        )
 
     # And the bus has the session's three changes, in order, with nothing personal
     published = _events_of(stack, session_id)
@@ -91,6 +101,25 @@ def test_a_booking_moved_then_canceled_updates_one_calendar_event_and_the_bus(
     text = json.dumps(published)
     for personal in ("Maya", "Colin", "@example.com", "Clash at noon", "Private matter"):
         assert personal not in text
+
+
+def test_the_mailbox_keeps_each_message_byte_for_byte_as_delivered(stack: RunningStack) -> None:
+    member = stack.token("demo-member", "member", "--email", MAYA)
+    session = stack.seeded["sessions"]["upcoming_refundable"]
+    before = len(stack.call("GET", "/_local/mailbox").json()["items"])
+    assert stack.call("POST", f"/sessions/{session}/cancel", member, json={}).status_code == 200
+
+    items = stack.call("GET", "/_local/mailbox").json()["items"][before:]
+    files = sorted((auth.STATE / "mailbox").glob("*.eml"))
+
+    assert items
+    for item in items:
+        raw = item["raw"].encode()
+        parsed = message_from_bytes(raw, policy=policy.default)
+        # SES's own Date and Message-ID come first; the rest is what the function wrote
+        assert raw.startswith(b"Date: ") and b"\r\nMessage-ID: <" in raw
+        assert str(parsed["From"]) == item["from"] and str(parsed["Subject"]) == item["subject"]
+        assert any(f.read_bytes() == raw for f in files)
 
 
 def test_a_grant_is_published_as_credits_granted(stack: RunningStack) -> None:

@@ -4,6 +4,7 @@ Ann (the member) is in London, Cho (the coach) in New York. The session starts o
 1 December 2026 at 10:00 UTC: 10:00 on Ann's clock, 05:00 on Cho's.
 """
 
+import re
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
@@ -225,8 +226,8 @@ def test_a_booking_confirmation_says_until_when_a_cancel_is_free() -> None:
 BOOKED_AT = datetime(2026, 11, 20, 10, tzinfo=UTC)
 
 
-def test_a_session_booked_inside_its_window_is_told_a_cancel_is_not_refunded() -> None:
-    # Booked at 08:00 for 10:00 the same day, inside the 24-hour window that closed yesterday
+def test_a_session_booked_after_its_window_closed_is_told_a_cancel_is_not_refunded() -> None:
+    # Booked at 08:00 for 10:00 the same day: its 24-hour window closed yesterday
     mail = email(
         NotificationKind.BOOKED,
         "member",
@@ -235,7 +236,8 @@ def test_a_session_booked_inside_its_window_is_told_a_cancel_is_not_refunded() -
         window_hours=24,
     )
 
-    assert "within 24 hours of its start" in mail.text
+    assert "less than 24 hours before it starts" in mail.text
+    assert "its cancellation window has closed" in mail.text
     assert "a cancellation will not return the credits" in mail.text
     assert "cancel by" not in mail.text
     assert "30 November" not in mail.text + mail.html  # no deadline already gone
@@ -269,7 +271,7 @@ def test_a_coach_move_tells_the_member_they_keep_their_free_cancellation() -> No
     assert "will not return the credits" not in mail.text
 
 
-def test_a_move_inside_the_window_that_the_member_made_says_no_refund() -> None:
+def test_a_late_move_that_the_member_made_says_no_refund() -> None:
     # The coach approved the member's own late request: the usual rule applies, now closed
     mail = email(
         NotificationKind.RESCHEDULE_APPROVED,
@@ -581,6 +583,21 @@ def test_a_coach_no_show_tells_the_coach_what_support_recorded_and_refunded() ->
     assert "The member's 1 credit went back to Ann's personal account." in mail.text
 
 
+def test_a_coach_who_records_their_own_absence_reads_it_and_the_member_is_told() -> None:
+    to_ann = email(
+        NotificationKind.NO_SHOW, "member", acted_by="coach", absent="COACH", credits_returned=3
+    )
+    to_cho = email(
+        NotificationKind.NO_SHOW, "coach", acted_by="coach", absent="COACH", credits_returned=3
+    )
+
+    assert "Cho recorded that they could not attend this session." in to_ann.text
+    assert "The 3 credits went back to your personal account." in to_ann.text
+    assert "You recorded that you did not attend this session." in to_cho.text
+    assert "The member's 3 credits went back to Ann's personal account." in to_cho.text
+    assert "mistake" not in to_cho.text  # they said so themselves
+
+
 def test_a_tiered_booking_tells_the_member_each_share_still_ahead() -> None:
     steps = [
         {"until": datetime(2026, 11, 30, 10, tzinfo=UTC), "percent": 100},
@@ -621,3 +638,53 @@ def test_a_tiered_booking_tells_the_member_each_share_still_ahead() -> None:
     ) in " ".join(late.text.split())
     assert "too close to its start for a cancellation to return any credits" in too_late.text
     assert "cancel by" not in too_late.text
+
+
+# --- one vocabulary, the help page's -------------------------------------------------------------
+
+# The help page calls the refundable time "within the cancellation window" ("inside the free
+# window"); after it, the window has closed. No email may call the non-refundable time "inside"
+# or "within" the window.
+_WRONG_SIDE = re.compile(r"(inside|within) (its|the|your)( free)? cancellation window", re.I)
+
+
+@pytest.mark.parametrize("kind", list(NotificationKind))
+@pytest.mark.parametrize("to", ["member", "coach"])
+@pytest.mark.parametrize("refundable", [True, False])
+def test_no_email_says_a_time_with_no_refund_is_within_the_window(
+    kind: NotificationKind, to: Audience, refundable: bool
+) -> None:
+    closed_at = datetime(2026, 11, 30, 10, tzinfo=UTC)
+    mail = email(
+        kind,
+        to,
+        at=datetime(2026, 11, 29 if refundable else 30, 8 if refundable else 12, tzinfo=UTC),
+        refundable_until=closed_at,
+        window_hours=24,
+        refundable=refundable,
+        previous_start=datetime(2026, 12, 2, 10, tzinfo=UTC),
+    )
+
+    if not refundable:
+        assert not _WRONG_SIDE.search(mail.text + mail.html)
+    assert "inside its cancellation window" not in mail.text + mail.html
+
+
+def test_a_vancouver_reader_in_december_2027_reads_the_pinned_rules_utc_minus_7() -> None:
+    # tzdata 2026.6: British Columbia keeps UTC-7 all year from November 2026 (an older
+    # database on the machine would say 08:00, an hour early).
+    vancouver = Person(
+        id="coach-v", name="Vic", email="vic@example.com", timezone="America/Vancouver"
+    )
+    notification = Notification(
+        kind=NotificationKind.BOOKED,
+        audience="coach",
+        recipient=vancouver,
+        facts=facts(
+            start=datetime(2027, 12, 10, 16, tzinfo=UTC), at=datetime(2027, 12, 1, tzinfo=UTC)
+        ),
+    )
+
+    mail = render(notification, BASE_URL)
+
+    assert "Friday 10 December 2027, 09:00 (America/Vancouver)" in mail.text

@@ -166,7 +166,7 @@ def test_an_unknown_time_zone_is_refused_wherever_it_appears(zone: str) -> None:
         with pytest.raises(ValidationError) as raised:
             build()
         assert errors_of(raised) == [(("timezone",), "value_error")]
-        assert f"unknown time zone {zone!r}" in str(raised.value)
+        assert "must be a time zone of the IANA database" in str(raised.value)
 
 
 @pytest.mark.parametrize(

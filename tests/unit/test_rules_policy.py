@@ -191,7 +191,7 @@ END = HELD.end
     ("who", "party", "allowed"),
     [
         ("coach", "MEMBER", True),
-        ("coach", "COACH", False),
+        ("coach", "COACH", True),
         ("support", "MEMBER", True),
         ("support", "COACH", True),
         ("member", "MEMBER", False),

@@ -83,8 +83,8 @@ def test_the_subscribable_types_are_every_domain_event_type() -> None:
     assert set(rules.EVENT_TYPES) == {*SESSION_EVENT_TYPES.values(), CREDITS_GRANTED}
     assert rules.subscribed_types(["session.booked", "session.booked"]) == ["session.booked"]
     for refused, reason in (
-        (["nope"], "unknown event types: nope"),
-        (["*", "session.booked"], "must be alone"),
+        (["nope"], r"unknown: nope"),
+        (["*", "session.booked"], "alone"),
         ([], "at least one"),
     ):
         with pytest.raises(ValueError, match=reason):

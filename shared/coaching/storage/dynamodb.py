@@ -159,6 +159,7 @@ Tag = Literal[
     "new",
     "receipt",
     "hours",
+    "email",
     "webhook",
     "webhook-owner",
     "delivery",
@@ -391,3 +392,24 @@ def decode_token(token: str, partition: Mapping[str, str], names: set[str]) -> d
     for name, value in partition.items():
         key[name] = {"S": value}
     return key
+
+
+def encode_member_token(at: int, inner: str | None) -> str:
+    """A page token across several members' partitions: which one, and the token within it."""
+    return base64.urlsafe_b64encode(json.dumps({"m": at, "t": inner}).encode()).decode()
+
+
+def decode_member_token(token: str, members: int) -> tuple[int, str | None]:
+    try:
+        value = json.loads(base64.urlsafe_b64decode(token.encode()))
+        if (
+            not isinstance(value, dict)
+            or set(value) != {"m", "t"}
+            or type(value["m"]) is not int
+            or not 0 <= value["m"] < members
+            or not (value["t"] is None or isinstance(value["t"], str))
+        ):
+            raise ValueError("not a token")
+    except (ValueError, binascii.Error, UnicodeDecodeError) as error:
+        raise ValidationFailed.on("next_token", "is not a token this API gave out") from error
+    return value["m"], value["t"]

@@ -12,6 +12,11 @@ The tables, all defined in ``template.yaml``:
     ``SLOTS#{coach}`` by time, so free times read only the claims of the range asked for
   - service   ``SERVICE#{id}`` / ``SERVICE``; in ByCoach under ``SERVICES#{coach}``
   - hours     ``AVAILABILITY#{coach}`` / ``AVAILABILITY``: the coach's weekly working hours
+  - email     ``EMAIL#{sha256 of the address}`` / ``MEMBER#{id}``: a member who booked with that
+    address, so support can find their sessions by email; the key holds a hash, not the address
+
+A session paid from a group account is also in the sparse ByAccount index under
+``ACCOUNT#{account}`` by start, for the group's admins; one paid personally is not.
 
 ByCoach holds three kinds of partition per coach, told apart by their prefix: ``COACH#`` (the
 coach's sessions by start), ``SLOTS#`` (their slot claims by slot time) and ``SERVICES#`` (their
@@ -73,6 +78,25 @@ def availability(coach_id: str) -> Key:
 def sessions_of(role: Literal["member", "coach"], user_id: str) -> str:
     """The ByMember (``member_pk``) or ByCoach (``coach_pk``) partition of someone's sessions."""
     return f"{role.upper()}#{user_id}"
+
+
+def sessions_paid_by(account_id: str) -> str:
+    """The ByAccount (``account_pk``) partition of the sessions a group account paid for."""
+    return f"ACCOUNT#{account_id}"
+
+
+def email_digest(email: str) -> str:
+    """An address as a key may hold it: a hash of its lower-cased form, never the address."""
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+def members_with_email(email: str) -> str:
+    """The partition naming every member who booked with ``email`` (one item each)."""
+    return f"EMAIL#{email_digest(email)}"
+
+
+def member_with_email(email: str, member_id: str) -> Key:
+    return {"pk": members_with_email(email), "sk": f"MEMBER#{member_id}"}
 
 
 def slots_of(coach_id: str) -> str:

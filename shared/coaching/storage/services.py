@@ -1,5 +1,7 @@
 """Coaches' services and weekly working hours (SessionsTable; keys in ``keys``)."""
 
+import time
+
 from coaching.models import Availability, Service
 from coaching.storage import keys
 from coaching.storage.dynamodb import Table, Transaction, only_fields, put
@@ -41,9 +43,10 @@ class ServiceStore(Table):
         values |= {
             **keys.service(service.id),
             "entity": "SERVICE",
-            # ByCoach: the coach's services, oldest first (the id orders those of one second).
+            # ByCoach: the coach's services, oldest first. Creation times are whole seconds;
+            # the nanoseconds of the write order those of one second as they were made.
             "coach_pk": keys.services_of(service.coach_id),
-            "start_at": f"{iso(service.created_at)}#{service.id}",
+            "start_at": f"{iso(service.created_at)}#{time.time_ns():020d}#{service.id}",
         }
         tx = Transaction()
         tx.add("new", put(self.sessions_table, values, "attribute_not_exists(pk)"))

@@ -5,12 +5,14 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from coaching import rules
-from coaching.models import Session, SessionStatus
+from coaching.models import AccountKind, Session, SessionStatus
 from coaching.storage import keys
 from coaching.storage.dynamodb import (
     Table,
     Transaction,
     aws_errors,
+    decode_member_token,
+    encode_member_token,
     from_item,
     only_fields,
     put_item,
@@ -38,6 +40,8 @@ def session_item(session: Session, *, due_shards: int) -> dict[str, Any]:
         "start_at": iso(session.start),
         "end_at": iso(session.end),
     }
+    if session.account is not None and session.account.kind is AccountKind.GROUP:
+        values["account_pk"] = keys.sessions_paid_by(session.account_id)
     due = rules.due_at(session)
     if due is not None:
         values |= {"due_pk": keys.due_partition(session.id, due_shards), "due_at": iso(due)}
@@ -79,7 +83,7 @@ class SessionStore(Table):
 
     def sessions_of(
         self,
-        role: Literal["member", "coach"],
+        role: Literal["member", "coach", "account"],
         user_id: str,
         view: Literal["upcoming", "past"],
         now: datetime,
@@ -88,13 +92,17 @@ class SessionStore(Table):
         statuses: Collection[SessionStatus] = (),
         with_coach: str | None = None,
     ) -> tuple[list[Session], str | None]:
-        """A member's or coach's sessions, upcoming (soonest first) or past (latest first).
+        """A member's, a coach's or a group account's sessions, upcoming (soonest first) or past
+        (latest first); for an account, ``user_id`` is the account's id.
 
         Which sessions each view shows is ``rules.listed``; the query reads the partition in
         the view's order, upcoming from ``rules.earliest_upcoming_start`` on.
         """
-        index, key = ("ByMember", "member_pk") if role == "member" else ("ByCoach", "coach_pk")
-        partition = keys.sessions_of(role, user_id)
+        index, key, partition = {
+            "member": ("ByMember", "member_pk", keys.sessions_of("member", user_id)),
+            "coach": ("ByCoach", "coach_pk", keys.sessions_of("coach", user_id)),
+            "account": ("ByAccount", "account_pk", keys.sessions_paid_by(user_id)),
+        }[role]
         names = {"#k": key}
         values: dict[str, Any] = {":p": {"S": partition}}
         if view == "upcoming":
@@ -121,6 +129,55 @@ class SessionStore(Table):
             key_names={"pk", "sk", key, "start_at"},
             read=read,
         )
+
+    def members_with_email(self, email: str) -> list[str]:
+        """The ids of the members who booked with ``email`` (any case), in id order."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.sessions_table,
+            "KeyConditionExpression": "pk = :p",
+            "ExpressionAttributeValues": {":p": {"S": keys.members_with_email(email)}},
+            "ConsistentRead": True,
+        }
+        found: list[str] = []
+        while True:
+            with aws_errors():
+                response = self._db.query(**kwargs)
+            found += [item["member_id"]["S"] for item in response.get("Items", [])]
+            if "LastEvaluatedKey" not in response:
+                return sorted(found)
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def sessions_of_members(
+        self,
+        member_ids: Sequence[str],
+        view: Literal["upcoming", "past"],
+        now: datetime,
+        limit: int,
+        token: str | None,
+        statuses: Collection[SessionStatus] = (),
+        with_coach: str | None = None,
+    ) -> tuple[list[Session], str | None]:
+        """The sessions of several members, one member's after another's, in pages: the
+        token says whose partition the next page goes on with, and where in it."""
+        at, inner = 0, None
+        if token is not None:
+            at, inner = decode_member_token(token, len(member_ids))
+        found: list[Session] = []
+        while at < len(member_ids) and len(found) < limit:
+            page, inner = self.sessions_of(
+                "member",
+                member_ids[at],
+                view,
+                now,
+                limit - len(found),
+                inner,
+                statuses=statuses,
+                with_coach=with_coach,
+            )
+            found += page
+            if inner is None:
+                at += 1
+        return found, (encode_member_token(at, inner) if at < len(member_ids) else None)
 
     def claimed_slots(self, coach_id: str, start: datetime, end: datetime) -> set[datetime]:
         """The coach's claimed slots from ``start`` up to (not including) ``end``.
@@ -171,6 +228,22 @@ class SessionStore(Table):
         item = session_item(after, due_shards=self.settings.due_shards)
         if before is None:
             tx.add("new", put_item(self.sessions_table, item, "attribute_not_exists(pk)"))
+            if after.member.email:
+                # Support finds a member's sessions by the address they booked with.
+                tx.add(
+                    "email",
+                    put_item(
+                        self.sessions_table,
+                        to_item(
+                            {
+                                **keys.member_with_email(after.member.email, after.member.id),
+                                "entity": "MEMBER_EMAIL",
+                                "member_id": after.member.id,
+                            }
+                        ),
+                        None,
+                    ),
+                )
         else:
             tx.add(
                 "session",

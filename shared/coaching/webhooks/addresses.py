@@ -113,12 +113,12 @@ def destination(
     try:
         resolved = [_address(a) for a in resolve(url.host, url.port)]
     except (OSError, UnicodeError) as error:  # socket.gaierror among them
-        raise Refused("DNS_FAILED", "its host name does not resolve") from error
+        raise Refused("DNS_FAILED", "must name a host that resolves") from error
     # An IPv4 address written as IPv6 (::ffff:a.b.c.d) is that IPv4 address, and is connected
     # to as one.
     found = [_unmapped(a) for a in resolved if a is not None]
     if not found or len(found) != len(resolved):
-        raise Refused("DNS_FAILED", "its host name does not resolve")
+        raise Refused("DNS_FAILED", "must name a host that resolves")
     loopback = [a for a in found if is_loopback(a)]
     if loopback and not allow_loopback:
         raise Refused("ADDRESS_NOT_ALLOWED", "must not point at a loopback address")

@@ -92,11 +92,11 @@ def subscribed_types(event_types: list[str]) -> list[str]:
     kept = list(dict.fromkeys(event_types))
     unknown = [t for t in kept if t != ALL_EVENTS and t not in EVENT_TYPES]
     if unknown:
-        raise ValueError(f"unknown event types: {', '.join(unknown)}")
+        raise ValueError(f"must be domain event types (unknown: {', '.join(unknown)})")
     if ALL_EVENTS in kept and len(kept) > 1:
-        raise ValueError('"*" stands for every type and must be alone')
+        raise ValueError('must hold "*" alone, as it stands for every type')
     if not kept:
-        raise ValueError('name at least one event type, or ["*"]')
+        raise ValueError('must name at least one event type, or "*"')
     return kept
 
 

@@ -7,6 +7,7 @@ the given-steps of ``tests.builders.World`` that the tests use to set the scene.
 
 import importlib.util
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,17 +79,37 @@ def assert_problem(
     assert document["type"] == f"urn:problem:coaching:{code.lower()}", document
     for name in ("type", "title", "detail"):
         assert isinstance(document[name], str) and document[name], document
+    assert_our_words(document["detail"])
     if code == "VALIDATION_FAILED":
         errors = document.get("errors")
         assert isinstance(errors, list) and errors, document
         for error in errors:
             assert isinstance(error.get("field"), str) and error["field"], error
             assert isinstance(error.get("message"), str) and error["message"], error
+            # docs/api.md: a body field by its path, a query or path parameter by its name
+            assert error["field"].split(".")[0] not in ("query", "path", "body"), error
+            # each message is a sentence that starts with the field's name
+            assert error["message"].startswith(error["field"] + " "), error
+            assert_our_words(error["message"])
         if field is not None:
             named = [e["field"] for e in errors]
-            # a field is named by its path: "reason", "query.view", "session_types.0.minutes"
+            # a field is named by its path: "reason", "view", "session_types.0.minutes"
             assert any(field in n.split(".") for n in named), (field, named)
     return document
+
+
+# What pydantic and Powertools say in their own words; none of it may reach a client.
+THEIR_WORDS = re.compile(
+    r"Input should|should be|Value error|Field required|String should|Extra inputs|"
+    r"validation error|pydantic|Assertion failed",
+    re.IGNORECASE,
+)
+
+
+def assert_our_words(text: str) -> None:
+    """A full sentence of ours: it ends with a full stop and quotes no library's wording."""
+    assert text.rstrip().endswith((".", "?", "!")), f"not a full sentence: {text!r}"
+    assert not THEIR_WORDS.search(text), f"a library's wording: {text!r}"
 
 
 def assert_ok(reply: Reply, status: int = 200) -> Any:

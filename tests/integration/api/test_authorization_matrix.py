@@ -140,6 +140,14 @@ def _coach_id(scene: Scene) -> dict[str, str]:
     return {"coach_id": coach.id}
 
 
+def _account_id(scene: Scene) -> dict[str, str]:
+    return {"account_id": scene.group_id}
+
+
+def _member_email(scene: Scene) -> dict[str, str]:
+    return {"member_email": str(scene.owner.email)}
+
+
 def _slots(scene: Scene) -> dict[str, str]:
     assert scene.session is not None
     start = scene.session.start
@@ -159,7 +167,10 @@ TABLE: tuple[Row, ...] = (
     Row("GET",  "/sessions",                      "200 200 200 200 422 403 401"),
     Row("GET",  "/sessions",                      "403 403 403 403 200 403 401", query=_owner_id),
     Row("GET",  "/sessions",                      "403 403 403 403 200 403 401", query=_coach_id),
-    Row("GET",  S,                                "200 404 200 404 200 404 401"),
+    Row("GET",  "/sessions",                      "403 403 403 403 200 200 401", query=_account_id),
+    Row("GET",  "/sessions",                      "403 403 403 403 200 403 401",
+        query=_member_email),
+    Row("GET",  S,                                "200 404 200 404 200 200 401"),
     Row("POST", S + "/approve",                   "403 404 200 404 200 404 401", None, REQUESTED),
     Row("POST", S + "/decline",                   "403 404 200 404 200 404 401", None, REQUESTED),
     Row("GET",  S + "/cancellation",              "200 404 200 404 200 404 401"),

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from coaching import problems
+from coaching import answers, problems
 from coaching.errors import ALL_ERRORS
 from local import openapi
 from local.lambda_runtime import ROOT
@@ -21,6 +21,7 @@ from tests.api_client import Api
 from .api_steps import assert_ok
 
 API_MD = ROOT / "docs" / "api.md"
+ALL_STATUSES = {error.code: error.status for error in ALL_ERRORS}
 
 
 def _stale_message(committed: str, served: str) -> str:
@@ -48,6 +49,8 @@ def test_make_openapi_writes_the_served_document_the_same_way_each_time(
     api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(openapi, "COMMITTED", tmp_path / "docs" / "openapi.json")
+    monkeypatch.setattr(openapi, "API_MD", tmp_path / "api.md")
+    openapi.API_MD.write_text(API_MD.read_text(encoding="utf-8"), encoding="utf-8")
 
     assert openapi.main([]) == 0
     first = (tmp_path / "docs" / "openapi.json").read_text(encoding="utf-8")
@@ -66,6 +69,8 @@ def test_the_check_fails_on_a_stale_copy_and_says_what_to_run(
     stale = tmp_path / "openapi.json"
     stale.write_text('{"openapi": "3.0.0"}\n', encoding="utf-8")
     monkeypatch.setattr(openapi, "COMMITTED", stale)
+    monkeypatch.setattr(openapi, "API_MD", tmp_path / "api.md")
+    openapi.API_MD.write_text(API_MD.read_text(encoding="utf-8"), encoding="utf-8")
 
     assert openapi.main(["--check"]) == 1
     assert "run `make openapi`" in capsys.readouterr().out
@@ -73,6 +78,32 @@ def test_the_check_fails_on_a_stale_copy_and_says_what_to_run(
 
 
 # --- docs/api.md -------------------------------------------------------------------------------
+
+
+def test_the_references_refusals_are_the_served_documents(api: Api) -> None:
+    served = assert_ok(api.get(None, "/openapi.json"))
+    committed = API_MD.read_text(encoding="utf-8")
+
+    assert openapi.with_refusals(committed, openapi.refusals_table(served)) == committed, (
+        "docs/api.md's list of refusals is not the served document's: run `make openapi`"
+    )
+
+
+def test_every_operation_lists_its_refusals_from_the_one_table(api: Api) -> None:
+    served = assert_ok(api.get(None, "/openapi.json"))
+
+    for path, operations in served["paths"].items():
+        for method, operation in operations.items():
+            listed = {
+                code
+                for answer in operation["responses"].values()
+                for code in answer.get("x-problem-codes", [])
+            }
+            key = f"{method.upper()} {path}"
+            assert listed == {error.code for error in answers.refusals(key)}, key
+            for status, answer in operation["responses"].items():
+                for code in answer.get("x-problem-codes", []):
+                    assert ALL_STATUSES[code] == int(status), (key, code)
 
 
 def _shape(path: str) -> str:

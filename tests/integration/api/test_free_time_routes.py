@@ -62,6 +62,16 @@ def _every_15(first: datetime, last: datetime) -> list[datetime]:
 # --- GET /services?coach_id= ---------------------------------------------------------------------
 
 
+class Stopped:
+    """A clock that does not move: what it reads is the same second, however long a test takes."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+
 def test_anyone_signed_in_lists_a_coach_s_services_oldest_first(
     api: Api, given: World, travel: TimeTravel
 ) -> None:
@@ -88,6 +98,35 @@ def test_anyone_signed_in_lists_a_coach_s_services_oldest_first(
     assert [s["id"] for s in listed["items"]] == [first["id"], second["id"]]
     assert listed["items"][0] == first  # the same view as GET /services/{id}
     assert listed["next_token"] is None
+
+
+def test_services_created_in_the_same_second_list_in_the_order_they_were_created(
+    api: Api, given: World
+) -> None:
+    carol = coach()
+    with clock.use_clock(Stopped(clock.now())):  # every one created in the same second
+        made = [
+            assert_ok(
+                api.post(
+                    carol,
+                    "/services",
+                    {"name": f"Service {n}", "session_types": [{"minutes": 30, "credits": 1}]},
+                ),
+                201,
+            )["id"]
+            for n in range(8)
+        ]
+
+    first = assert_ok(api.get(member(), "/services", query={"coach_id": carol.id, "limit": "5"}))
+    rest = assert_ok(
+        api.get(
+            member(),
+            "/services",
+            query={"coach_id": carol.id, "limit": "5", "next_token": first["next_token"]},
+        )
+    )
+
+    assert [s["id"] for s in first["items"] + rest["items"]] == made
 
 
 def test_a_coach_s_services_come_in_pages(api: Api, given: World) -> None:

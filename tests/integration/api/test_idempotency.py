@@ -265,6 +265,53 @@ def test_without_a_key_a_repeated_post_acts_twice(api: Api, given: World, store:
     assert balance(store, group["id"]) == 10
 
 
+INVALID_KEYS = {
+    "only spaces": "   ",
+    "empty": "",
+    "a space inside": "grant 1",
+    "a tab inside": "grant\t1",
+    "a control character": "grant\x011",
+    "not ASCII": "clé-1",
+    "256 characters": "k" * 256,
+    "64 KB": "k" * 65_536,
+}
+
+
+@pytest.mark.parametrize("key", INVALID_KEYS.values(), ids=INVALID_KEYS.keys())
+def test_a_key_that_is_not_1_to_255_visible_characters_is_refused_and_changes_nothing(
+    api: Api, store: Storage, key: str
+) -> None:
+    boss = admin()
+    group = assert_ok(api.post(boss, "/accounts", {"name": "Team"}), 201)
+
+    with nothing_changes(store):
+        refused = api.post(
+            boss,
+            f"/accounts/{group['id']}/grants",
+            {"credits": 5},
+            headers={"Idempotency-Key": key},
+        )
+
+    document = assert_problem(refused, 400, "IDEMPOTENCY_KEY_INVALID")
+    assert "1 to 255 visible ASCII characters" in document["detail"]
+
+
+@pytest.mark.parametrize("key", ["a", "k" * 255, "~!#$%&'*+-.^_`|0-9azAZ", "  padded  "])
+def test_a_key_of_1_to_255_visible_characters_makes_a_retry_safe(
+    api: Api, store: Storage, key: str
+) -> None:
+    boss = admin()
+    group = assert_ok(api.post(boss, "/accounts", {"name": "Team"}), 201)
+    path = f"/accounts/{group['id']}/grants"
+
+    first = api.post(boss, path, {"credits": 5}, headers={"Idempotency-Key": key})
+    again = api.post(boss, path, {"credits": 5}, headers={"Idempotency-Key": key.strip()})
+
+    assert first.status == again.status == 201
+    assert first.json == again.json
+    assert balance(store, group["id"]) == 5
+
+
 # --- concurrent retries --------------------------------------------------------------------------
 
 THREADS = 8

@@ -1,6 +1,7 @@
 """Logs carry ids, codes and the request's correlation id, never emails, names or reasons."""
 
 import io
+import json
 
 import pytest
 
@@ -31,3 +32,25 @@ def test_logs_hold_no_personal_data_and_carry_the_correlation_id(
     assert '"correlation_id":' in output.replace(" ", "")
     for secret in (alice.email or "", "Alice Privatename", "My divorce hearing"):
         assert secret not in output
+
+
+def test_each_invocation_s_log_lines_name_its_own_caller_and_no_other(
+    api: Api, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", lines)
+    alice, bob = member(), member()
+    world.fund(alice, 10)
+    session = world.book(alice, world.service(credits=3))
+
+    # Alice's refusal, then a body nobody can read (refused before any caller is known)
+    # and Bob's own refusal
+    api.post(alice, f"/sessions/{session.id}/refund", {})
+    api.post(bob, f"/sessions/{session.id}/cancel", raw_body="{not json")
+    api.post(bob, f"/sessions/{session.id}/refund", {})
+    first, second, third = [json.loads(line) for line in lines.getvalue().splitlines()][-3:]
+
+    assert first["caller_id"] == alice.id and first["code"] == "FORBIDDEN"
+    assert second["code"] == "MALFORMED_REQUEST"
+    assert "caller_id" not in second  # not Alice's, left over from her request
+    assert third["caller_id"] == bob.id and third["code"] == "NOT_FOUND"

@@ -112,14 +112,29 @@ def test_a_member_no_show_can_still_be_refunded_as_an_exception(
     assert balance(store, personal_account_id(alice.id)) == 10
 
 
-def test_a_coach_cannot_mark_themselves_and_a_member_cannot_mark_anyone(
+def test_the_coach_records_their_own_absence_and_the_member_gets_every_credit_back(
     api: Api, given: World, store: Storage
 ) -> None:
     alice, carol, session = _started(api, given)
+
+    marked = assert_ok(api.post(carol, f"/sessions/{session['id']}/no-show", {"party": "COACH"}))
+
+    assert marked["no_show"]["party"] == "COACH"
+    assert marked["no_show"]["marked_by"] == {"id": carol.id, "role": "coach"}
+    assert marked["refund"]["status"] == "AUTOMATIC" and marked["refund"]["credits"] == 3
+    assert balance(store, personal_account_id(alice.id)) == 10
+    assert entry_kinds(store, personal_account_id(alice.id)) == ["GRANT", "DEBIT", "REFUND"]
+    given.assert_ledger_consistent(personal_account_id(alice.id))
+
+
+def test_a_member_cannot_mark_anyone_and_strangers_see_nothing(
+    api: Api, given: World, store: Storage
+) -> None:
+    alice, _, session = _started(api, given)
     path = f"/sessions/{session['id']}/no-show"
 
     with nothing_changes(store):
-        assert_problem(api.post(carol, path, {"party": "COACH"}), 403, "FORBIDDEN")
+        assert_problem(api.post(alice, path, {"party": "MEMBER"}), 403, "FORBIDDEN")
         assert_problem(api.post(alice, path, {"party": "COACH"}), 403, "FORBIDDEN")
         assert_problem(api.post(member(), path, {"party": "MEMBER"}), 404, "NOT_FOUND")
         assert_problem(api.post(coach(), path, {"party": "MEMBER"}), 404, "NOT_FOUND")
@@ -188,7 +203,12 @@ def test_a_session_is_marked_once(api: Api, given: World, store: Storage, party:
 
     with nothing_changes(store):
         for again in ("MEMBER", "COACH"):
-            assert_problem(api.post(support(), path, {"party": again}), 409, "SESSION_NOT_UPCOMING")
+            refused = assert_problem(
+                api.post(support(), path, {"party": again}), 409, "NO_SHOW_ALREADY_MARKED"
+            )
+            absent = "the member" if party == "MEMBER" else "the coach"
+            assert refused["title"] == "No-show already marked"
+            assert refused["detail"] == f"This session is already marked: {absent} did not attend."
 
 
 def test_a_canceled_session_cannot_be_marked(api: Api, given: World, store: Storage) -> None:

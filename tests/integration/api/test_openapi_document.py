@@ -68,3 +68,14 @@ def test_every_error_answer_is_described_as_a_problem_document(api: Api) -> None
                     status,
                     json.dumps(answer),
                 )
+
+
+def test_the_docs_pages_own_link_to_its_document_answers_the_document(api: Api) -> None:
+    # Swagger UI's page asks for its document at ?format=json, beside itself.
+    page = api.get(None, "/docs")
+    linked = api.get(None, "/docs", query={"format": "json"})
+
+    assert page.headers["Content-Type"].startswith("text/html")
+    assert "?format=json" in page.text
+    assert linked.headers["Content-Type"] == "application/json"
+    assert linked.json == assert_ok(api.get(None, "/openapi.json"))

@@ -63,6 +63,11 @@ def test_a_partial_refund_then_the_rest(api: Api, given: World, store: Storage) 
     newest = entries(store, personal_account_id(alice.id))
     notes = {(e.credits, e.note) for e in newest if e.kind.value == "REFUND"}
     assert notes == {(1, "Goodwill"), (3, None)}
+    history = api.get(alice, f"/sessions/{session_id}").json["history"]
+    assert [(e["credits"], e["reason"]) for e in history if e["kind"] == "REFUNDED"] == [
+        (1, "Goodwill"),
+        (3, None),
+    ]
 
 
 def test_a_session_that_started_can_be_refunded_by_its_coach(

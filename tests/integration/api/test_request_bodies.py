@@ -18,9 +18,9 @@ from coaching.storage import Storage
 from local.lambda_runtime import LambdaContext, http_event, jwt_claims, load_handler
 from local.routes import Route
 from tests.api_client import ROUTES, Api, Reply
-from tests.builders import World, coach, member, support
+from tests.builders import World, admin, coach, member, support
 
-from .api_steps import assert_ok, assert_problem, book, nothing_changes
+from .api_steps import assert_ok, assert_problem, balance, book, nothing_changes
 
 
 @dataclass(frozen=True)
@@ -222,22 +222,6 @@ def test_a_string_with_a_lone_surrogate_escape_is_invalid_not_a_fault(
     assert_problem(reply, 422, "VALIDATION_FAILED", field="reason")
 
 
-# --- the Idempotency-Key header ---------------------------------------------------------------
-
-
-def test_an_idempotency_key_of_any_length_is_used(api: Api, given: World) -> None:
-    # The contract sets no length: keys are stored hashed, so a long one is just another key.
-    alice, session = _booked(api, given)
-    key = {"Idempotency-Key": "k" * 4096}
-    path = f"/sessions/{session['id']}/cancel"
-
-    first = api.post(alice, path, {"reason": "x"}, headers=key)
-    again = api.post(alice, path, {"reason": "x"}, headers=key)
-
-    assert assert_ok(first)["status"] == "CANCELED"
-    assert (again.status, again.text) == (first.status, first.text)  # the first answer, not a 409
-
-
 # --- the resolver's own refusals -----------------------------------------------------------------
 
 
@@ -263,3 +247,45 @@ def test_the_resolver_alone_answers_a_foreign_media_type_as_a_problem(
     reply = Reply(result["statusCode"], result["headers"], result["body"], route)
     # Every POST route reads a body (approve, decline and withdraw take optional ones too).
     assert_problem(reply, 415, "UNSUPPORTED_MEDIA_TYPE")
+
+
+# --- whole numbers -------------------------------------------------------------------------------
+
+
+def test_a_whole_number_written_with_a_zero_fraction_is_the_number(
+    api: Api, given: World, store: Storage
+) -> None:
+    # JSON Schema counts 5.0 as an integer, so clients generated from the schema may send it.
+    boss, coach_ = admin(), coach()
+    group = assert_ok(api.post(boss, "/accounts", {"name": "Team"}), 201)
+
+    granted = api.post(boss, f"/accounts/{group['id']}/grants", {"credits": 5.0})
+    service = api.post(
+        coach_,
+        "/services",
+        {
+            "name": "Floats",
+            "session_types": [{"minutes": 60.0, "credits": 3.0}],
+            "cancellation_window_hours": 48.0,
+            "refund_tiers": [{"hours_before": 48.0, "percent": 100.0}],
+        },
+    )
+
+    assert assert_ok(granted, 201)["credits"] == 5
+    assert balance(store, group["id"]) == 5
+    made = assert_ok(service, 201)
+    assert made["session_types"][0] | {"id": "t1"} == {"id": "t1", "minutes": 60, "credits": 3}
+    assert made["cancellation_window_hours"] == 48
+
+
+@pytest.mark.parametrize("credits", [5.5, True, "5", 1e300])
+def test_a_number_that_is_not_whole_is_refused(
+    api: Api, given: World, store: Storage, credits: Any
+) -> None:
+    boss = admin()
+    group = assert_ok(api.post(boss, "/accounts", {"name": "Team"}), 201)
+
+    with nothing_changes(store):
+        reply = api.post(boss, f"/accounts/{group['id']}/grants", {"credits": credits})
+
+    assert_problem(reply, 422, "VALIDATION_FAILED", field="credits")

@@ -1,6 +1,6 @@
 """POST /sessions/{id}/reschedule and /reschedule-request/approve and /decline."""
 
-from datetime import timedelta
+from datetime import timedelta, timezone
 from typing import Any
 
 import pytest
@@ -354,3 +354,22 @@ def test_a_reschedule_request_past_its_deadline_can_no_longer_be_answered(
         reply = api.post(carol, f"/sessions/{session['id']}/reschedule-request/{answer}")
 
     assert_problem(reply, 409, "NOT_PENDING")
+
+
+@pytest.mark.parametrize("by", ["member", "coach"])
+def test_a_move_given_with_another_offset_is_answered_and_kept_in_utc(
+    api: Api, given: World, by: str
+) -> None:
+    alice, carol, session = _booked(api, given)
+    who = {"member": alice, "coach": carol}[by]
+    target = parse(session["start"]) + timedelta(days=1)
+    tokyo = target.astimezone(timezone(timedelta(hours=9))).isoformat()
+
+    moved = api.post(who, f"/sessions/{session['id']}/reschedule", {"start": tokyo})
+    read = api.get(who, f"/sessions/{session['id']}")
+
+    assert_ok(moved, 200)
+    in_utc = target.strftime("%Y-%m-%dT%H:%M:%SZ")
+    for answer in (moved.json, read.json):
+        assert (answer["start"], answer["history"][-1]["start"]) == (in_utc, in_utc)
+        assert answer["end"].endswith("Z")

@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 from aws_xray_sdk import global_sdk_config
-from aws_xray_sdk.core import xray_recorder
+from aws_xray_sdk.core import patch, xray_recorder
+from botocore.exceptions import ClientError
 
-from coaching.observability import tracer
+from coaching.observability import WithoutMessages, tracer
+from coaching.storage import Storage
 from local import template
 from local.lambda_runtime import ROOT
 from tests.api_client import Api
@@ -38,16 +40,20 @@ class MemoryEmitter:
 def traces() -> Iterator[MemoryEmitter]:
     """X-Ray on, in memory, around one segment (Lambda would open it before the handler)."""
     emitter = MemoryEmitter()
-    previous = xray_recorder.emitter
+    # What the functions' tracer put in place: the daemon's emitter, wrapped (observability).
+    wrapper = xray_recorder.emitter
+    assert isinstance(wrapper, WithoutMessages)
+    previous = wrapper.inner
     global_sdk_config.set_sdk_enabled(True)
-    xray_recorder.configure(emitter=emitter, sampling=False, context_missing="LOG_ERROR")
+    wrapper.inner = emitter
+    xray_recorder.configure(sampling=False, context_missing="LOG_ERROR")
     xray_recorder.begin_segment("coaching-test")
     try:
         yield emitter
     finally:
         if xray_recorder.current_segment() is not None:
             xray_recorder.end_segment()
-        xray_recorder.configure(emitter=previous)
+        wrapper.inner = previous
         global_sdk_config.set_sdk_enabled(False)
 
 
@@ -114,3 +120,24 @@ def test_every_tracer_decorator_in_the_code_turns_capturing_off() -> None:
         flags = {k.arg: ast.unparse(k.value) for k in decorator.keywords}
         assert flags.get("capture_response") == "False", where
         assert flags.get("capture_error") == "False", where
+
+
+def test_an_aws_error_s_message_stays_out_of_the_trace_and_its_type_stays_in(
+    store: Storage, traces: MemoryEmitter
+) -> None:
+    # Patched as Powertools patches it in Lambda (the suite runs with tracing off, which skips
+    # the patch); with the SDK switched off again after this test, the patch passes calls on.
+    patch(["botocore"])
+    # AWS's messages may quote what the request held; this one names the undefined placeholder.
+    with pytest.raises(ClientError, match="alice_private_example_com"):
+        store._db.update_item(
+            TableName=store.sessions_table,
+            Key={"pk": {"S": "x"}, "sk": {"S": "y"}},
+            UpdateExpression="SET reason = :alice_private_example_com",
+        )
+
+    traced = _traced(traces)
+
+    assert '"operation": "UpdateItem"' in traced  # the call is traced, its failure too ...
+    assert '"exceptions"' in traced and '"type": "ClientError"' in traced
+    assert "alice_private_example_com" not in traced  # ... without the message that quoted it

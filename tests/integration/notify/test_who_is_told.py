@@ -295,6 +295,8 @@ def test_a_refund_tells_the_member_how_much_came_back_and_where(
     assert to_ann.subject == "2 credits refunded for your session"
     assert "They are back in your personal account" in to_ann.readable
     assert "In all, 2 of the 3 credits paid for it have now been returned" in to_ann.readable
+    assert "Cho left this note:" in to_ann.readable
+    assert "> Goodwill" in to_ann.text
 
 
 def test_a_session_the_sweep_completes_tells_nobody(world: World, notify: Notify) -> None:

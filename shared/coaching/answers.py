@@ -1,0 +1,124 @@
+"""What each route answers when it refuses: its statuses and stable codes, in one table.
+
+The docs function writes it into each operation's responses in the OpenAPI document, and
+``make openapi`` into docs/api.md's list, so a generated client knows that a cancel can answer
+409 ``SESSION_NOT_UPCOMING``; the HTTP tests fail when a route answers a code it does not list
+here. Answers that API Gateway gives on its own (its authorizer's 401, its throttling 429, a
+body over 10 MB) are described once in docs/api.md, not per route.
+"""
+
+from coaching import errors
+from coaching.errors import DomainError
+
+Refusals = tuple[type[DomainError], ...]
+
+EVERY_ROUTE: Refusals = (errors.Unauthenticated, errors.InternalError)
+"""Any route behind the authorizer: a token without a subject, and a fault of ours."""
+BODY: Refusals = (errors.MalformedRequest, errors.UnsupportedMediaType, errors.ValidationFailed)
+"""A route that reads a JSON body (even an optional one)."""
+WRITE: Refusals = (
+    errors.IdempotencyKeyInvalid,
+    errors.IdempotencyKeyReused,
+    errors.Conflict,
+)
+"""A POST or PUT: it takes an Idempotency-Key, and may lose a race to others too often."""
+PATH_ID: Refusals = (errors.NotFound,)
+"""A route with an id in its path: an id that is not one, or names nothing the caller may see."""
+QUERY: Refusals = (errors.ValidationFailed,)
+"""A route that reads query parameters."""
+
+_SESSION_WRITE = (*BODY, *WRITE, *PATH_ID)
+NO_BODY: Refusals = (errors.MalformedRequest, errors.UnsupportedMediaType)
+"""A POST that takes no fields: a body sent anyway must still be JSON."""
+_WEBHOOK_WRITE = (*NO_BODY, *WRITE, *PATH_ID, errors.Forbidden)
+
+ROUTES: dict[str, Refusals] = {
+    "GET /accounts": (),
+    "POST /accounts": (*BODY, *WRITE, errors.Forbidden),
+    "GET /accounts/{account_id}": PATH_ID,
+    "POST /accounts/{account_id}/grants": (*BODY, *WRITE, *PATH_ID, errors.Forbidden),
+    "GET /accounts/{account_id}/ledger": (*PATH_ID, *QUERY),
+    "PUT /coaches/me/availability": (*BODY, *WRITE, errors.Forbidden),
+    "GET /coaches/{coach_id}/availability": PATH_ID,
+    "GET /services": QUERY,
+    "POST /services": (*BODY, *WRITE, errors.Forbidden),
+    "GET /services/{service_id}": PATH_ID,
+    "GET /services/{service_id}/slots": (*PATH_ID, *QUERY),
+    "GET /sessions": (*QUERY, errors.Forbidden, errors.NotFound),
+    "POST /sessions": (
+        *BODY,
+        *WRITE,
+        errors.Forbidden,
+        errors.NotFound,
+        errors.SlotTaken,
+        errors.InsufficientCredits,
+    ),
+    "GET /sessions/{session_id}": PATH_ID,
+    "GET /sessions/{session_id}/cancellation": PATH_ID,
+    "POST /sessions/{session_id}/cancel": (*_SESSION_WRITE, errors.SessionNotUpcoming),
+    "POST /sessions/{session_id}/approve": (*_SESSION_WRITE, errors.Forbidden, errors.NotPending),
+    "POST /sessions/{session_id}/decline": (*_SESSION_WRITE, errors.Forbidden, errors.NotPending),
+    "POST /sessions/{session_id}/reschedule": (
+        *_SESSION_WRITE,
+        errors.SessionNotUpcoming,
+        errors.SlotTaken,
+        errors.RescheduleWindowClosed,
+        errors.RescheduleLimitReached,
+    ),
+    "POST /sessions/{session_id}/reschedule-request/approve": (
+        *_SESSION_WRITE,
+        errors.Forbidden,
+        errors.NotPending,
+    ),
+    "POST /sessions/{session_id}/reschedule-request/decline": (
+        *_SESSION_WRITE,
+        errors.Forbidden,
+        errors.NotPending,
+    ),
+    "POST /sessions/{session_id}/reschedule-request/withdraw": (
+        *_SESSION_WRITE,
+        errors.Forbidden,
+        errors.NotPending,
+    ),
+    "POST /sessions/{session_id}/refund": (
+        *_SESSION_WRITE,
+        errors.Forbidden,
+        errors.SessionStillUpcoming,
+        errors.NothingToRefund,
+    ),
+    "POST /sessions/{session_id}/no-show": (
+        *_SESSION_WRITE,
+        errors.Forbidden,
+        errors.SessionStillUpcoming,
+        errors.SessionNotUpcoming,
+        errors.NoShowAlreadyMarked,
+    ),
+    "POST /webhooks": (*BODY, *WRITE, errors.Forbidden, errors.WebhookLimitReached),
+    "GET /webhooks": (*QUERY, errors.Forbidden),
+    "GET /webhooks/{webhook_id}": (*PATH_ID, errors.Forbidden),
+    "DELETE /webhooks/{webhook_id}": (*PATH_ID, errors.Forbidden, errors.Conflict),
+    "POST /webhooks/{webhook_id}/enable": _WEBHOOK_WRITE,
+    "POST /webhooks/{webhook_id}/rotate-secret": _WEBHOOK_WRITE,
+    "GET /webhooks/{webhook_id}/deliveries": (*PATH_ID, *QUERY, errors.Forbidden),
+    "POST /webhooks/{webhook_id}/deliveries/{delivery_id}/retry": (
+        *_WEBHOOK_WRITE,
+        errors.WebhookDisabled,
+    ),
+}
+PUBLIC_ROUTES = frozenset({"GET /openapi.json", "GET /docs"})
+"""Routes outside the authorizer that answer documents, not data: only a fault of ours."""
+
+
+def refusals(route_key: str) -> list[type[DomainError]]:
+    """What ``route_key`` ("POST /sessions") may answer when it refuses, by status then code."""
+    own = (errors.InternalError,) if route_key in PUBLIC_ROUTES else ROUTES[route_key]
+    found = set(own if route_key in PUBLIC_ROUTES else (*EVERY_ROUTE, *own))
+    return sorted(found, key=lambda error: (error.status, error.code))
+
+
+def by_status(route_key: str) -> dict[int, list[str]]:
+    """The codes a route may answer, grouped by status."""
+    grouped: dict[int, list[str]] = {}
+    for error in refusals(route_key):
+        grouped.setdefault(error.status, []).append(error.code)
+    return grouped
