@@ -18,6 +18,7 @@ from coaching.webhooks.api import (
     CreateWebhookBody,
     DeliveryList,
     DeliveryView,
+    NoFieldsBody,
     SecretView,
     WebhookList,
     WebhookView,
@@ -73,7 +74,10 @@ def delete_webhook(webhook_id: PathId) -> Response[str]:
 @app.post(
     "/webhooks/<webhook_id>/enable", summary="Enable a webhook endpoint again", tags=["Webhooks"]
 )
-def enable(webhook_id: PathId) -> WebhookView:
+def enable(
+    webhook_id: PathId,
+    body: Annotated[NoFieldsBody, Body()] = NoFieldsBody(),  # noqa: B008 (never mutated)
+) -> WebhookView:
     endpoint = operations.enable(runtime.webhook_store(), http.caller(app), webhook_id)
     return webhook_view(endpoint)
 
@@ -83,7 +87,10 @@ def enable(webhook_id: PathId) -> WebhookView:
     summary="A new signing secret; the old one signs beside it for 24 hours",
     tags=["Webhooks"],
 )
-def rotate_secret(webhook_id: PathId) -> SecretView:
+def rotate_secret(
+    webhook_id: PathId,
+    body: Annotated[NoFieldsBody, Body()] = NoFieldsBody(),  # noqa: B008 (never mutated)
+) -> SecretView:
     rotated = operations.rotate_secret(
         runtime.webhook_store(), http.caller(app), webhook_id, clock.now()
     )
@@ -95,9 +102,7 @@ def rotate_secret(webhook_id: PathId) -> SecretView:
     summary="A webhook endpoint's deliveries, newest first",
     tags=["Webhooks"],
 )
-def deliveries(
-    webhook_id: PathId, limit: Limit = 20, next_token: NextToken = None
-) -> DeliveryList:
+def deliveries(webhook_id: PathId, limit: Limit = 20, next_token: NextToken = None) -> DeliveryList:
     found, token = operations.deliveries(
         runtime.webhook_store(), http.caller(app), webhook_id, limit, next_token
     )
@@ -110,7 +115,11 @@ def deliveries(
     summary="Send a delivery again now",
     tags=["Webhooks"],
 )
-def retry(webhook_id: PathId, delivery_id: PathId) -> DeliveryView:
+def retry(
+    webhook_id: PathId,
+    delivery_id: PathId,
+    body: Annotated[NoFieldsBody, Body()] = NoFieldsBody(),  # noqa: B008 (never mutated)
+) -> DeliveryView:
     settings = runtime.settings()
     retried = operations.retry(
         runtime.webhook_store(),

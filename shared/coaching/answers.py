@@ -28,9 +28,7 @@ QUERY: Refusals = (errors.ValidationFailed,)
 """A route that reads query parameters."""
 
 _SESSION_WRITE = (*BODY, *WRITE, *PATH_ID)
-NO_BODY: Refusals = (errors.MalformedRequest, errors.UnsupportedMediaType)
-"""A POST that takes no fields: a body sent anyway must still be JSON."""
-_WEBHOOK_WRITE = (*NO_BODY, *WRITE, *PATH_ID, errors.Forbidden)
+_WEBHOOK_WRITE = (*BODY, *WRITE, *PATH_ID, errors.Forbidden)
 
 ROUTES: dict[str, Refusals] = {
     "GET /accounts": (),

@@ -58,6 +58,11 @@ class CreateWebhookBody(Body):
     description: Annotated[str, Field(max_length=rules.MAX_DESCRIPTION_LENGTH)] | None = None
 
 
+class NoFieldsBody(Body):
+    """Enabling, rotating a secret and retrying take no fields; any field sent is refused rather
+    than silently dropped (the body may be left out)."""
+
+
 class WebhookView(View):
     id: str
     url: str

@@ -65,7 +65,12 @@ POST_ROUTES = [route for route in ROUTES if route.method == "POST"]
 
 
 def _path(route: Route, session_id: str, account_id: str) -> str:
-    values = {"session_id": session_id, "account_id": account_id}
+    values = {
+        "session_id": session_id,
+        "account_id": account_id,
+        "webhook_id": "w-1",  # no such webhook: the body is refused before anything is read
+        "delivery_id": "d-1",
+    }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], route.path)
 
 

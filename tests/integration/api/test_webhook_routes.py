@@ -344,6 +344,18 @@ def test_listings_page_with_a_token_and_refuse_forged_ones(hooks: Hooks) -> None
 # --- delete, enable, rotate ----------------------------------------------------------------------
 
 
+def test_the_routes_that_take_no_fields_refuse_any_field(hooks: Hooks, store: Storage) -> None:
+    ada = admin()
+    endpoint = hooks.created(ada)
+    path = f"/webhooks/{endpoint['id']}"
+
+    with nothing_changes(store):
+        for route in (path + "/enable", path + "/rotate-secret"):
+            reply = hooks.api.post(ada, route, {"secret": "whsec_mine"})
+            assert_problem(reply, 422, "VALIDATION_FAILED", field="secret")
+    assert assert_ok(hooks.api.post(ada, path + "/enable", {}))["status"] == "ENABLED"
+
+
 def test_a_deleted_endpoint_is_gone(hooks: Hooks) -> None:
     ada = admin()
     endpoint = hooks.created(ada)
