@@ -27,8 +27,8 @@ SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
 	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
 PIP := pip install --quiet --disable-pip-version-check
 
-.PHONY: install install-local tools lint typecheck template build lock test test-313 unit \
-	integration e2e run bench openapi clean
+.PHONY: install install-local tools browser lint typecheck template build lock test test-313 unit \
+	integration e2e run bench soak openapi clean
 
 define new_venv
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -72,6 +72,26 @@ $(VENV313)/.installed: pyproject.toml local/requirements.txt | $(DEV)/.installed
 	@test -n "$(PYTHON313)" || { echo "No Python 3.13 found (PYTHON313=/path/to/python3.13)"; exit 1; }
 	$(PYTHON313) -m venv $(VENV313)
 	$(VENV313)/bin/$(PIP) -c $(DEV)/constraints.txt '.[dev]'
+	@touch $@
+
+# The browser tests (tests/e2e/browser) drive Debian's Chromium through Playwright (the dev
+# extra), never a browser Playwright downloads, and check each screen with axe-core from npm,
+# locked in tests/e2e/browser/package-lock.json. Chromium (and its driver, for Selenium users)
+# is installed only where the machine has none: apt-get, as root or through sudo.
+BROWSER_TESTS := tests/e2e/browser
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q
+
+browser: $(CHROMIUM) $(BROWSER_TESTS)/node_modules/.installed
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -q
+	$(APT_INSTALL) chromium chromium-driver
+
+$(BROWSER_TESTS)/node_modules/.installed: $(BROWSER_TESTS)/package-lock.json
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -q && $(APT_INSTALL) npm; }
+	npm ci --prefix $(BROWSER_TESTS) --no-audit --no-fund --loglevel=error
 	@touch $@
 
 $(CHECKOV)/.installed: pyproject.toml
@@ -121,8 +141,9 @@ unit: install
 integration: install
 	$(BIN)/pytest $(PYTEST_ARGS) tests/integration
 
-# The end-to-end tests start the local stack from .venv, as `make run` would.
-e2e: install install-local
+# The end-to-end tests start the local stack from .venv, as `make run` would; the browser ones
+# among them need Chromium and axe-core (`make browser`).
+e2e: install install-local browser
 	$(BIN)/pytest $(PYTEST_ARGS) tests/e2e
 
 # Tests pass on any date: after the first pass, the unit and integration suites run again with
@@ -138,7 +159,7 @@ DAYS_AHEAD := 365
 # beside the 3.13 pass left a core idle for its last 7 minutes. The end-to-end and storage-level
 # folders print as they run; the other two print when all are done. The target fails if any of
 # them does.
-test: lint typecheck template build install-local
+test: lint typecheck template build install-local browser
 ifneq ($(PYTHON313),)
 	$(MAKE) $(VENV313)/.installed
 	@short=$$(mktemp); again=$$(mktemp); \
@@ -174,12 +195,20 @@ test-313: build $(VENV313)/.installed
 run: install-local
 	$(VENV)/bin/python -m local.stack
 
-bench: install
+bench: install install-local
 	$(BIN)/python -m bench
+
+# Ten minutes of eight clients against a local stack of its own while faults strike, the clock
+# moves and the sweep runs; then every invariant is checked (local/soak.py). SOAK_SECONDS=60
+# for a shorter one; `make test` runs 30 seconds of it (tests/e2e/test_soak.py).
+SOAK_SECONDS ?= 600
+soak: install install-local
+	$(BIN)/python -m local.soak --seconds $(SOAK_SECONDS)
 
 # docs/openapi.json is the document GET /openapi.json serves; a test fails while they differ.
 openapi: install
 	$(BIN)/python -m local.openapi
 
 clean:
-	rm -rf $(VENV) $(DEV) $(TOOLS) $(CHECKOV) $(VENV313) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(DEV) $(TOOLS) $(CHECKOV) $(VENV313) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis \
+		$(BROWSER_TESTS)/node_modules artifacts

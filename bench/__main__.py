@@ -29,6 +29,7 @@ SECTIONS = (
     "local",
     "webhooks",
     "package",
+    "soak",
 )
 
 
@@ -54,6 +55,7 @@ def _runners(args: argparse.Namespace) -> dict[str, Callable[[], Section]]:
         notify,
         package,
         slots,
+        soak,
         stack,
         sweep,
         webhooks,
@@ -74,6 +76,7 @@ def _runners(args: argparse.Namespace) -> dict[str, Callable[[], Section]]:
         "local": local_stack.run,
         "webhooks": lambda: webhooks.run(grants=args.webhook_grants),
         "package": package.run,
+        "soak": lambda: soak.run(args.soak_seconds),
     }
 
 
@@ -104,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=100,
         help="grants made through the local stack for the webhooks' deliveries a second",
+    )
+    parser.add_argument(
+        "--soak-seconds", type=float, default=600.0, help="how long the soak's clients work"
     )
     args = parser.parse_args(argv)
 

@@ -24,8 +24,16 @@ class Route:
         return f"{self.method} {self.path}"
 
     @property
+    def greedy(self) -> bool:
+        """True for a path ending in a greedy variable (``/app/{proxy+}``), which takes the
+        rest of the path, slashes included, down to nothing (``/app/``)."""
+        return self.path.endswith("+}")
+
+    @property
     def pattern(self) -> re.Pattern[str]:
-        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.path))
+        regex = re.escape(self.path)
+        regex = re.sub(r"\\\{(\w+)\\\+\\\}$", r"(?P<\1>.*)", regex)  # greedy
+        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", regex)
         return re.compile(f"^{regex}$")
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
@@ -58,8 +66,9 @@ def http_routes(loaded: dict[str, Any] | None = None) -> list[Route]:
 
 
 def find(routes: list[Route], method: str, path: str) -> tuple[Route, dict[str, str]] | None:
-    """The route for a request; literal paths win over ones with parameters, as in API Gateway."""
-    ranked = sorted(routes, key=lambda r: r.path.count("{"))
+    """The route for a request; as in API Gateway, literal paths win over ones with parameters,
+    and a greedy variable (``{proxy+}``) only takes what no other route does."""
+    ranked = sorted(routes, key=lambda r: (r.greedy, r.path.count("{")))
     for route in ranked:
         parameters = route.match(method, path)
         if parameters is not None:

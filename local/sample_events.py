@@ -19,6 +19,7 @@ PATH_VALUES = {
     "account_id": "personal-demo-member",
     "service_id": "s1",
     "coach_id": "demo-coach",
+    "proxy": "coaching-sessions.js",
     "webhook_id": "5b1f3c9d2e7a4b6c8d0e1f2a3b4c5d6e",
     "delivery_id": "20300115T090000Z-0000000002-3f2a9c1b7d5e4a6f",
 }
@@ -55,6 +56,7 @@ SAMPLES: dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None]] = {
     ),
     "GET /sessions": (MEMBER, None),
     "GET /sessions/{session_id}": (MEMBER, None),
+    "GET /sessions/{session_id}/history": (MEMBER, None),
     "POST /sessions/{session_id}/approve": (COACH, None),
     "POST /sessions/{session_id}/decline": (COACH, {"reason": "Fully booked that week"}),
     "GET /sessions/{session_id}/cancellation": (MEMBER, None),
@@ -115,6 +117,8 @@ SAMPLES: dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None]] = {
     "POST /webhooks/{webhook_id}/deliveries/{delivery_id}/retry": (ADMIN, None),
     "GET /openapi.json": (None, None),
     "GET /docs": (None, None),
+    "GET /app": (None, None),
+    "GET /app/{proxy+}": (None, None),
 }
 QUERIES: dict[str, dict[str, str]] = {
     "GET /services": {"coach_id": "demo-coach"},
@@ -158,9 +162,10 @@ def sample(route: Route) -> dict[str, Any]:
     path = route.path
     parameters = {}
     for name, value in PATH_VALUES.items():
-        if "{" + name + "}" in path:
-            path = path.replace("{" + name + "}", value)
-            parameters[name] = value
+        for variable in ("{" + name + "}", "{" + name + "+}"):  # {proxy+}: a greedy variable
+            if variable in path:
+                path = path.replace(variable, value)
+                parameters[name] = value
     event = http_event(
         method=route.method,
         path=path,

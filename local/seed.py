@@ -97,6 +97,9 @@ def seed(store: Storage, now: datetime) -> dict[str, Any]:
 
     refundable = book(_slot(now + timedelta(days=3)), now - timedelta(days=1))
     late = book(_slot(now + timedelta(hours=5)), now - timedelta(days=1), group.id)
+    # Inside its window too: a member's move of it waits for the coach's approval (the demo
+    # page's "Reschedule", then the coach's "Approve").
+    soon = book(_slot(now + timedelta(hours=8)), now - timedelta(days=1))
     past = book(_slot(now - timedelta(days=2)), now - timedelta(days=10))
     canceled = book(_slot(now + timedelta(days=6)), now - timedelta(days=2))
     operations.cancel(
@@ -108,6 +111,7 @@ def seed(store: Storage, now: datetime) -> dict[str, Any]:
         "sessions": {
             "upcoming_refundable": refundable,
             "upcoming_not_refundable": late,
+            "upcoming_move_needs_approval": soon,
             "past": past,
             "canceled": canceled,
         },

@@ -4,7 +4,7 @@ Embedded AWS (moto) with the template's tables, streams, queues, SES, event bus 
 the HTTP API on http://127.0.0.1:3000 (``PORT`` to change); the streams and queues feeding the
 functions the template attaches to them (notify, publish, deliver); the scheduled functions on
 their schedules (the sweep, webhook retries); demo data; and the local routes of docs/api.md
-(health, mailbox, events, clock, sweep, webhook retries, faults).
+(health, mailbox, events, clock, sweep, webhook retries, faults, and the demo page's token).
 
 Webhooks may go to this machine's loopback addresses here, over http too
 (``WEBHOOKS_ALLOW_LOOPBACK``, on unless the environment sets it to ``false``), so that a
@@ -127,6 +127,7 @@ class Stack:
             ("GET", "/_local/faults"): self._faults,
             ("POST", "/_local/faults"): self._arm,
             ("DELETE", "/_local/faults"): self._clear_faults,
+            ("GET", "/_local/token"): self._token,
         }
 
     def _health(self, _: Request) -> tuple[int, Any]:
@@ -200,6 +201,23 @@ class Stack:
         self.faults.clear()
         return 200, {"items": []}
 
+    def _token(self, request: Request) -> tuple[int, Any]:
+        """A demo user's token: the demo page's picker (``/app/?as=demo-member``) signs in with
+        it. Demo users only; this route, like every ``/_local`` one, is never deployed."""
+        user = next((u for u in USERS if u.sub == request.args.get("as")), None)
+        if user is None:
+            return 422, {"error": f"as must be one of {', '.join(u.sub for u in USERS)}"}
+        token = auth.mint(
+            user.sub, user.role.value, email=user.email, name=user.name, zoneinfo=user.zoneinfo
+        )
+        return 200, {
+            "token": token,
+            "sub": user.sub,
+            "role": user.role.value,
+            "name": user.name,
+            "expires_in": auth.TOKEN_LIFETIME_SECONDS,
+        }
+
     # --- what to tell the user --------------------------------------------------------------
 
     def banner(self) -> str:
@@ -209,6 +227,7 @@ class Stack:
             "Coaching sessions backend is running locally.",
             f"  API        {base}",
             f"  Docs       {base}/docs   (OpenAPI: {base}/openapi.json)",
+            f"  App        {base}/app/?as=demo-member   (or ?as=demo-coach: the screens)",
             f"  Mailbox    {base}/_local/mailbox   (and .eml files in {self.mailbox.folder})",
             f"  Events     {base}/_local/events    (what reached the event bus)",
             f'  Clock      {base}/_local/clock     (POST {{"advance_seconds": 3600}} to move on)',

@@ -24,7 +24,9 @@ from coaching.api import (
 )
 from coaching.observability import metrics
 
-app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
+app = APIGatewayHttpResolver(
+    enable_validation=True, response_validation_error_http_code=500, serializer=http.serialize
+)
 http.setup(app)
 
 

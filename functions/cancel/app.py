@@ -14,7 +14,9 @@ from coaching import clock, http, operations, runtime
 from coaching.api import CancelBody, PathId, QuoteView, SessionView, quote_view, session_view
 from coaching.observability import outcome_metrics
 
-app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
+app = APIGatewayHttpResolver(
+    enable_validation=True, response_validation_error_http_code=500, serializer=http.serialize
+)
 http.setup(app)
 
 
@@ -36,7 +38,9 @@ def cancel(
     body: Annotated[CancelBody, Body()] = CancelBody(),  # noqa: B008 (never mutated)
 ) -> SessionView:
     caller, now = http.caller(app), clock.now()
-    session = operations.cancel(runtime.storage(), caller, session_id, body.reason, now)
+    session = operations.cancel(
+        runtime.storage(), caller, session_id, body.reason, now, body.expected_refund_credits
+    )
     refunded = (
         session.refund.credits if session.cancellation and session.cancellation.refundable else 0
     )

@@ -43,7 +43,9 @@ def record_handler(record: DynamoDBRecord, lambda_context: LambdaContext) -> Non
     if not is_session(change.get("Keys", {})):
         return
     old, new = _session(change.get("OldImage")), _session(change.get("NewImage"))
-    due = notifications.decide(old, new)
+    due = notifications.decide(
+        old, new, current=lambda: runtime.storage().get_session(new.id) if new else None
+    )
     if new is not None:
         kinds = sorted({n.kind.value for n in due})
         logger.info(

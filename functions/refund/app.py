@@ -15,7 +15,9 @@ from coaching import clock, http, operations, runtime
 from coaching.api import NoShowBody, PathId, RefundBody, SessionView, session_view
 from coaching.observability import outcome_metrics
 
-app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
+app = APIGatewayHttpResolver(
+    enable_validation=True, response_validation_error_http_code=500, serializer=http.serialize
+)
 http.setup(app)
 
 

@@ -25,7 +25,9 @@ from coaching.api import (
     service_view,
 )
 
-app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
+app = APIGatewayHttpResolver(
+    enable_validation=True, response_validation_error_http_code=500, serializer=http.serialize
+)
 http.setup(app)
 
 

@@ -15,17 +15,21 @@ from coaching.api import (
     ApproveBody,
     BookBody,
     DeclineBody,
+    HistoryPage,
     OptionalQueryId,
     PathId,
     SessionList,
     SessionView,
+    history_page,
     parse_statuses,
     session_view,
 )
 from coaching.formats import EMAIL_PATTERN
 from coaching.observability import metrics, outcome_metrics
 
-app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
+app = APIGatewayHttpResolver(
+    enable_validation=True, response_validation_error_http_code=500, serializer=http.serialize
+)
 http.setup(app)
 
 
@@ -97,6 +101,21 @@ def detail(session_id: PathId) -> SessionView:
     caller = http.caller(app)
     session = operations.view_session(runtime.storage(), caller, session_id)
     return session_view(session, caller, clock.now())
+
+
+@app.get(
+    "/sessions/<session_id>/history",
+    summary="Every change of a session, oldest first",
+    tags=["Sessions"],
+)
+def history(
+    session_id: PathId,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    next_token: Annotated[str | None, Query(max_length=20)] = None,
+) -> HistoryPage:
+    caller = http.caller(app)
+    entries, token = operations.history_of(runtime.storage(), caller, session_id, limit, next_token)
+    return history_page(entries, token)
 
 
 @app.post("/sessions/<session_id>/approve", summary="Accept a booking request", tags=["Sessions"])

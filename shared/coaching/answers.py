@@ -20,8 +20,10 @@ WRITE: Refusals = (
     errors.IdempotencyKeyInvalid,
     errors.IdempotencyKeyReused,
     errors.Conflict,
+    errors.RecordTooLarge,
 )
-"""A POST or PUT: it takes an Idempotency-Key, and may lose a race to others too often."""
+"""A POST or PUT: it takes an Idempotency-Key, may lose a race to others too often, and (what
+the service's bounds should never let happen) could meet DynamoDB's item size."""
 PATH_ID: Refusals = (errors.NotFound,)
 """A route with an id in its path: an id that is not one, or names nothing the caller may see."""
 QUERY: Refusals = (errors.ValidationFailed,)
@@ -52,8 +54,13 @@ ROUTES: dict[str, Refusals] = {
         errors.InsufficientCredits,
     ),
     "GET /sessions/{session_id}": PATH_ID,
+    "GET /sessions/{session_id}/history": (*PATH_ID, *QUERY),
     "GET /sessions/{session_id}/cancellation": PATH_ID,
-    "POST /sessions/{session_id}/cancel": (*_SESSION_WRITE, errors.SessionNotUpcoming),
+    "POST /sessions/{session_id}/cancel": (
+        *_SESSION_WRITE,
+        errors.SessionNotUpcoming,
+        errors.QuoteChanged,
+    ),
     "POST /sessions/{session_id}/approve": (*_SESSION_WRITE, errors.Forbidden, errors.NotPending),
     "POST /sessions/{session_id}/decline": (*_SESSION_WRITE, errors.Forbidden, errors.NotPending),
     "POST /sessions/{session_id}/reschedule": (
@@ -105,12 +112,21 @@ ROUTES: dict[str, Refusals] = {
 }
 PUBLIC_ROUTES = frozenset({"GET /openapi.json", "GET /docs"})
 """Routes outside the authorizer that answer documents, not data: only a fault of ours."""
+FILE_ROUTES: dict[str, Refusals] = {
+    "GET /app": (),
+    "GET /app/{proxy+}": (errors.NotFound,),
+}
+"""The web component's files, outside the authorizer too: a name that is no file is 404."""
 
 
 def refusals(route_key: str) -> list[type[DomainError]]:
     """What ``route_key`` ("POST /sessions") may answer when it refuses, by status then code."""
-    own = (errors.InternalError,) if route_key in PUBLIC_ROUTES else ROUTES[route_key]
-    found = set(own if route_key in PUBLIC_ROUTES else (*EVERY_ROUTE, *own))
+    if route_key in PUBLIC_ROUTES:
+        found: set[type[DomainError]] = {errors.InternalError}
+    elif route_key in FILE_ROUTES:
+        found = {errors.InternalError, *FILE_ROUTES[route_key]}
+    else:
+        found = {*EVERY_ROUTE, *ROUTES[route_key]}
     return sorted(found, key=lambda error: (error.status, error.code))
 
 

@@ -20,6 +20,8 @@ from coaching.errors import ValidationFailed
 from coaching.formats import ID_MAX_LENGTH, ID_PATTERN
 from coaching.free_times import FreeTime
 from coaching.models import (
+    DEFAULT_MAX_RESCHEDULES,
+    HISTORY_KEPT,
     MAX_REASON_LENGTH,
     MAX_REFUND_TIERS,
     MAX_RESCHEDULES,
@@ -105,8 +107,18 @@ class BookBody(Body):
     timezone: TimeZoneName | None = None
 
 
+_EXPECTED_REFUND_DOC = (
+    "The `refund_credits` of the quote the person confirmed. When a cancel now would give back "
+    "another amount (the window closed meanwhile), the cancel is refused with 409 "
+    "`QUOTE_CHANGED` and nothing changes."
+)
+
+
 class CancelBody(Body):
     reason: Reason | None = None
+    expected_refund_credits: (
+        Annotated[StrictInt, Field(ge=0, le=10_000, description=_EXPECTED_REFUND_DOC), WHOLE] | None
+    ) = None
 
 
 class RescheduleBody(Body):
@@ -183,7 +195,18 @@ class CreateServiceBody(Body):
     requires_approval: StrictBool = False
     request_ttl_hours: Annotated[StrictInt, Field(ge=1, le=720), WHOLE] = 48
     late_reschedule_requires_approval: StrictBool = True
-    max_reschedules: Annotated[StrictInt, Field(ge=0, le=MAX_RESCHEDULES), WHOLE] | None = None
+    max_reschedules: Annotated[
+        StrictInt | None,
+        Field(
+            ge=0,
+            le=MAX_RESCHEDULES,
+            description=(
+                f"How often a member may move one session, 0 to {MAX_RESCHEDULES}; left out or "
+                f"null: {DEFAULT_MAX_RESCHEDULES}."
+            ),
+        ),
+        WHOLE,
+    ] = DEFAULT_MAX_RESCHEDULES
     cancel_reason_required: StrictBool = False
     refund_tiers: (
         Annotated[
@@ -238,7 +261,7 @@ class PolicyView(Policy):
     """The policy fixed at booking, and what of it is left for the member now."""
 
     reschedules_left: int | None
-    """Moves the member may still make under ``max_reschedules``; null when there is no limit."""
+    """Moves the member may still make under ``max_reschedules``."""
 
 
 class RebookView(View):
@@ -289,7 +312,17 @@ class SessionView(View):
     """``{party, marked_by, marked_at}`` once a no-show is marked, else null."""
     reschedule_request: RescheduleRequest | None
     request_expires_at: datetime | None
-    history: list[HistoryEvent]
+    history: Annotated[
+        list[HistoryEvent],
+        Field(
+            description=(
+                f"The latest changes, oldest first: at most {HISTORY_KEPT}. Every change is "
+                "listed by GET /sessions/{session_id}/history."
+            )
+        ),
+    ]
+    history_count: int
+    """How many changes the session has had in all."""
     actions: ActionsView
     rebook: RebookView | None
     created_at: datetime
@@ -303,11 +336,14 @@ def session_view(session: Session, caller: Caller, now: datetime) -> SessionView
             exclude={
                 "version": True,
                 "history": True,
+                "history_count": True,
+                "member_moves": True,
                 "policy": True,
                 "cancellation": {"canceled_by_contact"},
             }
         ),
         history=session.history,
+        history_count=session.changes,
         policy=PolicyView(
             **session.policy.model_dump(), reschedules_left=rules.reschedules_left(session)
         ),
@@ -320,6 +356,24 @@ def session_view(session: Session, caller: Caller, now: datetime) -> SessionView
         )
         if actions.can_rebook
         else None,
+    )
+
+
+class HistoryEntryView(HistoryEvent):
+    """A change of a session, with its number: 1 is the booking, each change the next."""
+
+    number: int
+
+
+class HistoryPage(View):
+    items: list[HistoryEntryView]
+    next_token: str | None
+
+
+def history_page(entries: list[tuple[int, HistoryEvent]], token: str | None) -> HistoryPage:
+    return HistoryPage(
+        items=[HistoryEntryView(**e.model_dump(), number=n) for n, e in entries],
+        next_token=token,
     )
 
 

@@ -109,7 +109,7 @@ def session_events(old: Session | None, new: Session | None) -> list[DomainEvent
         return []
     if old is not None and (old.id != new.id or new.version <= old.version):
         return []
-    gained = new.history[len(old.history) :] if old is not None else new.history[-1:]
+    gained = new.events_since(old)
     returned = new.refund.credits - (old.refund.credits if old is not None else 0)
     events: list[DomainEvent] = []
     for event in gained:

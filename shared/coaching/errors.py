@@ -107,6 +107,10 @@ class RescheduleLimitReached(DomainError):
     code, status, title = "RESCHEDULE_LIMIT_REACHED", 409, "Reschedule limit reached"
 
 
+class QuoteChanged(DomainError):
+    """A cancel would now give back another amount than the quote the person confirmed."""
+
+    code, status, title = "QUOTE_CHANGED", 409, "Cancellation quote changed"
 class WebhookLimitReached(DomainError):
     """An admin already has as many webhook endpoints as one may have."""
 
@@ -133,6 +137,13 @@ class IdempotencyKeyInvalid(DomainError):
     """An Idempotency-Key header that is empty, too long, or holds other than visible ASCII."""
 
     code, status, title = "IDEMPOTENCY_KEY_INVALID", 400, "Invalid idempotency key"
+
+
+class RecordTooLarge(DomainError):
+    """A change that would take a stored record past DynamoDB's item size. The service bounds
+    what it stores so that no request should meet this; it answers 4xx if one ever does."""
+
+    code, status, title = "RECORD_TOO_LARGE", 422, "Record too large"
 
 
 class NoShowAlreadyMarked(DomainError):
@@ -164,12 +175,14 @@ ALL_ERRORS: tuple[type[DomainError], ...] = (
     InsufficientCredits,
     NotPending,
     RescheduleLimitReached,
+    QuoteChanged,
     WebhookLimitReached,
     WebhookDisabled,
     Conflict,
     IdempotencyKeyReused,
     IdempotencyKeyInvalid,
     NoShowAlreadyMarked,
+    RecordTooLarge,
     InternalError,
     Throttled,
 )

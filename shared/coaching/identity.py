@@ -42,9 +42,20 @@ def _role(claims: Mapping[str, Any], trust_role_claim: bool) -> Role:
     return Role.MEMBER
 
 
+MAX_NAME_LENGTH = 200
+MAX_EMAIL_LENGTH = 254
+"""An address no mail system takes is no address (RFC 5321's path limit)."""
+
+
+def _name(claims: Mapping[str, Any]) -> str | None:
+    """The token's name, cut to what a session keeps (its item stays bounded)."""
+    name = claims.get("name")
+    return name[:MAX_NAME_LENGTH] if isinstance(name, str) and name else None
+
+
 def _email(claims: Mapping[str, Any]) -> str | None:
     email = claims.get("email")
-    if not isinstance(email, str) or not email:
+    if not isinstance(email, str) or not email or len(email) > MAX_EMAIL_LENGTH:
         return None
     # API Gateway passes booleans on as strings; a provider that does not say is believed.
     verified = claims.get("email_verified")
@@ -74,7 +85,7 @@ def caller_from_claims(
             id=claims["sub"],
             role=_role(claims, trust_role_claim),
             email=_email(claims),
-            name=claims.get("name") if isinstance(claims.get("name"), str) else None,
+            name=_name(claims),
             timezone=_zone(claims),
         )
     except ValidationError as error:  # a subject no id of ours can be: not a user we know

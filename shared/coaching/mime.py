@@ -34,7 +34,18 @@ def _text(content: str, subtype: str) -> MIMENonMultipart:
     return part
 
 
-def message(email: Email, *, sender: str, attachments: Sequence[Attachment] = ()) -> bytes:
+CHANGE_HEADER = "X-Coaching-Change"
+"""Names the change and recipient an email is about (session, version, kind, side): ids only.
+A mail filter, or a check that each change mailed each recipient once, reads it."""
+
+
+def message(
+    email: Email,
+    *,
+    sender: str,
+    attachments: Sequence[Attachment] = (),
+    change: str | None = None,
+) -> bytes:
     body = MIMEMultipart("alternative")
     body.attach(_text(email.text, "plain"))
     body.attach(_text(email.html, "html"))
@@ -45,6 +56,8 @@ def message(email: Email, *, sender: str, attachments: Sequence[Attachment] = ()
     # read back as written (typeshed types compat32 headers as str only).
     subject = email.subject
     mime["Subject"] = subject if subject.isascii() else cast(str, Header(subject, _UTF8))
+    if change is not None:
+        mime[CHANGE_HEADER] = change
     mime.attach(body)
     for attachment in attachments:
         part = MIMEBase(attachment.maintype, attachment.subtype, charset="utf-8")

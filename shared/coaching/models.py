@@ -111,6 +111,17 @@ SessionCredits = Annotated[int, Field(ge=1, le=10_000)]
 
 MAX_REFUND_TIERS = 4
 MAX_RESCHEDULES = 100
+DEFAULT_MAX_RESCHEDULES = 5
+"""How often a member may move one session unless its service says otherwise: each move tells
+the coach, so no member can flood them."""
+
+
+def move_limit(value: int | None) -> int:
+    """A limit left out, or stored as null before every service had one: the default."""
+    return DEFAULT_MAX_RESCHEDULES if value is None else value
+
+
+MemberMoveLimit = Annotated[int | None, Field(ge=0, le=MAX_RESCHEDULES), AfterValidator(move_limit)]
 NO_SHOW_MARKING_DAYS = 7
 """A no-show may be marked from the session's start until this many days after its end."""
 
@@ -159,8 +170,9 @@ class Service(Model):
     late_reschedule_requires_approval: bool = True
     """When true, a member may ask to move a session once its cancellation window has closed;
     the coach decides."""
-    max_reschedules: Annotated[int, Field(ge=0, le=MAX_RESCHEDULES)] | None = None
-    """How many times a member may move one session; None: no limit."""
+    max_reschedules: MemberMoveLimit = DEFAULT_MAX_RESCHEDULES
+    """How many times a member may move one session (services stored with none get the
+    default)."""
     cancel_reason_required: bool = False
     """When true, a member must say why they cancel."""
     refund_tiers: RefundTiers | None = None
@@ -220,7 +232,8 @@ class Policy(Model):
     kept_after_move: bool = False
     """True when the coach or support moved the session while the member could still cancel
     with a full refund: that right then lasts until the new start, which ``refundable_until`` is."""
-    max_reschedules: int | None = None
+    max_reschedules: MemberMoveLimit = DEFAULT_MAX_RESCHEDULES
+    """Sessions booked before every service had a limit get the default too."""
     cancel_reason_required: bool = False
     refund_tiers: list[RefundTier] = []
     """Longest notice first. Sessions booked before tiers existed read with the default."""
@@ -288,6 +301,14 @@ HistoryKind = Literal[
 ]
 
 
+HISTORY_KEPT = 12
+"""The most history entries a session item holds; older ones live in items of their own, so
+that no sequence of changes takes a session (or a keyed request's answer) past its size bound."""
+MAX_SESSION_ITEM_BYTES = 64 * 1024
+"""What a session item, and the answer a keyed change stores with its key, stay under (docs/api.md):
+``HISTORY_KEPT`` entries with reasons of ``MAX_REASON_LENGTH`` four-byte characters included."""
+
+
 class HistoryEvent(Model):
     at: UtcDatetime
     kind: HistoryKind
@@ -333,8 +354,35 @@ class Session(Model):
     request_expires_at: UtcDatetime | None = None
     """For a REQUESTED booking: when it expires unless the coach answers."""
     history: list[HistoryEvent] = []
+    """The latest changes, oldest first, at most ``HISTORY_KEPT`` of them (a session written
+    before that bound may hold more until its next change). Older ones are kept beside the
+    session, one item each, and listed with the rest by GET /sessions/{id}/history."""
+    history_count: int | None = None
+    """How many changes the session has had; None on sessions written before it was kept, whose
+    history is then whole (``changes``)."""
+    member_moves: int | None = None
+    """How often its member moved it (their moves and approved requests); None on sessions
+    written before it was kept, where the history counts them."""
     created_at: UtcDatetime
     version: int = 1
+
+    @property
+    def changes(self) -> int:
+        """Every change the session has had, those kept beside it included."""
+        return len(self.history) if self.history_count is None else self.history_count
+
+    def events_since(self, old: "Session | None") -> list[HistoryEvent]:
+        """The history entries the write from ``old`` to this version added (a new session: the
+        one that made it). Counted by changes, not by the history kept, which is the latest."""
+        if old is None:
+            return self.history[-1:]
+        gained = self.changes - old.changes
+        return self.history[-gained:] if gained > 0 else []
+
+    @property
+    def spilled(self) -> int:
+        """How many of its oldest changes are kept beside it rather than in ``history``."""
+        return self.changes - len(self.history)
 
     @property
     def refundable_credits(self) -> int:

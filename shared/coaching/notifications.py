@@ -35,6 +35,7 @@ completed                nobody: a sweep's bookkeeping
 A person without an email address on the session cannot be told and gets no notification.
 """
 
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from typing import Literal
@@ -137,6 +138,9 @@ class Facts(Model):
     refund_steps: list[RefundStep] = Field(default_factory=list)
     """For a service with partial refund tiers: what a cancel returns until when, earliest
     first. Empty for the help page's rule (all of it until ``refundable_until``, then nothing)."""
+    change: int | None = None
+    """Which of the session's changes this is (1: the booking): to tell whether later ones have
+    overtaken it."""
 
 
 class Notification(Model):
@@ -186,24 +190,80 @@ _TOLD_WHATEVER_ACTED: dict[NotificationKind, tuple[Audience, ...]] = {
 """Kinds with fixed recipients; every other kind tells the parties who did not act."""
 
 
-def decide(old: Session | None, new: Session | None) -> list[Notification]:
-    """The emails one write of a session means, in a stable order (member first)."""
+def decide(
+    old: Session | None,
+    new: Session | None,
+    current: Callable[[], Session | None] | None = None,
+) -> list[Notification]:
+    """The emails one write of a session means, in a stable order (member first).
+
+    ``current`` reads the session as it is now. When given, the coach's email about a member's
+    move, move request or withdrawal is left out if later changes, all of them the member's own
+    moves, requests or withdrawals, have overtaken it: a burst of moves tells the coach once,
+    at the state it settled in (``overtaken``). It is read only when such an email is due.
+    """
     if new is None:
         return []
     if old is not None and (old.id != new.id or new.version <= old.version):
         return []
     # A new item is explained by the event that created it; a changed one by the events it
     # gained (one per write, as every write appends one).
-    events = new.history[len(old.history) :] if old is not None else new.history[-1:]
-    return [notification for event in events for notification in _notifications(old, new, event)]
+    events = new.events_since(old)
+    first = new.changes - len(events) + 1
+    due = [
+        notification
+        for number, event in enumerate(events, start=first)
+        for notification in _notifications(old, new, event, number)
+    ]
+    if current is None or not any(_overtakable(n) for n in due):
+        return due
+    now = current()
+    return [n for n in due if now is None or not overtaken(n, now)]
 
 
-def _notifications(old: Session | None, new: Session, event: HistoryEvent) -> list[Notification]:
+_MEMBER_MOVES = frozenset(
+    {
+        NotificationKind.RESCHEDULED,
+        NotificationKind.RESCHEDULE_REQUESTED,
+        NotificationKind.RESCHEDULE_WITHDRAWN,
+    }
+)
+_MEMBER_MOVE_EVENTS: frozenset[HistoryKind] = frozenset(
+    {"RESCHEDULED", "RESCHEDULE_REQUESTED", "RESCHEDULE_WITHDRAWN"}
+)
+
+
+def _overtakable(notification: Notification) -> bool:
+    return (
+        notification.audience == "coach"
+        and notification.facts.acted_by == "member"
+        and notification.kind in _MEMBER_MOVES
+    )
+
+
+def overtaken(notification: Notification, current: Session) -> bool:
+    """Whether the coach's email about a member's move is old news: the session has changed
+    since, and every later change is another move, request or withdrawal of the member's, the
+    last of which the coach is told about instead."""
+    if not _overtakable(notification) or notification.facts.change is None:
+        return False
+    later = current.changes - notification.facts.change
+    if later <= 0 or later > len(current.history):
+        return False  # nothing later, or later changes no longer kept to look at: tell it
+    return all(
+        event.kind in _MEMBER_MOVE_EVENTS and party(event) == "member"
+        for event in current.history[-later:]
+    )
+
+
+def _notifications(
+    old: Session | None, new: Session, event: HistoryEvent, number: int
+) -> list[Notification]:
     kind = _KINDS.get(event.kind)
     if kind is None or not _consistent(kind, new):
         return []
     acted_by = party(event)
-    facts = _facts(kind, old, new, event, acted_by)
+    facts = _facts(kind, old, new, event, acted_by).model_copy(update={"change": number})
     people: dict[Audience, Person | None] = {
         "member": new.member,
         "coach": new.coach,

@@ -251,7 +251,12 @@ class Notifier:
         """The SESv2 ``SendEmail`` arguments for a rendered email: the MIME message (text, HTML
         and the calendar invite, if the email carries one) as ``Content.Raw``."""
         invite = invites.invite(notification, organizer=self.sender, base_url=self.base_url)
-        raw = mime.message(email, sender=self.sender, attachments=[invite] if invite else [])
+        raw = mime.message(
+            email,
+            sender=self.sender,
+            attachments=[invite] if invite else [],
+            change=notification.claim_key,
+        )
         request: dict[str, Any] = {
             "FromEmailAddress": self.sender,
             "Destination": {"ToAddresses": [email.to]},

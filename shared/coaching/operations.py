@@ -19,6 +19,7 @@ from typing import Literal, TypeVar
 from coaching import free_times, rules
 from coaching.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from coaching.models import (
+    HISTORY_KEPT,
     Account,
     AccountKind,
     AccountRef,
@@ -66,17 +67,27 @@ def _new_id() -> str:
     return uuid.uuid4().hex
 
 
+SPILLED_AT_ONCE = 25
+"""The most history entries one write moves out of a session item (a session written before
+the bound may hold many more): each is one more item of the change's transaction."""
+
+
 def _bump(session: Session, event: HistoryEvent, **changes: object) -> Session:
     """The next version of a session, with one more event in its history.
 
-    Validated like any new session (not ``model_copy``, which takes values as they come): a time
-    given with another offset is kept, and answered, in UTC.
+    The item keeps the latest ``HISTORY_KEPT`` entries; storage writes the ones that leave it
+    beside it in the same transaction. Validated like any new session (not ``model_copy``,
+    which takes values as they come): a time given with another offset is kept in UTC.
     """
+    history = [*session.history, event]
+    kept = max(HISTORY_KEPT, len(history) - SPILLED_AT_ONCE)
     return Session.model_validate(
         {
             **dict(session),
             **changes,
-            "history": [*session.history, event],
+            "history": history[-kept:],
+            "history_count": session.changes + 1,
+            "member_moves": rules.member_moves(session) + rules.is_member_move(event),
             "version": session.version + 1,
         }
     )
@@ -308,6 +319,8 @@ def book(
                     credits=session_type.credits,
                 )
             ],
+            history_count=1,
+            member_moves=0,
             created_at=now,
         )
         store.save_session(
@@ -376,6 +389,13 @@ def view_session(store: Storage, caller: Caller, session_id: str) -> Session:
     return session
 
 
+def history_of(
+    store: Storage, caller: Caller, session_id: str, limit: int, token: str | None
+) -> tuple[list[tuple[int, HistoryEvent]], str | None]:
+    """Every change of a session, oldest first, for those who may read it."""
+    return store.history_of(view_session(store, caller, session_id), limit, token)
+
+
 def quote_cancellation(
     store: Storage, caller: Caller, session_id: str, now: datetime
 ) -> rules.CancellationQuote:
@@ -416,13 +436,22 @@ def _close(
 
 
 def cancel(
-    store: Storage, caller: Caller, session_id: str, reason: str | None, now: datetime
+    store: Storage,
+    caller: Caller,
+    session_id: str,
+    reason: str | None,
+    now: datetime,
+    expected_refund_credits: int | None = None,
 ) -> Session:
-    """Cancel an upcoming session; inside the free window the credits go back in the same step."""
+    """Cancel an upcoming session; inside the free window the credits go back in the same step.
+
+    With ``expected_refund_credits`` (what the caller's quote said), only while a cancel still
+    gives back exactly that (``rules.plan_cancel``).
+    """
 
     def attempt() -> Session:
         session, accounts = _visible_session_and_likely_payer(store, caller, session_id)
-        quote = rules.plan_cancel(caller, session, now, reason)
+        quote = rules.plan_cancel(caller, session, now, reason, expected_refund_credits)
         movement, refund = None, session.refund
         if quote.refund_credits > 0:
             movement = Movement(

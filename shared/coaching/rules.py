@@ -22,6 +22,7 @@ from coaching.errors import (
     NotFound,
     NothingToRefund,
     NotPending,
+    QuoteChanged,
     RescheduleLimitReached,
     RescheduleWindowClosed,
     SessionNotUpcoming,
@@ -46,6 +47,7 @@ from coaching.models import (
     Service,
     Session,
     SessionStatus,
+    move_limit,
     personal_account_id,
 )
 
@@ -301,18 +303,35 @@ def cancellation_quote(session: Session, now: datetime) -> CancellationQuote:
 
 
 def plan_cancel(
-    caller: Caller, session: Session, now: datetime, reason: str | None = None
+    caller: Caller,
+    session: Session,
+    now: datetime,
+    reason: str | None = None,
+    expected_refund_credits: int | None = None,
 ) -> CancellationQuote:
     """Member, coach and support may cancel any upcoming session of theirs.
 
-    Where the service asks for it, a member must say why (coach and support need not).
+    Where the service asks for it, a member must say why (coach and support need not). A caller
+    who names the refund they were quoted (``expected_refund_credits``) cancels only while a
+    cancel still gives back exactly that: a window that closed between the quote and the
+    confirmation refuses the cancel rather than turn a refunded one into a spent one.
     """
     who = require_visible(caller, session)
     if who == "member" and session.policy.cancel_reason_required and not (reason or "").strip():
         raise ValidationFailed.on("reason", "is required to cancel a session of this service")
     if not not_started(session, now):
         raise SessionNotUpcoming("Only a session that has not started can be canceled.")
-    return cancellation_quote(session, now)
+    quote = cancellation_quote(session, now)
+    if expected_refund_credits is not None and quote.refund_credits != expected_refund_credits:
+        raise QuoteChanged(
+            f"The refund has changed since it was quoted: canceling now gives back "
+            f"{_credits(quote.refund_credits)}, not {expected_refund_credits}."
+        )
+    return quote
+
+
+def _credits(count: int) -> str:
+    return f"{count} credit" if count == 1 else f"{count} credits"
 
 
 # --- reschedule ------------------------------------------------------------------------------
@@ -349,23 +368,26 @@ def plan_reschedule(
     )
 
 
-def member_moves(session: Session) -> int:
-    """How often the member has moved the session: their own moves and their approved requests.
-
-    Moves by the coach or support do not count, nor do requests declined, withdrawn or lapsed.
-    """
-    return sum(
-        1
-        for event in session.history
-        if event.kind == "RESCHEDULE_APPROVED"
-        or (event.kind == "RESCHEDULED" and event.by is not None and event.by.role is Role.MEMBER)
+def is_member_move(event: HistoryEvent) -> bool:
+    """A change that counts against the member's moves: their own move, or their request that
+    the coach approved. Moves by the coach or support do not count, nor do requests declined,
+    withdrawn or lapsed."""
+    return event.kind == "RESCHEDULE_APPROVED" or (
+        event.kind == "RESCHEDULED" and event.by is not None and event.by.role is Role.MEMBER
     )
 
 
-def reschedules_left(session: Session) -> int | None:
-    """Moves the member still has under the service's limit; None when there is no limit."""
-    limit = session.policy.max_reschedules
-    return None if limit is None else max(0, limit - member_moves(session))
+def member_moves(session: Session) -> int:
+    """How often the member has moved the session (kept on it; counted from the history of a
+    session written before the count was kept)."""
+    if session.member_moves is not None:
+        return session.member_moves
+    return sum(1 for event in session.history if is_member_move(event))
+
+
+def reschedules_left(session: Session) -> int:
+    """Moves the member still has under the service's limit."""
+    return max(0, move_limit(session.policy.max_reschedules) - member_moves(session))
 
 
 def _require_pending_request(session: Session, now: datetime) -> None:
@@ -573,7 +595,11 @@ def as_read(session: Session, now: datetime) -> Session:
         at=min(request.expires_at, request.start), kind="RESCHEDULE_EXPIRED", start=request.start
     )
     return session.model_copy(
-        update={"reschedule_request": None, "history": [*session.history, lapsed]}
+        update={
+            "reschedule_request": None,
+            "history": [*session.history, lapsed],
+            "history_count": session.changes + 1,
+        }
     )
 
 

@@ -43,6 +43,7 @@ from coaching.errors import (
     DomainError,
     Forbidden,
     InsufficientCredits,
+    NoShowAlreadyMarked,
     NotFound,
     NothingToRefund,
     NotPending,
@@ -179,8 +180,10 @@ def expected_no_show(session: Session, who: str, party: str, now: datetime) -> t
     """The refusal a no-show mark gets (None: it is recorded), from docs/api.md."""
     if who == "stranger":
         return NotFound
-    if who == "member" or (who == "coach" and party == "COACH"):
+    if who == "member":
         return Forbidden
+    if session.status is SessionStatus.NO_SHOW:
+        return NoShowAlreadyMarked
     if session.status in ACTIVE_STATUSES and now < session.start:
         return SessionStillUpcoming
     if session.status not in (SessionStatus.SCHEDULED, SessionStatus.COMPLETED):

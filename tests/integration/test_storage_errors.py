@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from coaching import operations, sweep
-from coaching.errors import StaleRead, StorageFailed
+from coaching.errors import RecordTooLarge, StaleRead, StorageFailed
 from coaching.models import Account, AccountKind
 from coaching.notifications import Notification, NotificationKind
 from coaching.notifier import NotDelivered, Notifier
@@ -155,3 +155,22 @@ def test_the_notifier_fails_the_record_when_the_claims_table_is_gone(
         notifier.deliver_all([notification], lambda: 60.0)
 
     assert failed.value.code == "ResourceNotFoundException"
+
+
+def test_a_write_past_dynamodb_s_item_size_is_a_4xx_and_changes_nothing(world: World) -> None:
+    # What the service's bounds never let a request do: a session item of some 600 KB.
+    alice = member()
+    world.fund(alice, 10)
+    session = world.book(alice, world.service())
+    huge = session.model_copy(
+        update={
+            "history": [session.history[0].model_copy(update={"reason": "\U0001d54f" * 500})] * 300,
+            "version": session.version + 1,
+        }
+    )
+
+    with pytest.raises(RecordTooLarge) as raised:
+        world.store.save_session(before=session, after=huge)
+
+    assert raised.value.status == 422 and raised.value.code == "RECORD_TOO_LARGE"
+    assert world.store.get_session(session.id) == session

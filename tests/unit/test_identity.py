@@ -79,3 +79,12 @@ def test_the_template_trusts_no_role_claim_by_default_and_tells_every_function()
 
     assert loaded["Parameters"]["TrustRoleClaim"]["Default"] == "false"
     assert variables["TRUST_ROLE_CLAIM"] == {"Ref": "TrustRoleClaim"}
+
+
+def test_a_name_is_kept_to_200_characters_and_an_overlong_address_is_no_address() -> None:
+    caller = caller_from_claims(
+        {"sub": "m-1", "name": "N" * 5000, "email": "a" * 250 + "@example.com"}
+    )
+
+    assert caller.name == "N" * 200
+    assert caller.email is None

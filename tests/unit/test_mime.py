@@ -65,3 +65,11 @@ def test_without_attachments_the_body_is_text_then_html() -> None:
     assert body.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in body.iter_parts()] == ["text/plain", "text/html"]
     assert list(parsed.iter_attachments()) == []
+
+
+def test_the_change_an_email_is_about_is_named_in_a_header_of_ids_only() -> None:
+    email = Email(to="zoe@example.com", subject="Canceled", text="Hi", html="<p>Hi</p>")
+
+    raw = message(email, sender="sessions@example.com", change="s-1#3#CANCELED#coach")
+
+    assert read(raw)["X-Coaching-Change"] == "s-1#3#CANCELED#coach"

@@ -94,10 +94,10 @@ def test_a_service_has_a_24_hour_window_and_no_review_by_default() -> None:
     assert offered.cancellation_window_hours == 24
     assert offered.requires_approval is False
     assert offered.request_ttl_hours == 48
-    # The contract's defaults: late moves go to the coach; no limit, no required reason, and
-    # the help page's refund rule (everything back at least the window ahead).
+    # The contract's defaults: late moves go to the coach; 5 member moves, no required reason,
+    # and the help page's refund rule (everything back at least the window ahead).
     assert offered.late_reschedule_requires_approval is True
-    assert offered.max_reschedules is None
+    assert offered.max_reschedules == 5
     assert offered.cancel_reason_required is False
     assert offered.refund_tiers is None
     assert offered.effective_refund_tiers == [RefundTier(hours_before=24, percent=100)]

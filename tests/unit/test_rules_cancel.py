@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from coaching import rules
-from coaching.errors import NotFound, SessionNotUpcoming
+from coaching.errors import NotFound, QuoteChanged, SessionNotUpcoming
 from coaching.models import EntryKind, SessionStatus
 from tests.unit.builders import (
     CALLERS,
@@ -233,6 +233,44 @@ def test_a_session_cannot_be_canceled_at_the_second_it_starts() -> None:
     assert rules.plan_cancel(CALLERS["member"], booked, booked.start - SECOND).refundable is False
     with pytest.raises(SessionNotUpcoming):
         rules.plan_cancel(CALLERS["member"], booked, booked.start)
+
+
+# --- the quote the person confirmed ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(("expected", "hours_ahead"), [(3, 72), (0, 2)])
+def test_a_cancel_that_names_the_refund_still_quoted_goes_through(
+    expected: int, hours_ahead: float
+) -> None:
+    booked = session(start=NOW + hours(hours_ahead), credits=3)
+
+    quote = rules.plan_cancel(CALLERS["member"], booked, NOW, None, expected)
+
+    assert quote.refund_credits == expected
+
+
+def test_a_window_that_closed_between_the_quote_and_the_confirmation_refuses_the_cancel() -> None:
+    # Given the dialog quoted 3 credits back a second before the window closed
+    booked = session(start=NOW + hours(72), credits=3, window_hours=24)
+    quoted_at = booked.start - hours(24)
+    assert rules.cancellation_quote(booked, quoted_at).refund_credits == 3
+
+    # When the member confirms one second after it closed
+    with pytest.raises(QuoteChanged) as raised:
+        rules.plan_cancel(CALLERS["member"], booked, quoted_at + SECOND, None, 3)
+
+    # Then the cancel is refused with the new amount in words, rather than not refunded
+    assert (raised.value.code, raised.value.status) == ("QUOTE_CHANGED", 409)
+    assert raised.value.detail == (
+        "The refund has changed since it was quoted: canceling now gives back 0 credits, not 3."
+    )
+
+
+def test_a_quote_that_grew_is_refused_too_so_the_person_sees_what_they_confirm() -> None:
+    booked = session(start=NOW + hours(72), credits=3)
+
+    with pytest.raises(QuoteChanged):
+        rules.plan_cancel(CALLERS["coach"], booked, NOW, None, 0)
 
 
 def test_asking_again_after_a_refunded_cancel_promises_nothing_more() -> None:

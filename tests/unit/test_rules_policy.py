@@ -173,12 +173,13 @@ def test_an_approved_request_counts_and_a_declined_one_does_not() -> None:
     assert rules.reschedules_left(limited.model_copy(update={"history": [approved]})) == 0
 
 
-def test_zero_means_a_member_may_not_move_it_at_all_and_no_limit_is_none() -> None:
+def test_zero_means_a_member_may_not_move_it_at_all_and_none_means_the_default_five() -> None:
     with pytest.raises(RescheduleLimitReached):
         rules.plan_reschedule(
             MEMBER, session(start=START, max_reschedules=0), START + hours(1), NOW
         )
-    assert rules.reschedules_left(session(start=START)) is None
+    # A session booked before every service had a limit: the default bounds it too.
+    assert rules.reschedules_left(session(start=START, max_reschedules=None)) == 5
 
 
 # --- no-shows ----------------------------------------------------------------------------------

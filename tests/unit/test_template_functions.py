@@ -2,7 +2,7 @@
 
 from local import template
 from local.lambdas import LambdaService
-from local.routes import http_routes
+from local.routes import Route, find, http_routes
 
 
 def test_every_function_names_a_handler_file_in_its_folder() -> None:
@@ -36,3 +36,29 @@ def test_the_lambda_service_and_the_routes_read_the_same_functions() -> None:
             function.handler,
             function.timeout,
         )
+
+
+def _route(path: str) -> Route:
+    return Route("GET", path, "F", "functions/f/", "app.handler", True, 10)
+
+
+def test_a_greedy_variable_takes_the_rest_of_the_path_and_only_what_nothing_else_takes() -> None:
+    greedy, page, named = _route("/app/{proxy+}"), _route("/app"), _route("/app/{name}/x")
+    routes = [greedy, page, named]
+
+    assert find(routes, "GET", "/app") == (page, {})
+    assert find(routes, "GET", "/app/a/x") == (named, {"name": "a"})
+    assert find(routes, "GET", "/app/a/b/c.js") == (greedy, {"proxy": "a/b/c.js"})
+    assert find(routes, "GET", "/app/") == (greedy, {"proxy": ""})  # the rest may be nothing
+    assert find(routes, "GET", "/apps") is None
+    assert find(routes, "POST", "/app/x.js") is None
+
+
+def test_the_template_serves_the_web_component_under_a_greedy_route() -> None:
+    routes = http_routes()
+
+    found = find(routes, "GET", "/app/coaching-sessions.js")
+
+    assert found is not None and found[0].function == "AppFunction" and found[0].public
+    assert found[1] == {"proxy": "coaching-sessions.js"}
+    assert find(routes, "GET", "/openapi.json")[0].function == "DocsFunction"  # type: ignore[index]

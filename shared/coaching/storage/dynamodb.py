@@ -28,6 +28,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from coaching.errors import (
     KeyAlreadyUsed,
+    RecordTooLarge,
     SlotTaken,
     StaleRead,
     StorageFailed,
@@ -71,7 +72,7 @@ class ConditionFailed(StorageFailed):
         self.item = item
 
 
-def storage_failure(error: ClientError | BotoCoreError) -> StorageFailed:
+def storage_failure(error: ClientError | BotoCoreError) -> StorageFailed | RecordTooLarge:
     """The project's error for what botocore raised on a request that is not a transaction
     (``meaning_of`` reads a refused transaction's reasons first)."""
     if isinstance(error, BotoConnectionError | HTTPClientError):
@@ -81,6 +82,8 @@ def storage_failure(error: ClientError | BotoCoreError) -> StorageFailed:
     code = str(error.response.get("Error", {}).get("Code", "") or "ClientError")
     if code == "ConditionalCheckFailedException":
         return ConditionFailed(cast(dict[str, Any], error.response).get("Item"))
+    if code == "ValidationException" and _about_size(error.response.get("Error", {})):
+        return _too_large()
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     if code in _BUSY_CODES or status >= 500:
         return StorageUnavailable(code)
@@ -160,6 +163,7 @@ Tag = Literal[
     "receipt",
     "hours",
     "email",
+    "history",
     "webhook",
     "webhook-owner",
     "delivery",
@@ -336,6 +340,18 @@ class Table:
         return request
 
 
+def _too_large() -> RecordTooLarge:
+    return RecordTooLarge(
+        "The change would make a record larger than the service can keep; nothing changed."
+    )
+
+
+def _about_size(detail: Mapping[str, Any]) -> bool:
+    """Whether DynamoDB's refusal is about an item's size. Its message is only looked at for
+    that, never kept: it can quote the request's values."""
+    return "size" in str(detail.get("Message", "")).lower()
+
+
 def meaning_of(error: ClientError, tags: Sequence[Tag]) -> Exception:
     code = error.response.get("Error", {}).get("Code", "")
     if code in (
@@ -354,6 +370,8 @@ def meaning_of(error: ClientError, tags: Sequence[Tag]) -> Exception:
         for c in codes
     ):
         return TransientConflict(",".join(codes))
+    if any(c == "ValidationError" and _about_size(r) for c, r in zip(codes, reasons, strict=False)):
+        return _too_large()
     failed = [tag for tag, c in zip(tags, codes, strict=False) if c == "ConditionalCheckFailed"]
     if "receipt" in failed:
         # The same key committed first (a retry racing its original): its answer is the answer.
@@ -413,3 +431,12 @@ def decode_member_token(token: str, members: int) -> tuple[int, str | None]:
     except (ValueError, binascii.Error, UnicodeDecodeError) as error:
         raise ValidationFailed.on("next_token", "is not a token this API gave out") from error
     return value["m"], value["t"]
+
+
+def decode_number_token(token: str | None, last: int) -> int:
+    """A page token that is the number of the last entry given: 0 to ``last``."""
+    if token is None:
+        return 0
+    if not token.isdigit() or not 0 < int(token) <= last:
+        raise ValidationFailed.on("next_token", "is not a token this API gave out")
+    return int(token)

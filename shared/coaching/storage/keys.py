@@ -7,6 +7,8 @@ The tables, all defined in ``template.yaml``:
     sessions: a listing shows them whole) and the sparse Due index (keys only; only sessions
     the sweep will have to look at carry ``due_pk``, one of ``DUE#0`` .. ``DUE#{N-1}`` from a
     hash of the id, so no one partition takes every change)
+  - history   ``SESSION#{id}`` / ``HISTORY#{n}``: a session's older history entries, once its
+    item keeps only the latest (``models.HISTORY_KEPT``), numbered from 1 and never changed
   - slot      ``SLOT#{coach}#{time}`` / ``SLOT``: one per 15 minutes a coach's session holds;
     a conditional put claims it, so a time cannot be booked twice. Also in ByCoach under
     ``SLOTS#{coach}`` by time, so free times read only the claims of the range asked for
@@ -61,6 +63,12 @@ def iso(moment: datetime) -> str:
 
 def session(session_id: str) -> Key:
     return {"pk": f"SESSION#{session_id}", "sk": "SESSION"}
+
+
+def history(session_id: str, number: int) -> Key:
+    """History entry ``number`` of a session, kept beside it once its item holds only the latest
+    (zero-padded, so that entries sort by number)."""
+    return {"pk": f"SESSION#{session_id}", "sk": f"HISTORY#{number:08d}"}
 
 
 def slot(coach_id: str, at: datetime) -> Key:

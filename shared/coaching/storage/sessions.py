@@ -5,13 +5,14 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from coaching import rules
-from coaching.models import AccountKind, Session, SessionStatus
+from coaching.models import AccountKind, HistoryEvent, Session, SessionStatus
 from coaching.storage import keys
 from coaching.storage.dynamodb import (
     Table,
     Transaction,
     aws_errors,
     decode_member_token,
+    decode_number_token,
     encode_member_token,
     from_item,
     only_fields,
@@ -48,6 +49,29 @@ def session_item(session: Session, *, due_shards: int) -> dict[str, Any]:
     return to_item(values)
 
 
+def history_item(session_id: str, number: int, event: HistoryEvent) -> dict[str, Any]:
+    """History entry ``number`` (1 is the first change) of a session, kept beside it."""
+    return to_item(
+        {
+            **keys.history(session_id, number),
+            "entity": "HISTORY",
+            "number": number,
+            **event.model_dump(mode="json", exclude_none=True),
+        }
+    )
+
+
+def _spilled(before: Session | None, after: Session) -> list[tuple[int, HistoryEvent]]:
+    """The history entries (numbered) that this write moves out of the session item."""
+    moved = after.spilled - (before.spilled if before is not None else 0)
+    if moved <= 0:
+        return []
+    gained = after.events_since(before)
+    pending = [*(before.history if before is not None else []), *gained]
+    first = (before.spilled if before is not None else 0) + 1
+    return list(enumerate(pending[:moved], start=first))
+
+
 def slot_claim_item(session: Session, slot: datetime) -> dict[str, Any]:
     """The item by which ``session`` holds its coach's 15-minute ``slot``."""
     return to_item(
@@ -61,6 +85,10 @@ def slot_claim_item(session: Session, slot: datetime) -> dict[str, Any]:
             "start_at": iso(slot),
         }
     )
+
+
+def _history_event(values: Mapping[str, Any]) -> HistoryEvent:
+    return HistoryEvent.model_validate(only_fields(HistoryEvent, values))
 
 
 def session_from_item(item: Mapping[str, Any]) -> Session:
@@ -129,6 +157,43 @@ class SessionStore(Table):
             key_names={"pk", "sk", key, "start_at"},
             read=read,
         )
+
+    def history_of(
+        self, session: Session, limit: int, token: str | None
+    ) -> tuple[list[tuple[int, HistoryEvent]], str | None]:
+        """A session's whole history, oldest first and numbered from 1, in pages: the entries
+        kept beside the session (read in order), then those in it. The token is the number of
+        the last entry given."""
+        given = decode_number_token(token, session.changes)
+        page: list[tuple[int, HistoryEvent]] = []
+        if given < session.spilled:
+            wanted = min(limit, session.spilled - given)
+            kwargs: dict[str, Any] = {
+                "TableName": self.sessions_table,
+                "KeyConditionExpression": "pk = :p AND sk BETWEEN :from AND :to",
+                "ExpressionAttributeValues": {
+                    ":p": {"S": keys.session(session.id)["pk"]},
+                    ":from": {"S": keys.history(session.id, given + 1)["sk"]},
+                    ":to": {"S": keys.history(session.id, given + wanted)["sk"]},
+                },
+                "ConsistentRead": True,
+            }
+            while True:
+                with aws_errors():
+                    response = self._db.query(**kwargs)
+                for item in response.get("Items", []):
+                    values = from_item(item)
+                    page.append((int(values["number"]), _history_event(values)))
+                if "LastEvaluatedKey" not in response:
+                    break
+                kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        inline_from = max(given, session.spilled)
+        for offset, event in enumerate(session.history):
+            number = session.spilled + offset + 1
+            if number > inline_from and len(page) < limit:
+                page.append((number, event))
+        last = page[-1][0] if page else given
+        return page, (str(last) if last < session.changes else None)
 
     def members_with_email(self, email: str) -> list[str]:
         """The ids of the members who booked with ``email`` (any case), in id order."""
@@ -255,6 +320,15 @@ class SessionStore(Table):
                         "ExpressionAttributeValues": {":v": {"N": str(before.version)}},
                     }
                 },
+            )
+        for number, event in _spilled(before, after):
+            tx.add(
+                "history",
+                put_item(
+                    self.sessions_table,
+                    history_item(after.id, number, event),
+                    "attribute_not_exists(pk)",
+                ),
             )
         for slot in claim:
             tx.add(

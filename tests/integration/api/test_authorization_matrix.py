@@ -171,6 +171,7 @@ TABLE: tuple[Row, ...] = (
     Row("GET",  "/sessions",                      "403 403 403 403 200 403 401",
         query=_member_email),
     Row("GET",  S,                                "200 404 200 404 200 200 401"),
+    Row("GET",  S + "/history",                   "200 404 200 404 200 200 401"),
     Row("POST", S + "/approve",                   "403 404 200 404 200 404 401", None, REQUESTED),
     Row("POST", S + "/decline",                   "403 404 200 404 200 404 401", None, REQUESTED),
     Row("GET",  S + "/cancellation",              "200 404 200 404 200 404 401"),
@@ -206,6 +207,8 @@ TABLE: tuple[Row, ...] = (
     Row("POST", W + "/deliveries/{delivery_id}/retry", "403 403 403 403 202 202 401"),
     Row("GET",  "/openapi.json",                  "200 200 200 200 200 200 200"),
     Row("GET",  "/docs",                          "200 200 200 200 200 200 200"),
+    Row("GET",  "/app",                           "200 200 200 200 200 200 200"),
+    Row("GET",  "/app/{proxy+}",                  "200 200 200 200 200 200 200"),
 )
 # fmt: on
 
@@ -345,6 +348,7 @@ def test_cell(cell_store: Storage, row: Row, role: str, status: int) -> None:
         coach_id=the_coach.id,
         webhook_id=scene.webhook_id,
         delivery_id=scene.delivery_id,
+        **{"proxy+": "coaching-sessions.js"},
     )
     body = row.body(scene) if row.body else None
     query = row.query(scene) if row.query else None
@@ -357,8 +361,12 @@ def test_cell(cell_store: Storage, row: Row, role: str, status: int) -> None:
     else:
         reply = api.call(scene.cast[role], row.method, path, body, query=query)
         assert reply.status == status, reply.text
-        if status != 204:
-            expected_type = "text/html" if row.route == "/docs" else "application/json"
+        if status != 204:  # no content, and no type for it
+            expected_type = {
+                "/docs": "text/html",
+                "/app": "text/html",
+                "/app/{proxy+}": "text/javascript",
+            }.get(row.route, "application/json")
             assert header(reply, "Content-Type").startswith(expected_type)
 
 

@@ -85,8 +85,21 @@ def test_a_body_that_is_not_a_json_object_is_malformed(
         ({"reason": 42}, "reason"),
         ({"reason": ["too", "busy"]}, "reason"),
         ({"reason": "ok", "refund": True}, "refund"),
+        ({"expected_refund_credits": -1}, "expected_refund_credits"),
+        ({"expected_refund_credits": "3"}, "expected_refund_credits"),
+        ({"expected_refund_credits": True}, "expected_refund_credits"),
+        ({"expected_refund_credits": 10_001}, "expected_refund_credits"),
     ],
-    ids=["reason too long", "reason a number", "reason a list", "unknown field"],
+    ids=[
+        "reason too long",
+        "reason a number",
+        "reason a list",
+        "unknown field",
+        "expected refund negative",
+        "expected refund a string",
+        "expected refund a boolean",
+        "expected refund too large",
+    ],
 )
 def test_an_invalid_body_fails_validation_and_cancels_nothing(
     api: Api, given: World, store: Storage, body: dict[str, Any], field: str
@@ -168,3 +181,58 @@ def test_withdrawing_a_booking_request_releases_the_held_credits(
 
     assert canceled["status"] == "CANCELED" and canceled["cancellation"]["refundable"] is True
     assert balance(store, personal_account_id(alice.id)) == 10
+
+
+def test_a_cancel_confirming_the_quoted_refund_goes_through(
+    api: Api, given: World, store: Storage
+) -> None:
+    alice, _, session = _booked(api, given)
+    quote = assert_ok(api.get(alice, f"/sessions/{session['id']}/cancellation"))
+
+    canceled = assert_ok(
+        api.post(
+            alice,
+            f"/sessions/{session['id']}/cancel",
+            {"reason": "Ill", "expected_refund_credits": quote["refund_credits"]},
+        )
+    )
+
+    assert canceled["refund"] == {**canceled["refund"], "status": "AUTOMATIC", "credits": 3}
+    assert balance(store, personal_account_id(alice.id)) == 10
+
+
+def test_a_window_that_closed_after_the_quote_refuses_the_cancel_and_changes_nothing(
+    api: Api, given: World, store: Storage, travel: TimeTravel
+) -> None:
+    # Given the dialog quoted a full refund a minute before the 24-hour window closed
+    alice, _, session = _booked(api, given, hours=24 + 1 / 60)
+    quote = assert_ok(api.get(alice, f"/sessions/{session['id']}/cancellation"))
+    assert quote["refund_credits"] == 3
+
+    # When the member confirms two minutes later, naming the refund they were shown
+    travel.advance(120)
+    with nothing_changes(store):
+        late = api.post(
+            alice,
+            f"/sessions/{session['id']}/cancel",
+            {"expected_refund_credits": 3},
+            headers={"Idempotency-Key": "confirm-1"},
+        )
+
+    # Then nothing is canceled, and the answer says what a cancel gives back now
+    problem = assert_problem(late, 409, "QUOTE_CHANGED")
+    assert "gives back 0 credits, not 3" in problem["detail"]
+    assert status_of(store, session["id"]) == "SCHEDULED"
+    # and once they have seen the new quote, the same key confirms the cancel without a refund
+    again = assert_ok(api.get(alice, f"/sessions/{session['id']}/cancellation"))
+    canceled = assert_ok(
+        api.post(
+            alice,
+            f"/sessions/{session['id']}/cancel",
+            {"expected_refund_credits": again["refund_credits"]},
+            headers={"Idempotency-Key": "confirm-1"},
+        )
+    )
+    assert again["refund_credits"] == 0
+    assert canceled["cancellation"]["refundable"] is False
+    assert balance(store, personal_account_id(alice.id)) == 7

@@ -424,3 +424,31 @@ def test_concurrent_retries_after_a_crash_at_the_commit_refund_once(
     assert balance(on_server, account_id) == 10
     assert entry_kinds(on_server, account_id) == ["GRANT", "DEBIT", "REFUND"]
     given.assert_ledger_consistent(account_id)
+
+
+def test_every_function_writes_answers_as_stored_answers_are_written() -> None:
+    """A replayed answer is the first one byte for byte only if the routes and the stored
+    answers serialise alike: every function's resolver takes ``http.serialize``."""
+    from coaching import http
+    from local.lambda_runtime import load_handler
+    from tests.api_client import ROUTES
+
+    for route in (r for r in ROUTES if not r.public):
+        resolver: Any = load_handler(route.code_uri, route.handler.rpartition(".")[0] + ".app")
+        assert resolver._serializer is http.serialize, route.key
+
+
+def test_a_reason_outside_ascii_is_answered_in_utf_8_and_replayed_the_same(
+    api: Api, given: World
+) -> None:
+    alice = member()
+    given.fund(alice, 10)
+    session = book(api, alice, given.service(), hours=72)
+    key = {"Idempotency-Key": "utf-8"}
+    path = f"/sessions/{session['id']}/cancel"
+
+    first = api.post(alice, path, {"reason": "Fête \U0001d54f"}, headers=key)
+    again = api.post(alice, path, {"reason": "Fête \U0001d54f"}, headers=key)
+
+    assert "Fête \U0001d54f" in first.text and "\\u" not in first.text
+    assert (again.status, again.text) == (first.status, first.text)

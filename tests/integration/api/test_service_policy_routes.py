@@ -31,7 +31,7 @@ def test_a_service_created_without_settings_gets_the_contracts_defaults(api: Api
     )
 
     assert service["late_reschedule_requires_approval"] is True
-    assert service["max_reschedules"] is None
+    assert service["max_reschedules"] == 5
     assert service["cancel_reason_required"] is False
     assert service["refund_tiers"] == [{"hours_before": 24, "percent": 100}]
 
@@ -168,17 +168,37 @@ def test_a_member_moves_as_often_as_allowed_and_then_is_refused(
     assert by_support["actions"]["can_reschedule"] is True  # support may still move it
 
 
-def test_without_a_limit_nothing_is_counted(api: Api, given: World) -> None:
-    alice = member()
+def test_a_member_moves_a_session_five_times_by_default_and_no_more(
+    api: Api, given: World, store: Storage
+) -> None:
+    alice, carol = member(), coach()
     given.fund(alice, 10)
-    session = book(api, alice, given.service(), hours=72)
+    session = book(api, alice, given.service(by=carol), hours=72)
+    path = f"/sessions/{session['id']}/reschedule"
 
-    moved = assert_ok(
-        api.post(alice, f"/sessions/{session['id']}/reschedule", {"start": iso(slot_in(96))})
-    )
+    left = []
+    for n in range(5):
+        moved = assert_ok(api.post(alice, path, {"start": iso(slot_in(96 + n))}))
+        left.append(moved["policy"]["reschedules_left"])
+    with nothing_changes(store):
+        refused = api.post(alice, path, {"start": iso(slot_in(120))})
+    by_the_coach = api.post(carol, path, {"start": iso(slot_in(121))})
 
-    assert moved["policy"]["max_reschedules"] is None
-    assert moved["policy"]["reschedules_left"] is None
+    assert moved["policy"]["max_reschedules"] == 5
+    assert left == [4, 3, 2, 1, 0]
+    assert_problem(refused, 409, "RESCHEDULE_LIMIT_REACHED")
+    assert_ok(by_the_coach)  # the coach and support are not counted or bound
+
+
+def test_a_service_raises_the_limit_and_null_means_the_default(api: Api, given: World) -> None:
+    carol = coach()
+    body = {"name": "Flexible", "session_types": [{"minutes": 60, "credits": 1}]}
+
+    raised = assert_ok(api.post(carol, "/services", {**body, "max_reschedules": 20}), 201)
+    defaulted = assert_ok(api.post(carol, "/services", {**body, "max_reschedules": None}), 201)
+
+    assert raised["max_reschedules"] == 20
+    assert defaulted["max_reschedules"] == 5
 
 
 # --- a required reason ---------------------------------------------------------------------------

@@ -125,6 +125,7 @@ def test_the_detail_carries_every_field_of_the_contract(api: Api, given: World) 
         *("reschedule_request", "history", "actions", "no_show"),
         # ratified later: what the API already answered
         *("view", "rebook", "request_expires_at"),
+        "history_count",
     }
     assert contract_fields <= detail.keys(), contract_fields - detail.keys()
     assert detail["id"] == session["id"] and detail["status"] == "SCHEDULED"
@@ -139,13 +140,14 @@ def test_the_detail_carries_every_field_of_the_contract(api: Api, given: World) 
     assert detail["cancellation"] is None and detail["reschedule_request"] is None
     assert detail["no_show"] is None
     # per-service policy: the defaults, as fixed at booking
-    assert detail["policy"]["max_reschedules"] is None
-    assert detail["policy"]["reschedules_left"] is None
+    assert detail["policy"]["max_reschedules"] == 5
+    assert detail["policy"]["reschedules_left"] == 5
     assert detail["policy"]["cancel_reason_required"] is False
     assert detail["policy"]["refund_tiers"] == [{"hours_before": 24, "percent": 100}]
     # refund is always an object, NONE until something is given back
     assert detail["refund"] == {"status": "NONE", "credits": 0, "refunded_at": None}
     assert [e["kind"] for e in detail["history"]] == ["BOOKED"]
+    assert detail["history_count"] == 1
     assert detail["actions"] == {
         "can_cancel": True,
         "can_reschedule": True,

@@ -203,6 +203,48 @@ def test_a_member_reschedule_tells_the_coach_on_their_clock(world: World, notify
     assert "Now</th><td>Friday 4 December 2026, 05:00 (America/New_York)" in to_cho.html
 
 
+def test_a_burst_of_moves_by_the_member_tells_the_coach_once_at_its_final_time(
+    world: World, notify: Notify
+) -> None:
+    ann, cho, session = booked(world)
+    deliver(notify)
+
+    # Three moves before the stream's records reach the function: one email, the last move's
+    for hours in (1, 2, 3):
+        operations.reschedule(
+            world.store, ann, session.id, session.start + timedelta(hours=hours), None, NOW
+        )
+    burst = deliver(notify)
+    # A move after the function caught up is news again
+    operations.reschedule(
+        world.store, ann, session.id, session.start + timedelta(hours=4), None, NOW
+    )
+    later = deliver(notify)
+
+    assert [mail.to for mail in burst] == [[cho.email]]
+    assert "Now</th><td>Friday 4 December 2026, 07:00 (America/New_York)" in burst[0].html
+    assert [mail.to for mail in later] == [[cho.email]]
+    assert "Now</th><td>Friday 4 December 2026, 08:00 (America/New_York)" in later[0].html
+
+
+def test_a_coach_s_move_after_the_member_s_keeps_the_member_s_email(
+    world: World, notify: Notify
+) -> None:
+    ann, cho, session = booked(world)
+    deliver(notify)
+
+    operations.reschedule(
+        world.store, ann, session.id, session.start + timedelta(hours=1), None, NOW
+    )
+    operations.reschedule(
+        world.store, cho, session.id, session.start + timedelta(hours=2), None, NOW
+    )
+    mails = deliver(notify)
+
+    # The member's move is not overtaken by another of the member's own: the coach hears of it
+    assert sorted(mail.to[0] for mail in mails) == sorted([str(cho.email), str(ann.email)])
+
+
 def _late_request(world: World, notify: Notify) -> tuple[Caller, Caller, Session]:
     """Ann asks, after the window closed, to move the session a day later; Cho must decide."""
     ann, cho, session = booked(world, late_reschedule_requires_approval=True)
