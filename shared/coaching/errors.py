@@ -111,6 +111,8 @@ class QuoteChanged(DomainError):
     """A cancel would now give back another amount than the quote the person confirmed."""
 
     code, status, title = "QUOTE_CHANGED", 409, "Cancellation quote changed"
+
+
 class WebhookLimitReached(DomainError):
     """An admin already has as many webhook endpoints as one may have."""
 
