@@ -26,7 +26,9 @@ from coaching.webhooks.api import (
     webhook_view,
 )
 
-app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
+app = APIGatewayHttpResolver(
+    enable_validation=True, response_validation_error_http_code=500, serializer=http.serialize
+)
 http.setup(app)
 
 Limit = Annotated[int, Query(ge=1, le=100)]
