@@ -80,12 +80,30 @@ SAMPLES: dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None]] = {
     ),
     "GET /accounts/{account_id}": (MEMBER, None),
     "GET /accounts/{account_id}/ledger": (MEMBER, None),
+    "PATCH /accounts/{account_id}": (
+        ADMIN,
+        {"name": "Acme coaching pool", "add_members": ["new-hire"], "remove_members": ["leaver"]},
+    ),
+    "GET /accounts/{account_id}/changes": (ADMIN, None),
     "POST /accounts/{account_id}/grants": (SUPPORT, {"credits": 10, "note": "Welcome"}),
     "POST /services": (
         COACH,
         {"name": "Career coaching", "session_types": [{"minutes": 60, "credits": 3}]},
     ),
     "GET /services/{service_id}": (MEMBER, None),
+    "PATCH /services/{service_id}": (
+        COACH,
+        {
+            "cancellation_window_hours": 48,
+            "session_types": {
+                "add": [{"minutes": 90, "credits": 4}],
+                "change": [{"id": "t1", "credits": 4}],
+                "retire": ["t2"],
+            },
+        },
+    ),
+    "POST /services/{service_id}/retire": (COACH, None),
+    "GET /coaches": (MEMBER, None),
     "GET /services": (MEMBER, None),
     "GET /services/{service_id}/slots": (MEMBER, None),
     "PUT /coaches/me/availability": (
@@ -122,6 +140,7 @@ SAMPLES: dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None]] = {
 }
 QUERIES: dict[str, dict[str, str]] = {
     "GET /services": {"coach_id": "demo-coach"},
+    "GET /coaches": {"q": "col"},
     "GET /services/{service_id}/slots": {
         "session_type_id": "t1",
         "from": "2030-01-14T00:00:00Z",

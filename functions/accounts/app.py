@@ -12,13 +12,16 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from coaching import clock, http, operations, runtime
 from coaching.api import (
+    AccountChangeList,
     AccountList,
     AccountView,
     CreateAccountBody,
     EntryView,
     GrantBody,
+    GroupPatchBody,
     LedgerPage,
     PathId,
+    account_change_view,
     account_view,
     entry_view,
 )
@@ -55,6 +58,32 @@ def create_account(body: Annotated[CreateAccountBody, Body()]) -> AccountView:
 def get_account(account_id: PathId) -> AccountView:
     caller = http.caller(app)
     return account_view(operations.visible_account(runtime.storage(), caller, account_id), caller)
+
+
+@app.patch(
+    "/accounts/<account_id>", summary="Rename a group, add or remove people", tags=["Accounts"]
+)
+def edit_group(account_id: PathId, body: Annotated[GroupPatchBody, Body()]) -> AccountView:
+    caller = http.caller(app)
+    account = operations.edit_group(runtime.storage(), caller, account_id, body.edit(), clock.now())
+    return account_view(account, caller)
+
+
+@app.get(
+    "/accounts/<account_id>/changes",
+    summary="A group's changes of name and people, newest first",
+    tags=["Accounts"],
+)
+def group_changes(
+    account_id: PathId,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    next_token: Annotated[str | None, Query(max_length=2048)] = None,
+) -> AccountChangeList:
+    caller = http.caller(app)
+    changes, token = operations.group_changes(
+        runtime.storage(), caller, account_id, limit, next_token
+    )
+    return AccountChangeList(items=[account_change_view(c) for c in changes], next_token=token)
 
 
 @app.get(

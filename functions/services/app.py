@@ -14,13 +14,17 @@ from coaching import clock, http, operations, runtime
 from coaching.api import (
     AvailabilityBody,
     AvailabilityView,
+    CoachList,
     CreateServiceBody,
     FreeTimeList,
     PathId,
     QueryId,
+    RetireBody,
     ServiceList,
+    ServicePatchBody,
     ServiceView,
     availability_view,
+    coach_view,
     free_time_list,
     service_view,
 )
@@ -56,9 +60,12 @@ def list_services(
     coach_id: QueryId,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     next_token: Annotated[str | None, Query(max_length=2048)] = None,
+    include_retired: Annotated[bool, Query()] = False,
 ) -> ServiceList:
     http.caller(app)
-    services, token = operations.services_of(runtime.storage(), coach_id, limit, next_token)
+    services, token = operations.services_of(
+        runtime.storage(), coach_id, limit, next_token, include_retired
+    )
     return ServiceList(items=[service_view(s) for s in services], next_token=token)
 
 
@@ -66,6 +73,45 @@ def list_services(
 def get_service(service_id: PathId) -> ServiceView:
     http.caller(app)
     return service_view(operations.get_service(runtime.storage(), service_id))
+
+
+@app.patch(
+    "/services/<service_id>",
+    summary="Change a service for the bookings made after it",
+    tags=["Services"],
+)
+def edit_service(service_id: PathId, body: Annotated[ServicePatchBody, Body()]) -> ServiceView:
+    service = operations.edit_service(
+        runtime.storage(),
+        http.caller(app),
+        service_id,
+        settings=body.settings(),
+        session_types=body.type_edits(),
+        now=clock.now(),
+    )
+    return service_view(service)
+
+
+@app.post("/services/<service_id>/retire", summary="Stop offering a service", tags=["Services"])
+def retire_service(
+    service_id: PathId,
+    body: Annotated[RetireBody, Body()] = RetireBody(),  # noqa: B008 (never mutated)
+) -> ServiceView:
+    service = operations.retire_service(
+        runtime.storage(), http.caller(app), service_id, clock.now()
+    )
+    return service_view(service)
+
+
+@app.get("/coaches", summary="Coaches who offer a service, by name", tags=["Services"])
+def list_coaches(
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    next_token: Annotated[str | None, Query(max_length=2048)] = None,
+) -> CoachList:
+    http.caller(app)
+    entries, token = operations.coach_directory(runtime.storage(), q, limit, next_token)
+    return CoachList(items=[coach_view(e) for e in entries], next_token=token)
 
 
 @app.get(

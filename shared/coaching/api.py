@@ -13,6 +13,8 @@ from pydantic import (
     Field,
     StrictBool,
     StrictInt,
+    create_model,
+    field_validator,
 )
 
 from coaching import rules
@@ -25,16 +27,20 @@ from coaching.models import (
     MAX_REASON_LENGTH,
     MAX_REFUND_TIERS,
     MAX_RESCHEDULES,
+    MAX_SESSION_TYPES,
     SLOT_MINUTES,
     Account,
+    AccountChange,
     AccountKind,
     AccountRef,
     Actor,
     Availability,
     Caller,
+    CoachEntry,
     EntryKind,
     HistoryEvent,
     LedgerEntry,
+    NameChange,
     NoShow,
     NoShowParty,
     Person,
@@ -42,6 +48,7 @@ from coaching.models import (
     Refund,
     RefundTier,
     RescheduleRequest,
+    RetiredSessionType,
     Service,
     ServiceRef,
     Session,
@@ -142,6 +149,10 @@ class ApproveBody(Body):
     """Approving takes no fields; any field sent is refused rather than silently dropped."""
 
 
+class RetireBody(Body):
+    """Retiring a service takes no fields; any field sent is refused."""
+
+
 class NoShowBody(Body):
     """Who did not turn up: the coach may name only the member, support either."""
 
@@ -153,10 +164,47 @@ class RefundBody(Body):
     note: Reason | None = None
 
 
+GroupName = Annotated[str, Field(min_length=1, max_length=200)]
+
+
 class CreateAccountBody(Body):
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: GroupName
     member_ids: Annotated[list[Id], Field(max_length=500)] = []
     admin_ids: Annotated[list[Id], Field(max_length=50)] = []
+
+
+# One change touches at most this many people: each gets a membership item in the change's one
+# DynamoDB transaction (100 items at most, with the account, the change's record and the key's).
+MAX_MEMBERS_PER_CHANGE = 40
+MAX_ADMINS_PER_CHANGE = 5
+
+
+class GroupPatchBody(Body):
+    """A change to a group: a new name, and people added or removed. Adding someone already
+    there, or removing someone who is not, changes nothing."""
+
+    name: GroupName | None = None
+    add_members: Annotated[list[Id], Field(max_length=MAX_MEMBERS_PER_CHANGE)] = []
+    remove_members: Annotated[list[Id], Field(max_length=MAX_MEMBERS_PER_CHANGE)] = []
+    add_admins: Annotated[list[Id], Field(max_length=MAX_ADMINS_PER_CHANGE)] = []
+    remove_admins: Annotated[list[Id], Field(max_length=MAX_ADMINS_PER_CHANGE)] = []
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _named(cls, value: Any) -> Any:
+        # Sent as null, a name would read as "no change": refuse it rather than guess.
+        if value is None:
+            raise ValueError("a group must have a name; leave the field out to keep it")
+        return value
+
+    def edit(self) -> rules.GroupEdit:
+        return rules.GroupEdit(
+            name=self.name,
+            add_members=self.add_members,
+            remove_members=self.remove_members,
+            add_admins=self.add_admins,
+            remove_admins=self.remove_admins,
+        )
 
 
 class GrantBody(Body):
@@ -222,6 +270,88 @@ class CreateServiceBody(Body):
         if self.refund_tiers is None:
             return None
         return [RefundTier(**t.model_dump()) for t in self.refund_tiers]
+
+
+def merge_patch_fields(model: type[BaseModel], *, leave_out: set[str]) -> dict[str, Any]:
+    """The fields of ``model`` as a JSON merge patch (RFC 7396) of them takes them.
+
+    Each keeps its own type and checks, so a value is refused exactly as ``model`` refuses it;
+    none is required; ``null`` is allowed where the field has a default, and means that
+    default. A field ``model`` gains is in the patch too, with no code here.
+    """
+    fields: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        if name in leave_out:
+            continue
+        annotation: Any = field.rebuild_annotation()
+        note = "Left out: unchanged."
+        if not field.is_required():
+            annotation = annotation | None
+            note += " null: back to the default."
+        description = f"{field.description} {note}" if field.description else note
+        fields[name] = (annotation, Field(default=None, description=description))
+    return fields
+
+
+SessionTypeChangeFields = create_model(
+    "SessionTypeChangeFields",
+    __base__=Body,
+    **merge_patch_fields(SessionTypeBody, leave_out=set()),
+)
+
+
+class SessionTypeChangeBody(SessionTypeChangeFields):
+    """A session type's new values, by its id; the fields left out keep theirs."""
+
+    id: Id
+
+
+class SessionTypeEditsBody(Body):
+    """Session types added (numbered after every id the service ever gave out), changed or
+    retired by id. Retired types take no new bookings; their ids are never given out again."""
+
+    add: Annotated[list[SessionTypeBody], Field(max_length=MAX_SESSION_TYPES)] = []
+    change: Annotated[list[SessionTypeChangeBody], Field(max_length=MAX_SESSION_TYPES)] = []
+    retire: Annotated[list[Id], Field(max_length=MAX_SESSION_TYPES)] = []
+
+    def edits(self) -> rules.SessionTypeEdits:
+        return rules.SessionTypeEdits(
+            add=[t.model_dump() for t in self.add],
+            change=[t.model_dump(exclude_unset=True) for t in self.change],
+            retire=self.retire,
+        )
+
+
+ServiceSettingsPatch = create_model(
+    "ServiceSettingsPatch",
+    __base__=Body,
+    **merge_patch_fields(CreateServiceBody, leave_out={"session_types"}),
+)
+
+
+class ServicePatchBody(ServiceSettingsPatch):
+    """A change to a service: its settings as a JSON merge patch of what ``POST /services``
+    takes (a field sent replaces the value, ``null`` puts back the default, a field left out
+    stays), and its session types by id."""
+
+    session_types: SessionTypeEditsBody | None = None
+
+    def settings(self) -> dict[str, Any]:
+        """The settings sent, each as a whole value: a ``null`` as the value ``POST /services``
+        gives the field when it is left out."""
+        sent = self.model_fields_set - {"session_types"}
+        values = self.model_dump(include=sent)
+        for name in sent:
+            if values[name] is None:
+                values[name] = CreateServiceBody.model_fields[name].get_default(
+                    call_default_factory=True
+                )
+        return values
+
+    def type_edits(self) -> rules.SessionTypeEdits:
+        if self.session_types is None:
+            return rules.SessionTypeEdits()
+        return self.session_types.edits()
 
 
 class AvailabilityBody(Body):
@@ -462,6 +592,9 @@ class ServiceView(View):
     coach_id: str
     name: str
     session_types: list[SessionType]
+    """The types on offer."""
+    retired_session_types: list[RetiredSessionType]
+    """Types no longer offered, latest retired first (the last 20)."""
     cancellation_window_hours: int
     requires_approval: bool
     request_ttl_hours: int
@@ -470,18 +603,72 @@ class ServiceView(View):
     cancel_reason_required: bool
     refund_tiers: list[RefundTier]
     """Longest notice first; the default tier when the coach set none."""
+    updated_at: datetime
+    """The last change (its creation until it is first changed)."""
+    retired_at: datetime | None
+    """When the coach stopped offering it; null while it is offered."""
+
+
+# Kept for ourselves: how the service counts its changes and its session type ids.
+_INTERNAL_SERVICE_FIELDS = {"coach", "created_at", "version", "last_session_type_number"}
 
 
 def service_view(service: Service) -> ServiceView:
     return ServiceView(
+        **service.model_dump(exclude=_INTERNAL_SERVICE_FIELDS | {"refund_tiers", "updated_at"}),
         coach_id=service.coach_id,
-        **service.model_dump(exclude={"coach", "created_at", "refund_tiers"}),
         refund_tiers=service.effective_refund_tiers,
+        updated_at=service.updated_at or service.created_at,
     )
 
 
 class ServiceList(View):
     items: list[ServiceView]
+    next_token: str | None
+
+
+class CoachView(View):
+    """A coach as the directory lists them: no email address."""
+
+    id: str
+    name: str
+    timezone: str
+    services: list[ServiceRef]
+    """Their services on offer, oldest first."""
+
+
+def coach_view(entry: CoachEntry) -> CoachView:
+    return CoachView(
+        id=entry.coach_id, name=entry.name, timezone=entry.timezone, services=entry.services
+    )
+
+
+class CoachList(View):
+    items: list[CoachView]
+    next_token: str | None
+
+
+class AccountChangeView(View):
+    """One change to a group: who made it, when, and what it changed."""
+
+    seq: int
+    """1 for the group's first change, then 2, 3 ..."""
+    at: datetime
+    by: Actor
+    name: NameChange | None
+    """``{before, after}`` when it renamed the group."""
+    added_members: list[str]
+    removed_members: list[str]
+    added_admins: list[str]
+    removed_admins: list[str]
+
+
+def account_change_view(change: AccountChange) -> AccountChangeView:
+    return AccountChangeView(**change.model_dump(exclude={"account_id"}))
+
+
+class AccountChangeList(View):
+    items: list[AccountChangeView]
     next_token: str | None
 
 
@@ -529,9 +716,9 @@ def answer_for(result: object, caller: Caller, now: datetime) -> tuple[int, Base
     if isinstance(result, LedgerEntry):
         return 201, entry_view(result)
     if isinstance(result, Account):
-        return 201, account_view(result, caller)
+        return (201 if result.revision == 0 else 200), account_view(result, caller)  # or changed
     if isinstance(result, Service):
-        return 201, service_view(result)
+        return (201 if result.version == 1 else 200), service_view(result)  # or changed
     if isinstance(result, Availability):
         return 200, availability_view(result)  # a PUT replaces: 200, never 201
     from coaching.webhooks import api as webhooks_api  # loaded by the webhooks function alone

@@ -113,6 +113,24 @@ class QuoteChanged(DomainError):
     code, status, title = "QUOTE_CHANGED", 409, "Cancellation quote changed"
 
 
+class ServiceRetired(DomainError):
+    """The coach no longer offers this service: nothing new is booked on it, nor retired again."""
+
+    code, status, title = "SERVICE_RETIRED", 409, "Service retired"
+
+
+class SessionTypeRetired(DomainError):
+    """The service no longer offers this session type."""
+
+    code, status, title = "SESSION_TYPE_RETIRED", 409, "Session type retired"
+
+
+class ServiceLimitReached(DomainError):
+    """The coach already offers as many active services as one coach may."""
+
+    code, status, title = "SERVICE_LIMIT_REACHED", 409, "Too many active services"
+
+
 class WebhookLimitReached(DomainError):
     """An admin already has as many webhook endpoints as one may have."""
 
@@ -178,6 +196,9 @@ ALL_ERRORS: tuple[type[DomainError], ...] = (
     NotPending,
     RescheduleLimitReached,
     QuoteChanged,
+    ServiceRetired,
+    SessionTypeRetired,
+    ServiceLimitReached,
     WebhookLimitReached,
     WebhookDisabled,
     Conflict,

@@ -34,7 +34,7 @@ from coaching.observability import log_metrics, logger, tracer
 from coaching.problems import as_lambda, problem
 from coaching.storage.receipts import Answer, KeyAlreadyUsed, Receipt, remembering
 
-IDEMPOTENT_METHODS = frozenset({"POST", "PUT"})
+IDEMPOTENT_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 serialize = partial(json.dumps, separators=(",", ":"), ensure_ascii=False, cls=Encoder)
 """How every answer is written (each function's resolver takes it, and so do stored answers):

@@ -159,11 +159,33 @@ class SessionType(Model):
     credits: SessionCredits
 
 
+class RetiredSessionType(SessionType):
+    """A session type its coach no longer offers: kept for reference, never booked again."""
+
+    retired_at: UtcDatetime
+
+
+MAX_SESSION_TYPES = 20
+"""Active session types a service may offer at once."""
+MAX_RETIRED_SESSION_TYPES = 20
+"""Retired session types a service keeps for reference, latest first; beyond this many the oldest
+drop off (their ids are never given out again: see ``Service.last_session_type_number``)."""
+MAX_ACTIVE_SERVICES = 50
+"""Active services one coach may offer at once: the coach directory's entry lists them all."""
+
+
+def session_type_number(type_id: str) -> int:
+    """The number in a session type id the service gave out (``t3`` is 3); 0 for any other."""
+    digits = type_id.removeprefix("t")
+    return int(digits) if digits != type_id and digits.isdigit() else 0
+
+
 class Service(Model):
     id: Identifier
     coach: Person
     name: Annotated[str, Field(min_length=1, max_length=200)]
-    session_types: Annotated[list[SessionType], Field(min_length=1, max_length=20)]
+    session_types: Annotated[list[SessionType], Field(min_length=1, max_length=MAX_SESSION_TYPES)]
+    """The types on offer; retired ones move to ``retired_session_types``."""
     cancellation_window_hours: Annotated[int, Field(ge=0, le=24 * 30)] = 24
     requires_approval: bool = False
     request_ttl_hours: Annotated[int, Field(ge=1, le=24 * 30)] = 48
@@ -178,6 +200,19 @@ class Service(Model):
     refund_tiers: RefundTiers | None = None
     """None: the default, 100% at least the cancellation window ahead."""
     created_at: UtcDatetime
+    updated_at: UtcDatetime | None = None
+    """The last edit or retirement; None on services stored before edits existed."""
+    retired_at: UtcDatetime | None = None
+    """When the service stopped taking bookings; None while it is offered."""
+    retired_session_types: Annotated[
+        list[RetiredSessionType], Field(max_length=MAX_RETIRED_SESSION_TYPES)
+    ] = []
+    """Latest retired first."""
+    last_session_type_number: int = 0
+    """The highest ``t{n}`` ever given out (0 on services stored before it was kept: read
+    ``highest_session_type_number``). New types continue after it, so no id is ever reused."""
+    version: int = 1
+    """Counts the service's changes; a write lands only on the version it was computed from."""
 
     @property
     def effective_refund_tiers(self) -> list[RefundTier]:
@@ -187,8 +222,21 @@ class Service(Model):
     def coach_id(self) -> str:
         return self.coach.id
 
+    @property
+    def highest_session_type_number(self) -> int:
+        every = [*self.session_types, *self.retired_session_types]
+        return max([self.last_session_type_number, *(session_type_number(t.id) for t in every)])
+
     def session_type(self, session_type_id: str) -> SessionType | None:
+        """An active session type; None for a retired or unknown one."""
         return next((t for t in self.session_types if t.id == session_type_id), None)
+
+    def was_retired(self, session_type_id: str) -> bool:
+        """A session type this service once offered and has retired."""
+        number = session_type_number(session_type_id)
+        return self.session_type(session_type_id) is None and (
+            0 < number <= self.highest_session_type_number
+        )
 
 
 class SessionStatus(StrEnum):
@@ -409,6 +457,12 @@ class Account(Model):
     member_ids: list[str] = []
     admin_ids: list[str] = []
     created_at: UtcDatetime | None = None
+    revision: int = 0
+    """Counts the changes to a group's name and people (``AccountChange``); the next change is
+    number revision + 1. Every credit movement is conditioned on it too, so a booking never
+    lands on a roster that changed since it was read."""
+    updated_at: UtcDatetime | None = None
+    """When the name or the people last changed; None until they do."""
 
     @classmethod
     def personal(cls, member_id: str) -> "Account":
@@ -419,6 +473,33 @@ class Account(Model):
             name="Personal credits",
             owner_id=member_id,
         )
+
+
+MAX_GROUP_MEMBERS = 500
+MAX_GROUP_ADMINS = 50
+
+
+class NameChange(Model):
+    before: str
+    after: str
+
+
+class AccountChange(Model):
+    """One change to a group's name or people: who made it, when, and what changed.
+
+    Immutable, numbered 1, 2, 3 ... per account like ledger entries. Each list holds only what
+    one change did, which the request's own limits bound.
+    """
+
+    account_id: Identifier
+    seq: int
+    at: UtcDatetime
+    by: Actor
+    name: NameChange | None = None
+    added_members: list[str] = []
+    removed_members: list[str] = []
+    added_admins: list[str] = []
+    removed_admins: list[str] = []
 
 
 class EntryKind(StrEnum):
@@ -502,3 +583,23 @@ class Availability(Model):
     weekly: WeeklyHours = []
     updated_at: UtcDatetime | None = None
     """None until the coach first sets their hours."""
+
+
+# --- the coach directory -----------------------------------------------------------------------
+
+
+class CoachEntry(Model):
+    """A coach's entry in the directory (``GET /coaches``), listed while they offer at least
+    one active service.
+
+    Written with every change to the coach's services, in the same transaction. No email
+    address: anyone signed in reads it.
+    """
+
+    coach_id: Identifier
+    name: str
+    timezone: TimeZoneName = "UTC"
+    services: Annotated[list[ServiceRef], Field(max_length=MAX_ACTIVE_SERVICES)] = []
+    """The coach's active services, oldest first; none: not listed."""
+    version: int = 0
+    """0 for an entry not stored yet."""

@@ -10,28 +10,33 @@ of two refunds that there is nothing left to refund.
 """
 
 import random
+import secrets
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from coaching import free_times, rules
 from coaching.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from coaching.models import (
     HISTORY_KEPT,
+    MAX_ACTIVE_SERVICES,
     Account,
+    AccountChange,
     AccountKind,
     AccountRef,
     Actor,
     Availability,
     Caller,
     Cancellation,
+    CoachEntry,
     EntryKind,
     HistoryEvent,
     LedgerEntry,
     NoShow,
     NoShowParty,
+    Person,
     Policy,
     Refund,
     RefundStatus,
@@ -53,18 +58,25 @@ T = TypeVar("T")
 MAX_ATTEMPTS = 12
 
 
-def retrying(attempt: Callable[[], T]) -> T:
+def retrying(attempt: Callable[[], T], what: str = "session") -> T:
     """Run ``attempt`` again while others keep changing what it read, with jittered backoff."""
     for number in range(MAX_ATTEMPTS):
         try:
             return attempt()
         except (StaleRead, TransientConflict):
             time.sleep(random.uniform(0, min(0.2, 0.005 * 2**number)))  # noqa: S311
-    raise Conflict("The session kept changing while we worked on it; try again.")
+    raise Conflict(f"The {what} kept changing while we worked on it; try again.")
 
 
 def _new_id() -> str:
     return uuid.uuid4().hex
+
+
+def _time_ordered_id() -> str:
+    """An id like ``_new_id``'s (32 hex digits) that sorts by when it was made: the write's
+    nanoseconds, then random bits. A coach's services list by creation time and id, and
+    creation times are whole seconds, so this keeps those of one second in the order made."""
+    return f"{time.time_ns():016x}{secrets.token_hex(8)}"
 
 
 SPILLED_AT_ONCE = 25
@@ -159,11 +171,12 @@ def create_service(
     cancel_reason_required: bool = False,
     refund_tiers: list[RefundTier] | None = None,
 ) -> Service:
-    """A coach offers a service; session types are (minutes, credits) pairs."""
+    """A coach offers a service; session types are (minutes, credits) pairs. The coach is
+    listed in the directory with it."""
     if caller.role is not Role.COACH:
         raise Forbidden("Only coaches offer services.")
     service = Service(
-        id=_new_id(),
+        id=_time_ordered_id(),
         coach=caller.as_person(),
         name=name,
         session_types=[
@@ -178,9 +191,16 @@ def create_service(
         cancel_reason_required=cancel_reason_required,
         refund_tiers=refund_tiers,
         created_at=now,
+        updated_at=now,
+        last_session_type_number=len(session_types),
     )
-    store.put_service(service)
-    return service
+
+    def attempt() -> Service:
+        entry = _directory_entry(store, service, caller.as_person())
+        store.put_service(service, entry)
+        return service
+
+    return retrying(attempt, "coach's list of services")
 
 
 def get_service(store: Storage, service_id: str) -> Service:
@@ -191,10 +211,89 @@ def get_service(store: Storage, service_id: str) -> Service:
 
 
 def services_of(
-    store: Storage, coach_id: str, limit: int, token: str | None
+    store: Storage, coach_id: str, limit: int, token: str | None, include_retired: bool = False
 ) -> tuple[list[Service], str | None]:
-    """A coach's services: what anyone signed in may book with them."""
-    return store.services_of(coach_id, limit, token)
+    """A coach's services: what anyone signed in may book with them (and, when asked for,
+    what they no longer offer)."""
+    return store.services_of(coach_id, limit, token, include_retired=include_retired)
+
+
+def _directory_entry(store: Storage, service: Service, coach: Person | None) -> CoachEntry:
+    """The coach's next directory entry, with ``service`` as it is about to be written.
+
+    A coach whose services were all created before the directory existed has no entry yet:
+    it starts from their services on offer (read from the index, where services that old
+    have long been).
+    """
+    entry = store.coach_entry(service.coach_id)
+    if entry is None:
+        offered, _ = store.services_of(service.coach_id, MAX_ACTIVE_SERVICES, None)
+        who = coach or service.coach
+        entry = CoachEntry(
+            coach_id=service.coach_id,
+            name=who.name,
+            timezone=who.timezone,
+            services=[ServiceRef(id=s.id, name=s.name) for s in offered if s.id != service.id],
+            version=0,
+        )
+    return rules.directory_entry(entry, service, coach)
+
+
+def _coach_contact(caller: Caller, service: Service) -> Person | None:
+    """The coach's own details when they are the one changing their service."""
+    return caller.as_person() if caller.id == service.coach_id else None
+
+
+def edit_service(
+    store: Storage,
+    caller: Caller,
+    service_id: str,
+    *,
+    settings: Mapping[str, Any],
+    session_types: rules.SessionTypeEdits,
+    now: datetime,
+) -> Service:
+    """Change a service for the bookings made after it: every session keeps the policy and
+    price it was booked under. Two edits never lose each other's change: each applies to the
+    service as it stands when it is written (read again and applied again when another got
+    there first)."""
+
+    def attempt() -> Service:
+        service = get_service(store, service_id)
+        rules.require_can_change_service(caller, service)
+        edited = rules.edit_service(service, settings, session_types, now)
+        if edited is service:
+            return service  # nothing changes: nothing is written
+        entry = None
+        if edited.name != service.name or edited.coach_id == caller.id:
+            entry = _directory_entry(store, edited, _coach_contact(caller, edited))
+        store.save_service(service, edited, entry)
+        return edited
+
+    return retrying(attempt, "service")
+
+
+def retire_service(store: Storage, caller: Caller, service_id: str, now: datetime) -> Service:
+    """The coach stops offering a service: no new bookings and no free times; sessions already
+    booked go on under their own policy."""
+
+    def attempt() -> Service:
+        service = get_service(store, service_id)
+        rules.require_can_change_service(caller, service)
+        retired = rules.retire_service(service, now)
+        entry = _directory_entry(store, retired, _coach_contact(caller, retired))
+        store.save_service(service, retired, entry)
+        return retired
+
+    return retrying(attempt, "service")
+
+
+def coach_directory(
+    store: Storage, query: str | None, limit: int, token: str | None
+) -> tuple[list[CoachEntry], str | None]:
+    """Coaches who offer at least one active service, by name; ``query`` keeps those whose
+    name starts with it (case and accents aside)."""
+    return store.coach_directory(query or "", limit, token)
 
 
 # --- working hours and free times --------------------------------------------------------------
@@ -240,8 +339,10 @@ def free_times_of(
     free_times.require_range(start, end)
     service = get_service(store, service_id)
     session_type = service.session_type(session_type_id)
-    if session_type is None:
+    if session_type is None and not service.was_retired(session_type_id):
         raise ValidationFailed.on("session_type_id", "is not a session type of this service")
+    if session_type is None or service.retired_at is not None:
+        return []  # retired: nothing new is booked on it
     hours = availability_of(store, service.coach_id)
     first = free_times.grid_at_or_after(max(start, now))
     if not hours.weekly or first >= end:
@@ -266,22 +367,25 @@ def book(
     timezone: str | None,
     now: datetime,
 ) -> Session:
-    """Debit the credits, claim the coach's time and create the session, all or nothing."""
+    """Debit the credits, claim the coach's time and create the session, all or nothing.
+
+    The session is made under one version of the service, read once per try with the paying
+    account, and lands only while the service is still at that version: an edit or retirement
+    racing the booking applies to it entirely (the booking is refused, read again and decided
+    again) or not at all.
+    """
     paying = account_id or personal_account_id(caller.id)
-    # The service and the paying account in one read; a retry reads the account again.
-    service, first_read = store.service_and_accounts(service_id, [paying])
-    if service is None:
-        raise NotFound("No such service.")
-    rules.require_can_book(caller, service, start, now)
-    session_type = service.session_type(session_type_id)
-    if session_type is None:
-        raise ValidationFailed.on("session_type_id", "is not a session type of this service")
-    end = start + timedelta(minutes=session_type.minutes)
-    status = rules.booking_status(service)
     session_id = _new_id()
 
     def attempt() -> Session:
-        account = first_read.pop(paying, None) or _account(store, paying)
+        service, accounts = store.service_and_accounts(service_id, [paying])
+        if service is None:
+            raise NotFound("No such service.")
+        rules.require_can_book(caller, service, start, now)
+        session_type = rules.bookable_type(service, session_type_id)
+        end = start + timedelta(minutes=session_type.minutes)
+        status = rules.booking_status(service)
+        account = accounts.get(paying) or _account(store, paying)
         rules.require_can_spend(caller, account)
         session = Session(
             id=session_id,
@@ -335,6 +439,7 @@ def book(
                 actor=caller.actor,
                 session_id=session_id,
             ),
+            service=service,
         )
         return session
 
@@ -873,6 +978,30 @@ def create_group_account(
     )
     store.create_group_account(account)
     return account
+
+
+def edit_group(
+    store: Storage, caller: Caller, account_id: str, edit: rules.GroupEdit, now: datetime
+) -> Account:
+    """Change a group's name and people, recording who did what when. Members removed can no
+    longer book on the group; sessions they booked on it keep their refunds to it."""
+
+    def attempt() -> Account:
+        account = _account(store, account_id)
+        after, change = rules.edit_group(caller, account, edit, now)
+        if change is not None:
+            store.save_group(account, after, change)
+        return after
+
+    return retrying(attempt, "account")
+
+
+def group_changes(
+    store: Storage, caller: Caller, account_id: str, limit: int, token: str | None
+) -> tuple[list[AccountChange], str | None]:
+    """A group's changes of name and people, newest first, for its admins and support."""
+    rules.require_group_admin(caller, _account(store, account_id), "read its changes")
+    return store.account_changes(account_id, limit, token)
 
 
 def accounts_of(store: Storage, caller: Caller) -> list[Account]:

@@ -9,10 +9,12 @@ time, so across a daylight-saving change "24 hours before" may read 23:00 or 01:
 member's clock, never a different amount of notice.
 """
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
+
+from pydantic import ValidationError
 
 from coaching.errors import (
     FieldError,
@@ -25,28 +27,42 @@ from coaching.errors import (
     QuoteChanged,
     RescheduleLimitReached,
     RescheduleWindowClosed,
+    ServiceLimitReached,
+    ServiceRetired,
     SessionNotUpcoming,
     SessionStillUpcoming,
+    SessionTypeRetired,
     ValidationFailed,
 )
 from coaching.models import (
     ACTIVE_STATUSES,
+    MAX_ACTIVE_SERVICES,
     MAX_BALANCE,
+    MAX_GROUP_ADMINS,
+    MAX_GROUP_MEMBERS,
+    MAX_RETIRED_SESSION_TYPES,
     MAX_SESSION_MINUTES,
     NO_SHOW_MARKING_DAYS,
     SLOT_MINUTES,
     Account,
+    AccountChange,
     AccountKind,
     Caller,
+    CoachEntry,
     EntryKind,
     HistoryEvent,
+    NameChange,
     NoShowParty,
+    Person,
     Policy,
     RefundStatus,
+    RetiredSessionType,
     Role,
     Service,
+    ServiceRef,
     Session,
     SessionStatus,
+    SessionType,
     move_limit,
     personal_account_id,
 )
@@ -202,7 +218,18 @@ def require_can_book(caller: Caller, service: Service, start: datetime, now: dat
         raise Forbidden("Only members book sessions.")
     if caller.id == service.coach_id:
         raise Forbidden("A coach cannot book their own service.")
+    require_offered(service)
     require_bookable_start(start, now)
+
+
+def bookable_type(service: Service, session_type_id: str) -> SessionType:
+    """The session type a booking asks for, while the service offers it."""
+    found = service.session_type(session_type_id)
+    if found is not None:
+        return found
+    if service.was_retired(session_type_id):
+        raise SessionTypeRetired("The coach no longer offers this session type.")
+    raise ValidationFailed.on("session_type_id", "is not a session type of this service")
 
 
 def require_bookable_start(start: datetime, now: datetime) -> None:
@@ -213,6 +240,183 @@ def require_bookable_start(start: datetime, now: datetime) -> None:
 
 def booking_status(service: Service) -> SessionStatus:
     return SessionStatus.REQUESTED if service.requires_approval else SessionStatus.SCHEDULED
+
+
+# --- changing a service ----------------------------------------------------------------------
+
+
+def require_can_change_service(caller: Caller, service: Service) -> None:
+    """Its coach and support; anyone else may read a service but not change it."""
+    if caller.role is Role.SUPPORT:
+        return
+    if caller.role is Role.COACH and caller.id == service.coach_id:
+        return
+    raise Forbidden("Only the service's coach or support may change it.")
+
+
+def require_offered(service: Service) -> None:
+    """A retired service takes no new bookings and no more changes."""
+    if service.retired_at is not None:
+        raise ServiceRetired("The coach no longer offers this service.")
+
+
+@dataclass(frozen=True)
+class SessionTypeEdits:
+    """What a service edit does to its session types: each added type's fields, each change's
+    ``id`` with the fields it replaces, and the ids retired."""
+
+    add: Sequence[Mapping[str, Any]] = ()
+    change: Sequence[Mapping[str, Any]] = ()
+    retire: Sequence[str] = ()
+
+
+def invalid(error: ValidationError, prefix: str = "") -> ValidationFailed:
+    """A model's validation errors as the API's, each naming the field at fault by its path."""
+    return ValidationFailed(
+        "The change leaves the service invalid.",
+        [
+            FieldError(
+                ".".join([*([prefix] if prefix else []), *(str(p) for p in e["loc"])]) or "body",
+                e["msg"],
+            )
+            for e in error.errors()
+        ],
+    )
+
+
+SERVICE_SETTINGS = frozenset(Service.model_fields) - {
+    "id",
+    "coach",
+    "session_types",
+    "retired_session_types",
+    "last_session_type_number",
+    "created_at",
+    "updated_at",
+    "retired_at",
+    "version",
+}
+"""The fields of a service an edit sets as whole values: its policy and name, and whatever
+setting a later version adds to it (session types are edited by id; the rest is the service's
+own bookkeeping)."""
+
+
+def _type_edit_errors(service: Service, edits: SessionTypeEdits) -> list[FieldError]:
+    active = {t.id for t in service.session_types}
+    errors: list[FieldError] = []
+    seen: set[str] = set()
+    for n, type_id in enumerate(edits.retire):
+        where = f"session_types.retire.{n}"
+        if type_id not in active:
+            errors.append(FieldError(where, "is not an active session type of this service"))
+        elif type_id in seen:
+            errors.append(FieldError(where, "is named twice"))
+        seen.add(type_id)
+    retiring, seen = set(seen), set()
+    for n, change in enumerate(edits.change):
+        type_id, where = str(change["id"]), f"session_types.change.{n}.id"
+        if type_id not in active:
+            errors.append(FieldError(where, "is not an active session type of this service"))
+        elif type_id in retiring:
+            errors.append(FieldError(where, "is retired by the same request"))
+        elif type_id in seen:
+            errors.append(FieldError(where, "is named twice"))
+        seen.add(type_id)
+    return errors
+
+
+def edit_service(
+    service: Service, settings: Mapping[str, Any], types: SessionTypeEdits, now: datetime
+) -> Service:
+    """The service after an edit, or the same service when the edit changes nothing.
+
+    ``settings`` are whole values for the service's own fields (a JSON merge patch already
+    resolved: a field set back to its default carries that default). Session types are added
+    (numbered after the highest number ever given out), changed or retired by id; retired ones
+    are kept for reference, the latest first, up to ``MAX_RETIRED_SESSION_TYPES``. The result
+    is validated whole, by the same model the service was created with, and must leave at
+    least one active session type.
+    """
+    require_offered(service)
+    errors = [
+        FieldError(name, "is not a setting of a service")
+        for name in settings
+        if name not in SERVICE_SETTINGS
+    ]
+    errors += _type_edit_errors(service, types)
+    if errors:
+        raise ValidationFailed("The session type changes do not fit this service.", errors)
+    changes = {str(c["id"]): {k: v for k, v in c.items() if k != "id"} for c in types.change}
+    kept: list[dict[str, Any]] = [
+        {**t.model_dump(), **changes.get(t.id, {})}
+        for t in service.session_types
+        if t.id not in types.retire
+    ]
+    number = service.highest_session_type_number
+    added = [{**fields, "id": f"t{number + n}"} for n, fields in enumerate(types.add, start=1)]
+    if not kept and not added:
+        raise ValidationFailed.on("session_types", "must leave at least one active session type")
+    retired = [
+        RetiredSessionType(**t.model_dump(), retired_at=now)
+        for t in service.session_types
+        if t.id in types.retire
+    ]
+    try:
+        edited = Service.model_validate(
+            {
+                **service.model_dump(),
+                **settings,
+                "session_types": kept + added,
+                "retired_session_types": [*retired, *service.retired_session_types][
+                    :MAX_RETIRED_SESSION_TYPES
+                ],
+                "last_session_type_number": number + len(added),
+            }
+        )
+    except ValidationError as error:
+        raise invalid(error) from error
+    if edited == service.model_copy(update={"last_session_type_number": number}):
+        return service  # nothing to change
+    return edited.model_copy(update={"updated_at": now, "version": service.version + 1})
+
+
+def retire_service(service: Service, now: datetime) -> Service:
+    """The service once retired: booked sessions go on; nothing new is booked."""
+    require_offered(service)
+    return service.model_copy(
+        update={"retired_at": now, "updated_at": now, "version": service.version + 1}
+    )
+
+
+def directory_entry(entry: CoachEntry, service: Service, coach: Person | None) -> CoachEntry:
+    """The coach's directory entry once ``service`` is as given.
+
+    A service on offer is listed under its current name, where it was or last; a retired one
+    is not. An entry with no services left stays (unlisted: see ``storage.services``).
+    ``coach`` is the coach's own details when they made the change: the entry takes their name
+    and zone from it. A coach may offer ``MAX_ACTIVE_SERVICES`` at once.
+    """
+    services = list(entry.services)
+    listed_at = next((n for n, s in enumerate(services) if s.id == service.id), None)
+    if service.retired_at is not None:
+        services = [s for s in services if s.id != service.id]
+    else:
+        ref = ServiceRef(id=service.id, name=service.name)
+        if listed_at is not None:
+            services[listed_at] = ref
+        elif len(services) >= MAX_ACTIVE_SERVICES:
+            raise ServiceLimitReached(
+                f"A coach may offer {MAX_ACTIVE_SERVICES} services at once; retire one first."
+            )
+        else:
+            services.append(ref)
+    return entry.model_copy(
+        update={
+            "name": coach.name if coach is not None else entry.name,
+            "timezone": coach.timezone if coach is not None else entry.timezone,
+            "services": services,
+            "version": entry.version + 1,
+        }
+    )
 
 
 # --- cancel ----------------------------------------------------------------------------------
@@ -637,6 +841,87 @@ def require_balance_allows(account: Account, kind: EntryKind, credits: int) -> N
         raise InsufficientCredits(
             f"The account holds {account.balance} credits; this needs {-credits}."
         )
+
+
+def require_group_admin(caller: Caller, account: Account, doing: str) -> None:
+    """A group's admins and support; its members may see it (403), strangers may not (404)."""
+    if not can_view_account(caller, account):
+        raise NotFound("No such account.")
+    if account.kind is not AccountKind.GROUP:
+        raise Forbidden("Only a group account has people to change.")
+    if caller.role is Role.SUPPORT:
+        return
+    if caller.role is Role.ADMIN and caller.id in account.admin_ids:
+        return
+    raise Forbidden(f"Only the group's admins or support may {doing}.")
+
+
+@dataclass(frozen=True)
+class GroupEdit:
+    """A change to a group's name and people, as asked for."""
+
+    name: str | None = None
+    add_members: Sequence[str] = ()
+    remove_members: Sequence[str] = ()
+    add_admins: Sequence[str] = ()
+    remove_admins: Sequence[str] = ()
+
+
+def _both_ways(added: Sequence[str], removed: Sequence[str], field: str) -> list[FieldError]:
+    both = sorted(set(added) & set(removed))
+    return [FieldError(field, f"also adds {', '.join(both)}")] if both else []
+
+
+def edit_group(
+    caller: Caller, account: Account, edit: GroupEdit, now: datetime
+) -> tuple[Account, AccountChange | None]:
+    """The group after the change and its record, or the group and None when nothing changes.
+
+    Adding someone already there, or removing someone who is not, changes nothing. The group
+    keeps at least one admin and at most ``MAX_GROUP_MEMBERS`` members and ``MAX_GROUP_ADMINS``
+    admins. Who was removed keeps their sessions: the rules only stop them booking anew.
+    """
+    require_group_admin(caller, account, "change its name or people")
+    errors = _both_ways(edit.add_members, edit.remove_members, "remove_members")
+    errors += _both_ways(edit.add_admins, edit.remove_admins, "remove_admins")
+    if errors:
+        raise ValidationFailed("A change may not add and remove the same person.", errors)
+    added_members = [m for m in dict.fromkeys(edit.add_members) if m not in account.member_ids]
+    removed_members = [m for m in account.member_ids if m in edit.remove_members]
+    added_admins = [a for a in dict.fromkeys(edit.add_admins) if a not in account.admin_ids]
+    removed_admins = [a for a in account.admin_ids if a in edit.remove_admins]
+    members = [m for m in account.member_ids if m not in removed_members] + added_members
+    admins = [a for a in account.admin_ids if a not in removed_admins] + added_admins
+    if not admins:
+        raise ValidationFailed.on("remove_admins", "would leave the group without an admin")
+    if len(members) > MAX_GROUP_MEMBERS:
+        raise ValidationFailed.on("add_members", f"would take it past {MAX_GROUP_MEMBERS} members")
+    if len(admins) > MAX_GROUP_ADMINS:
+        raise ValidationFailed.on("add_admins", f"would take it past {MAX_GROUP_ADMINS} admins")
+    renamed = edit.name is not None and edit.name != account.name
+    if not (renamed or added_members or removed_members or added_admins or removed_admins):
+        return account, None
+    change = AccountChange(
+        account_id=account.id,
+        seq=account.revision + 1,
+        at=now,
+        by=caller.actor,
+        name=NameChange(before=account.name, after=edit.name) if renamed and edit.name else None,
+        added_members=added_members,
+        removed_members=removed_members,
+        added_admins=added_admins,
+        removed_admins=removed_admins,
+    )
+    after = account.model_copy(
+        update={
+            "name": edit.name if renamed and edit.name else account.name,
+            "member_ids": members,
+            "admin_ids": admins,
+            "revision": change.seq,
+            "updated_at": now,
+        }
+    )
+    return after, change
 
 
 def require_can_grant(caller: Caller, account: Account) -> None:

@@ -79,8 +79,13 @@ def test_the_gateway_answers_a_preflight_from_the_front_end_without_a_token(
 
     assert reply.status_code == 204
     assert reply.headers["Access-Control-Allow-Origin"] == APP
-    allowed_methods = set(reply.headers["Access-Control-Allow-Methods"].split(","))
-    assert allowed_methods == {"GET", "POST", "PUT", "DELETE"}
+    assert set(reply.headers["Access-Control-Allow-Methods"].split(",")) == {
+        "GET",
+        "POST",
+        "PUT",
+        "PATCH",
+        "DELETE",
+    }
     allowed = set(reply.headers["Access-Control-Allow-Headers"].split(","))
     assert {"authorization", "content-type", "idempotency-key"} <= allowed
     assert int(reply.headers["Access-Control-Max-Age"]) > 0

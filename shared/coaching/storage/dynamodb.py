@@ -164,6 +164,9 @@ Tag = Literal[
     "hours",
     "email",
     "history",
+    "service",
+    "directory",
+    "change",
     "webhook",
     "webhook-owner",
     "delivery",
@@ -376,9 +379,10 @@ def meaning_of(error: ClientError, tags: Sequence[Tag]) -> Exception:
     if "receipt" in failed:
         # The same key committed first (a retry racing its original): its answer is the answer.
         return KeyAlreadyUsed()
-    if "session" in failed:
+    if "session" in failed or "service" in failed:
         # The session changed under us: a slot that looks taken may be held by its own newer
-        # version. Read again and decide again; a slot truly taken is found on the retry.
+        # version. Or the service did (a booking is made under one version of it). Read again
+        # and decide again; a slot truly taken is found on the retry.
         return StaleRead(",".join(failed))
     if "slot-claim" in failed:
         return SlotTaken("The coach already has a session at that time.")

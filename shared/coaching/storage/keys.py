@@ -14,6 +14,8 @@ The tables, all defined in ``template.yaml``:
     ``SLOTS#{coach}`` by time, so free times read only the claims of the range asked for
   - service   ``SERVICE#{id}`` / ``SERVICE``; in ByCoach under ``SERVICES#{coach}``
   - hours     ``AVAILABILITY#{coach}`` / ``AVAILABILITY``: the coach's weekly working hours
+  - directory ``DIRECTORY#{coach}`` / ``DIRECTORY``: a coach who offers an active service, with
+    those services; in ByCoach under the one partition ``DIRECTORY``, sorted by folded name
   - email     ``EMAIL#{sha256 of the address}`` / ``MEMBER#{id}``: a member who booked with that
     address, so support can find their sessions by email; the key holds a hash, not the address
 
@@ -22,13 +24,16 @@ A session paid from a group account is also in the sparse ByAccount index under
 
 ByCoach holds three kinds of partition per coach, told apart by their prefix: ``COACH#`` (the
 coach's sessions by start), ``SLOTS#`` (their slot claims by slot time) and ``SERVICES#`` (their
-services by creation time). A slot claim keeps its own key (``SLOT#{coach}#{time}``), so the
+services by creation time); and one shared by all coaches, ``DIRECTORY`` (the coach directory,
+by ``directory_position``). A slot claim keeps its own key (``SLOT#{coach}#{time}``), so the
 condition that stops a double booking is the same as before; the index only serves reads.
 
 ``LedgerTable``
   - account   ``ACCOUNT#{id}`` / ``ACCOUNT``: running balance and ``version`` (entries so far)
   - entry     ``ACCOUNT#{id}`` / ``ENTRY#{seq}``: immutable, numbered 1, 2, 3 ... per account
   - member    ``MEMBER#{user}`` / ``ACCOUNT#{id}``: the group accounts a user belongs to or runs
+  - change    ``ACCOUNT#{id}`` / ``CHANGE#{seq}``: immutable, one per change to a group's name or
+    people, numbered 1, 2, 3 ... per account
 
 ``IdempotencyTable`` records are keyed by ``receipts.record_id``.
 
@@ -47,6 +52,7 @@ Keys here are plain values (``{"pk": ..., "sk": ...}``); ``dynamodb.to_item`` ty
 """
 
 import hashlib
+import unicodedata
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -117,6 +123,36 @@ def services_of(coach_id: str) -> str:
     return f"SERVICES#{coach_id}"
 
 
+def coach_entry(coach_id: str) -> Key:
+    return {"pk": f"DIRECTORY#{coach_id}", "sk": "DIRECTORY"}
+
+
+COACH_DIRECTORY = "DIRECTORY"
+"""The ByCoach partition of the coach directory: every listed coach, by folded name."""
+
+_NAME_END = "\x1f"
+"""Ends the name in a directory position: below every character a folded name keeps, so "Ann"
+sorts before "Ann Lee" (a "#" there would sort it after)."""
+
+
+def folded(text: str) -> str:
+    """A name as the directory compares it: case and accents dropped, spaces collapsed.
+
+    "Zoë  O'Brien" and "zoe o'brien" fold alike; control characters go, so nothing folded can
+    hold ``_NAME_END``.
+    """
+    decomposed = unicodedata.normalize("NFKD", " ".join(text.split()))
+    kept = "".join(
+        c for c in decomposed if not unicodedata.combining(c) and unicodedata.category(c)[0] != "C"
+    )
+    return " ".join(kept.casefold().split())
+
+
+def directory_position(name: str, coach_id: str) -> str:
+    """A coach's sort key in the directory: their folded name, then their id for equal names."""
+    return f"{folded(name)}{_NAME_END}{coach_id}"
+
+
 LEGACY_DUE_PARTITION = "DUE"
 """The Due index's one partition before it was sharded. Items written then keep it until their
 next change (which moves them to their shard) or their sweep; the sweep reads it with the shards."""
@@ -155,6 +191,14 @@ ENTRY_PREFIX = "ENTRY#"
 def entry(account_id: str, seq: int) -> Key:
     """Zero-padded, so that entries sort by number."""
     return {"pk": account_partition(account_id), "sk": f"{ENTRY_PREFIX}{seq:010d}"}
+
+
+CHANGE_PREFIX = "CHANGE#"
+
+
+def account_change(account_id: str, seq: int) -> Key:
+    """Zero-padded, so that a group's changes sort by number."""
+    return {"pk": account_partition(account_id), "sk": f"{CHANGE_PREFIX}{seq:010d}"}
 
 
 def memberships_of(user_id: str) -> str:

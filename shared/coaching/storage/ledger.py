@@ -1,7 +1,10 @@
-"""Credit accounts, their memberships and their numbered entries (LedgerTable; keys in ``keys``).
+"""Credit accounts, their memberships, their numbered entries and the numbered changes to a
+group's people (LedgerTable; keys in ``keys``).
 
 An account's balance and ``version`` change only in the same transaction as the entry numbered
-``version + 1``, conditioned on the version read, so no entry is lost or numbered twice.
+``version + 1``, conditioned on the version read, so no entry is lost or numbered twice. A
+group's name and people change only with the change record numbered ``revision + 1``, on the
+same terms.
 """
 
 from collections.abc import Mapping
@@ -10,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from coaching import rules
-from coaching.models import Account, Actor, EntryKind, LedgerEntry
+from coaching.models import Account, AccountChange, Actor, EntryKind, LedgerEntry
 from coaching.storage import keys
 from coaching.storage.dynamodb import (
     Table,
@@ -21,6 +24,10 @@ from coaching.storage.dynamodb import (
     put,
     to_item,
 )
+
+SAME_REVISION = "(attribute_not_exists(revision) OR revision = :r)"
+"""The condition that a group's people are still as read at revision ``:r``. Accounts stored
+before revisions were kept, and personal accounts, have none: they read as revision 0."""
 
 
 @dataclass(frozen=True)
@@ -102,14 +109,80 @@ class LedgerStore(Table):
         values |= {**keys.account(account.id), "entity": "ACCOUNT"}
         tx.add("new", put(self.ledger_table, values, "attribute_not_exists(pk)"))
         for user_id in sorted(set(account.member_ids) | set(account.admin_ids)):
-            membership = {
-                **keys.membership(user_id, account.id),
-                "account_id": account.id,
-                "member": user_id in account.member_ids,
-                "admin": user_id in account.admin_ids,
-            }
-            tx.add("membership", put(self.ledger_table, membership, None))
+            tx.add("membership", put(self.ledger_table, _membership(account, user_id), None))
         self._write(tx, account)
+
+    def save_group(self, before: Account, after: Account, change: AccountChange) -> None:
+        """A group's new name and people, with the record of the change and the membership
+        items that list the group for each person it gained or lost, together.
+
+        Conditioned on the revision read, so two changes never lose each other's, and only the
+        name, the people and the revision are written: the balance and its version stay as
+        whatever movement last left them.
+        """
+        tx = Transaction()
+        dumped = after.model_dump(mode="json")
+        tx.add(
+            "account",
+            {
+                "Update": {
+                    "TableName": self.ledger_table,
+                    "Key": to_item(keys.account(after.id)),
+                    "UpdateExpression": "SET #name = :name, member_ids = :members, "
+                    "admin_ids = :admins, revision = :next, updated_at = :at",
+                    "ConditionExpression": f"attribute_exists(pk) AND {SAME_REVISION}",
+                    "ExpressionAttributeNames": {"#name": "name"},  # a reserved word
+                    "ExpressionAttributeValues": to_item(
+                        {
+                            ":name": dumped["name"],
+                            ":members": dumped["member_ids"],
+                            ":admins": dumped["admin_ids"],
+                            ":next": dumped["revision"],
+                            ":at": dumped["updated_at"],
+                            ":r": before.revision,
+                        }
+                    ),
+                }
+            },
+        )
+        values = change.model_dump(mode="json", exclude_none=True)
+        values |= {**keys.account_change(after.id, change.seq), "entity": "CHANGE"}
+        tx.add("change", put(self.ledger_table, values, "attribute_not_exists(pk)"))
+        touched = {
+            *change.added_members,
+            *change.removed_members,
+            *change.added_admins,
+            *change.removed_admins,
+        }
+        for user_id in sorted(touched):
+            membership = keys.membership(user_id, after.id)
+            if user_id in after.member_ids or user_id in after.admin_ids:
+                tx.add("membership", put(self.ledger_table, _membership(after, user_id), None))
+            else:
+                tx.add(
+                    "membership",
+                    {"Delete": {"TableName": self.ledger_table, "Key": to_item(membership)}},
+                )
+        self._write(tx, after)
+
+    def account_changes(
+        self, account_id: str, limit: int, token: str | None
+    ) -> tuple[list[AccountChange], str | None]:
+        """A group's changes, newest first."""
+        partition = keys.account_partition(account_id)
+        return self._query(
+            self.ledger_table,
+            index=None,
+            key_condition="pk = :p AND begins_with(sk, :c)",
+            names=None,
+            values={":p": {"S": partition}, ":c": {"S": keys.CHANGE_PREFIX}},
+            forward=False,
+            limit=limit,
+            token=token,
+            token_keys={"pk": partition},
+            key_names={"pk", "sk"},
+            read=lambda item: AccountChange.model_validate(only_fields(AccountChange, item)),
+        )
 
     def move_credits(self, movement: Movement) -> LedgerEntry:
         """A movement that no session causes (a grant or an adjustment)."""
@@ -120,8 +193,23 @@ class LedgerStore(Table):
         return entry
 
 
+def _membership(account: Account, user_id: str) -> dict[str, Any]:
+    """The item that lists ``account`` among a user's groups, with what they are in it."""
+    return {
+        **keys.membership(user_id, account.id),
+        "account_id": account.id,
+        "member": user_id in account.member_ids,
+        "admin": user_id in account.admin_ids,
+    }
+
+
 def add_movement(tx: Transaction, table: str, movement: Movement) -> None:
-    """Add to ``tx`` the account's new balance and the entry that records the movement."""
+    """Add to ``tx`` the account's new balance and the entry that records the movement.
+
+    Conditioned on the account's version (its entries), and on its revision (its people), so
+    that a booking the rules allowed for a member of the group never lands after the member
+    was removed: the movement is refused, read again and decided again.
+    """
     account = movement.account
     # Every movement passes here, so none can skip the floor or the cap.
     rules.require_balance_allows(account, movement.kind, movement.credits)
@@ -133,8 +221,10 @@ def add_movement(tx: Transaction, table: str, movement: Movement) -> None:
             update={"balance": entry.balance_after, "version": entry.seq}
         ).model_dump(mode="json", exclude_none=True)
         values |= {**keys.account(account.id), "entity": "ACCOUNT"}
-        first = put(table, values, "attribute_not_exists(pk) OR version = :v")
-        first["Put"]["ExpressionAttributeValues"] = {":v": {"N": "0"}}
+        first = put(
+            table, values, f"attribute_not_exists(pk) OR (version = :v AND {SAME_REVISION})"
+        )
+        first["Put"]["ExpressionAttributeValues"] = to_item({":v": 0, ":r": account.revision})
         tx.add("account", first)
     else:
         tx.add(
@@ -146,13 +236,15 @@ def add_movement(tx: Transaction, table: str, movement: Movement) -> None:
                     "UpdateExpression": "SET balance = :after, version = :next",
                     # The version pins the balance we computed from; the balance check
                     # states the invariant itself, should the version ever be misused.
-                    "ConditionExpression": "version = :v AND balance = :before",
+                    "ConditionExpression": "version = :v AND balance = :before AND "
+                    + SAME_REVISION,
                     "ExpressionAttributeValues": to_item(
                         {
                             ":after": entry.balance_after,
                             ":next": entry.seq,
                             ":v": account.version,
                             ":before": account.balance,
+                            ":r": account.revision,
                         }
                     ),
                 }

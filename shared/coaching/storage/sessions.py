@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from coaching import rules
-from coaching.models import AccountKind, HistoryEvent, Session, SessionStatus
+from coaching.models import AccountKind, HistoryEvent, Service, Session, SessionStatus
 from coaching.storage import keys
 from coaching.storage.dynamodb import (
     Table,
@@ -282,14 +282,31 @@ class SessionStore(Table):
         claim: Sequence[datetime] = (),
         release: Sequence[datetime] = (),
         movement: Movement | None = None,
+        service: Service | None = None,
     ) -> None:
         """Write a session's new state with everything that must change with it, atomically.
 
         ``before`` is the session as read (None for a new booking): the write lands only if the
         stored session is still that version. ``claim`` and ``release`` are the coach's slots
-        taken and freed; ``movement`` the credits that move with this change.
+        taken and freed; ``movement`` the credits that move with this change. ``service`` is the
+        service a booking was made under, as read: it lands only while the service is still at
+        that version, so an edit or a retirement racing it applies to it whole or not at all.
         """
         tx = Transaction()
+        if service is not None:
+            tx.add(
+                "service",
+                {
+                    "ConditionCheck": {
+                        "TableName": self.sessions_table,
+                        "Key": to_item(keys.service(service.id)),
+                        # Services stored before they carried a version read as version 1.
+                        "ConditionExpression": "attribute_exists(pk) AND "
+                        "(attribute_not_exists(version) OR version = :v)",
+                        "ExpressionAttributeValues": {":v": {"N": str(service.version)}},
+                    }
+                },
+            )
         item = session_item(after, due_shards=self.settings.due_shards)
         if before is None:
             tx.add("new", put_item(self.sessions_table, item, "attribute_not_exists(pk)"))

@@ -111,6 +111,14 @@ def _group(scene: Scene) -> dict[str, Any]:
     return {"name": "New team", "member_ids": [scene.owner.id]}
 
 
+def _rename(_: Scene) -> dict[str, Any]:
+    return {"name": "Renamed team", "add_members": ["new-hire"]}
+
+
+def _longer_window(_: Scene) -> dict[str, Any]:
+    return {"cancellation_window_hours": 48}
+
+
 def _grant(_: Scene) -> dict[str, Any]:
     return {"credits": 5, "note": "Top-up"}
 
@@ -191,8 +199,15 @@ TABLE: tuple[Row, ...] = (
     Row("GET",  A + "/ledger",                    "200 404 404 404 200 404 401", account=P),
     Row("POST", A + "/grants",                    "403 404 404 404 201 201 401", _grant),
     Row("POST", A + "/grants",                    "403 404 404 404 201 404 401", _grant, account=P),
+    Row("PATCH", A,                              "403 404 404 404 200 200 401", _rename),
+    Row("PATCH", A,                              "403 404 404 404 403 404 401", _rename, account=P),
+    Row("GET",  A + "/changes",                   "403 404 404 404 200 200 401"),
+    Row("GET",  A + "/changes",                   "403 404 404 404 403 404 401", account=P),
     Row("POST", "/services",                      "403 403 201 201 403 403 401", _service),
     Row("GET",  "/services/{service_id}",         "200 200 200 200 200 200 401"),
+    Row("PATCH", "/services/{service_id}",       "403 403 200 403 200 403 401", _longer_window),
+    Row("POST", "/services/{service_id}/retire",  "403 403 200 403 200 403 401", _empty),
+    Row("GET",  "/coaches",                       "200 200 200 200 200 200 401"),
     Row("GET",  "/services",                      "200 200 200 200 200 200 401", query=_coach_id),
     Row("GET",  "/services/{service_id}/slots",   "200 200 200 200 200 200 401", query=_slots),
     Row("PUT",  "/coaches/me/availability",       "403 403 200 200 403 403 401", _hours),

@@ -3,7 +3,7 @@
 This is the gap Powertools idempotency leaves (its record is written in requests of its own): a
 Lambda that dies after its change commits and before it answers is retried by the client, and
 the retry must answer the first outcome without changing anything again. Here the key's record
-commits in the change's own transaction, and these tests kill every state-changing POST at both
+commits in the change's own transaction, and these tests kill every state-changing request at both
 points with the local stack's fault injection (botocore hooks around ``TransactWriteItems``).
 """
 
@@ -190,6 +190,25 @@ def _set_availability(api: Api, given: World) -> Request:
     return Request(coach(), "/coaches/me/availability", body, 200, method="PUT")
 
 
+def _edit_service(api: Api, given: World) -> Request:
+    carol = coach()
+    service = given.service(by=carol)
+    body = {"name": "Longer sessions", "session_types": {"add": [{"minutes": 90, "credits": 4}]}}
+    return Request(carol, f"/services/{service.id}", body, 200, method="PATCH")
+
+
+def _retire_service(api: Api, given: World) -> Request:
+    carol = coach()
+    return Request(carol, f"/services/{given.service(by=carol).id}/retire", None, 200)
+
+
+def _change_group(api: Api, given: World) -> Request:
+    boss = admin()
+    group = api.post(boss, "/accounts", {"name": "Team", "member_ids": ["m-1"]}).json
+    body = {"add_members": ["m-2"], "remove_members": ["m-1"]}
+    return Request(boss, f"/accounts/{group['id']}", body, 200, method="PATCH")
+
+
 WEBHOOK = {"url": "https://93.184.215.14/hooks", "event_types": ["*"]}
 
 
@@ -251,6 +270,9 @@ REQUESTS: dict[str, Callable[[Api, World], Request]] = {
     "create-account": _create_account,
     "create-service": _create_service,
     "set-availability": _set_availability,
+    "edit-service": _edit_service,
+    "retire-service": _retire_service,
+    "change-group": _change_group,
     "create-webhook": _create_webhook,
     "enable-webhook": _enable_webhook,
     "rotate-webhook-secret": _rotate_secret,

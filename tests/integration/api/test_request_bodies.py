@@ -1,8 +1,9 @@
-"""Every POST route of the template refuses a body it cannot read, as a problem, changing nothing.
+"""Every POST and PATCH route of the template refuses a body it cannot read, as a problem,
+changing nothing.
 
 400 MALFORMED_REQUEST for a body that is not UTF-8, not JSON, not an object or nested deeper than
 32 levels; 415 UNSUPPORTED_MEDIA_TYPE for a body sent as another media type. The routes come from
-template.yaml, so a new POST route is covered the day it is declared.
+template.yaml, so a new POST or PATCH route is covered the day it is declared.
 """
 
 import base64
@@ -61,13 +62,15 @@ BAD_BODIES: dict[str, Bad] = {
     "JSON labelled as text": Bad("{}", "text/json", 415, "UNSUPPORTED_MEDIA_TYPE"),
 }
 
-POST_ROUTES = [route for route in ROUTES if route.method == "POST"]
+POST_ROUTES = [route for route in ROUTES if route.method in ("POST", "PATCH")]
+PATH_VALUES = {"session_id": "s-1", "account_id": "personal-x", "service_id": "s-1"}
 
 
-def _path(route: Route, session_id: str, account_id: str) -> str:
+def _path(route: Route, session_id: str, account_id: str, service_id: str = "s-1") -> str:
     values = {
         "session_id": session_id,
         "account_id": account_id,
+        "service_id": service_id,
         "webhook_id": "w-1",  # no such webhook: the body is refused before anything is read
         "delivery_id": "d-1",
     }
@@ -89,12 +92,14 @@ def test_every_unreadable_body_is_refused_as_a_problem_and_changes_nothing(
     api: Api, given: World, store: Storage, route: Route
 ) -> None:
     alice, session = _booked(api, given)
-    path = _path(route, session["id"], f"personal-{alice.id}")
+    path = _path(route, session["id"], f"personal-{alice.id}", session["service"]["id"])
     who = {"/sessions": alice, "/services": coach()}.get(route.path, support())
 
     for name, bad in BAD_BODIES.items():
         with nothing_changes(store):
-            reply = api.post(who, path, raw_body=bad.body, content_type=bad.content_type)
+            reply = api.call(
+                who, route.method, path, raw_body=bad.body, content_type=bad.content_type
+            )
 
         try:
             assert_problem(reply, bad.status, bad.code)
@@ -107,10 +112,10 @@ def test_a_body_whose_base64_is_broken_is_malformed(
     api: Api, given: World, store: Storage, route: Route
 ) -> None:
     event = http_event(
-        method="POST",
+        method=route.method,
         path=_path(route, "s-1", "personal-x"),
         route_key=route.key,
-        path_parameters={"session_id": "s-1", "account_id": "personal-x"},
+        path_parameters=PATH_VALUES,
         headers={"content-type": "application/json"},
         body="not base64!",
         claims=jwt_claims(support()),
@@ -237,10 +242,10 @@ def test_the_resolver_alone_answers_a_foreign_media_type_as_a_problem(
     """Whatever entry point wraps it, a resolver never answers in Powertools' own 415 format."""
     resolver: Any = load_handler(route.code_uri, route.handler.rpartition(".")[0] + ".app")
     event = http_event(
-        method="POST",
+        method=route.method,
         path=_path(route, "s-1", "personal-x"),
         route_key=route.key,
-        path_parameters={"session_id": "s-1", "account_id": "personal-x"},
+        path_parameters=PATH_VALUES,
         headers={"content-type": "text/plain"},
         body='{"reason": "x"}',
         claims=jwt_claims(support()),
@@ -250,7 +255,8 @@ def test_the_resolver_alone_answers_a_foreign_media_type_as_a_problem(
         result = resolver.resolve(event, LambdaContext(route.function, route.timeout))
 
     reply = Reply(result["statusCode"], result["headers"], result["body"], route)
-    # Every POST route reads a body (approve, decline and withdraw take optional ones too).
+    # Every POST and PATCH route reads a body (approve, decline, withdraw and retire take
+    # optional ones too).
     assert_problem(reply, 415, "UNSUPPORTED_MEDIA_TYPE")
 
 

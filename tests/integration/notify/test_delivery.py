@@ -418,7 +418,8 @@ def test_a_late_lease_is_waited_for_then_taken_over(world: World, notify: Notify
 def test_booking_with_the_policy_layer_leaves_slots_and_services_unmailed(
     world: World, notify: Notify
 ) -> None:
-    # Slot claims and the service are on the stream, as in AWS without the mapping's filter
+    # Slot claims, the service and its coach's directory entry are on the stream, as in AWS
+    # without the mapping's filter
     booked(world)
     event = notify.stream.event()
     kinds = {r["dynamodb"]["Keys"]["sk"]["S"] for r in event["Records"]}
@@ -428,6 +429,7 @@ def test_booking_with_the_policy_layer_leaves_slots_and_services_unmailed(
     # (the member's address as a lookup key, MEMBER#..., is on the stream too)
     assert {k if not k.startswith("MEMBER#") else "MEMBER" for k in kinds} == {
         "SERVICE",
+        "DIRECTORY",
         "SESSION",
         "SLOT",
         "MEMBER",
