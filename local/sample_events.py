@@ -40,13 +40,9 @@ COACH = {
     "zoneinfo": "America/New_York",
 }
 SUPPORT = {"sub": "demo-support", "cognito:groups": ["support"]}
-ADMIN = {
-    "sub": "demo-admin",
-    "cognito:groups": ["admin"],
-    "email": "ada@example.com",
-    "email_verified": True,
-    "name": "Ada Admin",
-}
+ADMIN = {"sub": "demo-admin", "cognito:groups": ["admin"]}
+WEBHOOK_ADMIN = ADMIN | {"email": "ada@example.com", "email_verified": True, "name": "Ada Admin"}
+"""An admin whose token carries an address: where a disabled endpoint is reported."""
 
 # Who sends each request, and with what body, in the sample.
 SAMPLES: dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None]] = {
@@ -118,7 +114,7 @@ SAMPLES: dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None]] = {
     ),
     "GET /coaches/{coach_id}/availability": (MEMBER, None),
     "POST /webhooks": (
-        ADMIN,
+        WEBHOOK_ADMIN,
         {
             # An address, not a name: invoking the sample looks nothing up in DNS.
             "url": "https://93.184.215.14/hooks/coaching",
@@ -126,13 +122,13 @@ SAMPLES: dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None]] = {
             "description": "CRM",
         },
     ),
-    "GET /webhooks": (ADMIN, None),
-    "GET /webhooks/{webhook_id}": (ADMIN, None),
-    "DELETE /webhooks/{webhook_id}": (ADMIN, None),
-    "POST /webhooks/{webhook_id}/enable": (ADMIN, None),
-    "POST /webhooks/{webhook_id}/rotate-secret": (ADMIN, None),
-    "GET /webhooks/{webhook_id}/deliveries": (ADMIN, None),
-    "POST /webhooks/{webhook_id}/deliveries/{delivery_id}/retry": (ADMIN, None),
+    "GET /webhooks": (WEBHOOK_ADMIN, None),
+    "GET /webhooks/{webhook_id}": (WEBHOOK_ADMIN, None),
+    "DELETE /webhooks/{webhook_id}": (WEBHOOK_ADMIN, None),
+    "POST /webhooks/{webhook_id}/enable": (WEBHOOK_ADMIN, None),
+    "POST /webhooks/{webhook_id}/rotate-secret": (WEBHOOK_ADMIN, None),
+    "GET /webhooks/{webhook_id}/deliveries": (WEBHOOK_ADMIN, None),
+    "POST /webhooks/{webhook_id}/deliveries/{delivery_id}/retry": (WEBHOOK_ADMIN, None),
     "GET /openapi.json": (None, None),
     "GET /docs": (None, None),
     "GET /app": (None, None),
