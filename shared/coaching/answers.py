@@ -39,6 +39,7 @@ BOOKING_RULE: Refusals = (
     errors.MemberLimitReached,
 )
 """What the one booking rule refuses a member's booking or move with (``rules``)."""
+_WEBHOOK_WRITE = (*BODY, *WRITE, *PATH_ID, errors.Forbidden)
 
 ROUTES: dict[str, Refusals] = {
     "GET /accounts": (),
@@ -129,6 +130,17 @@ ROUTES: dict[str, Refusals] = {
         errors.SessionStillUpcoming,
         errors.SessionNotUpcoming,
         errors.NoShowAlreadyMarked,
+    ),
+    "POST /webhooks": (*BODY, *WRITE, errors.Forbidden, errors.WebhookLimitReached),
+    "GET /webhooks": (*QUERY, errors.Forbidden),
+    "GET /webhooks/{webhook_id}": (*PATH_ID, errors.Forbidden),
+    "DELETE /webhooks/{webhook_id}": (*PATH_ID, errors.Forbidden, errors.Conflict),
+    "POST /webhooks/{webhook_id}/enable": _WEBHOOK_WRITE,
+    "POST /webhooks/{webhook_id}/rotate-secret": _WEBHOOK_WRITE,
+    "GET /webhooks/{webhook_id}/deliveries": (*PATH_ID, *QUERY, errors.Forbidden),
+    "POST /webhooks/{webhook_id}/deliveries/{delivery_id}/retry": (
+        *_WEBHOOK_WRITE,
+        errors.WebhookDisabled,
     ),
 }
 PUBLIC_ROUTES = frozenset({"GET /openapi.json", "GET /docs"})

@@ -842,6 +842,11 @@ def answer_for(result: object, caller: Caller, now: datetime) -> tuple[int, Base
         return (201 if result.version == 1 else 200), service_view(result)  # or changed
     if isinstance(result, Availability):
         return 200, availability_view(result)  # a PUT replaces: 200, never 201
+    from coaching.webhooks import api as webhooks_api  # loaded by the webhooks function alone
+
+    answer = webhooks_api.answer_for(result)
+    if answer is not None:
+        return answer
     raise TypeError(f"no answer is defined for a {type(result).__name__}")
 
 

@@ -167,6 +167,18 @@ class ServiceLimitReached(DomainError):
     code, status, title = "SERVICE_LIMIT_REACHED", 409, "Too many active services"
 
 
+class WebhookLimitReached(DomainError):
+    """An admin already has as many webhook endpoints as one may have."""
+
+    code, status, title = "WEBHOOK_LIMIT_REACHED", 409, "Webhook limit reached"
+
+
+class WebhookDisabled(DomainError):
+    """A delivery cannot be sent again while its endpoint is disabled."""
+
+    code, status, title = "WEBHOOK_DISABLED", 409, "Webhook endpoint disabled"
+
+
 class Conflict(DomainError):
     """Others kept changing the same item while we retried: the client may try again."""
 
@@ -229,6 +241,8 @@ ALL_ERRORS: tuple[type[DomainError], ...] = (
     ServiceRetired,
     SessionTypeRetired,
     ServiceLimitReached,
+    WebhookLimitReached,
+    WebhookDisabled,
     Conflict,
     IdempotencyKeyReused,
     IdempotencyKeyInvalid,

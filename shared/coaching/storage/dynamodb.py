@@ -171,6 +171,9 @@ Tag = Literal[
     "service",
     "directory",
     "change",
+    "webhook",
+    "webhook-owner",
+    "delivery",
 ]
 
 

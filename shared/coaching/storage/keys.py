@@ -1,6 +1,6 @@
 """Every key the storage writes or reads, built here and nowhere else.
 
-Two tables, both defined in ``template.yaml``:
+The tables, all defined in ``template.yaml``:
 
 ``SessionsTable`` (its stream drives the emails)
   - session   ``SESSION#{id}`` / ``SESSION``; indexes ByMember, ByCoach (by start time, whole
@@ -40,6 +40,17 @@ condition that stops a double booking is the same as before; the index only serv
     people, numbered 1, 2, 3 ... per account
 
 ``IdempotencyTable`` records are keyed by ``receipts.record_id``.
+
+``WebhooksTable``
+  - endpoint  ``WEBHOOK#{id}`` / ``WEBHOOK``; in the Endpoints index under ``WEBHOOKS`` by
+    ``{owner}#{created}#{nanoseconds}#{id}``: support lists every endpoint, an admin the prefix
+    of their own, the delivery function reads them all
+  - owner     ``WEBHOOK_OWNER#{admin}`` / ``OWNER``: how many endpoints the admin has, counted
+    in the transaction that creates or deletes one, so the limit cannot be passed by a race
+  - delivery  ``WEBHOOK#{endpoint}`` / ``DELIVERY#{delivery}``: one per event and endpoint, its id
+    made from the event (its time, its version or number, a hash of its id), so a redelivered
+    event finds the record it made before and deliveries list newest first. In the sparse Due index
+    (``due_pk`` one of ``DUE#0`` .. ``DUE#{N-1}``, ``due_at``) only while a retry waits
 
 Keys here are plain values (``{"pk": ..., "sk": ...}``); ``dynamodb.to_item`` types them.
 """
@@ -256,3 +267,57 @@ def memberships_of(user_id: str) -> str:
 
 def membership(user_id: str, account_id: str) -> Key:
     return {"pk": memberships_of(user_id), "sk": account_partition(account_id)}
+
+
+# --- WebhooksTable -------------------------------------------------------------------------------
+
+WEBHOOKS_PARTITION = "WEBHOOKS"
+"""The Endpoints index's one partition: every endpoint, by owner and creation."""
+
+
+def webhook_partition(endpoint_id: str) -> str:
+    """The partition holding an endpoint and its deliveries."""
+    return f"WEBHOOK#{endpoint_id}"
+
+
+def webhook(endpoint_id: str) -> Key:
+    return {"pk": webhook_partition(endpoint_id), "sk": "WEBHOOK"}
+
+
+def webhook_listing(owner_id: str, created_at: datetime, written_ns: int, endpoint_id: str) -> str:
+    """An endpoint's sort key in the Endpoints index: its owner's endpoints sit together (owner
+    ids hold no ``#``), oldest first; creation times are whole seconds, and the nanoseconds of
+    the write order those of one second as they were made."""
+    return f"{owners_webhooks(owner_id)}{iso(created_at)}#{written_ns:020d}#{endpoint_id}"
+
+
+def owners_webhooks(owner_id: str) -> str:
+    """The prefix of one owner's endpoints in the Endpoints index."""
+    return f"{owner_id}#"
+
+
+def webhook_owner(owner_id: str) -> Key:
+    return {"pk": f"WEBHOOK_OWNER#{owner_id}", "sk": "OWNER"}
+
+
+DELIVERY_PREFIX = "DELIVERY#"
+
+
+def delivery(endpoint_id: str, delivery_id: str) -> Key:
+    return {"pk": webhook_partition(endpoint_id), "sk": f"{DELIVERY_PREFIX}{delivery_id}"}
+
+
+def delivery_id(event_id: str, event_time: datetime, number: int = 0) -> str:
+    """The id of an event's delivery: the same for the same event, whenever it is seen again.
+
+    Its time, then its number where it has one (a session's version, a ledger entry's), so an
+    endpoint's deliveries sort by when their events happened, and one session's changes of
+    the same second by version; then a hash of the event's id (ids such as
+    ``session:{id}:{version}:{type}`` hold characters a path segment had better not)."""
+    digest = hashlib.sha256(event_id.encode()).hexdigest()[:16]
+    return f"{event_time.astimezone(UTC):%Y%m%dT%H%M%SZ}-{number:010d}-{digest}"
+
+
+def delivery_due_partition(endpoint_id: str, delivery_id: str, shards: int) -> str:
+    """The Due index partition of a delivery waiting for a retry (the sessions' hash and shards)."""
+    return due_partition(f"{endpoint_id}/{delivery_id}", shards)

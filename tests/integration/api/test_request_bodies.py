@@ -67,7 +67,13 @@ PATH_VALUES = {"session_id": "s-1", "account_id": "personal-x", "service_id": "s
 
 
 def _path(route: Route, session_id: str, account_id: str, service_id: str = "s-1") -> str:
-    values = {"session_id": session_id, "account_id": account_id, "service_id": service_id}
+    values = {
+        "session_id": session_id,
+        "account_id": account_id,
+        "service_id": service_id,
+        "webhook_id": "w-1",  # no such webhook: the body is refused before anything is read
+        "delivery_id": "d-1",
+    }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], route.path)
 
 
