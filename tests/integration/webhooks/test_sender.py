@@ -41,7 +41,12 @@ class Pki:
 
 
 def _pki(folder: Path, name: str) -> Pki:
-    now = dt.datetime.now(dt.UTC)
+    # OpenSSL checks validity on the machine's real clock, which the year-ahead pass
+    # (--days-ahead) does not move: a window wide enough for both clocks.
+    valid_from, valid_to = (
+        dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
+        dt.datetime(2100, 1, 1, tzinfo=dt.UTC),
+    )
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA")])
     ca = (
@@ -50,8 +55,8 @@ def _pki(folder: Path, name: str) -> Pki:
         .issuer_name(ca_name)
         .public_key(ca_key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
+        .not_valid_before(valid_from)
+        .not_valid_after(valid_to)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(ca_key, hashes.SHA256())
     )
@@ -62,8 +67,8 @@ def _pki(folder: Path, name: str) -> Pki:
         .issuer_name(ca_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
+        .not_valid_before(valid_from)
+        .not_valid_after(valid_to)
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
