@@ -50,6 +50,9 @@ def create_service(body: Annotated[CreateServiceBody, Body()]) -> ServiceView:
         max_reschedules=body.max_reschedules,
         cancel_reason_required=body.cancel_reason_required,
         refund_tiers=body.tiers(),
+        location=body.location,
+        reminders=body.reminders,
+        refund_reminder_minutes=body.refund_reminder_minutes,
         now=clock.now(),
     )
     return service_view(service)

@@ -20,10 +20,12 @@ from coaching.storage import Storage
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
     from mypy_boto3_events.client import EventBridgeClient
+    from mypy_boto3_secretsmanager.client import SecretsManagerClient
     from mypy_boto3_sesv2.client import SESV2Client
     from mypy_boto3_sqs.client import SQSClient
 
     from coaching.event_bus import EventBus
+    from coaching.link_keys import LinkKeySource
     from coaching.notifier import Notifier
 
 # DynamoDB, SQS and EventBridge answer in milliseconds from inside the region, so a connection
@@ -84,6 +86,22 @@ def events() -> "EventBridgeClient":
 
 
 @cache
+def secretsmanager() -> "SecretsManagerClient":
+    return cast("SecretsManagerClient", _session().create_client("secretsmanager", config=CONFIG))
+
+
+@cache
+def link_keys() -> "LinkKeySource":
+    """The keys that sign and check manage links (the notifier, the manage function)."""
+    from coaching.link_keys import LinkKeySource
+
+    secret = settings().manage_link_secret
+    if not secret:
+        raise RuntimeError("MANAGE_LINK_SECRET is not set: manage links could not be signed")
+    return LinkKeySource(secretsmanager(), secret)
+
+
+@cache
 def event_bus() -> "EventBus":
     from coaching.event_bus import EventBus
 
@@ -109,10 +127,23 @@ def notifier() -> "Notifier":
         configuration_set=config.ses_configuration_set or None,
         dead_letter_queue_url=config.dead_letter_queue_url,
         base_url=config.app_base_url,
+        links=link_keys(),
     )
 
 
 def reset() -> None:
     """Forget the cached clients and settings (tests and the local stack change them)."""
-    for cached in (settings, _session, dynamodb, storage, ses, sqs, events, event_bus, notifier):
+    for cached in (
+        settings,
+        _session,
+        dynamodb,
+        storage,
+        ses,
+        sqs,
+        events,
+        event_bus,
+        secretsmanager,
+        link_keys,
+        notifier,
+    ):
         cached.cache_clear()

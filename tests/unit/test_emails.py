@@ -42,8 +42,14 @@ def facts(**overrides: Any) -> Facts:
     return Facts.model_validate(values | overrides)
 
 
+LAST_CALL = {"until": datetime(2026, 12, 1, 8, 0, tzinfo=UTC), "credits": 3, "credits_after": 0}
+"""The deadline a last call for a refund is about, unless a test names another."""
+
+
 def email(kind: NotificationKind, to: Audience, **overrides: Any) -> Email:
     recipient = ANN if to == "member" else CHO
+    if kind is NotificationKind.REFUND_LAST_CALL:
+        overrides = {"last_call": LAST_CALL} | overrides
     notification = Notification(
         kind=kind, audience=to, recipient=recipient, facts=facts(**overrides)
     )
@@ -472,6 +478,13 @@ def _every_fact_of_every_kind(**overrides: Any) -> dict[str, Any]:
         "refundable_until": datetime(2026, 11, 30, 10, tzinfo=UTC),
         "credits_returned": 2,
         "credits_returned_in_total": 2,
+        "location": "Room 4 & the <b>annex</b>",
+        "reminder_minutes": 60,
+        "last_call": {
+            "until": datetime(2026, 12, 1, 9, 30, tzinfo=UTC),
+            "credits": 3,
+            "credits_after": 1,
+        },
     } | overrides
 
 

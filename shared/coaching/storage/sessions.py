@@ -21,6 +21,7 @@ from coaching.storage.dynamodb import (
 )
 from coaching.storage.keys import iso
 from coaching.storage.ledger import Movement, add_movement
+from coaching.storage.reminders import reminders_write
 
 SLOT_CLAIM_TTL = timedelta(days=7)
 """Claims of past slots are left for DynamoDB's TTL to delete a week after the slot."""
@@ -291,6 +292,7 @@ class SessionStore(Table):
         taken and freed; ``movement`` the credits that move with this change. ``service`` is the
         service a booking was made under, as read: it lands only while the service is still at
         that version, so an edit or a retirement racing it applies to it whole or not at all.
+        The session's reminders record follows its time (``storage.reminders``).
         """
         tx = Transaction()
         if service is not None:
@@ -338,6 +340,12 @@ class SessionStore(Table):
                     }
                 },
             )
+        reminders = reminders_write(
+            self.sessions_table, before, after, due_shards=self.settings.due_shards
+        )
+        if reminders is not None:
+            # The reminders of the session's time change with the time, in the same step.
+            tx.add("reminders", reminders)
         for number, event in _spilled(before, after):
             tx.add(
                 "history",

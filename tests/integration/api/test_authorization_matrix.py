@@ -25,7 +25,7 @@ from coaching.storage import Storage
 from local.routes import http_routes
 from local.template import create_tables
 from tests.api_client import Api
-from tests.builders import World, admin, coach, member, support, unique
+from tests.builders import World, admin, coach, link_secret, member, support, unique
 
 from .api_steps import assert_problem, header, iso, listed_ids, nothing_changes, travel
 
@@ -151,6 +151,12 @@ def _slots(scene: Scene) -> dict[str, str]:
     return {"session_type_id": "t1", "from": iso(start), "to": iso(start + timedelta(days=7))}
 
 
+def _manage_slots(scene: Scene) -> dict[str, str]:
+    assert scene.session is not None
+    start = scene.session.start
+    return {"from": iso(start), "to": iso(start + timedelta(days=7))}
+
+
 S, A = "/sessions/{session_id}", "/accounts/{account_id}"
 REQUESTED, MOVE, LATE, P = "requested", "move_asked", "late_canceled", "personal"
 STARTED = "started"
@@ -200,6 +206,13 @@ TABLE: tuple[Row, ...] = (
     Row("GET",  "/services/{service_id}/slots",   "200 200 200 200 200 200 401", query=_slots),
     Row("PUT",  "/coaches/me/availability",       "403 403 200 200 403 403 401", _hours),
     Row("GET",  "/coaches/{coach_id}/availability", "200 200 200 200 200 200 401"),
+    # A manage link's token is the only key to these: a JWT, whoever's, is no such token
+    Row("GET",  "/manage/session",                "401 401 401 401 401 401 401"),
+    Row("GET",  "/manage/cancellation",           "401 401 401 401 401 401 401"),
+    Row("POST", "/manage/cancel",                 "401 401 401 401 401 401 401", _reason),
+    Row("POST", "/manage/reschedule",             "401 401 401 401 401 401 401", _move),
+    Row("GET",  "/manage/slots",                  "401 401 401 401 401 401 401",
+        query=_manage_slots),
     Row("GET",  "/openapi.json",                  "200 200 200 200 200 200 200"),
     Row("GET",  "/docs",                          "200 200 200 200 200 200 200"),
     Row("GET",  "/app",                           "200 200 200 200 200 200 200"),
@@ -247,6 +260,7 @@ def cell_store(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stora
     for name, field in Settings.model_fields.items():
         if name.endswith("_table"):
             monkeypatch.setenv(str(field.alias), getattr(settings, name))
+    monkeypatch.setenv("MANAGE_LINK_SECRET", link_secret())
     runtime.reset()
     yield Storage(dynamodb, settings)
     runtime.reset()
