@@ -307,10 +307,11 @@ class _Writer:
 
     def draft(self) -> _Draft:
         facts = self.facts
-        where = [("Where", facts.location)] if facts.location else []
+        place = facts.location
+        where = [("Where", place)] if place else []
         join = (
-            [("Join the session", facts.location)]
-            if is_link(facts.location) and self.kind not in _SESSION_IS_OVER
+            [("Join the session", place)]
+            if place and is_link(place) and self.kind not in _SESSION_IS_OVER
             else []
         )
         manage = (

@@ -122,7 +122,7 @@ def entry_point(app: APIGatewayHttpResolver, identify: Identify | None = None) -
         except DomainError as error:
             return as_lambda(problem(error))
         if who is None:
-            return cast(dict[str, Any], app.resolve(event, context))
+            return app.resolve(event, context)
         return _resolve_once(app, event, context, key, who)
 
     return cast(Handler, handler)  # the tracer's decorator, called with options, is untyped

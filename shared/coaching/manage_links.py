@@ -138,12 +138,16 @@ def verify(keys: LinkKeys, token: str, now: datetime) -> Grant:
         claims = json.loads(_decode(payload))
     except (ValueError, binascii.Error):
         raise InvalidLink() from None
-    session_id, member_id, expiry = (
-        (claims.get("s"), claims.get("m"), claims.get("e"))
-        if isinstance(claims, dict)
-        else (None,) * 3
-    )
-    if not (_is_id(session_id) and _is_id(member_id) and type(expiry) is int):
+    if not isinstance(claims, dict):
+        raise InvalidLink()
+    session_id, member_id, expiry = claims.get("s"), claims.get("m"), claims.get("e")
+    if not (
+        isinstance(session_id, str)
+        and isinstance(member_id, str)
+        and _is_id(session_id)
+        and _is_id(member_id)
+        and type(expiry) is int
+    ):
         raise InvalidLink()
     expires_at = datetime.fromtimestamp(expiry, UTC)
     if now >= expires_at:
