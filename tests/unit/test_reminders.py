@@ -13,6 +13,8 @@ from coaching import reminders
 from coaching.models import NO_LAST_CALL, Policy, Session, SessionStatus
 from coaching.notifications import NotificationKind
 from coaching.reminders import Due, Reminders, fire, fired, plan, replan, still_due
+from local import template
+from local.scheduler import rate_seconds
 from tests.unit.builders import IN_THREE_DAYS, NOW, canceled, hours, minutes, session
 
 START = IN_THREE_DAYS
@@ -287,3 +289,14 @@ def test_the_policy_defaults_remind_sessions_booked_before_reminders_existed() -
     stored = Policy.model_validate({"window_hours": 24, "refundable_until": START - hours(24)})
 
     assert (stored.reminders, stored.refund_reminder_minutes) == ([1440, 60], 120)
+
+
+def test_the_sweep_runs_often_enough_for_each_reminder_to_go_out_within_five_minutes() -> None:
+    # A reminder due at T is marked by the first sweep after T, and reaches the notifier within
+    # the stream's batching window: both must leave room in the five minutes for a retried batch
+    loaded = template.load()
+    every = rate_seconds(loaded["Parameters"]["SweepSchedule"]["Default"])
+    notify = loaded["Resources"]["NotifyFunction"]["Properties"]["Events"]["SessionChanges"]
+    window = notify["Properties"]["MaximumBatchingWindowInSeconds"]
+
+    assert every + window <= 5 * 60 / 2
