@@ -184,8 +184,10 @@ def _were(count: int) -> str:
 # --- what each kind says -------------------------------------------------------------------------
 
 
-_SESSION_IS_OVER = frozenset(
+_NOTHING_TO_JOIN = frozenset(
     {
+        NotificationKind.BOOKING_REQUESTED,
+        NotificationKind.BOOKING_REQUEST_SENT,
         NotificationKind.CANCELED,
         NotificationKind.CANCEL_CONFIRMED,
         NotificationKind.BOOKING_DECLINED,
@@ -194,7 +196,8 @@ _SESSION_IS_OVER = frozenset(
         NotificationKind.NO_SHOW,
     }
 )
-"""Emails after which nobody joins the session: they show where it was, with no link to join."""
+"""Emails about a session nobody joins (not booked yet, or over): they say where, with no link
+to join."""
 
 
 class _Writer:
@@ -311,7 +314,7 @@ class _Writer:
         where = [("Where", place)] if place else []
         join = (
             [("Join the session", place)]
-            if place and is_link(place) and self.kind not in _SESSION_IS_OVER
+            if place and is_link(place) and self.kind not in _NOTHING_TO_JOIN
             else []
         )
         manage = (
