@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from coaching.event_bus import EventBus
     from coaching.link_keys import LinkKeySource
     from coaching.notifier import Notifier
+    from coaching.storage.webhooks import WebhookStore
+    from coaching.webhooks.delivery import Deliverer
 
 # DynamoDB, SQS and EventBridge answer in milliseconds from inside the region, so a connection
 # that takes a second to open or an answer that takes three is stalled, not slow: drop it and
@@ -113,6 +115,19 @@ def event_bus() -> "EventBus":
 
 @cache
 def notifier() -> "Notifier":
+    """The notifier of emails about sessions: each member's carries a manage link, signed with
+    the key in Secrets Manager (the notify function)."""
+    return _notifier(links=link_keys())
+
+
+@cache
+def notice_sender() -> "Notifier":
+    """The notifier of emails about no session (an admin's webhook endpoint disabled): they
+    carry no manage link, so the delivery function needs no signing key."""
+    return _notifier(links=None)
+
+
+def _notifier(links: "LinkKeySource | None") -> "Notifier":
     from coaching.notifier import Notifier
     from coaching.storage.email_claims import EmailClaims
 
@@ -127,7 +142,31 @@ def notifier() -> "Notifier":
         configuration_set=config.ses_configuration_set or None,
         dead_letter_queue_url=config.dead_letter_queue_url,
         base_url=config.app_base_url,
-        links=link_keys(),
+        links=links,
+    )
+
+
+@cache
+def webhook_store() -> "WebhookStore":
+    """Webhook endpoints and deliveries: built by the two webhook functions alone."""
+    from coaching.storage.webhooks import WebhookStore
+
+    return WebhookStore(dynamodb(), settings())
+
+
+@cache
+def deliverer() -> "Deliverer":
+    from coaching.webhooks.delivery import Deliverer
+
+    config = settings()
+    if not config.webhook_queue_url:
+        raise RuntimeError("WEBHOOK_QUEUE_URL is not set: retries due soon would have no queue")
+    return Deliverer(
+        store=webhook_store(),
+        sqs=sqs(),
+        queue_url=config.webhook_queue_url,
+        notifier=notice_sender,
+        allow_loopback=config.webhooks_allow_loopback,
     )
 
 
@@ -145,5 +184,8 @@ def reset() -> None:
         secretsmanager,
         link_keys,
         notifier,
+        notice_sender,
+        webhook_store,
+        deliverer,
     ):
         cached.cache_clear()
