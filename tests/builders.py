@@ -7,7 +7,15 @@ from datetime import UTC, datetime, timedelta
 import boto3
 
 from coaching import operations
-from coaching.models import Caller, RefundTier, Role, Service, Session, personal_account_id
+from coaching.models import (
+    DEFAULT_REMINDERS,
+    Caller,
+    RefundTier,
+    Role,
+    Service,
+    Session,
+    personal_account_id,
+)
 from coaching.storage import Storage
 from local import template
 from local.aws import create_secrets
@@ -90,7 +98,7 @@ class World:
             if refund_tiers is None
             else [RefundTier(hours_before=h, percent=p) for h, p in refund_tiers],
             location=location,
-            reminders=reminders,
+            reminders=list(DEFAULT_REMINDERS) if reminders is None else reminders,
             refund_reminder_minutes=refund_reminder_minutes,
             now=self.now,
         )

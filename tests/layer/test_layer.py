@@ -34,6 +34,7 @@ MAX_ZIPPED = 10 * 1000 * 1000
 CALLS: dict[str, tuple[str, dict[str, str]]] = {
     "dynamodb": ("list_tables", {}),
     "events": ("list_event_buses", {}),
+    "secretsmanager": ("list_secrets", {}),
     "sesv2": ("list_email_identities", {}),
     "sqs": ("list_queues", {}),
 }
