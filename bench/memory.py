@@ -31,6 +31,8 @@ from bench.sweep import Filler
 from bench.world import on_the_hour, subject, utc_now
 from coaching import operations
 from coaching.storage import Storage
+from local import template
+from local.aws import create_secrets
 from local.scheduler import scheduled_event
 from local.template import create_tables, functions
 
@@ -243,6 +245,10 @@ def run() -> Section:
         boto3.client("sesv2", region_name=REGION, endpoint_url=server.url).create_email_identity(
             EmailIdentity=SENDER
         )
+        secrets = create_secrets(
+            boto3.client("secretsmanager", region_name=REGION, endpoint_url=server.url),
+            template.load(),
+        )
         store = Storage(client, settings)
         started = time.perf_counter()
         probes = _probes(client, server.url, store)
@@ -258,6 +264,7 @@ def run() -> Section:
                 "SES_CONFIGURATION_SET": "",
                 "APP_BASE_URL": settings.app_base_url,
                 "DEAD_LETTER_QUEUE_URL": queue,
+                "MANAGE_LINK_SECRET": secrets["ManageLinkKey"],
             }
         )
         results = {}

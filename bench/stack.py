@@ -17,6 +17,8 @@ from bench.recorder import Recorder, peek_with, unfiltered_query
 from coaching import clock, runtime
 from coaching.settings import Settings
 from coaching.storage import Storage
+from local import template
+from local.aws import create_secrets
 from local.template import create_tables
 
 BARE_CONFIG = runtime.CONFIG
@@ -61,6 +63,9 @@ def tables(*, streams: bool = True, settings: Settings | None = None) -> Iterato
     sqs = boto3.client("sqs", region_name=REGION)
     queue_url = sqs.create_queue(QueueName=unique("bench-notify-dlq"))["QueueUrl"]
     boto3.client("sesv2", region_name=REGION).create_email_identity(EmailIdentity=SENDER)
+    secrets = create_secrets(
+        boto3.client("secretsmanager", region_name=REGION), template.load(), unique("bench-")
+    )
     environment = {
         "SESSIONS_TABLE": settings.sessions_table,
         "LEDGER_TABLE": settings.ledger_table,
@@ -71,6 +76,7 @@ def tables(*, streams: bool = True, settings: Settings | None = None) -> Iterato
         "SES_CONFIGURATION_SET": "",
         "APP_BASE_URL": settings.app_base_url,
         "DEAD_LETTER_QUEUE_URL": queue_url,
+        "MANAGE_LINK_SECRET": secrets["ManageLinkKey"],
     }
     saved = {name: os.environ.get(name) for name in environment}
     os.environ.update(environment)

@@ -1,13 +1,15 @@
 """The embedded AWS: moto on 127.0.0.1 holding what ``template.yaml`` declares.
 
 Tables (with their indexes, streams and TTL), queues (with their visibility timeout, retention
-and redrive policy), event buses, the rules on them with their targets, and the SES sender
-identity are created from the template's resources; functions get the environment the template
-gives them, with each ``!Ref`` resolved to the local resource.
+and redrive policy), event buses, the rules on them with their targets, secrets and the SES
+sender identity are created from the template's resources; functions get the environment the
+template gives them, with each ``!Ref`` resolved to the local resource.
 """
 
 import json
 import os
+import secrets
+import string
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +69,31 @@ class EmbeddedAws:
         for resource in functions.values():
             variables |= resource["Properties"].get("Environment", {}).get("Variables", {})
         return {name: str(self.resolve(value)) for name, value in variables.items()}
+
+
+def generated_secret(spec: dict[str, Any]) -> str:
+    """A secret's value as Secrets Manager makes it from the template's
+    ``GenerateSecretString``: the template's JSON with a fresh random string under its key.
+    The local stack's own, made at each start and never written anywhere."""
+    alphabet = string.ascii_letters + string.digits
+    if not spec.get("ExcludePunctuation"):
+        alphabet += string.punctuation
+    length = int(spec.get("PasswordLength", 32))
+    value = "".join(secrets.choice(alphabet) for _ in range(length))
+    document = json.loads(spec.get("SecretStringTemplate", "{}"))
+    document[spec["GenerateStringKey"]] = value
+    return json.dumps(document)
+
+
+def create_secrets(client: Any, loaded: dict[str, Any], prefix: str = PREFIX) -> dict[str, str]:
+    """The template's ``AWS::SecretsManager::Secret``s, each generated as AWS would, in moto:
+    their ARNs (what ``!Ref`` gives) by logical id."""
+    arns = {}
+    for logical, resource in template.resources(loaded, "AWS::SecretsManager::Secret").items():
+        value = generated_secret(resource["Properties"]["GenerateSecretString"])
+        created = client.create_secret(Name=prefix + logical, SecretString=value)
+        arns[logical] = created["ARN"]
+    return arns
 
 
 QUEUE_ATTRIBUTES = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds")
@@ -155,6 +182,8 @@ def start(host: str = "127.0.0.1", port: int = 0) -> EmbeddedAws:
         aws.bus_arns[logical] = events.create_event_bus(Name=PREFIX + logical)["EventBusArn"]
     for logical, rule in template.resources(aws.loaded, "AWS::Events::Rule").items():
         create_rule(aws, events, PREFIX + logical, rule["Properties"])
+
+    aws.physical |= create_secrets(aws.client("secretsmanager"), aws.loaded)
 
     # A deployment verifies its sender identity in SES; so does the local stack.
     sender = aws.physical.get("SenderEmail")

@@ -39,6 +39,14 @@ COACH = {
     "name": "Colin Coach",
     "zoneinfo": "America/New_York",
 }
+MANAGE_LINK = {
+    "authorization": "Bearer m1.1."
+    "eyJzIjoiOWQ1ZjBjMmFiN2UzNGYwMWE2YzFkMmUzZjRhNWI2YzciLCJtIjoiZGVtby1tZW1iZXIiLCJlIjoxODk0Njk4MDAwfQ."
+    "c2FtcGxlLXNpZ25hdHVyZS1ub3QtYS1yZWFsLW9uZQ"
+}
+"""A manage link's token in its shape (``coaching.manage_links``): the session above, the demo
+member. Its signature is no key's, so it answers 401 until replaced by a token from a member's
+email (the mailbox of ``make run``)."""
 SUPPORT = {"sub": "demo-support", "cognito:groups": ["support"]}
 ADMIN = {"sub": "demo-admin", "cognito:groups": ["admin"]}
 WEBHOOK_ADMIN = ADMIN | {"email": "ada@example.com", "email_verified": True, "name": "Ada Admin"}
@@ -113,6 +121,11 @@ SAMPLES: dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None]] = {
         },
     ),
     "GET /coaches/{coach_id}/availability": (MEMBER, None),
+    "GET /manage/session": (None, None),
+    "GET /manage/cancellation": (None, None),
+    "POST /manage/cancel": (None, {"reason": "Something came up at work"}),
+    "POST /manage/reschedule": (None, {"start": "2030-01-16T10:00:00+00:00"}),
+    "GET /manage/slots": (None, None),
     "POST /coaches/me/time-off": (
         COACH,
         {"start": "2030-02-01T00:00:00Z", "end": "2030-02-08T00:00:00Z", "reason": "Holiday"},
@@ -152,6 +165,7 @@ QUERIES: dict[str, dict[str, str]] = {
         "from": "2030-01-14T00:00:00Z",
         "to": "2030-01-21T00:00:00Z",
     },
+    "GET /manage/slots": {"from": "2030-01-14T00:00:00Z", "to": "2030-01-21T00:00:00Z"},
 }
 
 
@@ -197,7 +211,11 @@ def sample(route: Route) -> dict[str, Any]:
         route_key=route.key,
         path_parameters=parameters or None,
         query=QUERIES.get(route.key),
-        headers={"content-type": "application/json", "host": "api.example.com"},
+        headers={
+            "content-type": "application/json",
+            "host": "api.example.com",
+            **(MANAGE_LINK if route.path.startswith("/manage/") else {}),
+        },
         body=None if body is None else json.dumps(body),
         claims=claims,
     )

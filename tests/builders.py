@@ -4,9 +4,21 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import boto3
+
 from coaching import operations
-from coaching.models import Caller, RefundTier, Role, Service, Session, personal_account_id
+from coaching.models import (
+    DEFAULT_REMINDERS,
+    Caller,
+    RefundTier,
+    Role,
+    Service,
+    Session,
+    personal_account_id,
+)
 from coaching.storage import Storage
+from local import template
+from local.aws import create_secrets
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 """A fixed 'now' for tests; tests pass time in rather than patching the clock."""
@@ -14,6 +26,13 @@ NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def link_secret() -> str:
+    """A fresh manage link secret in moto (while a mock is active), made as the template's
+    ``ManageLinkKey`` is made: its ARN, for ``MANAGE_LINK_SECRET``."""
+    client = boto3.client("secretsmanager", region_name="us-east-1")
+    return create_secrets(client, template.load(), unique("links-"))["ManageLinkKey"]
 
 
 def member(name: str = "member", tz: str = "Europe/London") -> Caller:
@@ -32,6 +51,11 @@ def support() -> Caller:
 
 def admin() -> Caller:
     return Caller(id=unique("admin"), role=Role.ADMIN)
+
+
+QUIET: dict[str, object] = {"reminders": [], "refund_reminder_minutes": None}
+"""Service options for a story about something else: its sessions send no reminders and no last
+call, so nothing of theirs but the session itself is in the sweep's Due index."""
 
 
 @dataclass
@@ -54,7 +78,11 @@ class World:
         max_reschedules: int | None = None,
         cancel_reason_required: bool = False,
         refund_tiers: list[tuple[int, int]] | None = None,
+        location: str | None = None,
+        reminders: list[int] | None = None,
+        refund_reminder_minutes: int | None = 120,
     ) -> Service:
+        """A coach's service; ``reminders`` None: the default ones (see ``QUIET``)."""
         return operations.create_service(
             self.store,
             by or coach(),
@@ -69,6 +97,9 @@ class World:
             refund_tiers=None
             if refund_tiers is None
             else [RefundTier(hours_before=h, percent=p) for h, p in refund_tiers],
+            location=location,
+            reminders=list(DEFAULT_REMINDERS) if reminders is None else reminders,
+            refund_reminder_minutes=refund_reminder_minutes,
             now=self.now,
         )
 

@@ -17,7 +17,7 @@ from local.moto_server import SerializedMotoServer
 from local.template import create_tables
 from local.time_travel import TimeTravel
 from tests.api_client import Api
-from tests.builders import NOW, World, unique
+from tests.builders import NOW, World, link_secret, unique
 
 # Tests never reach AWS: dummy credentials, a fixed region, no endpoint from the environment.
 for _name, _value in {
@@ -160,6 +160,7 @@ def api(store: Storage, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     monkeypatch.setenv("LEDGER_TABLE", store.ledger_table)
     monkeypatch.setenv("IDEMPOTENCY_TABLE", store.settings.idempotency_table)
     monkeypatch.setenv("EMAILS_TABLE", store.settings.emails_table)
+    monkeypatch.setenv("MANAGE_LINK_SECRET", link_secret())
     monkeypatch.setenv("WEBHOOKS_TABLE", store.settings.webhooks_table)
     runtime.reset()
     yield Api(store)

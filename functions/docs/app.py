@@ -2,8 +2,9 @@
 
 The schema is generated from the resolvers of the sibling functions (packaged with this one),
 never written by hand; here it only gains what no single resolver knows: that every error is an
-RFC 9457 problem, that callers send a bearer JWT, and that POSTs and PUTs take an
-Idempotency-Key. Both routes are public: they describe the API, not anyone's data.
+RFC 9457 problem, that callers send a bearer JWT (a manage link's token on ``/manage``), and
+that POSTs and PUTs take an Idempotency-Key. Both routes are public: they describe the API,
+not anyone's data.
 """
 
 import gc
@@ -99,11 +100,21 @@ def document() -> dict[str, Any]:
         schemas.pop(generated, None)
     schemas["Problem"] = Problem.model_json_schema()
     components["securitySchemes"] = {
-        "jwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        "jwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+        "manage_link": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": (
+                "The token of a manage link (`{AppBaseUrl}/manage#<token>`, in a member's emails): "
+                "it names one session and its member, and works until the session's end."
+            ),
+        },
     }
     spec["security"] = [{"jwt": []}]
     for path, operations in spec.get("paths", {}).items():
         for method, operation in operations.items():
+            if path.startswith("/manage/"):
+                operation["security"] = [{"manage_link": []}]
             responses = operation.setdefault("responses", {})
             for status in [s for s, answer in responses.items() if _is_powertools_error(answer)]:
                 del responses[status]

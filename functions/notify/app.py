@@ -1,8 +1,10 @@
 """Emails from the sessions table's stream: each change tells the people it concerns, once.
 
 Each stream record is one write of one item. Session writes are turned into notifications by
-the policy layer and sent by the notifier; other items (slot claims, services) mean nothing to
-people and are skipped here too, in case the mapping's filter ever lets one through. A record
+the policy layer and sent by the notifier. A session's reminders record, once the sweep has
+marked an email its time owes, sends that reminder or last call (``coaching.reminders``), if it
+is still true when read again. Other items (slot claims, services) mean nothing to people and
+are skipped here too, in case the mapping's filter ever lets one through. A record
 whose emails could not all go out fails on its own (partial batch response), and the stream
 brings it back; the emails it did send are not sent again.
 """
@@ -22,10 +24,13 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from coaching import notifications, runtime
+from coaching import clock, notifications, reminders, runtime
 from coaching.models import Session
+from coaching.notifications import Notification
 from coaching.observability import log_metrics, logger, tracer
+from coaching.reminders import Reminders
 from coaching.storage import is_session, session_from_item
+from coaching.storage.reminders import is_reminders, reminders_from_item
 
 # When every record fails, answer with each of them rather than raise: Lambda retries the same
 # records either way, and the invocation is not counted as an error of the function.
@@ -38,10 +43,44 @@ def _session(image: dict[str, Any] | None) -> Session | None:
     return session_from_item(image) if image else None
 
 
+def _reminders(image: dict[str, Any] | None) -> Reminders | None:
+    return reminders_from_item(image) if image else None
+
+
 def record_handler(record: DynamoDBRecord, lambda_context: LambdaContext) -> None:
     change = record.raw_event.get("dynamodb") or {}
-    if not is_session(change.get("Keys", {})):
+    keys = change.get("Keys", {})
+    if is_reminders(keys):
+        due = _time_driven(change)
+    elif is_session(keys):
+        due = _about_a_change(change)
+    else:
         return
+    runtime.notifier().deliver_all(
+        due, time_left=lambda: lambda_context.get_remaining_time_in_millis() / 1000
+    )
+
+
+def _time_driven(change: dict[str, Any]) -> list[Notification]:
+    """What a sweep's mark on a reminders record sends, checked against the session now."""
+    old, new = _reminders(change.get("OldImage")), _reminders(change.get("NewImage"))
+    marked = reminders.fired(old, new)
+    if new is None or not marked:
+        return []
+    session, current = runtime.storage().session_and_reminders(new.session_id)
+    due = reminders.notifications(new, marked, session, current, clock.now())
+    logger.info(
+        "reminders marked",
+        extra={
+            "session_id": new.session_id,
+            "marked": [d.name for d in marked],
+            "kinds": sorted({n.kind.value for n in due}),
+        },
+    )
+    return due
+
+
+def _about_a_change(change: dict[str, Any]) -> list[Notification]:
     old, new = _session(change.get("OldImage")), _session(change.get("NewImage"))
     due = notifications.decide(
         old, new, current=lambda: runtime.storage().get_session(new.id) if new else None
@@ -51,9 +90,7 @@ def record_handler(record: DynamoDBRecord, lambda_context: LambdaContext) -> Non
         logger.info(
             "session change", extra={"session_id": new.id, "version": new.version, "kinds": kinds}
         )
-    runtime.notifier().deliver_all(
-        due, time_left=lambda: lambda_context.get_remaining_time_in_millis() / 1000
-    )
+    return due
 
 
 @logger.inject_lambda_context

@@ -1,4 +1,5 @@
-"""The scheduled sweep: expire unanswered requests and complete sessions that are over.
+"""The scheduled sweep: expire unanswered requests, complete sessions that are over, and mark
+the reminders that are due (the notifier sends them from the stream).
 
 EventBridge invokes this on the template's ``SweepSchedule``. The sweep starts no new work a
 safety margin before the timeout; whatever it leaves is still in the Due index, so the next run
@@ -33,6 +34,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     )
     metrics.add_metric(name="SessionsCompleted", unit=MetricUnit.Count, value=result.completed)
     metrics.add_metric(name="SweepItemsRead", unit=MetricUnit.Count, value=result.items_read)
+    metrics.add_metric(name="RemindersFired", unit=MetricUnit.Count, value=result.reminders_fired)
     result.raise_for_failures()
     return result.model_dump()
 

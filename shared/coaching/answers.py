@@ -13,7 +13,8 @@ from coaching.errors import DomainError
 Refusals = tuple[type[DomainError], ...]
 
 EVERY_ROUTE: Refusals = (errors.Unauthenticated, errors.InternalError)
-"""Any route behind the authorizer: a token without a subject, and a fault of ours."""
+"""Any route behind the authorizer (a token without a subject), or under ``/manage`` (a manage
+link's token that is missing, altered or expired), and a fault of ours."""
 BODY: Refusals = (errors.MalformedRequest, errors.UnsupportedMediaType, errors.ValidationFailed)
 """A route that reads a JSON body (even an optional one)."""
 WRITE: Refusals = (
@@ -131,6 +132,20 @@ ROUTES: dict[str, Refusals] = {
         errors.SessionNotUpcoming,
         errors.NoShowAlreadyMarked,
     ),
+    # Outside the authorizer: the manage link's token is checked by the function (401).
+    "GET /manage/session": (),
+    "GET /manage/cancellation": (),
+    "POST /manage/cancel": (*BODY, *WRITE, errors.SessionNotUpcoming, errors.QuoteChanged),
+    "POST /manage/reschedule": (
+        *BODY,
+        *WRITE,
+        errors.SessionNotUpcoming,
+        errors.SlotTaken,
+        errors.RescheduleWindowClosed,
+        errors.RescheduleLimitReached,
+        *(e for e in BOOKING_RULE if e is not errors.MemberLimitReached),
+    ),
+    "GET /manage/slots": QUERY,
     "POST /webhooks": (*BODY, *WRITE, errors.Forbidden, errors.WebhookLimitReached),
     "GET /webhooks": (*QUERY, errors.Forbidden),
     "GET /webhooks/{webhook_id}": (*PATH_ID, errors.Forbidden),

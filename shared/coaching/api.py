@@ -24,15 +24,21 @@ from coaching.formats import ID_MAX_LENGTH, ID_PATTERN
 from coaching.free_times import FreeTime
 from coaching.models import (
     DEFAULT_MAX_RESCHEDULES,
+    DEFAULT_REFUND_REMINDER_MINUTES,
+    DEFAULT_REMINDERS,
     HISTORY_KEPT,
     MAX_DAYS_AHEAD,
     MAX_NOTICE_MINUTES,
     MAX_REASON_LENGTH,
+    MAX_REFUND_REMINDER_MINUTES,
     MAX_REFUND_TIERS,
+    MAX_REMINDER_MINUTES,
+    MAX_REMINDERS,
     MAX_RESCHEDULES,
     MAX_SESSION_TYPES,
     MAX_SESSIONS_PER_DAY,
     MAX_UPCOMING_PER_MEMBER,
+    MIN_REMINDER_MINUTES,
     SLOT_MINUTES,
     Account,
     AccountChange,
@@ -46,6 +52,7 @@ from coaching.models import (
     EntryKind,
     HistoryEvent,
     LedgerEntry,
+    Location,
     NameChange,
     NoShow,
     NoShowParty,
@@ -238,6 +245,28 @@ def _distinct_hours(tiers: list[RefundTierBody]) -> list[RefundTierBody]:
     return tiers
 
 
+def _distinct_minutes(minutes: list[int]) -> list[int]:
+    if len(set(minutes)) != len(minutes):
+        raise ValueError("must not name the same number of minutes twice")
+    return minutes
+
+
+_REMINDERS_DOC = (
+    f"Minutes before the start at which the member and the coach are each emailed a reminder "
+    f"(with the calendar invite), {MIN_REMINDER_MINUTES} to {MAX_REMINDER_MINUTES}, at most "
+    f"{MAX_REMINDERS}, no two alike; [] for none. Left out: {list(DEFAULT_REMINDERS)}."
+)
+_REFUND_REMINDER_DOC = (
+    f"How long before each refund deadline the member is told that a cancel still gives the "
+    f"credits back, in minutes ({MIN_REMINDER_MINUTES} to {MAX_REFUND_REMINDER_MINUTES}); null "
+    f"for never. Left out: {DEFAULT_REFUND_REMINDER_MINUTES}."
+)
+_LOCATION_DOC = (
+    "Where the sessions take place: one line of text (a room, an address) or an https:// link "
+    "(a video call), up to 500 characters. Emails show it; invites carry it as LOCATION (and a "
+    "link as URL too)."
+)
+
 _TIERS_DOC = (
     "At most 4 tiers, percents 1 to 100, each with its own hours_before. A cancel at least "
     "hours_before the start gives back that percent of the credits, rounded down; of the tiers "
@@ -273,6 +302,22 @@ class CreateServiceBody(Body):
         ]
         | None
     ) = None
+
+    location: Annotated[Location | None, Field(description=_LOCATION_DOC)] = None
+    reminders: Annotated[
+        list[Annotated[StrictInt, Field(ge=MIN_REMINDER_MINUTES, le=MAX_REMINDER_MINUTES), WHOLE]],
+        Field(max_length=MAX_REMINDERS, description=_REMINDERS_DOC),
+        AfterValidator(_distinct_minutes),
+    ] = list(DEFAULT_REMINDERS)
+    refund_reminder_minutes: Annotated[
+        StrictInt | None,
+        Field(
+            ge=MIN_REMINDER_MINUTES,
+            le=MAX_REFUND_REMINDER_MINUTES,
+            description=_REFUND_REMINDER_DOC,
+        ),
+        WHOLE,
+    ] = DEFAULT_REFUND_REMINDER_MINUTES
 
     min_notice_minutes: Annotated[
         StrictInt,
@@ -317,12 +362,18 @@ class CreateServiceBody(Body):
         return {**settings, "refund_tiers": self.tiers()}
 
 
+NULL_TURNS_OFF = frozenset({"refund_reminder_minutes", "location"})
+"""Settings that ``null`` turns off, at creation and in a change alike: in a change, ``null``
+puts back every other setting's default, but the default of these is not "none"."""
+
+
 def merge_patch_fields(model: type[BaseModel], *, leave_out: set[str]) -> dict[str, Any]:
     """The fields of ``model`` as a JSON merge patch (RFC 7396) of them takes them.
 
     Each keeps its own type and checks, so a value is refused exactly as ``model`` refuses it;
     none is required; ``null`` is allowed where the field has a default, and means that
-    default. A field ``model`` gains is in the patch too, with no code here.
+    default (for a setting in ``NULL_TURNS_OFF``: none, as at creation). A field ``model``
+    gains is in the patch too, with no code here.
     """
     fields: dict[str, Any] = {}
     for name, field in model.model_fields.items():
@@ -330,7 +381,9 @@ def merge_patch_fields(model: type[BaseModel], *, leave_out: set[str]) -> dict[s
             continue
         annotation: Any = field.rebuild_annotation()
         note = "Left out: unchanged."
-        if not field.is_required():
+        if name in NULL_TURNS_OFF:
+            note += " null: none."
+        elif not field.is_required():
             annotation = annotation | None
             note += " null: back to the default."
         description = f"{field.description} {note}" if field.description else note
@@ -383,11 +436,11 @@ class ServicePatchBody(ServiceSettingsPatch):
 
     def settings(self) -> dict[str, Any]:
         """The settings sent, each as a whole value: a ``null`` as the value ``POST /services``
-        gives the field when it is left out."""
+        gives the field when it is left out (``NULL_TURNS_OFF``: the null itself)."""
         sent = self.model_fields_set - {"session_types"}
         values = self.model_dump(include=sent)
         for name in sent:
-            if values[name] is None:
+            if values[name] is None and name not in NULL_TURNS_OFF:
                 values[name] = CreateServiceBody.model_fields[name].get_default(
                     call_default_factory=True
                 )
@@ -461,6 +514,8 @@ class ActionsView(View):
 class PolicyView(Policy):
     """The policy fixed at booking, and what of it is left for the member now."""
 
+    refund_reminder_minutes: int | None  # type: ignore[assignment]
+    """How long before each refund deadline the member is told it is near; null: not told."""
     reschedules_left: int | None
     """Moves the member may still make under ``max_reschedules``."""
 
@@ -506,6 +561,8 @@ class SessionView(View):
     account_id: str
     account: AccountRef | None
     """The account it was paid from (id, kind, name), where known."""
+    location: str | None
+    """Where it takes place, as its service said when it was booked; null when it said nothing."""
     policy: PolicyView
     cancellation: CancellationView | None
     refund: Refund
@@ -551,7 +608,9 @@ def session_view(session: Session, caller: Caller, now: datetime) -> SessionView
         history=session.history,
         history_count=session.changes,
         policy=PolicyView(
-            **session.policy.model_dump(), reschedules_left=rules.reschedules_left(session)
+            **session.policy.model_dump(exclude={"refund_reminder_minutes"}),
+            refund_reminder_minutes=session.policy.refund_reminder_minutes or None,
+            reschedules_left=rules.reschedules_left(session),
         ),
         view="upcoming" if rules.is_upcoming(session, now) else "past",
         actions=ActionsView(**actions.__dict__),
@@ -679,6 +738,12 @@ class ServiceView(View):
     cancel_reason_required: bool
     refund_tiers: list[RefundTier]
     """Longest notice first; the default tier when the coach set none."""
+    location: str | None
+    """Where the sessions take place (text or an https link); null when the coach set none."""
+    reminders: list[int]
+    """Minutes before the start of each reminder email, earliest first."""
+    refund_reminder_minutes: int | None
+    """How long before each refund deadline the member is told it is near; null: never."""
     min_notice_minutes: int
     max_days_ahead: int | None
     max_upcoming_per_member: int | None
@@ -694,7 +759,11 @@ _INTERNAL_SERVICE_FIELDS = {"coach", "created_at", "version", "last_session_type
 
 def service_view(service: Service) -> ServiceView:
     return ServiceView(
-        **service.model_dump(exclude=_INTERNAL_SERVICE_FIELDS | {"refund_tiers", "updated_at"}),
+        **service.model_dump(
+            exclude=_INTERNAL_SERVICE_FIELDS
+            | {"refund_tiers", "updated_at", "refund_reminder_minutes"}
+        ),
+        refund_reminder_minutes=service.refund_reminder_minutes or None,
         coach_id=service.coach_id,
         refund_tiers=service.effective_refund_tiers,
         updated_at=service.updated_at or service.created_at,

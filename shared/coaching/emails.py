@@ -15,7 +15,7 @@ from datetime import datetime
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
-from coaching.models import Model
+from coaching.models import Model, is_link
 from coaching.notifications import (
     Audience,
     Facts,
@@ -73,11 +73,13 @@ def book_again_url(base_url: str, facts: Facts) -> str:
     return f"{base_url.rstrip('/')}/book?{query}"
 
 
-def render(notification: Notification, base_url: str) -> Email:
+def render(notification: Notification, base_url: str, manage_url: str | None = None) -> Email:
+    """The email for ``notification``. ``manage_url`` is the member's link to manage the
+    session without signing in (``coaching.manage_links``); member emails carry it."""
     email = notification.recipient.email
     if not email:
         raise ValueError("a notification without an address cannot be rendered")
-    draft = _Writer(notification, base_url).draft()
+    draft = _Writer(notification, base_url, manage_url).draft()
     return Email(
         to=email,
         subject=_one_line(draft.subject),
@@ -169,6 +171,11 @@ def _credits(count: int) -> str:
     return f"{count} credit" if count == 1 else f"{count} credits"
 
 
+def _are(count: int) -> str:
+    """The verb that agrees with ``_credits(count)``: "1 credit is", "3 credits are"."""
+    return "is" if count == 1 else "are"
+
+
 def _were(count: int) -> str:
     """The verb that agrees with ``_credits(count)``: "1 credit was", "3 credits were"."""
     return "was" if count == 1 else "were"
@@ -177,14 +184,33 @@ def _were(count: int) -> str:
 # --- what each kind says -------------------------------------------------------------------------
 
 
+_NOTHING_TO_JOIN = frozenset(
+    {
+        NotificationKind.BOOKING_REQUESTED,
+        NotificationKind.BOOKING_REQUEST_SENT,
+        NotificationKind.CANCELED,
+        NotificationKind.CANCEL_CONFIRMED,
+        NotificationKind.BOOKING_DECLINED,
+        NotificationKind.BOOKING_EXPIRED,
+        NotificationKind.REFUNDED,
+        NotificationKind.NO_SHOW,
+    }
+)
+"""Emails about a session nobody joins (not booked yet, or over): they say where, with no link
+to join."""
+
+
 class _Writer:
-    def __init__(self, notification: Notification, base_url: str) -> None:
+    def __init__(
+        self, notification: Notification, base_url: str, manage_url: str | None = None
+    ) -> None:
         self.kind = notification.kind
         self.audience: Audience = notification.audience
         self.facts = notification.facts
         self.zone = notification.recipient.timezone
         self.name = notification.recipient.name
         self.base_url = base_url
+        self.manage_url = manage_url
 
     # Names as this recipient reads them.
 
@@ -284,6 +310,18 @@ class _Writer:
 
     def draft(self) -> _Draft:
         facts = self.facts
+        place = facts.location
+        where = [("Where", place)] if place else []
+        join = (
+            [("Join the session", place)]
+            if place and is_link(place) and self.kind not in _NOTHING_TO_JOIN
+            else []
+        )
+        manage = (
+            [("Manage this session (cancel or move it, no sign-in needed)", self.manage_url)]
+            if self.manage_url and self.audience == "member"
+            else []
+        )
         draft = _Draft(
             subject="",
             greeting=f"Hi {self.name},",
@@ -291,9 +329,10 @@ class _Writer:
                 ("Session", f"{facts.service_name}, {facts.minutes} minutes"),
                 ("With", self.other),
                 ("When", self.at(facts.start)),
+                *where,
                 ("Paid with", self.paid()),
             ],
-            links=[("View the session", session_url(self.base_url, facts))],
+            links=[*join, ("View the session", session_url(self.base_url, facts)), *manage],
             footer="You are receiving this because you canceled this session."
             if self.audience == "support"
             else f"You are receiving this because you are the {self.audience} of this session.",
@@ -314,6 +353,13 @@ class _Writer:
             NotificationKind.REFUNDED: self._refunded,
             NotificationKind.CANCEL_CONFIRMED: self._cancel_confirmed,
             NotificationKind.NO_SHOW: self._no_show,
+            NotificationKind.RESCHEDULE_CONFIRMED: self._reschedule_confirmed,
+            NotificationKind.BOOKING_APPROVAL_CONFIRMED: self._booking_approval_confirmed,
+            NotificationKind.RESCHEDULE_APPROVAL_CONFIRMED: self._reschedule_approval_confirmed,
+            NotificationKind.BOOKING_REQUEST_SENT: self._booking_request_sent,
+            NotificationKind.RESCHEDULE_REQUEST_SENT: self._reschedule_request_sent,
+            NotificationKind.REMINDER: self._reminder,
+            NotificationKind.REFUND_LAST_CALL: self._refund_last_call,
         }
         writers[self.kind](draft)
         return draft
@@ -583,6 +629,110 @@ class _Writer:
                 )
             elif mistake:
                 draft.say(mistake.strip())
+
+    # Receipts with the invite the actor's own calendar needs.
+
+    def _reschedule_confirmed(self, draft: _Draft) -> None:
+        """The receipt of whoever moved the session (the member or the coach)."""
+        facts = self.facts
+        draft.subject = f"Moved: your session with {self.other}"
+        draft.say(f"You moved this session to a new time, and {self.other} has been told.")
+        self._moved(draft, facts.previous_start, facts.start)
+        self._reason(draft, "Your note:")
+        self.cancel_terms(draft)
+
+    def _booking_approval_confirmed(self, draft: _Draft) -> None:
+        """The receipt of the coach who accepted a booking request."""
+        facts = self.facts
+        draft.subject = f"Accepted: your session with {facts.member_name}"
+        draft.say(
+            f"You accepted {facts.member_name}'s request: the session is booked, it is on your "
+            f"calendar, and {facts.member_name} has been told."
+        )
+
+    def _reschedule_approval_confirmed(self, draft: _Draft) -> None:
+        """The receipt of the coach who accepted a request to move the session."""
+        facts = self.facts
+        draft.subject = f"Moved: your session with {facts.member_name}"
+        draft.say(
+            f"You approved {facts.member_name}'s request to move the session, and "
+            f"{facts.member_name} has been told."
+        )
+        self._moved(draft, facts.previous_start, facts.start)
+
+    # What a member who asked is told at once.
+
+    def _booking_request_sent(self, draft: _Draft) -> None:
+        facts = self.facts
+        coach = facts.coach_name
+        draft.subject = f"Request sent: your session with {coach}"
+        draft.say(
+            f"Your request to book the time below was sent to {coach}, who reviews requests "
+            "before they are booked. It is not booked yet."
+        )
+        draft.say(
+            f"{_credits(facts.credits)} from {self.account()} {_are(facts.credits)} held for it "
+            f"meanwhile. If {coach} declines, or does not answer in time, they come back."
+        )
+        if facts.respond_by is not None:
+            draft.say(
+                f"{coach} can answer until {self.at(facts.respond_by)}. We will email you as "
+                "soon as they do."
+            )
+
+    def _reschedule_request_sent(self, draft: _Draft) -> None:
+        facts = self.facts
+        coach = facts.coach_name
+        draft.subject = f"Request sent: moving your session with {coach}"
+        draft.say(
+            f"You asked {coach} to move your session from {self.at(facts.start)} to "
+            f"{self.at(facts.requested_start)}."
+        )
+        self._reason(draft, "Your note:")
+        when = f" until {self.at(facts.respond_by)}" if facts.respond_by is not None else " shortly"
+        draft.say(
+            f"{coach} can approve or decline it{when}. Meanwhile the session keeps its current "
+            "time and its credits, and without an answer it stays where it is. We will email you "
+            "as soon as they answer."
+        )
+
+    # Time-driven: sent before the session (``coaching.reminders``).
+
+    def _reminder(self, draft: _Draft) -> None:
+        facts = self.facts
+        draft.subject = f"Reminder: your session with {self.other}, {self.at(facts.start)}"
+        draft.say(f"Your session with {self.other} is coming up: {self.at(facts.start)}.")
+        if facts.location:
+            place = "Join it here" if is_link(facts.location) else "It takes place at"
+            draft.say(f"{place}: {facts.location}")
+        if self.audience == "member":
+            draft.say(
+                "If your plans have changed, you can still move or cancel it from the link below."
+            )
+        else:
+            draft.say("If something has come up, you can move or cancel it from its page.")
+
+    def _refund_last_call(self, draft: _Draft) -> None:
+        """To the member, before a refund deadline passes: the credits still come back."""
+        facts = self.facts
+        call = facts.last_call
+        if call is None:
+            raise ValueError("a last call for a refund needs its deadline")
+        back = _credits(call.credits)
+        draft.subject = f"Cancel by {self.at(call.until)} to get {back} back"
+        draft.say(
+            f"If you cannot make your session with {facts.coach_name} "
+            f"({self.at(facts.start)}), cancel by {self.at(call.until)} and your {back} "
+            f"{'comes' if call.credits == 1 else 'come'} back to {self.account()}."
+        )
+        if call.credits_after > 0:
+            draft.say(f"After that, a cancellation gives back {_credits(call.credits_after)}.")
+        else:
+            draft.say(
+                "After that, the cancellation window has closed: you can still cancel, but the "
+                "credits stay spent."
+            )
+        draft.say("If you are coming, there is nothing to do.")
 
     def _moved(self, draft: _Draft, before: datetime | None, after: datetime) -> None:
         """The session's time shown as the move: where it was, and where it is now."""

@@ -21,7 +21,7 @@ from aws_lambda_powertools.shared.json_encoder import Encoder
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from coaching import api, clock, problems, runtime
+from coaching import api, clock, manage_links, problems, runtime
 from coaching.errors import (
     Conflict,
     DomainError,
@@ -31,7 +31,8 @@ from coaching.errors import (
     UnsupportedMediaType,
 )
 from coaching.identity import caller_from_claims
-from coaching.models import Caller
+from coaching.manage_links import Grant
+from coaching.models import Caller, Role
 from coaching.observability import log_metrics, logger, tracer
 from coaching.problems import as_lambda, problem
 from coaching.storage.receipts import Answer, KeyAlreadyUsed, Receipt, remembering
@@ -64,11 +65,38 @@ def caller(app: APIGatewayHttpResolver) -> Caller:
     return found
 
 
+def link_grant(event: Mapping[str, Any]) -> Grant:
+    """What the manage link the request carries (``Authorization: Bearer <token>``) lets its
+    holder do; ``InvalidLink`` (401) when it carries none that is valid now. The token itself
+    is never logged, nor is the header it came in."""
+    token = manage_links.bearer(event.get("headers"))
+    keys = runtime.link_keys().keys(manage_links.key_id(token))
+    return manage_links.verify(keys, token, clock.now())
+
+
+def link_holder(app: APIGatewayHttpResolver) -> Grant:
+    """The grant of the current request's manage link (the ``/manage`` routes' caller)."""
+    grant = link_grant(app.current_event.raw_event)
+    logger.append_keys(caller_id=grant.member_id, caller_role=Role.MEMBER.value)
+    return grant
+
+
+def link_caller(event: Mapping[str, Any]) -> Caller:
+    """Who sends a ``/manage`` request, as its Idempotency-Key is scoped: the member the link
+    names, so a key means one request whether sent from the app or from the link."""
+    return Caller(id=link_grant(event).member_id, role=Role.MEMBER)
+
+
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+Identify = Callable[[Mapping[str, Any]], Caller]
 
 
-def entry_point(app: APIGatewayHttpResolver) -> Handler:
-    """The Lambda handler for a resolver: observability, bad bodies refused, idempotent writes."""
+def entry_point(app: APIGatewayHttpResolver, identify: Identify | None = None) -> Handler:
+    """The Lambda handler for a resolver: observability, bad bodies refused, idempotent writes.
+
+    ``identify`` says who sends a request that does not come through the JWT authorizer (the
+    ``/manage`` routes: ``link_caller``), for its Idempotency-Key; by default the JWT's claims.
+    """
 
     # clear_state: the caller's id, appended by ``caller`` for one request, never labels the
     # log lines of the next one (a warm function serves many callers).
@@ -88,14 +116,15 @@ def entry_point(app: APIGatewayHttpResolver) -> Handler:
         except IdempotencyKeyInvalid as invalid:
             logger.info("request refused", extra={"code": invalid.code, "status": invalid.status})
             return as_lambda(problem(invalid))
-        claims = _claims(event)
-        if key is None or claims is None:
+        if key is None:
             result: dict[str, Any] = app.resolve(event, context)
             return result
         try:
-            who = caller_from_claims(claims, trust_role_claim=runtime.settings().trust_role_claim)
+            who = _signed_in(event) if identify is None else identify(event)
         except DomainError as error:
             return as_lambda(problem(error))
+        if who is None:
+            return app.resolve(event, context)
         return _resolve_once(app, event, context, key, who)
 
     return cast(Handler, handler)  # the tracer's decorator, called with options, is untyped
@@ -177,6 +206,14 @@ def _idempotency_key(event: Mapping[str, Any]) -> str | None:
             "with no spaces."
         )
     return key.strip(" \t")
+
+
+def _signed_in(event: Mapping[str, Any]) -> Caller | None:
+    """The caller the JWT authorizer let through, None for a request with no claims."""
+    claims = _claims(event)
+    if claims is None:
+        return None
+    return caller_from_claims(claims, trust_role_claim=runtime.settings().trust_role_claim)
 
 
 def _claims(event: Mapping[str, Any]) -> Mapping[str, Any] | None:

@@ -1,13 +1,16 @@
 """Calendar invites for the emails about a session's time: iCalendar (RFC 5545/5546). Pure, no I/O.
 
-An email that puts a session on the reader's calendar (booked, accepted, moved) carries a
-``METHOD:REQUEST``; one that takes it off (canceled, declined, lapsed) carries the matching
-``METHOD:CANCEL``. Calendars match the two by ``UID``, one per session for its whole life, and
-keep the copy with the highest ``SEQUENCE``: the session's version, which every write raises,
-so a later change always replaces an earlier one, and a redelivered email changes nothing.
+An email that puts a session on the reader's calendar (booked, accepted, moved, and the receipt
+of whoever did it; a reminder) carries a ``METHOD:REQUEST``; one that takes it off (canceled,
+declined, lapsed) carries the matching ``METHOD:CANCEL``. Calendars match the two by ``UID``,
+one per session for its whole life, and keep the copy with the highest ``SEQUENCE``: the
+session's version, which every write raises, so a later change always replaces an earlier one,
+and a redelivered email changes nothing.
 
 Times are in UTC (no time zone definitions to get wrong); the reader's zone is named in
-``X-WR-TIMEZONE`` and the description states the time on their clock, as the email does. Only
+``X-WR-TIMEZONE`` and the description states the time on their clock, as the email does.
+Where the session takes place is its ``LOCATION``; a link (a video call) is its ``URL`` too,
+else the ``URL`` is the session's page. Only
 the reader is an attendee: the other side's address is never in what one side receives, and
 the reader is marked as having accepted, so no calendar offers to send a reply nobody reads.
 """
@@ -19,6 +22,7 @@ from enum import StrEnum
 from icalendar import Calendar, Event, vCalAddress
 
 from coaching.emails import session_url, when
+from coaching.models import is_link
 from coaching.notifications import Notification, NotificationKind
 
 PRODID = "-//Coaching sessions//Session invites//EN"
@@ -37,13 +41,18 @@ _METHODS: dict[NotificationKind, Method] = {
     NotificationKind.BOOKING_APPROVED: Method.REQUEST,
     NotificationKind.RESCHEDULED: Method.REQUEST,
     NotificationKind.RESCHEDULE_APPROVED: Method.REQUEST,
+    NotificationKind.RESCHEDULE_CONFIRMED: Method.REQUEST,
+    NotificationKind.BOOKING_APPROVAL_CONFIRMED: Method.REQUEST,
+    NotificationKind.RESCHEDULE_APPROVAL_CONFIRMED: Method.REQUEST,
+    NotificationKind.REMINDER: Method.REQUEST,
     NotificationKind.CANCELED: Method.CANCEL,
     NotificationKind.CANCEL_CONFIRMED: Method.CANCEL,
     NotificationKind.BOOKING_DECLINED: Method.CANCEL,
     NotificationKind.BOOKING_EXPIRED: Method.CANCEL,
 }
-"""The emails that change what a calendar should show; the rest (requests waiting for an
-answer, a refund, a move that did not happen) leave the session where it is."""
+"""The emails that change what a calendar should show (a reminder states it again, with the
+session's latest ``SEQUENCE``); the rest (requests waiting for an answer, a refund, a move that
+did not happen, the last call for a refund) leave the session where it is."""
 
 
 @dataclass(frozen=True)
@@ -95,13 +104,17 @@ def invite(notification: Notification, *, organizer: str, base_url: str) -> Atta
     event.add("dtstart", facts.start)
     event.add("dtend", facts.start + timedelta(minutes=facts.minutes))
     event.add("summary", f"{facts.service_name} with {other}")
+    place = f"Where: {facts.location}\n" if facts.location else ""
     event.add(
         "description",
         f"{facts.service_name}, {facts.minutes} minutes, with {other}.\n"
         f"{when(facts.start, reader.timezone)}\n"
+        f"{place}"
         f"View the session: {url}",
     )
-    event.add("url", url)
+    if facts.location:
+        event.add("location", facts.location)
+    event.add("url", facts.location if is_link(facts.location) else url)
     event.add("status", "CONFIRMED" if method is Method.REQUEST else "CANCELLED")
     event.add("transp", "OPAQUE")
     event.add("organizer", vCalAddress(f"mailto:{organizer}"))

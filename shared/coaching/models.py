@@ -3,13 +3,22 @@
 Times are timezone-aware and normalised to UTC; money is whole credits.
 """
 
+import re
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from itertools import pairwise
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 from coaching.formats import CLOCK_TIME_PATTERN, ID_MAX_LENGTH, ID_PATTERN
 
@@ -148,6 +157,80 @@ RefundTiers = Annotated[
 ]
 
 
+# --- what emails about a session say before it: reminders, the last call, where ---------------
+
+DEFAULT_REMINDERS = (1440, 60)
+"""Minutes before the start at which member and coach are reminded, unless the service says."""
+MAX_REMINDERS = 5
+MIN_REMINDER_MINUTES = 5
+"""Reminders are sent within five minutes of their time: one closer to the start than that
+could arrive after it."""
+MAX_REMINDER_MINUTES = 30 * 24 * 60
+DEFAULT_REFUND_REMINDER_MINUTES = 120
+"""How long before a refund deadline the member is told it is about to pass, by default."""
+MAX_REFUND_REMINDER_MINUTES = 7 * 24 * 60
+NO_LAST_CALL = 0
+"""What a service or session that sends no last call for a refund keeps (the API's null): a
+None would not survive storage, which leaves out empty values and reads a missing one as the
+default (so that services stored before the setting existed get it)."""
+MAX_LOCATION_LENGTH = 500
+
+_URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+_HTTPS_URL = re.compile(r"https://[^\s/?#@]+(?:[/?#]\S*)?")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _distinct_reminders(minutes: list[int]) -> list[int]:
+    if len(set(minutes)) != len(minutes):
+        raise ValueError("must not name the same number of minutes twice")
+    return sorted(minutes, reverse=True)  # the earliest reminder first, as they are sent
+
+
+def _place(value: str) -> str:
+    """Text (a room, an address) or an https link; a link of any other kind is refused, so
+    that no email or invite ever carries an unencrypted or script link."""
+    if _CONTROL.search(value):
+        raise ValueError("must be one line of text, without control characters")
+    if value != value.strip():
+        raise ValueError("must not start or end with spaces")
+    if _URL_SCHEME.match(value) and not _HTTPS_URL.fullmatch(value):
+        raise ValueError("must be plain text or an https:// link with no spaces")
+    return value
+
+
+def is_link(location: str | None) -> bool:
+    """Whether a session's place is a link (a video call) rather than a place's name."""
+    return location is not None and _HTTPS_URL.fullmatch(location) is not None
+
+
+ReminderMinutes = Annotated[int, Field(ge=MIN_REMINDER_MINUTES, le=MAX_REMINDER_MINUTES)]
+Reminders = Annotated[
+    list[ReminderMinutes],
+    Field(max_length=MAX_REMINDERS),
+    AfterValidator(_distinct_reminders),
+]
+
+
+def _last_call_minutes(value: int) -> int:
+    if value != NO_LAST_CALL and not MIN_REMINDER_MINUTES <= value <= MAX_REFUND_REMINDER_MINUTES:
+        raise ValueError(
+            f"must be from {MIN_REMINDER_MINUTES} to {MAX_REFUND_REMINDER_MINUTES} minutes, "
+            "or null for no last call"
+        )
+    return value
+
+
+RefundReminderMinutes = Annotated[
+    int,
+    BeforeValidator(lambda value: NO_LAST_CALL if value is None else value),
+    AfterValidator(_last_call_minutes),
+]
+"""Minutes before each refund deadline; ``NO_LAST_CALL`` (given as None) for none."""
+Location = Annotated[
+    str, Field(min_length=1, max_length=MAX_LOCATION_LENGTH), AfterValidator(_place)
+]
+
+
 def default_refund_tiers(window_hours: int) -> list[RefundTier]:
     """The help page's rule: everything back at least the window's hours ahead, nothing after."""
     return [RefundTier(hours_before=window_hours, percent=100)]
@@ -226,6 +309,13 @@ class Service(Model):
     """When true, a member must say why they cancel."""
     refund_tiers: RefundTiers | None = None
     """None: the default, 100% at least the cancellation window ahead."""
+    location: Location | None = None
+    """Where the sessions take place: a place's name or address, or an https link."""
+    reminders: Reminders = list(DEFAULT_REMINDERS)
+    """Minutes before the start at which member and coach are reminded; [] for none."""
+    refund_reminder_minutes: RefundReminderMinutes = DEFAULT_REFUND_REMINDER_MINUTES
+    """How long before each refund deadline the member hears it is about to pass;
+    ``NO_LAST_CALL``: never."""
     min_notice_minutes: Annotated[int, Field(ge=0, le=MAX_NOTICE_MINUTES)] = 0
     """How long before its start a member may book or move a session to a time, at the latest."""
     max_days_ahead: Annotated[int, Field(ge=1, le=MAX_DAYS_AHEAD)] | None = None
@@ -322,6 +412,12 @@ class Policy(Model):
     cancel_reason_required: bool = False
     refund_tiers: list[RefundTier] = []
     """Longest notice first. Sessions booked before tiers existed read with the default."""
+    reminders: list[int] = list(DEFAULT_REMINDERS)
+    """Minutes before the start of each reminder (sessions booked before reminders existed get
+    the default ones, from their next move on)."""
+    refund_reminder_minutes: RefundReminderMinutes = DEFAULT_REFUND_REMINDER_MINUTES
+    """How long before each refund deadline the member is told it is near; ``NO_LAST_CALL``:
+    not told."""
 
     @model_validator(mode="before")
     @classmethod
@@ -430,6 +526,8 @@ class Session(Model):
     account_id: Identifier
     account: AccountRef | None = None
     """None on sessions booked before it was kept; emails then say "a shared account"."""
+    location: str | None = None
+    """Where it takes place, as its service said at booking (text or an https link)."""
     policy: Policy
     cancellation: Cancellation | None = None
     # A factory, not an instance: an instance here would build Refund at import.

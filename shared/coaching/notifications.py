@@ -12,16 +12,19 @@ Who is told:
 what happened            recipients
 =======================  ======================================================================
 booked                   member (confirmation) and coach
-booking requested        coach, who must answer
-booking approved         the parties who did not act (coach -> member; support -> both)
+booking requested        coach, who must answer; the member hears the request was sent
+booking approved         the parties who did not act (coach -> member; support -> both), and a
+                         receipt to the coach who approved it
 booking declined         the parties who did not act
 booking expired          member (the credits held for it came back)
 canceled                 the parties who did not act (member -> coach, coach -> member,
                          support -> both), and a receipt to whoever canceled (the member, the
                          coach, or support when their token carried an address)
-rescheduled              the parties who did not act
-reschedule requested     the parties who did not act (the coach)
-reschedule approved      the parties who did not act
+rescheduled              the parties who did not act, and a receipt to the member or coach who
+                         moved it
+reschedule requested     the parties who did not act (the coach); the member hears the request
+                         was sent
+reschedule approved      the parties who did not act, and a receipt to the coach who approved it
 reschedule declined      the parties who did not act
 reschedule withdrawn     the parties who did not act (the coach)
 reschedule expired       member and coach: the session keeps its old time, and both should be
@@ -32,13 +35,23 @@ no-show marked           member and coach, whoever marked it: each should know w
 completed                nobody: a sweep's bookkeeping
 =======================  ======================================================================
 
+Calendars: every change that puts the session on a calendar, moves it or takes it off tells
+both sides with the matching invite (``coaching.invites``), so each calendar that holds it
+keeps its real state; the one who acted gets it with their receipt (the member's booking
+confirmation, a receipt of their move, approval or cancel), never as an email of its own.
+Support is on nobody's calendar and gets no receipt but for a cancel. A request (a booking or a
+move waiting for the coach) puts nothing on a calendar until it is accepted.
+
+Time-driven mail (reminders, the last call for a refund) is not a change: ``coaching.reminders``
+decides it, and its notifications name their ``occasion`` instead of a change.
+
 A person without an email address on the session cannot be told and gets no notification.
 """
 
 from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -82,6 +95,23 @@ class NotificationKind(StrEnum):
     CANCEL_CONFIRMED = "CANCEL_CONFIRMED"
     """The receipt to whoever canceled: it is done, and what became of the credits."""
     NO_SHOW = "NO_SHOW"
+    # Receipts of the one who acted, with the invite their own calendar needs.
+    RESCHEDULE_CONFIRMED = "RESCHEDULE_CONFIRMED"
+    """To the member or coach who moved the session: its new time."""
+    BOOKING_APPROVAL_CONFIRMED = "BOOKING_APPROVAL_CONFIRMED"
+    """To the coach who accepted a booking request: it is on their calendar now."""
+    RESCHEDULE_APPROVAL_CONFIRMED = "RESCHEDULE_APPROVAL_CONFIRMED"
+    """To the coach who accepted a request to move: the session's new time."""
+    BOOKING_REQUEST_SENT = "BOOKING_REQUEST_SENT"
+    """To the member whose booking waits for the coach: what was asked, until when the coach
+    may answer, and that the credits are held meanwhile."""
+    RESCHEDULE_REQUEST_SENT = "RESCHEDULE_REQUEST_SENT"
+    """To the member whose move waits for the coach: what was asked, until when, and that the
+    session keeps its time until then."""
+    # Time-driven (``coaching.reminders``): sent before the session, not for a change.
+    REMINDER = "REMINDER"
+    REFUND_LAST_CALL = "REFUND_LAST_CALL"
+    """To the member: a refund deadline is near; cancel before it and the credits come back."""
 
 
 class RefundStep(Model):
@@ -89,6 +119,15 @@ class RefundStep(Model):
 
     until: UtcDatetime
     percent: int
+
+
+class LastCall(Model):
+    """A refund deadline about to pass: a cancel until ``until`` gives back ``credits``."""
+
+    until: UtcDatetime
+    credits: int
+    credits_after: int
+    """What a cancel gives back once ``until`` has passed (0: nothing)."""
 
 
 class Facts(Model):
@@ -141,6 +180,12 @@ class Facts(Model):
     change: int | None = None
     """Which of the session's changes this is (1: the booking): to tell whether later ones have
     overtaken it."""
+    location: str | None = None
+    """Where the session takes place (text or an https link), as its service said at booking."""
+    reminder_minutes: int | None = None
+    """For a reminder: how long before the start it was meant to go out."""
+    last_call: LastCall | None = None
+    """For the last call for a refund: the deadline, and what a cancel gives back."""
 
 
 class Notification(Model):
@@ -151,10 +196,15 @@ class Notification(Model):
     recipient: Person
     facts: Facts
 
+    occasion: str | None = None
+    """For time-driven mail: which email of the session's time this is (the version that set
+    the time, and which reminder), in place of the change; None for mail about a change."""
+
     @property
     def change_id(self) -> str:
-        """Stable across redeliveries of the stream record: the session and its new version."""
-        return f"{self.facts.session_id}#{self.facts.version}"
+        """Stable across redeliveries of the stream record: the session and its new version
+        (or, for time-driven mail, its occasion)."""
+        return f"{self.facts.session_id}#{self.occasion or self.facts.version}"
 
     @property
     def claim_key(self) -> str:
@@ -188,6 +238,20 @@ _TOLD_WHATEVER_ACTED: dict[NotificationKind, tuple[Audience, ...]] = {
     NotificationKind.NO_SHOW: ("member", "coach"),
 }
 """Kinds with fixed recipients; every other kind tells the parties who did not act."""
+
+_RECEIPTS: dict[NotificationKind, tuple[NotificationKind, tuple[Party, ...]]] = {
+    NotificationKind.CANCELED: (NotificationKind.CANCEL_CONFIRMED, ("member", "coach", "support")),
+    NotificationKind.RESCHEDULED: (NotificationKind.RESCHEDULE_CONFIRMED, ("member", "coach")),
+    NotificationKind.BOOKING_APPROVED: (NotificationKind.BOOKING_APPROVAL_CONFIRMED, ("coach",)),
+    NotificationKind.RESCHEDULE_APPROVED: (
+        NotificationKind.RESCHEDULE_APPROVAL_CONFIRMED,
+        ("coach",),
+    ),
+    NotificationKind.BOOKING_REQUESTED: (NotificationKind.BOOKING_REQUEST_SENT, ("member",)),
+    NotificationKind.RESCHEDULE_REQUESTED: (NotificationKind.RESCHEDULE_REQUEST_SENT, ("member",)),
+}
+"""The receipt each kind sends the one who acted, and who of them gets one: a member or coach
+(whose calendar holds the session); support only for a cancel, when their token had an address."""
 
 
 def decide(
@@ -244,15 +308,19 @@ def _overtakable(notification: Notification) -> bool:
 def overtaken(notification: Notification, current: Session) -> bool:
     """Whether the coach's email about a member's move is old news: the session has changed
     since, and every later change is another move, request or withdrawal of the member's, the
-    last of which the coach is told about instead."""
+    last of which the coach is told about instead. An email that moved the coach's calendar is
+    old news only once a later move (with its own invite) has moved it again."""
     if not _overtakable(notification) or notification.facts.change is None:
         return False
     later = current.changes - notification.facts.change
     if later <= 0 or later > len(current.history):
         return False  # nothing later, or later changes no longer kept to look at: tell it
-    return all(
-        event.kind in _MEMBER_MOVE_EVENTS and party(event) == "member"
-        for event in current.history[-later:]
+    events = current.history[-later:]
+    if not all(event.kind in _MEMBER_MOVE_EVENTS and party(event) == "member" for event in events):
+        return False
+    # A move carries the coach's calendar to its new time: only a later move carries it on.
+    return notification.kind is not NotificationKind.RESCHEDULED or any(
+        event.kind == "RESCHEDULED" for event in events
     )
 
 
@@ -270,8 +338,9 @@ def _notifications(
         "support": new.cancellation.canceled_by_contact if new.cancellation else None,
     }
     told = [(kind, audience) for audience in recipients(kind, acted_by)]
-    if kind is NotificationKind.CANCELED and acted_by != "system":
-        told.append((NotificationKind.CANCEL_CONFIRMED, acted_by))
+    receipt, takers = _RECEIPTS.get(kind, (None, ()))
+    if receipt is not None and acted_by in takers and acted_by != "system":
+        told.append((receipt, acted_by))
     return [
         Notification(kind=told_kind, audience=audience, recipient=person, facts=facts)
         for told_kind, audience in told
@@ -353,29 +422,14 @@ def _facts(
     schedule = rules.refund_schedule(new) if tells_terms else []
     full = next((step.until for step in schedule if step.percent == 100), None)
     partial = any(step.percent < 100 for step in schedule)
-    personal = new.account_id == personal_account_id(new.member.id)
-    shared_name = (
-        new.account.name
-        if new.account is not None and new.account.kind is AccountKind.GROUP
-        else None
-    )
     return Facts(
-        session_id=new.id,
-        version=new.version,
-        service_id=new.service.id,
-        service_name=new.service.name,
-        minutes=new.session_type.minutes,
-        start=new.start,
-        member_name=new.member.name,
-        coach_name=new.coach.name,
-        coach_id=new.coach.id,
+        **_about(new),
         acted_by=acted_by,
         at=event.at,
         reason=reason,
         previous_start=previous_start,
         requested_start=requested_start,
         respond_by=respond_by,
-        credits=new.credits,
         credits_returned=max(0, new.refund.credits - returned_before),
         credits_returned_in_total=new.refund.credits,
         refundable=refundable,
@@ -384,9 +438,6 @@ def _facts(
         else None,
         window_hours=new.policy.window_hours if tells_terms else None,
         kept_after_move=new.policy.kept_after_move and tells_terms,
-        account_id=new.account_id,
-        personal_account=personal,
-        account_name=None if personal else shared_name,
         refund_steps=[RefundStep(until=s.until, percent=s.percent) for s in schedule]
         if partial
         else [],
@@ -394,6 +445,64 @@ def _facts(
         if kind is NotificationKind.NO_SHOW and new.no_show is not None
         else None,
     )
+
+
+def _about(session: Session) -> dict[str, Any]:
+    """The facts every email about the session states, whatever happened to it."""
+    personal = session.account_id == personal_account_id(session.member.id)
+    shared_name = (
+        session.account.name
+        if session.account is not None and session.account.kind is AccountKind.GROUP
+        else None
+    )
+    return {
+        "session_id": session.id,
+        "version": session.version,
+        "service_id": session.service.id,
+        "service_name": session.service.name,
+        "minutes": session.session_type.minutes,
+        "start": session.start,
+        "member_name": session.member.name,
+        "coach_name": session.coach.name,
+        "coach_id": session.coach.id,
+        "credits": session.credits,
+        "account_id": session.account_id,
+        "personal_account": personal,
+        "account_name": None if personal else shared_name,
+        "location": session.location,
+    }
+
+
+def time_driven(
+    kind: NotificationKind,
+    session: Session,
+    occasion: str,
+    at: datetime,
+    *,
+    reminder_minutes: int | None = None,
+    last_call: LastCall | None = None,
+) -> list[Notification]:
+    """The emails a session's time sends before it (``coaching.reminders`` decides when): a
+    reminder to both sides, the last call for a refund to the member, in the session's state at
+    ``at``. Claimed by ``occasion``, not by a change."""
+    facts = Facts(
+        **_about(session),
+        acted_by="system",
+        at=at,
+        reminder_minutes=reminder_minutes,
+        last_call=last_call,
+    )
+    audiences: tuple[Audience, ...] = (
+        ("member", "coach") if kind is NotificationKind.REMINDER else ("member",)
+    )
+    people: dict[Audience, Person] = {"member": session.member, "coach": session.coach}
+    return [
+        Notification(
+            kind=kind, audience=audience, recipient=people[audience], facts=facts, occasion=occasion
+        )
+        for audience in audiences
+        if people[audience].email
+    ]
 
 
 _TELLS_CANCEL_TERMS = frozenset(

@@ -32,6 +32,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +40,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from coaching import invites, mime
+from coaching import clock, invites, manage_links, mime
 from coaching.emails import Email, render
 from coaching.errors import StorageFailed
 from coaching.notifications import Notification
@@ -49,8 +50,10 @@ from coaching.storage.email_claims import Claim, EmailClaims
 if TYPE_CHECKING:
     from mypy_boto3_sesv2.client import SESV2Client
     from mypy_boto3_sqs.client import SQSClient
+
+    from coaching.link_keys import LinkKeySource
 else:
-    SESV2Client = SQSClient = Any
+    SESV2Client = SQSClient = LinkKeySource = Any
 
 PERMANENT_CODES = frozenset(
     {
@@ -142,6 +145,7 @@ class Notifier:
         configuration_set: str | None,
         dead_letter_queue_url: str,
         base_url: str,
+        links: "LinkKeySource | None" = None,
         timing: Timing = Timing(),
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
@@ -153,6 +157,8 @@ class Notifier:
         self.configuration_set = configuration_set or None
         self.dead_letter_queue_url = dead_letter_queue_url
         self.base_url = base_url
+        self.links = links
+        """Signs the manage link each member email carries; None: emails carry none."""
         self.timing = timing
         self._sleep = sleep
         self._clock = clock
@@ -178,7 +184,7 @@ class Notifier:
 
     def deliver(self, notification: Notification, time_left: Callable[[], float]) -> Outcome:
         """Send one notification unless it was dealt with before; see the module's steps."""
-        email = render(notification, self.base_url)
+        email = render(notification, self.base_url, self.manage_url(notification))
         return self._send_once(
             _Letter(
                 claim_key=notification.claim_key,
@@ -246,6 +252,21 @@ class Notifier:
         metrics.add_metric(name="EmailsSent", unit=MetricUnit.Count, value=1)
         logger.info("email sent", extra={**letter.keys, "attempt": claim.attempt})
         return Outcome.SENT
+
+    def manage_url(self, notification: Notification) -> str | None:
+        """The link a member's email carries to manage the session without signing in: it
+        names the session and the member, and stops working at the session's end (none once
+        that has passed)."""
+        if self.links is None or notification.audience != "member":
+            return None
+        facts = notification.facts
+        end = facts.start + timedelta(minutes=facts.minutes)
+        if end <= clock.now():
+            return None
+        token = manage_links.sign(
+            self.links.keys(), facts.session_id, notification.recipient.id, end
+        )
+        return manage_links.link(self.base_url, token)
 
     def request(self, notification: Notification, email: Email) -> dict[str, Any]:
         """The SESv2 ``SendEmail`` arguments for a rendered email: the MIME message (text, HTML

@@ -1,7 +1,8 @@
 """What each request does: read, ask the rules, write one transaction.
 
-Handlers call these; the sweep calls ``sweep_session``. Each takes ``now`` so that the same code
-runs under the local stack's moved clock and in tests at any chosen moment.
+Handlers call these; the sweep calls ``sweep_session`` and ``fire_reminders``. Each takes
+``now`` so that the same code runs under the local stack's moved clock and in tests at any
+chosen moment.
 
 Optimistic concurrency: every write is conditioned on the versions we read. When another writer
 got there first the write is refused (``StaleRead``); we read again and let the rules decide
@@ -16,8 +17,9 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 
-from coaching import free_times, rules
+from coaching import free_times, reminders, rules
 from coaching.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from coaching.manage_links import Grant, InvalidLink
 from coaching.models import (
     ACTIVE_STATUSES,
     HISTORY_KEPT,
@@ -51,6 +53,7 @@ from coaching.models import (
     WorkingHours,
     personal_account_id,
 )
+from coaching.reminders import Reminders
 from coaching.storage import Count, Movement, StaleRead, Storage, TransientConflict
 
 T = TypeVar("T")
@@ -571,6 +574,7 @@ def book(
             credits=session_type.credits,
             account_id=account.id,
             account=AccountRef(id=account.id, kind=account.kind, name=account.name),
+            location=service.location,
             policy=Policy(
                 window_hours=service.cancellation_window_hours,
                 refundable_until=rules.refundable_until(start, service.cancellation_window_hours),
@@ -579,6 +583,8 @@ def book(
                 max_reschedules=service.max_reschedules,
                 cancel_reason_required=service.cancel_reason_required,
                 refund_tiers=service.effective_refund_tiers,
+                reminders=service.reminders,
+                refund_reminder_minutes=service.refund_reminder_minutes,
                 min_notice_minutes=service.min_notice_minutes,
                 max_days_ahead=service.max_days_ahead,
             ),
@@ -1281,3 +1287,57 @@ def sweep_session(store: Storage, session: Session, now: datetime) -> rules.Swee
         return action
 
     return retrying(attempt)
+
+
+# --- manage links ----------------------------------------------------------------------------
+
+
+def link_holder(store: Storage, grant: Grant, now: datetime) -> tuple[Caller, Session]:
+    """The member a manage link lets act, and the one session it names.
+
+    The link works until the session's end as the session stands now (a session moved earlier
+    ends its links earlier too), and only for the member who booked it: any other answer is
+    ``InvalidLink`` (401), exactly as for a token that was altered. What the member may then do
+    is decided by the same rules as in the app: their window, tiers, limits, required reason.
+    """
+    session = store.get_session(grant.session_id)
+    if session is None or session.member.id != grant.member_id or now >= session.end:
+        raise InvalidLink()
+    member = session.member
+    caller = Caller(
+        id=member.id,
+        role=Role.MEMBER,
+        email=member.email,
+        name=member.name,
+        timezone=member.timezone,
+    )
+    return caller, session
+
+
+# --- reminders -------------------------------------------------------------------------------
+
+
+def fire_reminders(store: Storage, records: list[Reminders], now: datetime) -> int:
+    """Mark what each reminders record has due at ``now`` (``reminders.fire``): the stream
+    takes each mark to the notifier, which sends it. Returns how many emails' occasions were
+    marked (a late sweep drops what is too late to send).
+
+    A record that changed since it was read (another sweep marked it, a move replaced it, a
+    cancel deleted it) is read again and decided again, so it is marked once or not at all.
+    """
+    marked = 0
+    pending = records
+    for _ in range(MAX_ATTEMPTS):
+        marks = [(record, after) for record in pending if (after := reminders.fire(record, now))]
+        if not marks:
+            break
+        changed = store.mark_reminders(marks)
+        marked += sum(
+            len(after.fired) for before, after in marks if before.session_id not in changed
+        )
+        pending = [
+            record
+            for session_id in sorted(changed)
+            if (record := store.reminders_of(session_id)) is not None
+        ]
+    return marked

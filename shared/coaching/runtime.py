@@ -20,10 +20,12 @@ from coaching.storage import Storage
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
     from mypy_boto3_events.client import EventBridgeClient
+    from mypy_boto3_secretsmanager.client import SecretsManagerClient
     from mypy_boto3_sesv2.client import SESV2Client
     from mypy_boto3_sqs.client import SQSClient
 
     from coaching.event_bus import EventBus
+    from coaching.link_keys import LinkKeySource
     from coaching.notifier import Notifier
     from coaching.storage.webhooks import WebhookStore
     from coaching.webhooks.delivery import Deliverer
@@ -86,6 +88,22 @@ def events() -> "EventBridgeClient":
 
 
 @cache
+def secretsmanager() -> "SecretsManagerClient":
+    return cast("SecretsManagerClient", _session().create_client("secretsmanager", config=CONFIG))
+
+
+@cache
+def link_keys() -> "LinkKeySource":
+    """The keys that sign and check manage links (the notifier, the manage function)."""
+    from coaching.link_keys import LinkKeySource
+
+    secret = settings().manage_link_secret
+    if not secret:
+        raise RuntimeError("MANAGE_LINK_SECRET is not set: manage links could not be signed")
+    return LinkKeySource(secretsmanager(), secret)
+
+
+@cache
 def event_bus() -> "EventBus":
     from coaching.event_bus import EventBus
 
@@ -97,6 +115,19 @@ def event_bus() -> "EventBus":
 
 @cache
 def notifier() -> "Notifier":
+    """The notifier of emails about sessions: each member's carries a manage link, signed with
+    the key in Secrets Manager (the notify function)."""
+    return _notifier(links=link_keys())
+
+
+@cache
+def notice_sender() -> "Notifier":
+    """The notifier of emails about no session (an admin's webhook endpoint disabled): they
+    carry no manage link, so the delivery function needs no signing key."""
+    return _notifier(links=None)
+
+
+def _notifier(links: "LinkKeySource | None") -> "Notifier":
     from coaching.notifier import Notifier
     from coaching.storage.email_claims import EmailClaims
 
@@ -111,6 +142,7 @@ def notifier() -> "Notifier":
         configuration_set=config.ses_configuration_set or None,
         dead_letter_queue_url=config.dead_letter_queue_url,
         base_url=config.app_base_url,
+        links=links,
     )
 
 
@@ -133,7 +165,7 @@ def deliverer() -> "Deliverer":
         store=webhook_store(),
         sqs=sqs(),
         queue_url=config.webhook_queue_url,
-        notifier=notifier,
+        notifier=notice_sender,
         allow_loopback=config.webhooks_allow_loopback,
     )
 
@@ -149,7 +181,10 @@ def reset() -> None:
         sqs,
         events,
         event_bus,
+        secretsmanager,
+        link_keys,
         notifier,
+        notice_sender,
         webhook_store,
         deliverer,
     ):

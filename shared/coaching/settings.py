@@ -23,6 +23,9 @@ class Settings(BaseModel):
     ses_configuration_set: Annotated[str, Field(alias="SES_CONFIGURATION_SET")] = ""
     app_base_url: Annotated[str, Field(alias="APP_BASE_URL")] = "https://app.example.com"
     dead_letter_queue_url: Annotated[str, Field(alias="DEAD_LETTER_QUEUE_URL")] = ""
+    # The Secrets Manager secret (ARN or name) whose keys sign the manage links in members'
+    # emails (the notifier) and check them (the manage function): the template's ManageLinkKey.
+    manage_link_secret: Annotated[str, Field(alias="MANAGE_LINK_SECRET")] = ""
     # The publish function's: the EventBridge bus the domain events go to.
     event_bus_name: Annotated[str, Field(alias="EVENT_BUS_NAME")] = ""
     # Read the role from a `role`/`custom:role` claim too (template parameter TrustRoleClaim):

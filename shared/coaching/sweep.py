@@ -23,6 +23,12 @@ newer than what this run already handled are skipped: the index lagging behind o
 (a global secondary index is eventually consistent) or sessions that failed, which the next
 scheduled run tries again.
 
+Reminders: the index also lists sessions' reminders records (``coaching.reminders``) once an
+email their time owes is due. Each page's records are marked together
+(``operations.fire_reminders``: one conditional transaction per hundred), and the stream takes
+each mark to the notifier, which sends it. The sweep itself sends no email: at 10,000 reminders
+a minute it makes a hundred writes, and the emails go out from the stream's shards in parallel.
+
 Failures: a session whose change fails is counted and logged (its id, the error's type, code and
 where it was raised; never the error's text, which may quote personal data), and the sweep goes
 on with the others. The caller raises at the end (``SweepResult.raise_for_failures``), so the
@@ -42,6 +48,7 @@ from coaching import operations
 from coaching.errors import DomainError, StorageFailed
 from coaching.models import Session
 from coaching.observability import logger
+from coaching.reminders import Reminders
 from coaching.storage import Storage
 
 PAGE_SIZE = 100
@@ -76,6 +83,8 @@ class SweepResult(BaseModel):
     """Sessions whose end had passed that became COMPLETED."""
     unchanged: int = 0
     """Due sessions with nothing left to do: another sweep or a person got there first."""
+    reminders_fired: int = 0
+    """Reminders and last calls for a refund marked to be sent (the notifier sends them)."""
     failed: int = 0
     """Sessions whose change failed, or due items that no longer read as sessions."""
     query_failed: bool = False
@@ -168,6 +177,10 @@ def _one_pass(
                     tally.unreadable.add(key)
                     tally.count("FAILED")
                     logger.error("due item is not a valid session", extra={"pk": key})
+            if page.reminders:
+                if budget() <= 0:
+                    return True, changed_in
+                _fire(store, page.reminders, now, tally)
             for session in page.sessions:
                 if tally.seen.get(session.id, 0) >= session.version:
                     continue  # handled in this run already: the index lags, or it failed
@@ -196,6 +209,20 @@ def _sweep_one(store: Storage, session: Session, now: datetime) -> Outcome:
     return action or "UNCHANGED"
 
 
+def _fire(store: Storage, records: list[Reminders], now: datetime, tally: "_Tally") -> None:
+    """Mark the page's due reminders; a failure counts each record as failed and the sweep goes
+    on (the records stay due, so the next run tries them again)."""
+    try:
+        tally.reminders_fired += operations.fire_reminders(store, records, now)
+    except Exception as error:  # the page's reminders must not stop the sweep of the rest
+        logger.error(
+            "marking reminders failed",
+            extra={"session_ids": [r.session_id for r in records], **describe(error)},
+        )
+        for _ in records:
+            tally.count("FAILED")
+
+
 def describe(error: BaseException) -> dict[str, str]:
     """What a log may say about an error: its type, its code and where it was raised.
 
@@ -218,6 +245,7 @@ class _Tally:
     items_read: int = 0
     capacity_units: float = 0.0
     pages: int = 0
+    reminders_fired: int = 0
     seen: dict[str, int] = field(default_factory=dict)
     """Session id -> the highest version this run has handled."""
     unreadable: set[str] = field(default_factory=set)
@@ -233,6 +261,7 @@ class _Tally:
             expired_reschedules=self.counts.get("EXPIRE_RESCHEDULE", 0),
             completed=self.counts.get("COMPLETE", 0),
             unchanged=self.counts.get("UNCHANGED", 0),
+            reminders_fired=self.reminders_fired,
             failed=self.counts.get("FAILED", 0),
             query_failed=bool(self.unqueryable),
             items_read=self.items_read,

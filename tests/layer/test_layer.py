@@ -34,6 +34,7 @@ MAX_ZIPPED = 10 * 1000 * 1000
 CALLS: dict[str, tuple[str, dict[str, str]]] = {
     "dynamodb": ("list_tables", {}),
     "events": ("list_event_buses", {}),
+    "secretsmanager": ("list_secrets", {}),
     "sesv2": ("list_email_identities", {}),
     "sqs": ("list_queues", {}),
 }
@@ -173,7 +174,7 @@ def test_the_lock_pins_every_file_by_hash_within_pyproject_ranges() -> None:
 def test_every_client_the_functions_create_is_in_the_trimmed_data(layer: Path) -> None:
     kept = _kept_services(layer)
 
-    assert _clients_created() == {"dynamodb", "events", "sesv2", "sqs"}  # what runtime.py makes
+    assert _clients_created() == {"dynamodb", "events", "secretsmanager", "sesv2", "sqs"}
     assert _clients_created() <= kept
     assert kept == set(CALLS)  # a new kept service needs its call in CALLS below
     assert not (layer / "botocore" / "data" / "s3").exists()  # the trim did happen
@@ -203,6 +204,7 @@ def test_every_kept_client_works_from_the_layer_alone(
         for service, host in {
             "dynamodb": "dynamodb",
             "events": "events",
+            "secretsmanager": "secretsmanager",
             "sesv2": "email",
             "sqs": "sqs",
         }.items()

@@ -42,8 +42,14 @@ def facts(**overrides: Any) -> Facts:
     return Facts.model_validate(values | overrides)
 
 
+LAST_CALL = {"until": datetime(2026, 12, 1, 8, 0, tzinfo=UTC), "credits": 3, "credits_after": 0}
+"""The deadline a last call for a refund is about, unless a test names another."""
+
+
 def email(kind: NotificationKind, to: Audience, **overrides: Any) -> Email:
     recipient = ANN if to == "member" else CHO
+    if kind is NotificationKind.REFUND_LAST_CALL:
+        overrides = {"last_call": LAST_CALL} | overrides
     notification = Notification(
         kind=kind, audience=to, recipient=recipient, facts=facts(**overrides)
     )
@@ -472,6 +478,13 @@ def _every_fact_of_every_kind(**overrides: Any) -> dict[str, Any]:
         "refundable_until": datetime(2026, 11, 30, 10, tzinfo=UTC),
         "credits_returned": 2,
         "credits_returned_in_total": 2,
+        "location": "Room 4 & the <b>annex</b>",
+        "reminder_minutes": 60,
+        "last_call": {
+            "until": datetime(2026, 12, 1, 9, 30, tzinfo=UTC),
+            "credits": 3,
+            "credits_after": 1,
+        },
     } | overrides
 
 
@@ -688,3 +701,144 @@ def test_a_vancouver_reader_in_december_2027_reads_the_pinned_rules_utc_minus_7(
     mail = render(notification, BASE_URL)
 
     assert "Friday 10 December 2027, 09:00 (America/Vancouver)" in mail.text
+
+
+# --- receipts, requests sent, reminders, the last call, where, the manage link -------------------
+
+MANAGE = "https://app.example.com/manage#m1.1.payload.signature"
+
+
+def test_the_member_who_moved_gets_the_new_time_and_their_new_terms() -> None:
+    mail = email(
+        NotificationKind.RESCHEDULE_CONFIRMED,
+        "member",
+        previous_start=datetime(2026, 11, 30, 10, tzinfo=UTC),
+        at=datetime(2026, 11, 20, 8, tzinfo=UTC),
+        refundable_until=datetime(2026, 11, 30, 10, tzinfo=UTC),
+        window_hours=24,
+        reason="Travelling",
+    )
+
+    assert mail.subject == "Moved: your session with Cho"
+    assert "You moved this session to a new time, and Cho has been told." in mail.text
+    assert "Was: Monday 30 November 2026, 10:00 (Europe/London)" in mail.text
+    assert f"Now: {ANN_START}" in mail.text
+    assert "> Travelling" in mail.text
+    assert "cancel by Monday 30 November 2026, 10:00 (Europe/London)" in mail.text
+
+
+def test_the_coach_who_accepted_gets_a_receipt_of_it() -> None:
+    booking = email(NotificationKind.BOOKING_APPROVAL_CONFIRMED, "coach", acted_by="coach")
+    move = email(
+        NotificationKind.RESCHEDULE_APPROVAL_CONFIRMED,
+        "coach",
+        acted_by="coach",
+        previous_start=datetime(2026, 11, 30, 10, tzinfo=UTC),
+    )
+
+    assert booking.subject == "Accepted: your session with Ann"
+    assert "it is on your calendar, and Ann has been told" in booking.text
+    assert move.subject == "Moved: your session with Ann"
+    assert f"Now: {CHO_START}" in move.text
+
+
+def test_a_booking_request_sent_says_what_was_asked_until_when_and_that_the_credits_wait() -> None:
+    mail = email(
+        NotificationKind.BOOKING_REQUEST_SENT,
+        "member",
+        respond_by=datetime(2026, 11, 29, 9, tzinfo=UTC),
+    )
+
+    assert mail.subject == "Request sent: your session with Cho"
+    assert f"When: {ANN_START}" in mail.text
+    assert "It is not booked yet." in mail.text
+    assert "3 credits from your personal account are held for it meanwhile" in mail.text
+    assert "Cho can answer until Sunday 29 November 2026, 09:00 (Europe/London)." in mail.text
+
+
+def test_a_move_request_sent_says_the_session_keeps_its_time_meanwhile() -> None:
+    mail = email(
+        NotificationKind.RESCHEDULE_REQUEST_SENT,
+        "member",
+        requested_start=datetime(2026, 12, 2, 10, tzinfo=UTC),
+        respond_by=datetime(2026, 12, 1, 9, tzinfo=UTC),
+        reason="Train strike",
+    )
+
+    assert mail.subject == "Request sent: moving your session with Cho"
+    assert (
+        f"You asked Cho to move your session from {ANN_START} to "
+        "Wednesday 2 December 2026, 10:00 (Europe/London)." in mail.text
+    )
+    assert "until Tuesday 1 December 2026, 09:00 (Europe/London)" in mail.text
+    assert "keeps its current time and its credits" in mail.text
+
+
+@pytest.mark.parametrize(("to", "start"), [("member", ANN_START), ("coach", CHO_START)])
+def test_a_reminder_is_on_the_readers_clock(to: Audience, start: str) -> None:
+    other = "Cho" if to == "member" else "Ann"
+    recipient = ANN if to == "member" else CHO
+    notification = Notification(
+        kind=NotificationKind.REMINDER,
+        audience=to,
+        recipient=recipient,
+        facts=facts(acted_by="system", reminder_minutes=60),
+        occasion="1@R60",
+    )
+
+    mail = render(notification, BASE_URL, MANAGE)
+
+    assert mail.subject == f"Reminder: your session with {other}, {start}"
+    assert f"Your session with {other} is coming up: {start}." in mail.text
+    # The member's carries the link to manage it; the coach's never does
+    assert (MANAGE in mail.text) is (to == "member")
+
+
+@pytest.mark.parametrize(
+    ("credits", "after", "says", "then"),
+    [
+        (3, 0, "your 3 credits come back", "the cancellation window has closed"),
+        (1, 0, "your 1 credit comes back", "the cancellation window has closed"),
+        (3, 1, "your 3 credits come back", "After that, a cancellation gives back 1 credit."),
+    ],
+)
+def test_the_last_call_says_until_when_how_many_credits_come_back_and_what_after(
+    credits: int, after: int, says: str, then: str
+) -> None:
+    mail = email(
+        NotificationKind.REFUND_LAST_CALL,
+        "member",
+        acted_by="system",
+        last_call={
+            "until": datetime(2026, 11, 30, 15, tzinfo=UTC),
+            "credits": credits,
+            "credits_after": after,
+        },
+    )
+
+    deadline = "Monday 30 November 2026, 15:00 (Europe/London)"
+    assert mail.subject == f"Cancel by {deadline} to get {credits} credit{'s' * (credits > 1)} back"
+    assert f"cancel by {deadline} and {says} to your personal account" in mail.text
+    assert then in mail.text
+
+
+def test_where_shows_on_every_email_and_the_link_to_join_only_while_there_is_one() -> None:
+    link = "https://meet.example.com/cho"
+    booked = email(NotificationKind.BOOKED, "member", location=link)
+    canceled = email(NotificationKind.CANCELED, "member", location=link)
+    room = email(NotificationKind.BOOKED, "member", location="Room 4")
+
+    assert f"Where: {link}" in booked.text and f"Join the session: {link}" in booked.text
+    assert f"Where: {link}" in canceled.text and "Join the session" not in canceled.text
+    assert "Where: Room 4" in room.text and "Join the session" not in room.text
+    assert f'<a href="{link}">Join the session</a>' in booked.html
+
+
+def test_the_manage_link_goes_to_members_only() -> None:
+    for to, recipient in (("member", ANN), ("coach", CHO)):
+        notification = Notification(
+            kind=NotificationKind.BOOKED, audience=to, recipient=recipient, facts=facts()
+        )
+        mail = render(notification, BASE_URL, MANAGE)
+
+        assert (MANAGE in mail.text + mail.html) is (to == "member")

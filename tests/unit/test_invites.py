@@ -15,7 +15,12 @@ CHO = Person(id="coach-cho", name="Cho", email="cho@example.com", timezone="Amer
 SENDER = "sessions@example.com"
 
 
-def note(kind: NotificationKind, audience: Audience = "member", version: int = 2) -> Notification:
+def note(
+    kind: NotificationKind,
+    audience: Audience = "member",
+    version: int = 2,
+    location: str | None = None,
+) -> Notification:
     facts = Facts(
         session_id="session-1",
         version=version,
@@ -31,6 +36,7 @@ def note(kind: NotificationKind, audience: Audience = "member", version: int = 2
         credits=3,
         account_id="personal-member-ann",
         personal_account=True,
+        location=location,
     )
     recipient = ANN if audience == "member" else CHO
     if audience == "support":
@@ -51,6 +57,10 @@ def parsed(notification: Notification) -> Calendar:
         (NotificationKind.BOOKING_APPROVED, "REQUEST"),
         (NotificationKind.RESCHEDULED, "REQUEST"),
         (NotificationKind.RESCHEDULE_APPROVED, "REQUEST"),
+        (NotificationKind.RESCHEDULE_CONFIRMED, "REQUEST"),
+        (NotificationKind.BOOKING_APPROVAL_CONFIRMED, "REQUEST"),
+        (NotificationKind.RESCHEDULE_APPROVAL_CONFIRMED, "REQUEST"),
+        (NotificationKind.REMINDER, "REQUEST"),
         (NotificationKind.CANCELED, "CANCEL"),
         (NotificationKind.CANCEL_CONFIRMED, "CANCEL"),
         (NotificationKind.BOOKING_DECLINED, "CANCEL"),
@@ -75,6 +85,9 @@ def test_emails_about_the_calendar_carry_their_method(kind: NotificationKind, me
         NotificationKind.RESCHEDULE_EXPIRED,
         NotificationKind.RESCHEDULE_WITHDRAWN,
         NotificationKind.REFUNDED,
+        NotificationKind.BOOKING_REQUEST_SENT,
+        NotificationKind.RESCHEDULE_REQUEST_SENT,
+        NotificationKind.REFUND_LAST_CALL,
     ],
 )
 def test_emails_that_move_nothing_carry_no_invite(kind: NotificationKind) -> None:
@@ -107,3 +120,24 @@ def test_only_the_reader_is_an_attendee_and_the_sender_organizes() -> None:
     assert str(attendee) == "mailto:ann@example.com"
     assert (attendee.params["CN"], attendee.params["RSVP"]) == ("Ann, Jr.", "FALSE")
     assert "cho@example.com" not in parsed(note(NotificationKind.BOOKED)).to_ical().decode()
+
+
+def test_a_place_is_the_location_and_the_sessions_page_its_url() -> None:
+    [event] = parsed(note(NotificationKind.BOOKED, location="Room 4; east wing")).walk("VEVENT")
+
+    assert str(event["LOCATION"]) == "Room 4; east wing"
+    assert str(event["URL"]) == "https://app.example.com/sessions/session-1"
+    assert "Where: Room 4; east wing" in str(event["DESCRIPTION"])
+
+
+def test_a_link_to_join_is_the_location_and_the_url() -> None:
+    link = "https://meet.example.com/cho?pwd=x"
+    [event] = parsed(note(NotificationKind.REMINDER, "coach", location=link)).walk("VEVENT")
+
+    assert (str(event["LOCATION"]), str(event["URL"])) == (link, link)
+
+
+def test_no_place_no_location() -> None:
+    [event] = parsed(note(NotificationKind.BOOKED)).walk("VEVENT")
+
+    assert "LOCATION" not in event

@@ -119,29 +119,47 @@ def test_a_booking_tells_the_member_and_the_coach() -> None:
     assert facts.personal_account
 
 
-def test_a_booking_request_tells_the_coach_when_it_lapses() -> None:
+def test_a_booking_request_tells_the_coach_when_it_lapses_and_the_member_it_was_sent() -> None:
     new = booked(SessionStatus.REQUESTED)
 
-    [note] = decide(None, new)
+    notes = decide(None, new)
 
-    assert told([note]) == [(NotificationKind.BOOKING_REQUESTED, "coach", COACH.id)]
-    assert note.facts.respond_by == new.request_expires_at
+    assert told(notes) == [
+        (NotificationKind.BOOKING_REQUESTED, "coach", COACH.id),
+        (NotificationKind.BOOKING_REQUEST_SENT, "member", MEMBER.id),
+    ]
+    assert {n.facts.respond_by for n in notes} == {new.request_expires_at}
+    assert {n.facts.credits for n in notes} == {3}
 
 
 @pytest.mark.parametrize(
     ("by", "expected"),
-    [("coach", ["member"]), ("support", ["member", "coach"])],
+    [
+        (
+            "coach",
+            [
+                (NotificationKind.BOOKING_APPROVED, "member"),
+                (NotificationKind.BOOKING_APPROVAL_CONFIRMED, "coach"),
+            ],
+        ),
+        (
+            "support",
+            [
+                (NotificationKind.BOOKING_APPROVED, "member"),
+                (NotificationKind.BOOKING_APPROVED, "coach"),
+            ],
+        ),
+    ],
 )
-def test_an_accepted_request_tells_those_who_did_not_accept_it(
-    by: str, expected: list[Audience]
+def test_an_accepted_request_tells_those_who_did_not_accept_it_and_gives_the_coach_a_receipt(
+    by: str, expected: list[tuple[NotificationKind, Audience]]
 ) -> None:
     old = booked(SessionStatus.REQUESTED)
     new = changed(old, "APPROVED", ACTORS[by], status=SessionStatus.SCHEDULED)
 
     notes = decide(old, new)
 
-    assert [n.audience for n in notes] == expected
-    assert {n.kind for n in notes} == {NotificationKind.BOOKING_APPROVED}
+    assert [(n.kind, n.audience) for n in notes] == expected
 
 
 @pytest.mark.parametrize(
@@ -212,12 +230,19 @@ def test_a_late_coach_cancel_tells_the_member_nothing_came_back() -> None:
 # --- reschedules ----------------------------------------------------------------------------------
 
 
+_MOVED, _MOVED_RECEIPT = NotificationKind.RESCHEDULED, NotificationKind.RESCHEDULE_CONFIRMED
+
+
 @pytest.mark.parametrize(
     ("by", "expected"),
-    [("member", ["coach"]), ("coach", ["member"]), ("support", ["member", "coach"])],
+    [
+        ("member", [(_MOVED, "coach"), (_MOVED_RECEIPT, "member")]),
+        ("coach", [(_MOVED, "member"), (_MOVED_RECEIPT, "coach")]),
+        ("support", [(_MOVED, "member"), (_MOVED, "coach")]),
+    ],
 )
-def test_a_reschedule_tells_the_parties_who_did_not_move_it_both_times(
-    by: str, expected: list[Audience]
+def test_a_reschedule_tells_those_who_did_not_move_it_and_gives_the_mover_a_receipt(
+    by: str, expected: list[tuple[NotificationKind, Audience]]
 ) -> None:
     old = booked()
     later = old.start + hours(24)
@@ -233,7 +258,7 @@ def test_a_reschedule_tells_the_parties_who_did_not_move_it_both_times(
 
     notes = decide(old, new)
 
-    assert [n.audience for n in notes] == expected
+    assert [(n.kind, n.audience) for n in notes] == expected
     assert {(n.facts.previous_start, n.facts.start) for n in notes} == {(old.start, later)}
 
 
@@ -255,9 +280,13 @@ def test_a_reschedule_request_tells_the_coach_what_was_asked_and_until_when() ->
     old = booked()
     new = _asked(old)
 
-    [note] = decide(old, new)
+    [note, sent] = decide(old, new)
 
-    assert told([note]) == [(NotificationKind.RESCHEDULE_REQUESTED, "coach", COACH.id)]
+    assert told([note, sent]) == [
+        (NotificationKind.RESCHEDULE_REQUESTED, "coach", COACH.id),
+        (NotificationKind.RESCHEDULE_REQUEST_SENT, "member", MEMBER.id),
+    ]
+    assert sent.facts == note.facts
     assert note.facts.requested_start == old.start + hours(24)
     assert note.facts.respond_by == old.start
     assert note.facts.reason == "Travel"
@@ -278,10 +307,14 @@ def test_an_approved_reschedule_tells_the_member_the_old_and_new_time() -> None:
         end=later + hours(1),
     )
 
-    [note] = decide(asked, new)
+    [note, receipt] = decide(asked, new)
 
-    assert told([note]) == [(NotificationKind.RESCHEDULE_APPROVED, "member", MEMBER.id)]
+    assert told([note, receipt]) == [
+        (NotificationKind.RESCHEDULE_APPROVED, "member", MEMBER.id),
+        (NotificationKind.RESCHEDULE_APPROVAL_CONFIRMED, "coach", COACH.id),
+    ]
     assert (note.facts.previous_start, note.facts.start) == (asked.start, later)
+    assert receipt.facts == note.facts
 
 
 def test_a_declined_reschedule_tells_the_member_what_was_asked() -> None:
@@ -587,8 +620,9 @@ def test_a_coach_move_tells_the_member_their_refund_is_kept_until_the_start() ->
         policy=kept,
     )
 
-    [note] = decide(old, new)
+    [note, receipt] = decide(old, new)
 
+    assert (note.audience, receipt.kind) == ("member", NotificationKind.RESCHEDULE_CONFIRMED)
     facts = note.facts
     assert (facts.kept_after_move, facts.refundable_until, facts.at) == (True, sooner, NOW)
 

@@ -1,4 +1,7 @@
-"""What the sweep reads: the sparse, sharded Due index of SessionsTable (keys in ``keys``)."""
+"""What the sweep reads: the sparse, sharded Due index of SessionsTable (keys in ``keys``).
+
+Two kinds of item are due there: sessions (a request to expire, an end to complete) and
+sessions' reminders records (an email their time owes: ``coaching.reminders``)."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -6,9 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from coaching.models import Session
+from coaching.reminders import Reminders
 from coaching.storage import keys
 from coaching.storage.dynamodb import Table, aws_errors
 from coaching.storage.keys import iso
+from coaching.storage.reminders import is_reminders, reminders_from_item
 from coaching.storage.sessions import session_from_item
 
 
@@ -59,11 +64,14 @@ class DueStore(Table):
         found, units = self._read_items(self.sessions_table, keys)
         page.capacity_units += units
         for key in keys:
-            item = found.get(key["pk"]["S"])
+            item = found.get((key["pk"]["S"], key["sk"]["S"]))
             if item is None:
                 continue  # gone since the index listed it: nothing to sweep
             try:
-                page.sessions.append(session_from_item(item))
+                if is_reminders(key):
+                    page.reminders.append(reminders_from_item(item))
+                else:
+                    page.sessions.append(session_from_item(item))
             except ValueError:  # pydantic's ValidationError; its text may quote personal data
                 page.unreadable.append(key["pk"]["S"])
         return page
@@ -80,5 +88,7 @@ class DuePage:
     capacity_units: float
     """Read units of the query and of reading its sessions."""
     sessions: list[Session] = field(default_factory=list)
+    reminders: list[Reminders] = field(default_factory=list)
+    """Reminders records with an email due."""
     unreadable: list[str] = field(default_factory=list)
     """Keys (``pk``) of due items that do not read as sessions."""

@@ -171,6 +171,7 @@ Tag = Literal[
     "service",
     "directory",
     "change",
+    "reminders",
     "webhook",
     "webhook-owner",
     "delivery",
@@ -281,9 +282,9 @@ class Table:
 
     def _read_items(
         self, table: str, keys: Sequence[dict[str, Any]]
-    ) -> tuple[dict[str, dict[str, Any]], float]:
-        """Whole items by key (strongly consistent), by ``pk``, and the read units spent."""
-        found: dict[str, dict[str, Any]] = {}
+    ) -> tuple[dict[tuple[str, str], dict[str, Any]], float]:
+        """Whole items by key (strongly consistent), by ``(pk, sk)``, and the read units spent."""
+        found: dict[tuple[str, str], dict[str, Any]] = {}
         units = 0.0
         for start in range(0, len(keys), 100):  # BatchGetItem takes 100 keys at most
             request: dict[str, Any] = {
@@ -295,7 +296,7 @@ class Table:
                         RequestItems=request, ReturnConsumedCapacity="TOTAL"
                     )
                 for item in response.get("Responses", {}).get(table, []):
-                    found[item["pk"]["S"]] = item
+                    found[(item["pk"]["S"], item["sk"]["S"])] = item
                 units += sum(
                     float(c.get("CapacityUnits", 0.0)) for c in response.get("ConsumedCapacity", [])
                 )

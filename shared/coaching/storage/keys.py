@@ -9,6 +9,9 @@ The tables, all defined in ``template.yaml``:
     hash of the id, so no one partition takes every change)
   - history   ``SESSION#{id}`` / ``HISTORY#{n}``: a session's older history entries, once its
     item keeps only the latest (``models.HISTORY_KEPT``), numbered from 1 and never changed
+  - reminders ``SESSION#{id}`` / ``REMINDERS``: the reminders and last calls its current time
+    still owes (``coaching.reminders``); in the Due index by the next one's time, in the
+    session's shard, while one is left
   - slot      ``SLOT#{coach}#{time}`` / ``SLOT``: one per 15 minutes a coach's session holds;
     a conditional put claims it, so a time cannot be booked twice. Also in ByCoach under
     ``SLOTS#{coach}`` by time, so free times read only the claims of the range asked for
@@ -80,6 +83,11 @@ def history(session_id: str, number: int) -> Key:
     """History entry ``number`` of a session, kept beside it once its item holds only the latest
     (zero-padded, so that entries sort by number)."""
     return {"pk": f"SESSION#{session_id}", "sk": f"HISTORY#{number:08d}"}
+
+
+def reminders(session_id: str) -> Key:
+    """The record of what a session's current time still owes in reminders and last calls."""
+    return {"pk": f"SESSION#{session_id}", "sk": "REMINDERS"}
 
 
 def slot(coach_id: str, at: datetime) -> Key:

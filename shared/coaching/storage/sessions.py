@@ -29,6 +29,7 @@ from coaching.storage.dynamodb import (
 )
 from coaching.storage.keys import iso
 from coaching.storage.ledger import Movement, add_movement
+from coaching.storage.reminders import reminders_write
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
@@ -403,6 +404,7 @@ class SessionStore(Table):
         taken and freed; ``movement`` the credits that move with this change. ``service`` is the
         service a booking was made under, as read: it lands only while the service is still at
         that version, so an edit or a retirement racing it applies to it whole or not at all.
+        The session's reminders record follows its time (``storage.reminders``).
         ``hours``, the coach's booking rules the change was decided under, likewise. ``counts``
         are the counted limits it moves (``Count``).
         """
@@ -456,6 +458,12 @@ class SessionStore(Table):
                     }
                 },
             )
+        reminders = reminders_write(
+            self.sessions_table, before, after, due_shards=self.settings.due_shards
+        )
+        if reminders is not None:
+            # The reminders of the session's time change with the time, in the same step.
+            tx.add("reminders", reminders)
         for number, event in _spilled(before, after):
             tx.add(
                 "history",

@@ -2,9 +2,10 @@
 
 Each part lives in the module named after what it stores: ``sessions`` (sessions and slot
 claims), ``services`` (services and working hours), ``ledger`` (accounts and entries), ``due``
-(the sweep's index); ``keys`` builds every key, ``dynamodb`` the requests they share. Here are
-the reads that span tables: a session or service with the accounts a change may touch, in one
-request, and an Idempotency-Key's record.
+(the sweep's index), ``reminders`` (what a session's time still owes in reminders); ``keys``
+builds every key, ``dynamodb`` the requests they share. Here are the reads that span tables:
+a session or service with the accounts a change may touch, in one request, a session with its
+reminders record, and an Idempotency-Key's record.
 """
 
 from collections.abc import Sequence
@@ -13,12 +14,14 @@ from typing import Any
 
 from coaching.errors import StaleRead, TransientConflict
 from coaching.models import Account, Availability, Service, Session
+from coaching.reminders import Reminders
 from coaching.storage import keys, receipts
 from coaching.storage.due import DuePage, DueStore
 from coaching.storage.dynamodb import from_item, only_fields, to_item
 from coaching.storage.keys import LEGACY_DUE_PARTITION, due_partition, due_partitions, iso
 from coaching.storage.ledger import LedgerStore, Movement, account_from
 from coaching.storage.receipts import Answer, Remembered
+from coaching.storage.reminders import ReminderStore, reminders_from_values
 from coaching.storage.services import ServiceStore
 from coaching.storage.sessions import (
     SLOT_CLAIM_TTL,
@@ -49,7 +52,7 @@ __all__ = [
 ]
 
 
-class Storage(SessionStore, ServiceStore, LedgerStore, DueStore):
+class Storage(SessionStore, ServiceStore, LedgerStore, DueStore, ReminderStore):
     def new_session_id(self, coach_id: str) -> str:
         """An id for a new session of this coach's: it carries the coach's tag, by which a move
         reads the coach's booking rules with the session (``session_and_hours``)."""
@@ -70,6 +73,19 @@ class Storage(SessionStore, ServiceStore, LedgerStore, DueStore):
         """
         item, accounts, _ = self._item_and_accounts(to_item(keys.session(session_id)), account_ids)
         return (None if item is None else session_from_item_values(item)), accounts
+
+    def session_and_reminders(self, session_id: str) -> tuple[Session | None, Reminders | None]:
+        """A session and its reminders record as they are now, in one consistent read."""
+        wanted = [to_item(keys.session(session_id)), to_item(keys.reminders(session_id))]
+        found = {
+            str(item.get("sk")): item for item in self._batch_get({self.sessions_table: wanted})
+        }
+        session = found.get(keys.session(session_id)["sk"])
+        record = found.get(keys.reminders(session_id)["sk"])
+        return (
+            None if session is None else session_from_item_values(session),
+            None if record is None else reminders_from_values(record),
+        )
 
     def service_and_accounts(
         self, service_id: str, account_ids: Sequence[str]

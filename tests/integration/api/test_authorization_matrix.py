@@ -28,7 +28,7 @@ from coaching.webhooks.models import Delivery, DeliveryState
 from local.routes import http_routes
 from local.template import create_tables
 from tests.api_client import Api
-from tests.builders import World, admin, coach, member, support, unique
+from tests.builders import World, admin, coach, link_secret, member, support, unique
 
 from .api_steps import assert_problem, header, iso, listed_ids, nothing_changes, travel
 
@@ -173,6 +173,12 @@ def _slots(scene: Scene) -> dict[str, str]:
     return {"session_type_id": "t1", "from": iso(start), "to": iso(start + timedelta(days=7))}
 
 
+def _manage_slots(scene: Scene) -> dict[str, str]:
+    assert scene.session is not None
+    start = scene.session.start
+    return {"from": iso(start), "to": iso(start + timedelta(days=7))}
+
+
 S, A = "/sessions/{session_id}", "/accounts/{account_id}"
 W = "/webhooks/{webhook_id}"
 REQUESTED, MOVE, LATE, P = "requested", "move_asked", "late_canceled", "personal"
@@ -223,6 +229,13 @@ TABLE: tuple[Row, ...] = (
     Row("GET",  "/services/{service_id}/slots",   "200 200 200 200 200 200 401", query=_slots),
     Row("PUT",  "/coaches/me/availability",       "403 403 200 200 403 403 401", _hours),
     Row("GET",  "/coaches/{coach_id}/availability", "200 200 200 200 200 200 401"),
+    # A manage link's token is the only key to these: a JWT, whoever's, is no such token
+    Row("GET",  "/manage/session",                "401 401 401 401 401 401 401"),
+    Row("GET",  "/manage/cancellation",           "401 401 401 401 401 401 401"),
+    Row("POST", "/manage/cancel",                 "401 401 401 401 401 401 401", _reason),
+    Row("POST", "/manage/reschedule",             "401 401 401 401 401 401 401", _move),
+    Row("GET",  "/manage/slots",                  "401 401 401 401 401 401 401",
+        query=_manage_slots),
     Row("POST", "/coaches/me/time-off",           "403 403 201 201 403 403 401", _time_off),
     Row("GET",  "/coaches/{coach_id}/time-off",   "200 200 200 200 200 200 401", query=_range),
     Row("DELETE", "/coaches/me/time-off/{time_off_id}", "403 403 404 404 403 403 401"),
@@ -281,6 +294,7 @@ def cell_store(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stora
     for name, field in Settings.model_fields.items():
         if name.endswith("_table"):
             monkeypatch.setenv(str(field.alias), getattr(settings, name))
+    monkeypatch.setenv("MANAGE_LINK_SECRET", link_secret())
     sqs = boto3.client("sqs", region_name="us-east-1")
     monkeypatch.setenv("WEBHOOK_QUEUE_URL", sqs.create_queue(QueueName=unique("q"))["QueueUrl"])
     runtime.reset()

@@ -68,7 +68,7 @@ class Hooks:
             store=self.store,
             sqs=boto3.client("sqs", region_name="us-east-1"),
             queue_url=self.queue_url,
-            notifier=runtime.notifier,
+            notifier=runtime.notice_sender,
             allow_loopback=True,
         )
         now = clock.now()

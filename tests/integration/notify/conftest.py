@@ -25,6 +25,7 @@ from coaching.storage import Storage
 from coaching.storage.email_claims import EmailClaims
 from local.lambda_runtime import LambdaContext, load_handler
 from local.streams import lambda_record
+from tests.builders import link_secret
 
 SENDER = "sessions@example.com"
 BASE_URL = "https://app.example.test"
@@ -114,9 +115,6 @@ class Notify:
         answer: dict[str, Any] = handler(event, LambdaContext("NotifyFunction", timeout))
         return answer
 
-    def deliver_new_changes(self) -> dict[str, Any]:
-        return self.invoke(self.stream.event())
-
     @property
     def sent(self) -> list[Sent]:
         return [read_sent(m) for m in ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages]
@@ -171,6 +169,7 @@ def notify(store: Storage, monkeypatch: pytest.MonkeyPatch) -> Iterator[Notify]:
         "SES_CONFIGURATION_SET": "",
         "APP_BASE_URL": BASE_URL,
         "DEAD_LETTER_QUEUE_URL": queue_url,
+        "MANAGE_LINK_SECRET": link_secret(),
     }.items():
         monkeypatch.setenv(name, value)
     runtime.reset()

@@ -29,7 +29,8 @@ def session_record(event: dict[str, Any], session_id: str, name: str) -> dict[st
     [record] = [
         r
         for r in records
-        if r["dynamodb"]["Keys"]["pk"]["S"] == f"SESSION#{session_id}" and r["eventName"] == name
+        if r["dynamodb"]["Keys"] == {"pk": {"S": f"SESSION#{session_id}"}, "sk": {"S": "SESSION"}}
+        and r["eventName"] == name
     ]
     return record
 
@@ -431,6 +432,7 @@ def test_booking_with_the_policy_layer_leaves_slots_and_services_unmailed(
         "SERVICE",
         "DIRECTORY",
         "SESSION",
+        "REMINDERS",
         "SLOT",
         "COUNT",
         "MEMBER",

@@ -42,15 +42,27 @@ def test_a_booking_tells_the_member_and_the_coach_and_nothing_else(
     assert "Ann booked a session with you" in to_cho.readable
 
 
-def test_a_booking_request_asks_the_coach_only(world: World, notify: Notify) -> None:
-    _, cho, _ = booked(world, requires_approval=True, request_ttl_hours=48)
+def test_a_booking_request_asks_the_coach_and_tells_the_member_what_was_sent(
+    world: World, notify: Notify
+) -> None:
+    ann, cho, _ = booked(world, requires_approval=True, request_ttl_hours=48)
 
     mails = deliver(notify)
 
-    to_cho = only(mails, cho)
-    assert len(mails) == 1
+    to_cho, to_ann = only(mails, cho), only(mails, ann)
+    assert len(mails) == 2
     assert to_cho.subject == "Ann asked to book a session with you"
     assert "before Thursday 3 December 2026, 04:00 (America/New_York)" in to_cho.readable
+    # Ann hears at once what she asked, until when Cho may answer, and that her credits wait
+    assert to_ann.subject == "Request sent: your session with Cho"
+    assert ANN_START in to_ann.readable
+    assert "It is not booked yet." in to_ann.readable
+    assert "3 credits from your personal account are held for it meanwhile" in to_ann.readable
+    assert "Cho can answer until Thursday 3 December 2026, 09:00 (Europe/London)" in (
+        to_ann.readable
+    )
+    # A request is on nobody's calendar yet
+    assert to_ann.attachments == [] and to_cho.attachments == []
 
 
 def test_an_accepted_request_tells_the_member(world: World, notify: Notify) -> None:
@@ -60,10 +72,13 @@ def test_an_accepted_request_tells_the_member(world: World, notify: Notify) -> N
     operations.answer_booking(world.store, cho, session.id, True, NOW + timedelta(hours=1))
     mails = deliver(notify)
 
-    to_ann = only(mails, ann)
-    assert len(mails) == 1
+    to_ann, receipt = only(mails, ann), only(mails, cho)
+    assert len(mails) == 2
     assert "Cho accepted your request" in to_ann.readable
     assert ANN_START in to_ann.readable
+    # Cho's own calendar gets the session with the receipt of the approval
+    assert receipt.subject == "Accepted: your session with Ann"
+    assert str(receipt.calendar()["METHOD"]) == "REQUEST"
 
 
 def test_a_declined_request_tells_the_member_the_credits_came_back(
@@ -181,11 +196,13 @@ def test_a_coach_reschedule_tells_the_member_the_old_and_new_time(
     )
     mails = deliver(notify)
 
-    to_ann = only(mails, ann)
-    assert len(mails) == 1
+    to_ann, receipt = only(mails, ann), only(mails, cho)
+    assert len(mails) == 2
     assert "Cho moved your session to a new time" in to_ann.readable
     assert f"Was</th><td>{ANN_START}" in to_ann.html
     assert "Now</th><td>Saturday 5 December 2026, 09:00 (Europe/London)" in to_ann.html
+    assert receipt.subject == "Moved: your session with Ann"
+    assert "Now</th><td>Saturday 5 December 2026, 04:00 (America/New_York)" in receipt.html
 
 
 def test_a_member_reschedule_tells_the_coach_on_their_clock(world: World, notify: Notify) -> None:
@@ -197,10 +214,12 @@ def test_a_member_reschedule_tells_the_coach_on_their_clock(world: World, notify
     )
     mails = deliver(notify)
 
-    to_cho = only(mails, cho)
-    assert len(mails) == 1
+    to_cho, receipt = only(mails, cho), only(mails, ann)
+    assert len(mails) == 2
     assert f"Was</th><td>{CHO_START}" in to_cho.html
     assert "Now</th><td>Friday 4 December 2026, 05:00 (America/New_York)" in to_cho.html
+    assert receipt.subject == "Moved: your session with Cho"
+    assert "You moved this session to a new time, and Cho has been told." in receipt.readable
 
 
 def test_a_burst_of_moves_by_the_member_tells_the_coach_once_at_its_final_time(
@@ -221,10 +240,14 @@ def test_a_burst_of_moves_by_the_member_tells_the_coach_once_at_its_final_time(
     )
     later = deliver(notify)
 
-    assert [mail.to for mail in burst] == [[cho.email]]
-    assert "Now</th><td>Friday 4 December 2026, 07:00 (America/New_York)" in burst[0].html
-    assert [mail.to for mail in later] == [[cho.email]]
-    assert "Now</th><td>Friday 4 December 2026, 08:00 (America/New_York)" in later[0].html
+    burst_to_cho = [mail for mail in burst if mail.to == [cho.email]]
+    later_to_cho = [mail for mail in later if mail.to == [cho.email]]
+    assert len(burst_to_cho) == 1
+    assert "Now</th><td>Friday 4 December 2026, 07:00 (America/New_York)" in burst_to_cho[0].html
+    assert len(later_to_cho) == 1
+    assert "Now</th><td>Friday 4 December 2026, 08:00 (America/New_York)" in later_to_cho[0].html
+    # Ann has a receipt of each of her own moves, each with her calendar's new time
+    assert len([mail for mail in burst + later if mail.to == [ann.email]]) == 4
 
 
 def test_a_coach_s_move_after_the_member_s_keeps_the_member_s_email(
@@ -242,7 +265,10 @@ def test_a_coach_s_move_after_the_member_s_keeps_the_member_s_email(
     mails = deliver(notify)
 
     # The member's move is not overtaken by another of the member's own: the coach hears of it
-    assert sorted(mail.to[0] for mail in mails) == sorted([str(cho.email), str(ann.email)])
+    # (and each has the receipt of their own move)
+    assert sorted(mail.to[0] for mail in mails) == sorted(
+        [str(cho.email), str(cho.email), str(ann.email), str(ann.email)]
+    )
 
 
 def _late_request(world: World, notify: Notify) -> tuple[Caller, Caller, Session]:
@@ -258,12 +284,15 @@ def _late_request(world: World, notify: Notify) -> tuple[Caller, Caller, Session
 
 
 def test_a_reschedule_request_asks_the_coach(world: World, notify: Notify) -> None:
-    _, cho, _ = _late_request(world, notify)
+    ann, cho, _ = _late_request(world, notify)
 
     mails = deliver(notify)
 
-    to_cho = only(mails, cho)
-    assert len(mails) == 1
+    to_cho, sent = only(mails, cho), only(mails, ann)
+    assert len(mails) == 2
+    assert sent.subject == "Request sent: moving your session with Cho"
+    assert "Meanwhile the session keeps its current time and its credits" in sent.readable
+    assert "until Friday 4 December 2026, 08:00 (Europe/London)" in sent.readable
     assert to_cho.subject == "Ann asked to move your session"
     assert (
         f"from {CHO_START} to Saturday 5 December 2026, 04:00 (America/New_York)" in to_cho.readable
@@ -282,8 +311,9 @@ def test_an_approved_reschedule_tells_the_member(world: World, notify: Notify) -
     operations.answer_reschedule(world.store, cho, session.id, True, answered_at)
     mails = deliver(notify)
 
-    to_ann = only(mails, ann)
-    assert len(mails) == 1
+    to_ann, receipt = only(mails, ann), only(mails, cho)
+    assert len(mails) == 2
+    assert receipt.subject == "Moved: your session with Ann"
     assert "Cho approved the request to move the session" in to_ann.readable
     assert f"Was</th><td>{ANN_START}" in to_ann.html
     assert "Now</th><td>Saturday 5 December 2026, 09:00 (Europe/London)" in to_ann.html
@@ -351,7 +381,12 @@ def test_a_session_the_sweep_completes_tells_nobody(world: World, notify: Notify
 
     assert action == "COMPLETE"
     # the session's COMPLETED write reached the function, beside the member's count going down
-    assert sorted(r["dynamodb"]["Keys"]["sk"]["S"] for r in records) == ["COUNT", "SESSION"]
+    # and its reminders record deleted with it
+    assert sorted((r["eventName"], r["dynamodb"]["Keys"]["sk"]["S"]) for r in records) == [
+        ("MODIFY", "COUNT"),
+        ("MODIFY", "SESSION"),
+        ("REMOVE", "REMINDERS"),
+    ]
     assert answer == {"batchItemFailures": []}
     assert len(notify.sent) == 2  # the booking's two, nothing since
 

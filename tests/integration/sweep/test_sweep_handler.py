@@ -93,6 +93,7 @@ def test_the_scheduled_sweep_reports_what_it_did(
         "expired_reschedules": 2,
         "completed": 2,
         "unchanged": 0,
+        "reminders_fired": 0,
         "failed": 0,
         "query_failed": False,
         "items_read": 5,
@@ -110,6 +111,7 @@ def test_the_scheduled_sweep_reports_what_it_did(
         "RescheduleRequestsExpired": 2,
         "SessionsCompleted": 2,
         "SweepItemsRead": 5,
+        "RemindersFired": 0,
     }
     [done] = [line for line in lines_of(logs) if line["message"] == "sweep done"]
     assert {k: done[k] for k in reply} == reply

@@ -11,6 +11,9 @@ Stale at that moment (the sweep must act on each, once):
     the request expires, then the session completes
 Fresh (the sweep must not touch them): a session at +72h, a booking request whose deadline is
 +48h, a late reschedule request whose deadline is +20h, and a canceled session.
+
+The services send no reminders (``QUIET``): the reminders the sweep marks have stories of their
+own (tests/integration/notify/test_reminders.py).
 """
 
 from dataclasses import dataclass
@@ -21,7 +24,7 @@ import boto3
 from coaching import operations
 from coaching.models import Caller, Service, Session, personal_account_id
 from coaching.storage import session_item
-from tests.builders import World, coach, member, unique
+from tests.builders import QUIET, World, coach, member, unique
 
 CREDITS = 3
 MINUTES = 30
@@ -71,6 +74,7 @@ def booking_request(world: World, ttl_hours: int = 6) -> Booked:
         credits=CREDITS,
         requires_approval=True,
         request_ttl_hours=ttl_hours,
+        **QUIET,  # type: ignore[arg-type]
     )
     return booked_on(world, offered, 72)
 
@@ -84,6 +88,7 @@ def late_reschedule_request(world: World, in_hours: float, ttl_hours: int = 2) -
         window_hours=24,
         late_reschedule_requires_approval=True,
         request_ttl_hours=ttl_hours,
+        **QUIET,  # type: ignore[arg-type]
     )
     booked = booked_on(world, offered, in_hours)
     later = booked.session.start + timedelta(hours=3)
@@ -96,7 +101,8 @@ def late_reschedule_request(world: World, in_hours: float, ttl_hours: int = 2) -
 
 
 def session_at(world: World, in_hours: float) -> Booked:
-    return booked_on(world, world.service(by=coach(), minutes=MINUTES, credits=CREDITS), in_hours)
+    offered = world.service(by=coach(), minutes=MINUTES, credits=CREDITS, **QUIET)  # type: ignore[arg-type]
+    return booked_on(world, offered, in_hours)
 
 
 def stale(world: World) -> Stale:
