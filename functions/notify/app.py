@@ -1,10 +1,12 @@
-"""Emails from the sessions table's stream: each change tells the people it concerns, once.
+"""Emails from the sessions and ledger tables' streams: each change tells the people it
+concerns, once.
 
 Each stream record is one write of one item. Session writes are turned into notifications by
-the policy layer and sent by the notifier; other items (slot claims, services) mean nothing to
-people and are skipped here too, in case the mapping's filter ever lets one through. A record
-whose emails could not all go out fails on its own (partial batch response), and the stream
-brings it back; the emails it did send are not sent again.
+the policy layer and sent by the notifier; so are the ledger's new notices about credits that
+expire (``credit_notices``). Other items (slot claims, services, entries) mean nothing to people
+and are skipped here too, in case a mapping's filter ever lets one through. A record whose emails
+could not all go out fails on its own (partial batch response), and the stream brings it back;
+the emails it did send are not sent again.
 """
 
 import gc
@@ -22,10 +24,11 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from coaching import notifications, runtime
+from coaching import credit_notices, notifications, runtime
 from coaching.models import Session
 from coaching.observability import log_metrics, logger, tracer
 from coaching.storage import is_session, session_from_item
+from coaching.storage.ledger import is_notice, notice_from_item
 
 # When every record fails, answer with each of them rather than raise: Lambda retries the same
 # records either way, and the invocation is not counted as an error of the function.
@@ -38,8 +41,23 @@ def _session(image: dict[str, Any] | None) -> Session | None:
     return session_from_item(image) if image else None
 
 
+def _time_left(lambda_context: LambdaContext) -> float:
+    return lambda_context.get_remaining_time_in_millis() / 1000
+
+
 def record_handler(record: DynamoDBRecord, lambda_context: LambdaContext) -> None:
     change = record.raw_event.get("dynamodb") or {}
+    image = change.get("NewImage")
+    if record.raw_event.get("eventName") == "INSERT" and image and is_notice(image):
+        notice = notice_from_item(image)
+        logger.info(
+            "credit notice",
+            extra={"account_id": notice.account_id, "lot": notice.lot, "kind": notice.kind.value},
+        )
+        runtime.notifier().deliver_all(
+            credit_notices.decide(notice), time_left=lambda: _time_left(lambda_context)
+        )
+        return
     if not is_session(change.get("Keys", {})):
         return
     old, new = _session(change.get("OldImage")), _session(change.get("NewImage"))
@@ -51,9 +69,7 @@ def record_handler(record: DynamoDBRecord, lambda_context: LambdaContext) -> Non
         logger.info(
             "session change", extra={"session_id": new.id, "version": new.version, "kinds": kinds}
         )
-    runtime.notifier().deliver_all(
-        due, time_left=lambda: lambda_context.get_remaining_time_in_millis() / 1000
-    )
+    runtime.notifier().deliver_all(due, time_left=lambda: _time_left(lambda_context))
 
 
 @logger.inject_lambda_context

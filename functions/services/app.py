@@ -50,6 +50,7 @@ def create_service(body: Annotated[CreateServiceBody, Body()]) -> ServiceView:
         max_reschedules=body.max_reschedules,
         cancel_reason_required=body.cancel_reason_required,
         refund_tiers=body.tiers(),
+        refund_grace_days=body.refund_grace_days,
         now=clock.now(),
     )
     return service_view(service)

@@ -50,6 +50,7 @@ from coaching.models import (
     Model,
     NoShowParty,
     Person,
+    Renewal,
     Role,
     Session,
     SessionStatus,
@@ -141,6 +142,9 @@ class Facts(Model):
     change: int | None = None
     """Which of the session's changes this is (1: the booking): to tell whether later ones have
     overtaken it."""
+    renewed: Renewal | None = None
+    """Of the credits returned, those whose lot had expired meanwhile: back as a new lot,
+    usable until its expiry (None: never expires)."""
 
 
 class Notification(Model):
@@ -393,6 +397,7 @@ def _facts(
         absent=new.no_show.party
         if kind is NotificationKind.NO_SHOW and new.no_show is not None
         else None,
+        renewed=event.renewed,
     )
 
 

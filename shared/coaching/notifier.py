@@ -21,6 +21,9 @@ record's batch in the same dead letter queue. No email is ever dropped without a
 
 Logs carry session ids, kinds, sides and error codes; never addresses, names or reasons. SES's
 error messages can quote addresses, so only their codes are kept.
+
+The same steps send the emails about credits that expire (``credit_notices``): their claims and
+logs name the account (and lot) where a session's name the session.
 """
 
 import base64
@@ -38,7 +41,8 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from coaching import invites, mime
-from coaching.emails import Email, render
+from coaching.credit_notices import CreditNotification
+from coaching.emails import Email, render, render_credit_notice
 from coaching.errors import StorageFailed
 from coaching.notifications import Notification
 from coaching.observability import logger, metrics
@@ -77,6 +81,9 @@ TRANSIENT_CODES = frozenset(
 """SES answers that may pass on a later try (any 5xx answer counts as one too)."""
 
 DEAD_LETTER_REASON = "PERMANENT_SES_REFUSAL"
+
+Deliverable = Notification | CreditNotification
+"""An email about a session's change, or about an account's credits that expire."""
 
 
 class Outcome(StrEnum):
@@ -156,7 +163,7 @@ class Notifier:
         self._clock = clock
 
     def deliver_all(
-        self, notifications: Sequence[Notification], time_left: Callable[[], float]
+        self, notifications: Sequence[Deliverable], time_left: Callable[[], float]
     ) -> list[Outcome]:
         """Deliver each; one that fails does not stop the others, but fails the whole call."""
         outcomes: list[Outcome] = []
@@ -174,10 +181,14 @@ class Notifier:
             raise NotDelivered(",".join(failed))
         return outcomes
 
-    def deliver(self, notification: Notification, time_left: Callable[[], float]) -> Outcome:
+    def deliver(self, notification: Deliverable, time_left: Callable[[], float]) -> Outcome:
         """Send one notification unless it was dealt with before; see the module's steps."""
         keys = _keys(notification)
-        email = render(notification, self.base_url)
+        email = (
+            render_credit_notice(notification, self.base_url)
+            if isinstance(notification, CreditNotification)
+            else render(notification, self.base_url)
+        )
         claim = self._claim(notification, time_left)
         if claim is None:
             metrics.add_metric(name="EmailsSkippedDuplicate", unit=MetricUnit.Count, value=1)
@@ -199,10 +210,14 @@ class Notifier:
         logger.info("email sent", extra={**keys, "attempt": claim.attempt})
         return Outcome.SENT
 
-    def request(self, notification: Notification, email: Email) -> dict[str, Any]:
+    def request(self, notification: Deliverable, email: Email) -> dict[str, Any]:
         """The SESv2 ``SendEmail`` arguments for a rendered email: the MIME message (text, HTML
         and the calendar invite, if the email carries one) as ``Content.Raw``."""
-        invite = invites.invite(notification, organizer=self.sender, base_url=self.base_url)
+        invite = (
+            invites.invite(notification, organizer=self.sender, base_url=self.base_url)
+            if isinstance(notification, Notification)
+            else None
+        )
         raw = mime.message(
             email,
             sender=self.sender,
@@ -219,7 +234,7 @@ class Notifier:
             request["ConfigurationSetName"] = self.configuration_set
         return request
 
-    def _claim(self, notification: Notification, time_left: Callable[[], float]) -> Claim | None:
+    def _claim(self, notification: Deliverable, time_left: Callable[[], float]) -> Claim | None:
         """Our claim on the email, None when it is settled; waits out another's live lease."""
         timing = self.timing
         polls = int(timing.lease_seconds / timing.poll_seconds) + 2
@@ -232,7 +247,7 @@ class Notifier:
                 owner=uuid.uuid4().hex,
                 now=now,
                 lease_seconds=timing.lease_seconds,
-                session_id=notification.facts.session_id,
+                session_id=_about(notification),
                 kind=notification.kind.value,
                 audience=notification.audience,
             )
@@ -274,14 +289,14 @@ class Notifier:
         raise NotDelivered(code)
 
     def _dead_letter(
-        self, notification: Notification, request: dict[str, Any], claim: Claim, code: str
+        self, notification: Deliverable, request: dict[str, Any], claim: Claim, code: str
     ) -> None:
         """Park a refused email with what is needed to resend it, then settle its claim."""
         message = {
             "reason": DEAD_LETTER_REASON,
             "error_code": code,
             "claim_key": claim.key,
-            "session_id": notification.facts.session_id,
+            "session_id": _about(notification),
             "kind": notification.kind.value,
             "audience": notification.audience,
             # As SES's JSON API takes it: the raw message's bytes in base64.
@@ -306,7 +321,22 @@ class Notifier:
         logger.warning("email refused by SES", extra={**_keys(notification), "code": code})
 
 
-def _keys(notification: Notification) -> dict[str, Any]:
+def _about(notification: Deliverable) -> str:
+    """What the email is about, as its claim and dead letter name it: the session, or (credits
+    that expire) the account."""
+    if isinstance(notification, CreditNotification):
+        return notification.notice.account_id
+    return notification.facts.session_id
+
+
+def _keys(notification: Deliverable) -> dict[str, Any]:
+    if isinstance(notification, CreditNotification):
+        return {
+            "account_id": notification.notice.account_id,
+            "lot": notification.notice.lot,
+            "kind": notification.kind.value,
+            "audience": notification.audience,
+        }
     return {
         "session_id": notification.facts.session_id,
         "version": notification.facts.version,

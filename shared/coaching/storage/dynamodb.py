@@ -167,6 +167,8 @@ Tag = Literal[
     "service",
     "directory",
     "change",
+    "lot",
+    "notice",
 ]
 
 

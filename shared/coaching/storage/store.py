@@ -1,8 +1,9 @@
 """``Storage``: every store in one object, as the operations, the sweep and the handlers use it.
 
 Each part lives in the module named after what it stores: ``sessions`` (sessions and slot
-claims), ``services`` (services and working hours), ``ledger`` (accounts and entries), ``due``
-(the sweep's index); ``keys`` builds every key, ``dynamodb`` the requests they share. Here are
+claims), ``services`` (services and working hours), ``ledger`` (accounts, entries and the lots their
+credits are held in), ``due`` (the sweep's index of sessions), ``lots`` (its index of lots that
+expire); ``keys`` builds every key, ``dynamodb`` the requests they share. Here are
 the reads that span tables: a session or service with the accounts a change may touch, in one
 request, and an Idempotency-Key's record.
 """
@@ -18,6 +19,7 @@ from coaching.storage.due import DuePage, DueStore
 from coaching.storage.dynamodb import from_item, only_fields, to_item
 from coaching.storage.keys import LEGACY_DUE_PARTITION, due_partition, due_partitions, iso
 from coaching.storage.ledger import LedgerStore, Movement, account_from
+from coaching.storage.lots import LotPage, LotStore
 from coaching.storage.receipts import Answer, Remembered
 from coaching.storage.services import ServiceStore
 from coaching.storage.sessions import (
@@ -33,6 +35,7 @@ __all__ = [
     "LEGACY_DUE_PARTITION",
     "SLOT_CLAIM_TTL",
     "DuePage",
+    "LotPage",
     "Movement",
     "StaleRead",
     "Storage",
@@ -47,7 +50,7 @@ __all__ = [
 ]
 
 
-class Storage(SessionStore, ServiceStore, LedgerStore, DueStore):
+class Storage(SessionStore, ServiceStore, LedgerStore, DueStore, LotStore):
     def session_and_accounts(
         self, session_id: str, account_ids: Sequence[str]
     ) -> tuple[Session | None, dict[str, Account]]:
