@@ -1170,7 +1170,7 @@ def sweep_lot(
                 ),
             )
         else:
-            store.reschedule_lot(read, step.due_at)
+            store.reschedule_lot(read, holder, step.due_at)
         return step.action
 
     return retrying(attempt, "account")

@@ -9,7 +9,11 @@ accounts, lots or entries the table holds. Each change to a lot is one condition
 - expiring it: the account and its EXPIRE entry (``ledger.add_movement``: conditioned on the
   account's version, so the credits leave once and never from under a booking), the record
   leaving the index, and the notice;
-- looking again later, or forgetting it: the record alone (condition: still due when read).
+- looking again later, or forgetting it: the record (condition: still due when read).
+
+Each of them is also conditioned on the account's version as read, so every step is decided on
+the lot's credits as they still are: a lot that looked used up is never forgotten after a refund
+gave it credits back.
 """
 
 from collections.abc import Mapping
@@ -150,16 +154,20 @@ class LotStore(Table):
         after = record.model_copy(update={"warned_at": now, "due_at": record.expires_at})
         tx = Transaction()
         tx.add("lot", self._move_record(record, after))
+        tx.add("account", self._unchanged(account))
         # A movement may have told them a moment ago (it notes so on the account, not here):
         # written again, a notice is no new INSERT on the stream, so no second email.
         tx.add("notice", put_notice(self.ledger_table, notice, once=False))
         self._write(tx, notice)
         return notice
 
-    def reschedule_lot(self, record: LotRecord, due_at: datetime | None) -> None:
-        """Look at the lot again at ``due_at`` (None: never again)."""
+    def reschedule_lot(self, record: LotRecord, account: Account, due_at: datetime | None) -> None:
+        """Look at the lot again at ``due_at`` (None: never again), while the account is still
+        as read: forgetting a lot because it looked used up must not land after a refund gave
+        it credits back (they would never expire)."""
         tx = Transaction()
         tx.add("lot", self._move_record(record, record.model_copy(update={"due_at": due_at})))
+        tx.add("account", self._unchanged(account))
         self._write(tx, None)
 
     def expire_lot(self, record: LotRecord, movement: Movement) -> CreditNotice:
@@ -187,6 +195,18 @@ class LotStore(Table):
         tx.add("notice", put_notice(self.ledger_table, notice))
         self._write(tx, entry)
         return notice
+
+    def _unchanged(self, account: Account) -> Any:
+        """A check that the account is still at the version read: every step of the sweep is
+        decided on the lot's credits as they were, and lands only while they still are."""
+        return {
+            "ConditionCheck": {
+                "TableName": self.ledger_table,
+                "Key": to_item(keys.account(account.id)),
+                "ConditionExpression": "version = :v",
+                "ExpressionAttributeValues": {":v": {"N": str(account.version)}},
+            }
+        }
 
     def _move_record(self, before: LotRecord, after: LotRecord) -> Any:
         """The record written whole as ``after``, while it is still due as ``before`` was read:
