@@ -25,6 +25,7 @@ from coaching.models import (
 from coaching.storage import Storage
 from local.faults import Faults, FunctionKilled
 from tests.builders import World, admin, coach, member, support
+from tests.racing import race
 
 DAY = timedelta(days=1)
 
@@ -375,3 +376,51 @@ def test_the_sweep_reads_only_the_lots_that_are_due(world: World) -> None:
     assert (result.items_read, result.expired_lots) == (3, 3)
     for who in due:
         assert lots_of(world, who) == [(1, 2, world.now + 60 * DAY)]
+
+
+# --- races, against the serialized moto server --------------------------------------------------
+
+
+@pytest.mark.race
+def test_a_booking_and_two_sweeps_racing_for_a_lot_move_each_credit_once(
+    server_world: World,
+) -> None:
+    for _ in range(4):
+        race_for_a_lot(server_world)
+
+
+def race_for_a_lot(world: World) -> None:
+    # Given 3 credits that expire at T (and nothing else), and a 2-credit service
+    store, ann, service = world.store, member(), world.service(credits=2)
+    grant(world, ann, 3, days=1)
+    ends = world.now + DAY
+    account_id = personal_account_id(ann.id)
+
+    # When a booking made a second before T races two sweeps run at T
+    def book() -> object:
+        return operations.book(
+            store,
+            ann,
+            service_id=service.id,
+            session_type_id="t1",
+            start=ends + 2 * DAY,
+            account_id=None,
+            timezone=None,
+            now=ends - timedelta(seconds=1),
+        )
+
+    def sweep_at_t() -> object:
+        return credit_expiry.run(store, ends, lambda: 60.0)
+
+    booked, *sweeps = race(book, sweep_at_t, sweep_at_t)
+
+    # Then either the booking took 2 and 1 expired, or all 3 expired and it was refused
+    assert all(isinstance(r, credit_expiry.ExpiryResult) and r.ok for r in sweeps), sweeps
+    expired = [e.credits for e in world.entries(account_id) if e.kind is EntryKind.EXPIRE]
+    if isinstance(booked, InsufficientCredits):
+        assert expired == [-3]
+    else:
+        assert not isinstance(booked, BaseException), booked
+        assert expired == [-1]
+    assert world.balance(account_id) == 0
+    assert_lots_add_up(world, ann)
