@@ -53,9 +53,7 @@ def test_the_ledger_stream_lets_only_new_grants_and_expiries_through() -> None:
     (pattern,) = PUBLISH["Events"]["CreditGrants"]["Properties"]["FilterCriteria"]["Filters"]
     assert json.loads(pattern["Pattern"]) == {
         "eventName": ["INSERT"],
-        "dynamodb": {
-            "NewImage": {"entity": {"S": ["ENTRY"]}, "kind": {"S": ["GRANT", "EXPIRE"]}}
-        },
+        "dynamodb": {"NewImage": {"entity": {"S": ["ENTRY"]}, "kind": {"S": ["GRANT", "EXPIRE"]}}},
     }
 
 
@@ -69,6 +67,8 @@ def test_the_notices_about_expiring_credits_reach_the_notifier_alone_and_as_emai
         "dynamodb": {"NewImage": {"entity": {"S": ["NOTICE"]}}},
     }
     # Retried, bisected and dead-lettered exactly as the sessions' emails are.
-    assert {k: v for k, v in props.items() if k not in ("Stream", "FilterCriteria")} == {
-        k: v for k, v in NOTIFY_MAPPING["Properties"].items() if k not in ("Stream", "FilterCriteria")
+    own = ("Stream", "FilterCriteria")
+    sessions = NOTIFY_MAPPING["Properties"]
+    assert {k: v for k, v in props.items() if k not in own} == {
+        k: v for k, v in sessions.items() if k not in own
     }
