@@ -1,6 +1,7 @@
 """Credits that expire: which lots a booking takes from, where refunds go back, what the sweep
 does to a lot that is due, and what a reader is shown (``coaching.lots``, pure)."""
 
+import json
 from datetime import datetime, timedelta
 
 import pytest
@@ -8,19 +9,27 @@ import pytest
 from coaching import lots
 from coaching.errors import InsufficientCredits, ValidationFailed
 from coaching.models import (
+    HISTORY_KEPT,
     MAX_EXPIRING_LOTS,
+    MAX_REASON_LENGTH,
+    MAX_SESSION_ITEM_BYTES,
     NEVER_EXPIRES,
     Account,
+    Actor,
+    HistoryEvent,
     Lot,
     LotMove,
     LotRecord,
     LotShare,
-    Policy,
+    Person,
     Refund,
     RefundStatus,
     Renewal,
+    RescheduleRequest,
+    Role,
     Session,
 )
+from coaching.storage import session_item
 from tests.unit.builders import NOW, SECOND, personal_account, session
 
 DAY = timedelta(days=1)
@@ -209,7 +218,6 @@ def test_the_grace_is_the_services_then_the_accounts_then_seven_days() -> None:
     assert lots.grace_days(with_service_grace, group) == 3
     assert lots.grace_days(booked, group) == 14
     assert lots.grace_days(booked, account()) == 7
-    assert isinstance(booked.policy, Policy)
 
 
 # --- grants ------------------------------------------------------------------------------------
@@ -366,3 +374,38 @@ def test_every_change_is_checked_to_add_up_before_it_is_written() -> None:
     wrong = lots.LotChange(moves=change.moves, lots=(), opened=1)
     with pytest.raises(ValueError, match="the lots would hold 0"):
         lots.check(wallet, wrong, -2)
+
+
+def test_a_session_paid_from_every_lot_an_account_may_hold_stays_under_its_bound() -> None:
+    """The longest of everything a session keeps (12 reasons and a request's of 500 four-byte
+    characters, names of 200, ids of 128), and the lots of a booking that took from every lot an
+    account can hold: the item stays under ``MAX_SESSION_ITEM_BYTES``."""
+    longest, name = "\U0001d54f" * MAX_REASON_LENGTH, "\U0001d54f" * 200
+    by = Actor(id="c" * 128, role=Role.COACH)
+    person = Person(id="m" * 128, name=name, email="e" * 242 + "@example.com")
+    booked = session(credits=10_000).model_copy(
+        update={
+            "member": person,
+            "coach": person,
+            "history": [
+                HistoryEvent(at=NOW, kind="RESCHEDULED", by=by, start=NOW, reason=longest)
+                for _ in range(HISTORY_KEPT)
+            ],
+            "reschedule_request": RescheduleRequest(
+                start=NOW,
+                end=NOW,
+                requested_by=by,
+                requested_at=NOW,
+                expires_at=NOW,
+                reason=longest,
+            ),
+            "paid_from": [
+                LotShare(lot=n, credits=99, expires_at=NOW + n * DAY)
+                for n in range(1, MAX_EXPIRING_LOTS + 2)
+            ],
+        }
+    )
+
+    item = session_item(booked, due_shards=32)
+
+    assert len(json.dumps(item, ensure_ascii=False).encode()) < MAX_SESSION_ITEM_BYTES
