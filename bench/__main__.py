@@ -28,6 +28,7 @@ SECTIONS = (
     "load",
     "memory",
     "local",
+    "webhooks",
     "package",
     "soak",
 )
@@ -59,6 +60,7 @@ def _runners(args: argparse.Namespace) -> dict[str, Callable[[], Section]]:
         soak,
         stack,
         sweep,
+        webhooks,
     )
 
     def api() -> Section:
@@ -75,6 +77,7 @@ def _runners(args: argparse.Namespace) -> dict[str, Callable[[], Section]]:
         "load": load.run,
         "memory": memory.run,
         "local": local_stack.run,
+        "webhooks": lambda: webhooks.run(grants=args.webhook_grants),
         "package": package.run,
         "soak": lambda: soak.run(args.soak_seconds),
     }
@@ -108,6 +111,12 @@ def main(argv: list[str] | None = None) -> int:
         nargs="+",
         default=[0, 1_000, 3_000],
         help="past sessions of the coach at each free-times measurement",
+    )
+    parser.add_argument(
+        "--webhook-grants",
+        type=int,
+        default=100,
+        help="grants made through the local stack for the webhooks' deliveries a second",
     )
     parser.add_argument(
         "--soak-seconds", type=float, default=600.0, help="how long the soak's clients work"

@@ -8,9 +8,9 @@ not yet removed the old claims (the worst case; it deletes them a week after the
 
 At each history size the services function's handler answers free times for 1, 7 and 31 days
 ahead, once with a detail recorder (requests, items and capacity) and once plain (wall time).
-Free times read the service, the coach's hours and the coach's slot claims of the range only
-(ByCoach, partition ``SLOTS#{coach}``, by slot time), so the reads must not grow with the
-history.
+Free times read the service with the coach's booking rules, the coach's slot claims of the
+range only (ByCoach, partition ``SLOTS#{coach}``, by slot time) and the counts the limits need
+(the range's days, the member's own), so the reads must not grow with the history.
 """
 
 import json
@@ -119,7 +119,11 @@ def run(histories: tuple[int, ...] = HISTORIES) -> Section:
                 )
                 booked += 1
         # What the index costs a booking: one more booking, through the handler, recorded.
-        far = (now + timedelta(days=BOOKED_DAYS + 7)).replace(minute=0, second=0, microsecond=0)
+        # (at 11:00 on a weekday of the coach's, inside their hours)
+        far = (now + timedelta(days=BOOKED_DAYS + 7)).astimezone(ZoneInfo(zone))
+        while far.weekday() >= 5:
+            far += timedelta(days=1)
+        far = far.replace(hour=11, minute=0, second=0, microsecond=0)
         book = Request(
             member,
             "POST",
@@ -164,9 +168,12 @@ def run(histories: tuple[int, ...] = HISTORIES) -> Section:
         f"The coach has {booked} upcoming sessions over the next {BOOKED_DAYS} days (two a "
         "weekday); each past session adds a session item and 4 slot claims in the coach's "
         "ByCoach partition SLOTS#{coach} (claims kept as if TTL had not run).",
-        "RCU is computed from the items read (bench/capacity.py): the service and the hours "
-        "(GetItem, strongly consistent) and the claims of the range (one Query of ByCoach, "
-        "eventually consistent, with more pages only past 1 MB).",
+        "RCU is computed from the items read (bench/capacity.py): the service with the "
+        "coach's booking rules (one BatchGetItem, strongly consistent), the claims of the range "
+        "(one Query of ByCoach, eventually consistent, with more pages only past 1 MB) and, as "
+        "the bench's coach limits their sessions a day and the service a member's, the counts "
+        "of the range's days and of the asking member (one BatchGetItem; left out when no limit "
+        "is set).",
         f"What the index costs: a 60-minute booking writes {units(booking.write)} WCU, "
         f"{units(booking.index_write)} of them index writes; its 4 slot claims are 4 of those "
         "(one ByCoach entry each), the price of reading claims by range instead of by key.",

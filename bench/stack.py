@@ -46,6 +46,7 @@ def new_settings() -> Settings:
         ledger_table=unique("BenchLedger"),
         idempotency_table=unique("BenchIdempotency"),
         emails_table=unique("BenchEmails"),
+        webhooks_table=unique("BenchWebhooks"),
         sender_email=SENDER,
         app_base_url="https://app.example.com",
     )
@@ -65,6 +66,7 @@ def tables(*, streams: bool = True, settings: Settings | None = None) -> Iterato
         "LEDGER_TABLE": settings.ledger_table,
         "IDEMPOTENCY_TABLE": settings.idempotency_table,
         "EMAILS_TABLE": settings.emails_table,
+        "WEBHOOKS_TABLE": settings.webhooks_table,
         "SENDER_EMAIL": settings.sender_email,
         "SES_CONFIGURATION_SET": "",
         "APP_BASE_URL": settings.app_base_url,

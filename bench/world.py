@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from coaching import operations
 from coaching.models import (
+    WEEKDAYS,
     Actor,
     Caller,
     HistoryEvent,
@@ -22,9 +23,10 @@ from coaching.models import (
     Session,
     SessionStatus,
     SessionType,
+    WorkingHours,
     personal_account_id,
 )
-from coaching.storage import Storage
+from coaching.storage import Storage, keys
 
 CREDITS = 20
 """Each member's grant before booking: enough for a few sessions of 3 credits."""
@@ -61,6 +63,9 @@ class Subject:
         found = {"coach": self.coach.id, "member": self.member.id, "service": self.service.id}
         for n, session in enumerate(self.sessions):
             found[f"session{n}"] = session.id
+        # Last: the coach's tag (which keys their booking rules) is inside the ids above, which
+        # are rewritten whole first.
+        found["coach tag"] = keys.coach_tag(self.coach.id)
         return found
 
 
@@ -72,18 +77,34 @@ def subject(
     credits: int = CREDITS,
 ) -> Subject:
     """A coach (New York) with a 60-minute, 3-credit service with a 24-hour window, and a
-    member (London) with ``credits`` who booked a session at each of ``sessions_in_hours``."""
+    member (London) with ``credits`` who booked a session at each of ``sessions_in_hours``.
+
+    Every booking rule is in force, so that each booking and move pays for checking them: the
+    coach works every hour of every day (any time asked is inside them) and takes at most 48
+    sessions a day; the service asks 30 minutes' notice, books up to a year ahead and lets a
+    member hold 100 sessions of it at once."""
     coach = person(Role.COACH, "Colin Coach", "America/New_York")
     member = person(Role.MEMBER, "Maya Member", "Europe/London")
+    operations.set_availability(
+        store,
+        coach,
+        timezone=None,
+        weekly=[WorkingHours(day=day, start="00:00", end="24:00") for day in WEEKDAYS],
+        max_sessions_per_day=48,
+        now=now,
+    )
     service = operations.create_service(
         store,
         coach,
         name="Career coaching",
-        session_types=[(60, 3)],
+        session_types=[{"minutes": 60, "credits": 3}],
         cancellation_window_hours=24,
         requires_approval=False,
         request_ttl_hours=48,
         late_reschedule_requires_approval=False,
+        min_notice_minutes=30,
+        max_days_ahead=365,
+        max_upcoming_per_member=100,
         now=now,
     )
     operations.grant(store, SUPPORT, personal_account_id(member.id), credits, "bench", now)

@@ -1,10 +1,12 @@
 """The embedded AWS: moto on 127.0.0.1 holding what ``template.yaml`` declares.
 
-Tables (with their indexes, streams and TTL), queues, event buses and the SES sender identity
-are created from the template's resources; functions get the environment the template gives
-them, with each ``!Ref`` resolved to the local resource.
+Tables (with their indexes, streams and TTL), queues (with their visibility timeout, retention
+and redrive policy), event buses, the rules on them with their targets, and the SES sender
+identity are created from the template's resources; functions get the environment the template
+gives them, with each ``!Ref`` resolved to the local resource.
 """
 
+import json
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,6 +69,45 @@ class EmbeddedAws:
         return {name: str(self.resolve(value)) for name, value in variables.items()}
 
 
+QUEUE_ATTRIBUTES = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds")
+
+
+def queue_attributes(aws: EmbeddedAws, properties: dict[str, Any]) -> dict[str, str]:
+    """The template's settings of a queue that change what its consumer sees, as SQS takes them:
+    timeouts and delays, and the redrive policy (its dead letter queue made local)."""
+    found = {name: str(properties[name]) for name in QUEUE_ATTRIBUTES if name in properties}
+    redrive = properties.get("RedrivePolicy")
+    if redrive:
+        found["RedrivePolicy"] = json.dumps(
+            {
+                "deadLetterTargetArn": aws.resolve(redrive["deadLetterTargetArn"]),
+                "maxReceiveCount": int(redrive["maxReceiveCount"]),
+            }
+        )
+    return found
+
+
+def create_rule(aws: EmbeddedAws, events: Any, name: str, properties: dict[str, Any]) -> None:
+    """A rule of the template on its bus, with its targets (each by its local ARN). The targets'
+    retry policy and dead letter queue are EventBridge's own delivery settings, which moto
+    does not apply: it puts an event on a queue at once or not at all."""
+    bus = properties.get("EventBusName")
+    events.put_rule(
+        Name=name,
+        EventBusName=str(aws.resolve(bus)) if bus else "default",
+        EventPattern=json.dumps(properties["EventPattern"]),
+        State=properties.get("State", "ENABLED"),
+    )
+    events.put_targets(
+        Rule=name,
+        EventBusName=str(aws.resolve(bus)) if bus else "default",
+        Targets=[
+            {"Id": str(target["Id"]), "Arn": str(aws.resolve(target["Arn"]))}
+            for target in properties.get("Targets", [])
+        ],
+    )
+
+
 def _parameter_defaults(loaded: dict[str, Any]) -> dict[str, str]:
     return {
         name: str(spec.get("Default", "")) for name, spec in loaded.get("Parameters", {}).items()
@@ -97,16 +138,23 @@ def start(host: str = "127.0.0.1", port: int = 0) -> EmbeddedAws:
             aws.stream_arns[logical] = table["LatestStreamArn"]
 
     sqs = aws.client("sqs")
-    for logical in template.resources(aws.loaded, "AWS::SQS::Queue"):
+    queues = template.resources(aws.loaded, "AWS::SQS::Queue")
+    for logical in queues:
         url = sqs.create_queue(QueueName=PREFIX + logical)["QueueUrl"]
         aws.physical[logical] = url
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
         aws.queue_arns[logical] = attributes["Attributes"]["QueueArn"]
+    for logical, queue in queues.items():  # once every queue exists: a redrive names another
+        settings = queue_attributes(aws, queue.get("Properties", {}))
+        if settings:
+            sqs.set_queue_attributes(QueueUrl=aws.physical[logical], Attributes=settings)
 
     events = aws.client("events")
     for logical in template.resources(aws.loaded, "AWS::Events::EventBus"):
         aws.physical[logical] = PREFIX + logical
         aws.bus_arns[logical] = events.create_event_bus(Name=PREFIX + logical)["EventBusArn"]
+    for logical, rule in template.resources(aws.loaded, "AWS::Events::Rule").items():
+        create_rule(aws, events, PREFIX + logical, rule["Properties"])
 
     # A deployment verifies its sender identity in SES; so does the local stack.
     sender = aws.physical.get("SenderEmail")

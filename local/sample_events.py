@@ -20,6 +20,8 @@ PATH_VALUES = {
     "service_id": "s1",
     "coach_id": "demo-coach",
     "proxy": "coaching-sessions.js",
+    "webhook_id": "5b1f3c9d2e7a4b6c8d0e1f2a3b4c5d6e",
+    "delivery_id": "20300115T090000Z-0000000002-3f2a9c1b7d5e4a6f",
 }
 MEMBER = {
     "sub": "demo-member",
@@ -39,6 +41,8 @@ COACH = {
 }
 SUPPORT = {"sub": "demo-support", "cognito:groups": ["support"]}
 ADMIN = {"sub": "demo-admin", "cognito:groups": ["admin"]}
+WEBHOOK_ADMIN = ADMIN | {"email": "ada@example.com", "email_verified": True, "name": "Ada Admin"}
+"""An admin whose token carries an address: where a disabled endpoint is reported."""
 
 # Who sends each request, and with what body, in the sample.
 SAMPLES: dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None]] = {
@@ -109,12 +113,38 @@ SAMPLES: dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None]] = {
         },
     ),
     "GET /coaches/{coach_id}/availability": (MEMBER, None),
+    "POST /coaches/me/time-off": (
+        COACH,
+        {"start": "2030-02-01T00:00:00Z", "end": "2030-02-08T00:00:00Z", "reason": "Holiday"},
+    ),
+    "GET /coaches/{coach_id}/time-off": (MEMBER, None),
+    "DELETE /coaches/me/time-off/{time_off_id}": (COACH, None),
+    "POST /webhooks": (
+        WEBHOOK_ADMIN,
+        {
+            # An address, not a name: invoking the sample looks nothing up in DNS.
+            "url": "https://93.184.215.14/hooks/coaching",
+            "event_types": ["session.booked", "session.canceled"],
+            "description": "CRM",
+        },
+    ),
+    "GET /webhooks": (WEBHOOK_ADMIN, None),
+    "GET /webhooks/{webhook_id}": (WEBHOOK_ADMIN, None),
+    "DELETE /webhooks/{webhook_id}": (WEBHOOK_ADMIN, None),
+    "POST /webhooks/{webhook_id}/enable": (WEBHOOK_ADMIN, None),
+    "POST /webhooks/{webhook_id}/rotate-secret": (WEBHOOK_ADMIN, None),
+    "GET /webhooks/{webhook_id}/deliveries": (WEBHOOK_ADMIN, None),
+    "POST /webhooks/{webhook_id}/deliveries/{delivery_id}/retry": (WEBHOOK_ADMIN, None),
     "GET /openapi.json": (None, None),
     "GET /docs": (None, None),
     "GET /app": (None, None),
     "GET /app/{proxy+}": (None, None),
 }
 QUERIES: dict[str, dict[str, str]] = {
+    "GET /coaches/{coach_id}/time-off": {
+        "from": "2030-02-01T00:00:00Z",
+        "to": "2030-03-01T00:00:00Z",
+    },
     "GET /services": {"coach_id": "demo-coach"},
     "GET /coaches": {"q": "col"},
     "GET /services/{service_id}/slots": {

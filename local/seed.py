@@ -8,8 +8,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from coaching import operations
-from coaching.models import WEEKDAYS, Caller, Role, WorkingHours, personal_account_id
+from coaching import operations, rules
+from coaching.models import (
+    WEEKDAYS,
+    Availability,
+    Caller,
+    Role,
+    Service,
+    WorkingHours,
+    personal_account_id,
+)
 from coaching.storage import Storage
 
 
@@ -35,10 +43,19 @@ ADMIN = DemoUser("demo-admin", Role.ADMIN, "Ada Admin", "ada@example.com", "UTC"
 USERS = (MEMBER, COACH, SUPPORT, ADMIN)
 
 
-def _slot(at: datetime) -> datetime:
-    """The next 15-minute boundary at or after ``at``."""
+DEMO_HOURS = [WorkingHours(day=day, start="08:00", end="22:00") for day in WEEKDAYS]
+"""The demo coach works every day from 08:00 to 22:00 on their own clock (New York): whenever
+the stack starts, the demo sessions that must lie within a day of it can be inside these hours."""
+
+
+def _slot(at: datetime, hours: Availability, service: Service) -> datetime:
+    """The first start at or after ``at`` that the demo member's booking rule allows."""
     at = at.replace(second=0, microsecond=0)
-    return at + timedelta(minutes=(-at.minute) % 15)
+    at += timedelta(minutes=(-at.minute) % 15)
+    limits = rules.BookingLimits.of_service(service)
+    while not rules.member_may_hold(hours, limits, service.session_types[0], at, at):
+        at += timedelta(minutes=15)
+    return at
 
 
 def seed(store: Storage, now: datetime) -> dict[str, Any]:
@@ -47,21 +64,17 @@ def seed(store: Storage, now: datetime) -> dict[str, Any]:
         store,
         COACH.caller,
         name="Career coaching",
-        session_types=[(60, 3), (30, 2)],
+        session_types=[{"minutes": 60, "credits": 3}, {"minutes": 30, "credits": 2}],
         cancellation_window_hours=24,
         requires_approval=False,
         request_ttl_hours=48,
         late_reschedule_requires_approval=True,
         now=now - timedelta(days=30),
     )
-    # Weekdays 09:00-17:00 on the coach's own clock (New York), so free times have something
-    # to offer and "Schedule Session" on the canceled session can rebook.
-    operations.set_availability(
-        store,
-        COACH.caller,
-        timezone=None,
-        weekly=[WorkingHours(day=day, start="09:00", end="17:00") for day in WEEKDAYS[:5]],
-        now=now - timedelta(days=30),
+    # Working hours on the coach's own clock, so free times have something to offer, "Schedule
+    # Session" on the canceled session can rebook, and every demo session is inside them.
+    hours = operations.set_availability(
+        store, COACH.caller, timezone=None, weekly=DEMO_HOURS, now=now - timedelta(days=30)
     )
     member, support = MEMBER.caller, SUPPORT.caller
     operations.grant(
@@ -95,13 +108,21 @@ def seed(store: Storage, now: datetime) -> dict[str, Any]:
         )
         return session.id
 
-    refundable = book(_slot(now + timedelta(days=3)), now - timedelta(days=1))
-    late = book(_slot(now + timedelta(hours=5)), now - timedelta(days=1), group.id)
-    # Inside its window too: a member's move of it waits for the coach's approval (the demo
-    # page's "Reschedule", then the coach's "Approve").
-    soon = book(_slot(now + timedelta(hours=8)), now - timedelta(days=1))
-    past = book(_slot(now - timedelta(days=2)), now - timedelta(days=10))
-    canceled = book(_slot(now + timedelta(days=6)), now - timedelta(days=2))
+    def slot(at: datetime) -> datetime:
+        return _slot(at, hours, service)
+
+    refundable = book(slot(now + timedelta(days=3)), now - timedelta(days=1))
+    # Both inside the 24-hour window (the coach's night is at most 10 hours long): a cancel of
+    # the first is not refunded; a member's move of the second waits for the coach's approval
+    # (the demo page's "Reschedule", then the coach's "Approve").
+    late_start = slot(now + timedelta(hours=5))
+    late = book(late_start, now - timedelta(days=1), group.id)
+    soon = book(
+        slot(max(now + timedelta(hours=8), late_start + timedelta(hours=2))),
+        now - timedelta(days=1),
+    )
+    past = book(slot(now - timedelta(days=2)), now - timedelta(days=10))
+    canceled = book(slot(now + timedelta(days=6)), now - timedelta(days=2))
     operations.cancel(
         store, member, canceled, "Conflict with a team offsite", now - timedelta(days=1)
     )

@@ -1,9 +1,14 @@
 """``make run``: the whole system on this machine, in the foreground, until Ctrl-C.
 
-Embedded AWS (moto) with the template's tables, streams, SES and event bus; the HTTP API on
-http://127.0.0.1:3000 (``PORT`` to change); the streams feeding the functions the template
-attaches to them (notify, publish); the sweep on its schedule; demo data; and the local routes
-of docs/api.md (health, mailbox, events, clock, sweep, faults, and the demo page's token).
+Embedded AWS (moto) with the template's tables, streams, queues, SES, event bus and its rules;
+the HTTP API on http://127.0.0.1:3000 (``PORT`` to change); the streams and queues feeding the
+functions the template attaches to them (notify, publish, deliver); the scheduled functions on
+their schedules (the sweep, webhook retries); demo data; and the local routes of docs/api.md
+(health, mailbox, events, clock, sweep, webhook retries, faults, and the demo page's token).
+
+Webhooks may go to this machine's loopback addresses here, over http too
+(``WEBHOOKS_ALLOW_LOOPBACK``, on unless the environment sets it to ``false``), so that a
+receiver on 127.0.0.1 can be tried; in AWS only https URLs with public addresses are allowed.
 """
 
 import argparse
@@ -25,6 +30,7 @@ from local.event_log import EventLog
 from local.gateway import Gateway
 from local.lambdas import LambdaService
 from local.mailbox import Mailbox
+from local.queues import QueuePoller
 from local.scheduler import Scheduler
 from local.seed import USERS
 from local.seed import seed as seed_demo
@@ -52,6 +58,8 @@ class Stack:
         os.environ["POWERTOOLS_TRACE_DISABLED"] = "true"
         os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
         os.environ["POWERTOOLS_LOG_LEVEL"] = os.environ.get("LOG_LEVEL", "WARNING")
+        # The local stack's one relaxation: webhooks may go to a receiver on this machine.
+        os.environ.setdefault("WEBHOOKS_ALLOW_LOOPBACK", "true")
 
         from coaching import runtime  # after the environment points at the embedded AWS
 
@@ -62,9 +70,15 @@ class Stack:
         self.faults = self.lambdas.faults
         self.faults.install(runtime.dynamodb())
         self.mailbox = Mailbox(auth.STATE / "mailbox")
-        self.pollers = [
+        # Streams first, then queues: draining them in this order (the local routes do) carries
+        # a change through its domain events to the webhooks they cause.
+        self.pollers: list[StreamPoller | QueuePoller] = [
             StreamPoller(self.aws, self.lambdas, function, props, after_batch=self.mailbox.collect)
             for function, props in self.lambdas.with_event_type("DynamoDB")
+        ]
+        self.pollers += [
+            QueuePoller(self.aws, self.lambdas, function, props)
+            for function, props in self.lambdas.with_event_type("SQS")
         ]
         self.scheduler = Scheduler(self.aws, self.lambdas)
         gateway = Gateway(self.lambdas, auth.Verifier(), self._local_routes())
@@ -109,6 +123,7 @@ class Stack:
             ("GET", "/_local/clock"): self._clock,
             ("POST", "/_local/clock"): self._advance,
             ("POST", "/_local/sweep"): self._sweep,
+            ("POST", "/_local/webhooks/retries"): self._webhook_retries,
             ("GET", "/_local/faults"): self._faults,
             ("POST", "/_local/faults"): self._arm,
             ("DELETE", "/_local/faults"): self._clear_faults,
@@ -149,8 +164,18 @@ class Stack:
         self.clock.advance(seconds)
         return self._clock(request)
 
+    def _scheduled(self, name: str) -> list[Any]:
+        """Run the scheduled function ``name`` (a template logical id) now; what it answered."""
+        return [self.scheduler.run_now(f) for f, _every in self.scheduler.jobs if f.name == name]
+
+    def _webhook_retries(self, _: Request) -> tuple[int, Any]:
+        (result,) = self._scheduled("DeliverFunction")
+        for poller in self.pollers:
+            poller.drain()
+        return 200, {"result": result}
+
     def _sweep(self, _: Request) -> tuple[int, Any]:
-        results = [self.scheduler.run_now(function) for function, _every in self.scheduler.jobs]
+        results = self._scheduled("SweepFunction")
         for poller in self.pollers:
             poller.drain()
         return 200, {"results": results}
@@ -207,6 +232,9 @@ class Stack:
             f"  Events     {base}/_local/events    (what reached the event bus)",
             f'  Clock      {base}/_local/clock     (POST {{"advance_seconds": 3600}} to move on)',
             f"  Sweep      POST {base}/_local/sweep",
+            f"  Retries    POST {base}/_local/webhooks/retries   (webhook retries that are due)",
+            f"  Webhooks   to http://127.0.0.1 and localhost too (WEBHOOKS_ALLOW_LOOPBACK="
+            f"{os.environ.get('WEBHOOKS_ALLOW_LOOPBACK', 'true')})",
             f"  Faults     {base}/_local/faults    (POST "
             '{"function": "cancel", "when": "after_commit", "count": 1} to kill the next cancel)',
             f"  Embedded AWS (moto) at {self.aws.server.url}",

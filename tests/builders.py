@@ -59,7 +59,7 @@ class World:
             self.store,
             by or coach(),
             name="Leadership coaching",
-            session_types=[(minutes, credits)],
+            session_types=[{"minutes": minutes, "credits": credits}],
             cancellation_window_hours=window_hours,
             requires_approval=requires_approval,
             request_ttl_hours=request_ttl_hours,

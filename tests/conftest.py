@@ -74,6 +74,7 @@ def _settings() -> Settings:
         ledger_table=unique("Ledger"),
         idempotency_table=unique("Idempotency"),
         emails_table=unique("Emails"),
+        webhooks_table=unique("Webhooks"),
     )
 
 
@@ -159,6 +160,7 @@ def api(store: Storage, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     monkeypatch.setenv("LEDGER_TABLE", store.ledger_table)
     monkeypatch.setenv("IDEMPOTENCY_TABLE", store.settings.idempotency_table)
     monkeypatch.setenv("EMAILS_TABLE", store.settings.emails_table)
+    monkeypatch.setenv("WEBHOOKS_TABLE", store.settings.webhooks_table)
     runtime.reset()
     yield Api(store)
     runtime.reset()

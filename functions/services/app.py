@@ -6,7 +6,7 @@ gc.disable()  # no collections while importing: see the end of the module
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import AwareDatetime
 
@@ -23,10 +23,15 @@ from coaching.api import (
     ServiceList,
     ServicePatchBody,
     ServiceView,
+    TimeOffBody,
+    TimeOffCreated,
+    TimeOffList,
     availability_view,
     coach_view,
     free_time_list,
     service_view,
+    time_off_created,
+    time_off_view,
 )
 
 app = APIGatewayHttpResolver(
@@ -42,16 +47,9 @@ def create_service(body: Annotated[CreateServiceBody, Body()]) -> ServiceView:
         runtime.storage(),
         caller,
         name=body.name,
-        session_types=[(t.minutes, t.credits) for t in body.session_types],
-        cancellation_window_hours=body.cancellation_window_hours,
-        requires_approval=body.requires_approval,
-        request_ttl_hours=body.request_ttl_hours,
-        late_reschedule_requires_approval=body.late_reschedule_requires_approval,
-        max_reschedules=body.max_reschedules,
-        cancel_reason_required=body.cancel_reason_required,
-        refund_tiers=body.tiers(),
-        refund_grace_days=body.refund_grace_days,
+        session_types=[t.model_dump() for t in body.session_types],
         now=clock.now(),
+        **body.settings(),
     )
     return service_view(service)
 
@@ -126,7 +124,6 @@ def free_times(
     from_: Annotated[AwareDatetime, Query(alias="from")],
     to: Annotated[AwareDatetime, Query()],
 ) -> FreeTimeList:
-    http.caller(app)
     found = operations.free_times_of(
         runtime.storage(),
         service_id=service_id,
@@ -134,6 +131,7 @@ def free_times(
         start=from_,
         end=to,
         now=clock.now(),
+        caller=http.caller(app),
     )
     return free_time_list(found)
 
@@ -145,6 +143,7 @@ def set_availability(body: Annotated[AvailabilityBody, Body()]) -> AvailabilityV
         http.caller(app),
         timezone=body.timezone,
         weekly=body.weekly,
+        max_sessions_per_day=body.max_sessions_per_day,
         now=clock.now(),
     )
     return availability_view(hours)
@@ -159,6 +158,46 @@ def get_availability(coach_id: PathId) -> AvailabilityView:
     caller = http.caller(app)
     wanted = caller.id if coach_id == "me" else coach_id
     return availability_view(operations.availability_of(runtime.storage(), wanted))
+
+
+@app.post("/coaches/me/time-off", status_code=201, summary="Take time off", tags=["Services"])
+def add_time_off(body: Annotated[TimeOffBody, Body()]) -> TimeOffCreated:
+    off, inside = operations.add_time_off(
+        runtime.storage(),
+        http.caller(app),
+        start=body.start,
+        end=body.end,
+        reason=body.reason,
+        now=clock.now(),
+    )
+    return time_off_created(off, inside)
+
+
+@app.get(
+    "/coaches/<coach_id>/time-off",
+    summary="A coach's time off over a range ('me': your own)",
+    tags=["Services"],
+)
+def list_time_off(
+    coach_id: PathId,
+    from_: Annotated[AwareDatetime, Query(alias="from")],
+    to: Annotated[AwareDatetime, Query()],
+) -> TimeOffList:
+    found, with_reasons = operations.time_off_of(
+        runtime.storage(), http.caller(app), coach_id, from_, to
+    )
+    return TimeOffList(items=[time_off_view(off, with_reasons) for off in found])
+
+
+@app.delete(
+    "/coaches/me/time-off/<time_off_id>",
+    status_code=204,
+    summary="Take back time off",
+    tags=["Services"],
+)
+def remove_time_off(time_off_id: PathId) -> Response[str]:
+    operations.remove_time_off(runtime.storage(), http.caller(app), time_off_id, clock.now())
+    return Response(status_code=204, body="")
 
 
 handler = http.entry_point(app)

@@ -30,6 +30,16 @@ QUERY: Refusals = (errors.ValidationFailed,)
 """A route that reads query parameters."""
 
 _SESSION_WRITE = (*BODY, *WRITE, *PATH_ID)
+BOOKING_RULE: Refusals = (
+    errors.OutsideWorkingHours,
+    errors.TooSoon,
+    errors.TooFarAhead,
+    errors.CoachUnavailable,
+    errors.CoachDayFull,
+    errors.MemberLimitReached,
+)
+"""What the one booking rule refuses a member's booking or move with (``rules``)."""
+_WEBHOOK_WRITE = (*BODY, *WRITE, *PATH_ID, errors.Forbidden)
 
 ROUTES: dict[str, Refusals] = {
     "GET /accounts": (),
@@ -41,6 +51,9 @@ ROUTES: dict[str, Refusals] = {
     "GET /accounts/{account_id}/changes": (*PATH_ID, *QUERY, errors.Forbidden),
     "PUT /coaches/me/availability": (*BODY, *WRITE, errors.Forbidden),
     "GET /coaches/{coach_id}/availability": PATH_ID,
+    "POST /coaches/me/time-off": (*BODY, *WRITE, errors.Forbidden),
+    "GET /coaches/{coach_id}/time-off": (*PATH_ID, *QUERY),
+    "DELETE /coaches/me/time-off/{time_off_id}": (*PATH_ID, *WRITE, errors.Forbidden),
     "GET /services": QUERY,
     "POST /services": (*BODY, *WRITE, errors.Forbidden, errors.ServiceLimitReached),
     "GET /services/{service_id}": PATH_ID,
@@ -70,6 +83,7 @@ ROUTES: dict[str, Refusals] = {
         errors.InsufficientCredits,
         errors.ServiceRetired,
         errors.SessionTypeRetired,
+        *BOOKING_RULE,
     ),
     "GET /sessions/{session_id}": PATH_ID,
     "GET /sessions/{session_id}/history": (*PATH_ID, *QUERY),
@@ -87,6 +101,7 @@ ROUTES: dict[str, Refusals] = {
         errors.SlotTaken,
         errors.RescheduleWindowClosed,
         errors.RescheduleLimitReached,
+        *(e for e in BOOKING_RULE if e is not errors.MemberLimitReached),
     ),
     "POST /sessions/{session_id}/reschedule-request/approve": (
         *_SESSION_WRITE,
@@ -115,6 +130,17 @@ ROUTES: dict[str, Refusals] = {
         errors.SessionStillUpcoming,
         errors.SessionNotUpcoming,
         errors.NoShowAlreadyMarked,
+    ),
+    "POST /webhooks": (*BODY, *WRITE, errors.Forbidden, errors.WebhookLimitReached),
+    "GET /webhooks": (*QUERY, errors.Forbidden),
+    "GET /webhooks/{webhook_id}": (*PATH_ID, errors.Forbidden),
+    "DELETE /webhooks/{webhook_id}": (*PATH_ID, errors.Forbidden, errors.Conflict),
+    "POST /webhooks/{webhook_id}/enable": _WEBHOOK_WRITE,
+    "POST /webhooks/{webhook_id}/rotate-secret": _WEBHOOK_WRITE,
+    "GET /webhooks/{webhook_id}/deliveries": (*PATH_ID, *QUERY, errors.Forbidden),
+    "POST /webhooks/{webhook_id}/deliveries/{delivery_id}/retry": (
+        *_WEBHOOK_WRITE,
+        errors.WebhookDisabled,
     ),
 }
 PUBLIC_ROUTES = frozenset({"GET /openapi.json", "GET /docs"})

@@ -13,6 +13,7 @@ from pydantic import (
     Field,
     StrictBool,
     StrictInt,
+    ValidationInfo,
     create_model,
     field_validator,
 )
@@ -25,11 +26,15 @@ from coaching.models import (
     DEFAULT_MAX_RESCHEDULES,
     DEFAULT_REFUND_GRACE_DAYS,
     HISTORY_KEPT,
+    MAX_DAYS_AHEAD,
+    MAX_NOTICE_MINUTES,
     MAX_REASON_LENGTH,
     MAX_REFUND_GRACE_DAYS,
     MAX_REFUND_TIERS,
     MAX_RESCHEDULES,
     MAX_SESSION_TYPES,
+    MAX_SESSIONS_PER_DAY,
+    MAX_UPCOMING_PER_MEMBER,
     MAX_VALID_DAYS,
     SLOT_MINUTES,
     Account,
@@ -38,6 +43,7 @@ from coaching.models import (
     AccountRef,
     Actor,
     Availability,
+    BufferMinutes,
     Caller,
     CoachEntry,
     EntryKind,
@@ -61,6 +67,7 @@ from coaching.models import (
     SessionMinutes,
     SessionStatus,
     SessionType,
+    TimeOff,
     TimeZoneName,
     WeeklyHours,
     WorkingHours,
@@ -261,6 +268,8 @@ class GrantBody(Body):
 class SessionTypeBody(Body):
     minutes: Annotated[SessionMinutes, Field(strict=True), WHOLE]
     credits: Annotated[SessionCredits, Field(strict=True), WHOLE]
+    buffer_before_minutes: Annotated[BufferMinutes, Field(strict=True), WHOLE] = 0
+    buffer_after_minutes: Annotated[BufferMinutes, Field(strict=True), WHOLE] = 0
 
 
 class RefundTierBody(Body):
@@ -326,11 +335,47 @@ class CreateServiceBody(Body):
         | None
     ) = None
 
+    min_notice_minutes: Annotated[
+        StrictInt,
+        Field(
+            ge=0,
+            le=MAX_NOTICE_MINUTES,
+            description="How long before its start a member may book a session, or move one "
+            "to it, at the latest; 0 (the default): any time before it.",
+        ),
+        WHOLE,
+    ] = 0
+    max_days_ahead: Annotated[
+        StrictInt | None,
+        Field(
+            ge=1,
+            le=MAX_DAYS_AHEAD,
+            description="How many days ahead a member may book or move a session; null (the "
+            "default): no horizon.",
+        ),
+        WHOLE,
+    ] = None
+    max_upcoming_per_member: Annotated[
+        StrictInt | None,
+        Field(
+            ge=1,
+            le=MAX_UPCOMING_PER_MEMBER,
+            description="How many upcoming sessions of the service one member may hold; null "
+            "(the default): no limit.",
+        ),
+        WHOLE,
+    ] = None
+
     def tiers(self) -> list[RefundTier] | None:
         """The tiers as the service keeps them; None for the default."""
         if self.refund_tiers is None:
             return None
         return [RefundTier(**t.model_dump()) for t in self.refund_tiers]
+
+    def settings(self) -> dict[str, Any]:
+        """Every setting but the name and the session types, as the service keeps them."""
+        settings = self.model_dump(exclude={"name", "session_types", "refund_tiers"})
+        return {**settings, "refund_tiers": self.tiers()}
 
 
 def merge_patch_fields(model: type[BaseModel], *, leave_out: set[str]) -> dict[str, Any]:
@@ -421,6 +466,32 @@ class AvailabilityBody(Body):
 
     timezone: TimeZoneName | None = None
     weekly: WeeklyHours
+    max_sessions_per_day: Annotated[
+        StrictInt | None,
+        Field(
+            ge=1,
+            le=MAX_SESSIONS_PER_DAY,
+            description="How many sessions the coach takes on one day of their own clock; "
+            "null (the default): no limit.",
+        ),
+        WHOLE,
+    ] = None
+
+
+class TimeOffBody(Body):
+    """A stretch the coach takes no bookings in; times in UTC as ever."""
+
+    start: AwareDatetime
+    end: AwareDatetime
+    reason: Reason | None = None
+
+    @field_validator("end")
+    @classmethod
+    def _ends_after_it_starts(cls, end: datetime, info: ValidationInfo) -> datetime:
+        start = info.data.get("start")
+        if start is not None and end <= start:
+            raise ValueError("must be later than start")
+        return end
 
 
 def parse_statuses(text: str | None) -> frozenset[SessionStatus]:
@@ -500,6 +571,9 @@ class SessionView(View):
     cancellation: CancellationView | None
     refund: Refund
     no_show: NoShow | None
+    outside_hours: bool
+    """The coach or support moved it where a member could not have booked it (outside the
+    coach's hours, into their time off, or past the notice or horizon)."""
     """``{party, marked_by, marked_at}`` once a no-show is marked, else null."""
     reschedule_request: RescheduleRequest | None
     request_expires_at: datetime | None
@@ -529,6 +603,8 @@ def session_view(session: Session, caller: Caller, now: datetime) -> SessionView
                 "history": True,
                 "history_count": True,
                 "member_moves": True,
+                "counted_day": True,
+                "counted_for_member": True,
                 "policy": True,
                 "cancellation": {"canceled_by_contact"},
             }
@@ -701,6 +777,9 @@ class ServiceView(View):
     cancel_reason_required: bool
     refund_tiers: list[RefundTier]
     """Longest notice first; the default tier when the coach set none."""
+    min_notice_minutes: int
+    max_days_ahead: int | None
+    max_upcoming_per_member: int | None
     refund_grace_days: int | None
     """Null: the paying account's grace."""
     updated_at: datetime
@@ -778,12 +857,54 @@ class AvailabilityView(View):
     coach_id: str
     timezone: str
     weekly: list[WorkingHours]
+    max_sessions_per_day: int | None
     updated_at: datetime | None
     """None until the coach first sets their hours."""
 
 
 def availability_view(hours: Availability) -> AvailabilityView:
-    return AvailabilityView(**hours.model_dump())
+    return AvailabilityView(**hours.model_dump(exclude={"time_off", "version"}))
+
+
+class TimeOffView(View):
+    id: str
+    start: datetime
+    end: datetime
+    reason: str | None
+    """Shown to the coach and support only; null for anyone else."""
+
+
+class SessionInTimeOff(View):
+    id: str
+    start: datetime
+    end: datetime
+    status: SessionStatus
+
+
+class TimeOffCreated(TimeOffView):
+    """201: the time off, and the sessions already booked inside it, which it leaves as they
+    are for the coach to move or cancel."""
+
+    sessions: list[SessionInTimeOff]
+
+
+class TimeOffList(View):
+    items: list[TimeOffView]
+
+
+def time_off_view(off: TimeOff, with_reason: bool = True) -> TimeOffView:
+    return TimeOffView(
+        id=off.id, start=off.start, end=off.end, reason=off.reason if with_reason else None
+    )
+
+
+def time_off_created(off: TimeOff, inside: list[Session]) -> TimeOffCreated:
+    return TimeOffCreated(
+        **time_off_view(off).model_dump(),
+        sessions=[
+            SessionInTimeOff(id=s.id, start=s.start, end=s.end, status=s.status) for s in inside
+        ],
+    )
 
 
 class FreeTimeView(View):
@@ -824,6 +945,11 @@ def answer_for(result: object, caller: Caller, now: datetime) -> tuple[int, Base
         return (201 if result.version == 1 else 200), service_view(result)  # or changed
     if isinstance(result, Availability):
         return 200, availability_view(result)  # a PUT replaces: 200, never 201
+    from coaching.webhooks import api as webhooks_api  # loaded by the webhooks function alone
+
+    answer = webhooks_api.answer_for(result)
+    if answer is not None:
+        return answer
     raise TypeError(f"no answer is defined for a {type(result).__name__}")
 
 

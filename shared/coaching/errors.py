@@ -101,6 +101,42 @@ class NotPending(DomainError):
     code, status, title = "NOT_PENDING", 409, "Nothing is waiting for an answer"
 
 
+class OutsideWorkingHours(DomainError):
+    """A member's booking or move to a time outside the coach's working hours."""
+
+    code, status, title = "OUTSIDE_WORKING_HOURS", 409, "Outside working hours"
+
+
+class TooSoon(DomainError):
+    """A member's booking or move inside the service's notice."""
+
+    code, status, title = "TOO_SOON", 409, "Too soon"
+
+
+class TooFarAhead(DomainError):
+    """A member's booking or move past the service's horizon."""
+
+    code, status, title = "TOO_FAR_AHEAD", 409, "Too far ahead"
+
+
+class CoachUnavailable(DomainError):
+    """A member's booking or move into the coach's time off."""
+
+    code, status, title = "COACH_UNAVAILABLE", 409, "Coach unavailable"
+
+
+class CoachDayFull(DomainError):
+    """The coach holds as many sessions that day as they take."""
+
+    code, status, title = "COACH_DAY_FULL", 409, "Coach's day is full"
+
+
+class MemberLimitReached(DomainError):
+    """The member holds as many upcoming sessions of the service as it allows."""
+
+    code, status, title = "MEMBER_LIMIT_REACHED", 409, "Member limit reached"
+
+
 class RescheduleLimitReached(DomainError):
     """A member has moved the session as often as its service allows."""
 
@@ -129,6 +165,18 @@ class ServiceLimitReached(DomainError):
     """The coach already offers as many active services as one coach may."""
 
     code, status, title = "SERVICE_LIMIT_REACHED", 409, "Too many active services"
+
+
+class WebhookLimitReached(DomainError):
+    """An admin already has as many webhook endpoints as one may have."""
+
+    code, status, title = "WEBHOOK_LIMIT_REACHED", 409, "Webhook limit reached"
+
+
+class WebhookDisabled(DomainError):
+    """A delivery cannot be sent again while its endpoint is disabled."""
+
+    code, status, title = "WEBHOOK_DISABLED", 409, "Webhook endpoint disabled"
 
 
 class Conflict(DomainError):
@@ -183,10 +231,18 @@ ALL_ERRORS: tuple[type[DomainError], ...] = (
     InsufficientCredits,
     NotPending,
     RescheduleLimitReached,
+    OutsideWorkingHours,
+    TooSoon,
+    TooFarAhead,
+    CoachUnavailable,
+    CoachDayFull,
+    MemberLimitReached,
     QuoteChanged,
     ServiceRetired,
     SessionTypeRetired,
     ServiceLimitReached,
+    WebhookLimitReached,
+    WebhookDisabled,
     Conflict,
     IdempotencyKeyReused,
     IdempotencyKeyInvalid,

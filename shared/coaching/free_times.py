@@ -6,20 +6,21 @@ one of that weekday's stretches. Deciding per instant (never by adding hours to 
 keeps daylight-saving days right: on a spring-forward day the missing local hour simply has no
 instants, and on a fall-back day the repeated local hour has two sets, both inside the hours.
 
-A start is offered when every 15-minute slot the session would hold (``rules.slots_between``,
-the same slots a booking claims, so its end is rounded up to the grid) is working time and not
-claimed by another session, and the start passes the booking's own time rules
-(``rules.require_bookable_start``): a time offered here is one that booking would accept.
+A start is offered when the member's booking rule allows it (``rules.require_member_may_hold``:
+working hours, notice, horizon, time off, a full day, the member's limit) and no slot the session
+would hold (``rules.held_slots``: its time rounded up to the grid, and its buffers, the same slots
+a booking claims) is claimed by another session: a time offered here is one that booking would
+accept, given credits and no race.
 """
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from coaching import rules
-from coaching.errors import ValidationFailed
-from coaching.models import SLOT_MINUTES, WEEKDAYS, Availability
+from coaching.errors import DomainError, ValidationFailed
+from coaching.models import SLOT_MINUTES, Availability, SessionType
 
 MAX_RANGE = timedelta(days=31)
 STEP = timedelta(minutes=SLOT_MINUTES)
@@ -48,22 +49,22 @@ def grid_at_or_after(moment: datetime) -> datetime:
     return floor if floor == moment else floor + STEP
 
 
-def held_until(start: datetime, minutes: int) -> datetime:
-    """Where the coach's time held by a session of ``minutes`` from ``start`` ends: its end
-    rounded up to the grid (a 50-minute session at 10:00 holds until 11:00)."""
-    slots = rules.slots_between(start, start + timedelta(minutes=minutes))
-    return slots[-1] + STEP if slots else start.astimezone(UTC)
-
-
-def is_working_time(hours: Availability, zone: ZoneInfo, slot: datetime) -> bool:
-    """True when the whole 15-minute slot from ``slot`` is inside the coach's working hours."""
-    local = slot.astimezone(zone)
-    day = WEEKDAYS[local.weekday()]
-    minute = local.hour * 60 + local.minute
-    return any(
-        h.day == day and h.minutes[0] <= minute and minute + SLOT_MINUTES <= h.minutes[1]
-        for h in hours.weekly
+def reach(session_type: SessionType) -> timedelta:
+    """How far past its start (and before it) a session of this type holds its coach, buffers
+    and the rounding to the grid included: the claims free times must read around a range."""
+    return timedelta(
+        minutes=session_type.buffer_before_minutes
+        + session_type.minutes
+        + session_type.buffer_after_minutes
+        + SLOT_MINUTES
     )
+
+
+def days_between(hours: Availability, start: datetime, end: datetime) -> list[str]:
+    """The days of the coach's clock (YYYY-MM-DD) that starts from ``start`` to ``end`` fall on."""
+    zone = ZoneInfo(hours.timezone)
+    first, last = start.astimezone(zone).date(), end.astimezone(zone).date()
+    return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
 
 
 def candidate_starts(start: datetime, end: datetime) -> Iterator[datetime]:
@@ -76,40 +77,41 @@ def candidate_starts(start: datetime, end: datetime) -> Iterator[datetime]:
 
 def free_times(
     hours: Availability,
-    minutes: int,
+    limits: rules.BookingLimits,
+    session_type: SessionType,
     taken: Collection[datetime],
     start: datetime,
     end: datetime,
     now: datetime,
+    *,
+    day_counts: Mapping[str, int] | None = None,
+    member_count: int | None = None,
 ) -> list[FreeTime]:
-    """Every start from ``start`` (inclusive) to ``end`` (exclusive) on the grid at which a
-    session of ``minutes`` fits the coach's hours, misses every slot in ``taken`` (claimed
-    slots, in UTC) and can still be booked at ``now``; soonest first."""
+    """Every start from ``start`` (inclusive) to ``end`` (exclusive) on the grid that a member
+    may book at ``now``: the booking rule allows it (``rules.require_member_may_hold``, with
+    the coach's ``day_counts`` and the member's ``member_count`` where known), and no slot it
+    would hold, buffers included, is in ``taken`` (claimed slots, in UTC); soonest first."""
     require_range(start, end)
-    if not hours.weekly:
+    if not hours.has_hours:
         return []
-    zone = ZoneInfo(hours.timezone)
     busy = {t.astimezone(UTC) for t in taken}
-    usable: dict[datetime, bool] = {}
-
-    def free(slot: datetime) -> bool:
-        if slot not in usable:
-            usable[slot] = slot not in busy and is_working_time(hours, zone, slot)
-        return usable[slot]
-
-    length = timedelta(minutes=minutes)
+    length = timedelta(minutes=session_type.minutes)
     found = []
     for at in candidate_starts(start, end):
-        if not _bookable(at, now):
+        day_count = None if day_counts is None else day_counts.get(rules.coach_day(hours, at), 0)
+        try:
+            rules.require_bookable_start(at, now)
+            rules.require_member_may_hold(
+                hours,
+                limits,
+                session_type,
+                at,
+                now,
+                day_count=day_count,
+                member_count=member_count,
+            )
+        except DomainError:
             continue
-        if all(free(slot) for slot in rules.slots_between(at, at + length)):
+        if not busy.intersection(rules.held_slots(at, session_type)):
             found.append(FreeTime(start=at, end=at + length))
     return found
-
-
-def _bookable(start: datetime, now: datetime) -> bool:
-    try:
-        rules.require_bookable_start(start, now)
-    except ValidationFailed:
-        return False
-    return True

@@ -231,10 +231,27 @@ def default_refund_tiers(window_hours: int) -> list[RefundTier]:
     return [RefundTier(hours_before=window_hours, percent=100)]
 
 
+MAX_BUFFER_MINUTES = 120
+BufferMinutes = Annotated[
+    int,
+    Field(
+        ge=0,
+        le=MAX_BUFFER_MINUTES,
+        description=(
+            f"0 to {MAX_BUFFER_MINUTES} minutes the coach keeps free beside a session of this "
+            "type (before its start, or after its end). Held with the session: nothing else "
+            "can be booked into it."
+        ),
+    ),
+]
+
+
 class SessionType(Model):
     id: Identifier
     minutes: SessionMinutes
     credits: SessionCredits
+    buffer_before_minutes: BufferMinutes = 0
+    buffer_after_minutes: BufferMinutes = 0
 
 
 class RetiredSessionType(SessionType):
@@ -242,6 +259,16 @@ class RetiredSessionType(SessionType):
 
     retired_at: UtcDatetime
 
+
+MAX_NOTICE_MINUTES = 30 * 24 * 60
+MAX_DAYS_AHEAD = 730
+MAX_UPCOMING_PER_MEMBER = 100
+MAX_SESSIONS_PER_DAY = 96
+"""A day has 96 fifteen-minute slots: no coach holds more sessions than that in one."""
+MAX_TIME_OFF = 100
+"""Stretches of time off a coach keeps ahead at once (those over are dropped as they pass)."""
+MAX_TIME_OFF_DAYS = 366
+"""The longest one stretch of time off may be."""
 
 MAX_SESSION_TYPES = 20
 """Active session types a service may offer at once."""
@@ -277,6 +304,12 @@ class Service(Model):
     """When true, a member must say why they cancel."""
     refund_tiers: RefundTiers | None = None
     """None: the default, 100% at least the cancellation window ahead."""
+    min_notice_minutes: Annotated[int, Field(ge=0, le=MAX_NOTICE_MINUTES)] = 0
+    """How long before its start a member may book or move a session to a time, at the latest."""
+    max_days_ahead: Annotated[int, Field(ge=1, le=MAX_DAYS_AHEAD)] | None = None
+    """How far ahead a member may book or move a session, in days; None: no horizon."""
+    max_upcoming_per_member: Annotated[int, Field(ge=1, le=MAX_UPCOMING_PER_MEMBER)] | None = None
+    """How many upcoming sessions of this service one member may hold; None: no limit."""
     refund_grace_days: RefundGraceDays | None = None
     """How long credits given back for its sessions stay usable when the lot they were paid
     from has expired meanwhile; None: the paying account's grace (7 days unless it says)."""
@@ -363,6 +396,10 @@ class Policy(Model):
     with a full refund: that right then lasts until the new start, which ``refundable_until`` is."""
     max_reschedules: MemberMoveLimit = DEFAULT_MAX_RESCHEDULES
     """Sessions booked before every service had a limit get the default too."""
+    min_notice_minutes: int = 0
+    """How late a member may move it to a time (the service's notice at booking)."""
+    max_days_ahead: int | None = None
+    """How far ahead a member may move it (the service's horizon at booking); None: no horizon."""
     cancel_reason_required: bool = False
     refund_tiers: list[RefundTier] = []
     """Longest notice first. Sessions booked before tiers existed read with the default."""
@@ -485,6 +522,14 @@ class Session(Model):
     refund: Refund = Field(default_factory=Refund)
     reschedule_request: RescheduleRequest | None = None
     no_show: NoShow | None = None
+    outside_hours: bool = False
+    """The coach or support moved it where a member could not book: outside the coach's working
+    hours, into their time off, or past a notice, horizon or limit."""
+    counted_day: str | None = None
+    """The day of the coach's clock (YYYY-MM-DD) whose session count holds this session; None
+    when none does (not yet counted, or no longer)."""
+    counted_for_member: bool = False
+    """Whether the count of its member's upcoming sessions of the service holds this session."""
     request_expires_at: UtcDatetime | None = None
     """For a REQUESTED booking: when it expires unless the coach answers."""
     paid_from: list[LotShare] = []
@@ -703,14 +748,42 @@ def _apart(weekly: list[WorkingHours]) -> list[WorkingHours]:
 WeeklyHours = Annotated[list[WorkingHours], Field(max_length=100), AfterValidator(_apart)]
 
 
+class TimeOff(Model):
+    """A stretch in which the coach takes no bookings (a holiday, an afternoon off)."""
+
+    id: Identifier
+    start: UtcDatetime
+    end: UtcDatetime
+    reason: Annotated[str, Field(max_length=MAX_REASON_LENGTH)] | None = None
+
+    @model_validator(mode="after")
+    def _ends_after_it_starts(self) -> "TimeOff":
+        if self.end <= self.start:
+            raise ValueError("must end after it starts")
+        return self
+
+
 class Availability(Model):
-    """A coach's weekly working hours in their own time zone; replaced whole on each change."""
+    """A coach's booking rules: weekly working hours in their own time zone (replaced whole on
+    each change), a limit of sessions a day, and the time off ahead. One item, read with what a
+    booking or a move reads already."""
 
     coach_id: Identifier
     timezone: TimeZoneName = "UTC"
     weekly: WeeklyHours = []
+    max_sessions_per_day: Annotated[int, Field(ge=1, le=MAX_SESSIONS_PER_DAY)] | None = None
+    """How many sessions the coach holds on one day of their own clock, at most; None: no limit."""
+    time_off: Annotated[list[TimeOff], Field(max_length=MAX_TIME_OFF)] = []
+    """Soonest first; each dropped once it has passed."""
     updated_at: UtcDatetime | None = None
     """None until the coach first sets their hours."""
+    version: int = 0
+    """Counts its writes (0: never stored); a write lands only on the version it was read at."""
+
+    @property
+    def has_hours(self) -> bool:
+        """A coach who never set hours takes bookings at any time on the grid."""
+        return bool(self.weekly)
 
 
 # --- the coach directory -----------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """Sends the emails a change means, each once: claim, send with SES, record. The only SES caller.
 
-For each notification:
+Notifications about a session come from its changes (``deliver``); a notice about something
+else (a webhook endpoint disabled) comes with its email rendered and its claim key
+(``deliver_notice``). Either way, for each email:
 
 1. Claim it in ``EmailsTable`` (``storage.email_claims``) for a lease. A settled claim (SENT, or
    FAILED for good) means the email was dealt with before: skip it. A live lease held by another
@@ -183,31 +185,77 @@ class Notifier:
 
     def deliver(self, notification: Deliverable, time_left: Callable[[], float]) -> Outcome:
         """Send one notification unless it was dealt with before; see the module's steps."""
-        keys = _keys(notification)
         email = (
             render_credit_notice(notification, self.base_url)
             if isinstance(notification, CreditNotification)
             else render(notification, self.base_url)
         )
-        claim = self._claim(notification, time_left)
+        return self._send_once(
+            _Letter(
+                claim_key=notification.claim_key,
+                about=_about(notification),
+                kind=notification.kind.value,
+                audience=notification.audience,
+                keys=_keys(notification),
+                request=lambda: self.request(notification, email),
+                parked={
+                    **_about_field(notification),
+                    "kind": notification.kind.value,
+                    "audience": notification.audience,
+                    "notification": notification.model_dump(mode="json"),
+                },
+            ),
+            time_left,
+        )
+
+    def deliver_notice(self, notice: "Notice", time_left: Callable[[], float]) -> Outcome:
+        """Send an email that is not about a session (a webhook endpoint disabled, say) the
+        same way: claimed once under its key, sent, settled, or parked when SES refuses it."""
+        return self._send_once(
+            _Letter(
+                claim_key=notice.claim_key,
+                about=notice.about,
+                kind=notice.kind,
+                audience=notice.audience,
+                keys={"about": notice.about, "kind": notice.kind, "audience": notice.audience},
+                request=lambda: self.notice_request(notice),
+                parked={"about": notice.about, "kind": notice.kind, "audience": notice.audience},
+            ),
+            time_left,
+        )
+
+    def notice_request(self, notice: "Notice") -> dict[str, Any]:
+        """The SESv2 ``SendEmail`` arguments for a notice: its MIME message as ``Content.Raw``."""
+        request: dict[str, Any] = {
+            "FromEmailAddress": self.sender,
+            "Destination": {"ToAddresses": [notice.email.to]},
+            "Content": {"Raw": {"Data": mime.message(notice.email, sender=self.sender)}},
+            "EmailTags": [{"Name": "kind", "Value": notice.kind}],
+        }
+        if self.configuration_set:
+            request["ConfigurationSetName"] = self.configuration_set
+        return request
+
+    def _send_once(self, letter: "_Letter", time_left: Callable[[], float]) -> Outcome:
+        claim = self._claim(letter, time_left)
         if claim is None:
             metrics.add_metric(name="EmailsSkippedDuplicate", unit=MetricUnit.Count, value=1)
-            logger.info("email already dealt with", extra=keys)
+            logger.info("email already dealt with", extra=letter.keys)
             return Outcome.DUPLICATE
-        request = self.request(notification, email)
+        request = letter.request()
         deadline = min(claim.lease_until, self._clock() + time_left())
         try:
-            message_id = self._send(request, deadline, keys)
+            message_id = self._send(request, deadline, letter.keys)
         except _Refused as refusal:
-            self._dead_letter(notification, request, claim, refusal.code)
+            self._dead_letter(letter, request, claim, refusal.code)
             return Outcome.DEAD_LETTERED
         except NotDelivered:
             self._claims.release(claim)
             raise
         if not self._claims.mark_sent(claim, message_id, self._clock()):
-            logger.warning("email sent after its lease ran out", extra=keys)
+            logger.warning("email sent after its lease ran out", extra=letter.keys)
         metrics.add_metric(name="EmailsSent", unit=MetricUnit.Count, value=1)
-        logger.info("email sent", extra={**keys, "attempt": claim.attempt})
+        logger.info("email sent", extra={**letter.keys, "attempt": claim.attempt})
         return Outcome.SENT
 
     def request(self, notification: Deliverable, email: Email) -> dict[str, Any]:
@@ -234,7 +282,7 @@ class Notifier:
             request["ConfigurationSetName"] = self.configuration_set
         return request
 
-    def _claim(self, notification: Deliverable, time_left: Callable[[], float]) -> Claim | None:
+    def _claim(self, letter: "_Letter", time_left: Callable[[], float]) -> Claim | None:
         """Our claim on the email, None when it is settled; waits out another's live lease."""
         timing = self.timing
         polls = int(timing.lease_seconds / timing.poll_seconds) + 2
@@ -243,13 +291,13 @@ class Notifier:
                 raise OutOfTime("OUT_OF_TIME")
             now = self._clock()
             taken = self._claims.take(
-                notification.claim_key,
+                letter.claim_key,
                 owner=uuid.uuid4().hex,
                 now=now,
                 lease_seconds=timing.lease_seconds,
-                session_id=_about(notification),
-                kind=notification.kind.value,
-                audience=notification.audience,
+                session_id=letter.about,
+                kind=letter.kind,
+                audience=letter.audience,
             )
             if isinstance(taken, Claim):
                 return taken
@@ -257,7 +305,7 @@ class Notifier:
                 return None
             wait = max(0.0, (taken.lease_until or now) - now)
             if wait + timing.start_seconds > time_left():
-                logger.info("email in progress elsewhere", extra=_keys(notification))
+                logger.info("email in progress elsewhere", extra=letter.keys)
                 raise EmailInProgress("IN_PROGRESS")
             self._sleep(min(timing.poll_seconds, wait + 0.01))
         raise EmailInProgress("IN_PROGRESS")
@@ -289,19 +337,16 @@ class Notifier:
         raise NotDelivered(code)
 
     def _dead_letter(
-        self, notification: Deliverable, request: dict[str, Any], claim: Claim, code: str
+        self, letter: "_Letter", request: dict[str, Any], claim: Claim, code: str
     ) -> None:
         """Park a refused email with what is needed to resend it, then settle its claim."""
         message = {
             "reason": DEAD_LETTER_REASON,
             "error_code": code,
             "claim_key": claim.key,
-            "session_id": _about(notification),
-            "kind": notification.kind.value,
-            "audience": notification.audience,
+            **letter.parked,
             # As SES's JSON API takes it: the raw message's bytes in base64.
             "send_email_request": _as_json(request),
-            "notification": notification.model_dump(mode="json"),
         }
         try:
             self._sqs.send_message(
@@ -318,7 +363,35 @@ class Notifier:
         # Only once the email is safe in the queue: a crash before this sends it again.
         self._claims.mark_failed(claim, code, self._clock())
         metrics.add_metric(name="EmailsFailed", unit=MetricUnit.Count, value=1)
-        logger.warning("email refused by SES", extra={**_keys(notification), "code": code})
+        logger.warning("email refused by SES", extra={**letter.keys, "code": code})
+
+
+@dataclass(frozen=True)
+class Notice:
+    """An email that is not about a session: its claim key, the rendered email, what kind it
+    is and the id of what it is about (for the claim and the logs: ids only)."""
+
+    claim_key: str
+    email: Email
+    kind: str
+    about: str
+    audience: str
+
+
+@dataclass(frozen=True)
+class _Letter:
+    """One email on its way: the claim that sends it once, and how to build its request."""
+
+    claim_key: str
+    about: str
+    """The id of what the email is about (the session's, for a notification)."""
+    kind: str
+    audience: str
+    keys: dict[str, Any]
+    """What the logs say about it: ids, kind and side only."""
+    request: Callable[[], dict[str, Any]]
+    parked: dict[str, Any]
+    """What the dead letter queue's message holds beside the SES request, to resend it."""
 
 
 def _about(notification: Deliverable) -> str:
@@ -327,6 +400,13 @@ def _about(notification: Deliverable) -> str:
     if isinstance(notification, CreditNotification):
         return notification.notice.account_id
     return notification.facts.session_id
+
+
+def _about_field(notification: Deliverable) -> dict[str, str]:
+    """What a parked email names: its session, or (credits that expire) its account."""
+    if isinstance(notification, CreditNotification):
+        return {"account_id": notification.notice.account_id}
+    return {"session_id": notification.facts.session_id}
 
 
 def _keys(notification: Deliverable) -> dict[str, Any]:

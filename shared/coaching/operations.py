@@ -10,16 +10,16 @@ of two refunds that there is nothing left to refund.
 """
 
 import random
-import secrets
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 from coaching import free_times, lots, rules
 from coaching.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from coaching.models import (
+    ACTIVE_STATUSES,
     HISTORY_KEPT,
     MAX_ACTIVE_SERVICES,
     Account,
@@ -40,7 +40,6 @@ from coaching.models import (
     Policy,
     Refund,
     RefundStatus,
-    RefundTier,
     Renewal,
     RescheduleRequest,
     Role,
@@ -49,10 +48,11 @@ from coaching.models import (
     Session,
     SessionStatus,
     SessionType,
+    TimeOff,
     WorkingHours,
     personal_account_id,
 )
-from coaching.storage import Movement, StaleRead, Storage, TransientConflict
+from coaching.storage import Count, Movement, StaleRead, Storage, TransientConflict
 
 T = TypeVar("T")
 
@@ -71,13 +71,6 @@ def retrying(attempt: Callable[[], T], what: str = "session") -> T:
 
 def _new_id() -> str:
     return uuid.uuid4().hex
-
-
-def _time_ordered_id() -> str:
-    """An id like ``_new_id``'s (32 hex digits) that sorts by when it was made: the write's
-    nanoseconds, then random bits. A coach's services list by creation time and id, and
-    creation times are whole seconds, so this keeps those of one second in the order made."""
-    return f"{time.time_ns():016x}{secrets.token_hex(8)}"
 
 
 SPILLED_AT_ONCE = 25
@@ -106,16 +99,93 @@ def _bump(session: Session, event: HistoryEvent, **changes: object) -> Session:
     )
 
 
-def _slots(start: datetime, end: datetime) -> set[datetime]:
-    return set(rules.slots_between(start, end))
+def _slots(start: datetime, session_type: SessionType) -> set[datetime]:
+    """The slots a session of this type from ``start`` holds, its buffers included."""
+    return set(rules.held_slots(start, session_type))
 
 
 def _held_slots(session: Session) -> set[datetime]:
     """Slots a session holds: its own time, plus the time a pending reschedule asked for."""
-    held = _slots(session.start, session.end)
+    held = _slots(session.start, session.session_type)
     if session.reschedule_request is not None:
-        held |= _slots(session.reschedule_request.start, session.reschedule_request.end)
+        held |= _slots(session.reschedule_request.start, session.session_type)
     return held
+
+
+_RELEASED = frozenset({SessionStatus.CANCELED, SessionStatus.DECLINED, SessionStatus.EXPIRED})
+
+
+def _recount(
+    before: Session | None,
+    after: Session,
+    hours: Availability | None,
+    *,
+    day_limit: int | None = None,
+    member_limit: int | None = None,
+) -> tuple[list[Count], dict[str, object]]:
+    """The counted limits a change moves, and the session's fields that say what counts it.
+
+    A session is counted on its coach's day while it holds time (a request or a scheduled
+    session; one that took place stays counted on its day), and among its member's upcoming
+    sessions of the service while it is upcoming. ``day_limit`` and ``member_limit`` bind what
+    is added (a member's booking or move); the coach and support are not bound. A session written
+    before it was counted is counted only from its next move or booking on.
+    """
+    counts: list[Count] = []
+    fields: dict[str, object] = {}
+    was_day = before.counted_day if before is not None else None
+    was_member = before.counted_for_member if before is not None else False
+    active = after.status in ACTIVE_STATUSES
+    want_day = was_day
+    if after.status in _RELEASED:
+        want_day = None
+    elif active and hours is not None:
+        want_day = rules.coach_day(hours, after.start)
+    if want_day != was_day:
+        if was_day is not None:
+            counts.append(Count("day-count", after.coach.id, was_day, -1))
+        if want_day is not None:
+            counts.append(Count("day-count", after.coach.id, want_day, 1, below=day_limit))
+        fields["counted_day"] = want_day
+    want_member = active and (was_member or before is None)
+    if want_member != was_member:
+        by: Literal[1, -1] = 1 if want_member else -1
+        counts.append(
+            Count("member-count", after.member.id, after.service.id, by, below=member_limit)
+        )
+        fields["counted_for_member"] = want_member
+    return counts, fields
+
+
+def _save_counted(
+    store: Storage,
+    before: Session | None,
+    after: Session,
+    hours: Availability | None,
+    *,
+    day_limit: int | None = None,
+    member_limit: int | None = None,
+    claim: set[datetime] | None = None,
+    release: set[datetime] | None = None,
+    movement: Movement | None = None,
+    service: Service | None = None,
+) -> Session:
+    """Save a session's new state with the counts it moves and the rules it was decided under
+    (``hours``, whose version the write is conditioned on)."""
+    counts, fields = _recount(before, after, hours, day_limit=day_limit, member_limit=member_limit)
+    if fields:
+        after = after.model_copy(update=fields)
+    store.save_session(
+        before=before,
+        after=after,
+        claim=sorted(claim or ()),
+        release=sorted(release or ()),
+        movement=movement,
+        service=service,
+        hours=hours,
+        counts=counts,
+    )
+    return after
 
 
 def _account(store: Storage, account_id: str) -> Account:
@@ -187,40 +257,30 @@ def create_service(
     caller: Caller,
     *,
     name: str,
-    session_types: list[tuple[int, int]],
-    cancellation_window_hours: int,
-    requires_approval: bool,
-    request_ttl_hours: int,
-    late_reschedule_requires_approval: bool,
+    session_types: Sequence[Mapping[str, int]],
     now: datetime,
-    max_reschedules: int | None = None,
-    cancel_reason_required: bool = False,
-    refund_tiers: list[RefundTier] | None = None,
-    refund_grace_days: int | None = None,
+    **settings: Any,
 ) -> Service:
-    """A coach offers a service; session types are (minutes, credits) pairs. The coach is
-    listed in the directory with it."""
+    """A coach offers a service: its session types (``minutes``, ``credits`` and buffers each)
+    and its settings, each a field of ``Service`` (left out: the default). The coach is listed
+    in the directory with it."""
     if caller.role is not Role.COACH:
         raise Forbidden("Only coaches offer services.")
     service = Service(
-        id=_time_ordered_id(),
+        # A coach's services list by creation time and id; creation times are whole seconds,
+        # and the id starts with the nanoseconds of its making, so those of one second keep
+        # the order they were made in.
+        id=store.new_service_id(caller.id, time.time_ns()),
         coach=caller.as_person(),
         name=name,
         session_types=[
-            SessionType(id=f"t{n}", minutes=minutes, credits=credits)
-            for n, (minutes, credits) in enumerate(session_types, start=1)
+            SessionType(id=f"t{n}", **session_type)
+            for n, session_type in enumerate(session_types, start=1)
         ],
-        cancellation_window_hours=cancellation_window_hours,
-        requires_approval=requires_approval,
-        request_ttl_hours=request_ttl_hours,
-        late_reschedule_requires_approval=late_reschedule_requires_approval,
-        max_reschedules=max_reschedules,
-        cancel_reason_required=cancel_reason_required,
-        refund_tiers=refund_tiers,
-        refund_grace_days=refund_grace_days,
         created_at=now,
         updated_at=now,
         last_session_type_number=len(session_types),
+        **settings,
     )
 
     def attempt() -> Service:
@@ -334,15 +394,92 @@ def set_availability(
     timezone: str | None,
     weekly: list[WorkingHours],
     now: datetime,
+    max_sessions_per_day: int | None = None,
 ) -> Availability:
-    """A coach replaces their weekly hours, in their own zone unless they name another."""
+    """A coach replaces their weekly hours, in their own zone unless they name another, and
+    their limit of sessions a day; their time off stays as it is."""
     if caller.role is not Role.COACH:
         raise Forbidden("Only coaches have working hours.")
-    hours = Availability(
-        coach_id=caller.id, timezone=timezone or caller.timezone, weekly=weekly, updated_at=now
-    )
-    store.put_availability(hours)
-    return hours
+
+    def attempt() -> Availability:
+        before = availability_of(store, caller.id)
+        after = Availability(
+            coach_id=caller.id,
+            timezone=timezone or caller.timezone,
+            weekly=weekly,
+            max_sessions_per_day=max_sessions_per_day,
+            time_off=rules.time_off_ahead(before.time_off, now),
+            updated_at=now,
+            version=before.version + 1,
+        )
+        store.put_availability(before, after)
+        return after
+
+    return retrying(attempt, "coach's hours")
+
+
+def add_time_off(
+    store: Storage,
+    caller: Caller,
+    *,
+    start: datetime,
+    end: datetime,
+    reason: str | None,
+    now: datetime,
+) -> tuple[TimeOff, list[Session]]:
+    """A coach takes time off: members can no longer book or move sessions into it. Sessions
+    already booked inside it are not touched: they are answered, for the coach to move or
+    cancel."""
+    if caller.role is not Role.COACH:
+        raise Forbidden("Only coaches take time off.")
+    off = TimeOff(id=_new_id(), start=start, end=end, reason=reason or None)
+    rules.require_time_off_ahead(off, now)
+
+    def attempt() -> TimeOff:
+        before = availability_of(store, caller.id)
+        after = before.model_copy(
+            update={
+                "time_off": rules.with_time_off(before.time_off, off, now),
+                "updated_at": now,
+                "version": before.version + 1,
+            }
+        )
+        store.put_availability(before, after)
+        return off
+
+    added = retrying(attempt, "coach's hours")
+    inside = store.coach_sessions_between(caller.id, added.start, added.end)
+    return added, [s for s in inside if s.status in ACTIVE_STATUSES]
+
+
+def remove_time_off(store: Storage, caller: Caller, time_off_id: str, now: datetime) -> None:
+    """A coach takes back time off: 404 for one that is not theirs (or has passed)."""
+    if caller.role is not Role.COACH:
+        raise Forbidden("Only coaches take time off.")
+
+    def attempt() -> None:
+        before = availability_of(store, caller.id)
+        kept = [off for off in before.time_off if off.id != time_off_id]
+        if len(kept) == len(before.time_off):
+            raise NotFound("No such time off.")
+        after = before.model_copy(
+            update={"time_off": kept, "updated_at": now, "version": before.version + 1}
+        )
+        store.put_availability(before, after)
+
+    retrying(attempt, "coach's hours")
+
+
+def time_off_of(
+    store: Storage, caller: Caller, coach_id: str, start: datetime, end: datetime
+) -> tuple[list[TimeOff], bool]:
+    """A coach's time off that overlaps ``start`` to ``end``, soonest first, and whether the
+    caller may read the reasons (the coach and support; anyone else sees only the times)."""
+    free_times.require_range(start, end)
+    wanted = caller.id if coach_id == "me" else coach_id
+    hours = availability_of(store, wanted)
+    found = [off for off in hours.time_off if off.start < end and start < off.end]
+    return found, caller.role is Role.SUPPORT or caller.id == wanted
 
 
 def availability_of(store: Storage, coach_id: str) -> Availability:
@@ -358,27 +495,54 @@ def free_times_of(
     start: datetime,
     end: datetime,
     now: datetime,
+    caller: Caller | None = None,
 ) -> list[free_times.FreeTime]:
-    """Where a session of this type could be booked between ``start`` and ``end``.
+    """Where a session of this type could be booked between ``start`` and ``end``: what the
+    member's booking rule (``rules.require_member_may_hold``) allows, and no one holds.
 
-    Three reads at most: the service, the coach's hours, and the coach's claims in the range
-    (only the part of it that is still ahead of ``now``).
+    Two or three reads: the service with its coach's booking rules, the coach's claims in the
+    range (only the part of it still ahead of ``now``), and, when a limit is set, the counts it
+    needs (the coach's days in the range, and the asking member's upcoming sessions of the
+    service).
     """
     free_times.require_range(start, end)
-    service = get_service(store, service_id)
+    service, _, hours = store.service_accounts_and_hours(service_id, [])
+    if service is None or hours is None:
+        raise NotFound("No such service.")
     session_type = service.session_type(session_type_id)
     if session_type is None and not service.was_retired(session_type_id):
         raise ValidationFailed.on("session_type_id", "is not a session type of this service")
     if session_type is None or service.retired_at is not None:
         return []  # retired: nothing new is booked on it
-    hours = availability_of(store, service.coach_id)
     first = free_times.grid_at_or_after(max(start, now))
-    if not hours.weekly or first >= end:
+    if not hours.has_hours or first >= end:
         return []
-    # The last start offered is before ``end``; the time it holds runs past it.
-    until = free_times.held_until(free_times.grid_at_or_after(end), session_type.minutes)
-    taken = store.claimed_slots(service.coach_id, first, until)
-    return free_times.free_times(hours, session_type.minutes, taken, start, end, now)
+    # The first start may have a buffer before it, and the last one's time (its buffer after it
+    # too) runs past ``end``.
+    reach = free_times.reach(session_type)
+    last = free_times.grid_at_or_after(end)
+    taken = store.claimed_slots(service.coach_id, first - reach, last + reach)
+    # The counts are read only for the limits that are set (none set: no third read).
+    limits = rules.BookingLimits.of_service(service)
+    member = caller.id if caller is not None and caller.role is Role.MEMBER else None
+    if limits.max_upcoming_per_member is None:
+        member = None
+    days = free_times.days_between(hours, first, end) if hours.max_sessions_per_day else []
+    day_counts: dict[str, int] | None = None
+    member_count: int | None = None
+    if days or member is not None:
+        day_counts, member_count = store.counts(service.coach_id, days, member, service.id)
+    return free_times.free_times(
+        hours,
+        limits,
+        session_type,
+        taken,
+        start,
+        end,
+        now,
+        day_counts=day_counts,
+        member_count=member_count,
+    )
 
 
 # --- booking ---------------------------------------------------------------------------------
@@ -403,14 +567,17 @@ def book(
     again) or not at all.
     """
     paying = account_id or personal_account_id(caller.id)
-    session_id = _new_id()
 
     def attempt() -> Session:
-        service, accounts = store.service_and_accounts(service_id, [paying])
-        if service is None:
+        # One read: the service, the paying account and the coach's booking rules.
+        service, accounts, hours = store.service_accounts_and_hours(service_id, [paying])
+        if service is None or hours is None:
             raise NotFound("No such service.")
         rules.require_can_book(caller, service, start, now)
         session_type = rules.bookable_type(service, session_type_id)
+        limits = rules.BookingLimits.of_service(service)
+        rules.require_member_may_hold(hours, limits, session_type, start, now)
+        session_id = store.new_session_id(service.coach_id)
         end = start + timedelta(minutes=session_type.minutes)
         status = rules.booking_status(service)
         account = accounts.get(paying) or _account(store, paying)
@@ -440,6 +607,8 @@ def book(
                 max_reschedules=service.max_reschedules,
                 cancel_reason_required=service.cancel_reason_required,
                 refund_tiers=service.effective_refund_tiers,
+                min_notice_minutes=service.min_notice_minutes,
+                max_days_ahead=service.max_days_ahead,
                 refund_grace_days=service.refund_grace_days,
             ),
             paid_from=lots.shares(taken),
@@ -459,10 +628,14 @@ def book(
             member_moves=0,
             created_at=now,
         )
-        store.save_session(
-            before=None,
-            after=session,
-            claim=sorted(_slots(start, end)),
+        return _save_counted(
+            store,
+            None,
+            session,
+            hours,
+            day_limit=hours.max_sessions_per_day,
+            member_limit=service.max_upcoming_per_member,
+            claim=_slots(start, session_type),
             movement=Movement(
                 account=account,
                 kind=EntryKind.DEBIT,
@@ -475,7 +648,6 @@ def book(
             ),
             service=service,
         )
-        return session
 
     return retrying(attempt)
 
@@ -565,10 +737,9 @@ def _close(
         request_expires_at=None,
         **changes,
     )
-    store.save_session(
-        before=session, after=after, release=sorted(_held_slots(session)), movement=movement
+    return _save_counted(
+        store, session, after, None, release=_held_slots(session), movement=movement
     )
-    return after
 
 
 # --- cancel ----------------------------------------------------------------------------------
@@ -651,11 +822,26 @@ def _moved(
     return moved
 
 
-def _save_move(store: Storage, before: Session, after: Session, target: set[datetime]) -> None:
-    """Save a session whose held slots become ``target``: claim what is new, free the rest."""
+def _save_move(
+    store: Storage,
+    before: Session,
+    after: Session,
+    target: set[datetime],
+    hours: Availability | None = None,
+    *,
+    day_limit: int | None = None,
+) -> Session:
+    """Save a session whose held slots become ``target``: claim what is new, free the rest; a
+    move to another day of the coach's is counted there (``day_limit`` binds a member's)."""
     held = _held_slots(before)
-    store.save_session(
-        before=before, after=after, claim=sorted(target - held), release=sorted(held - target)
+    return _save_counted(
+        store,
+        before,
+        after,
+        hours,
+        day_limit=day_limit,
+        claim=target - held,
+        release=held - target,
     )
 
 
@@ -663,8 +849,7 @@ def _drop_request(store: Storage, session: Session, event: HistoryEvent) -> Sess
     """A reschedule request ends without a move (declined, withdrawn, expired): the session
     keeps its time, and the time the request held is freed."""
     after = _bump(session, event, reschedule_request=None)
-    _save_move(store, session, after, _slots(session.start, session.end))
-    return after
+    return _save_move(store, session, after, _slots(session.start, session.session_type))
 
 
 def _request_answered(
@@ -691,9 +876,29 @@ def reschedule(
     """Move the session, or ask the coach to, keeping the booking and its credits."""
 
     def attempt() -> tuple[Session, Literal["DIRECT", "REQUEST"]]:
-        session = _visible_session(store, caller, session_id)
+        stored, hours = store.session_and_hours(session_id)
+        if stored is None:
+            raise NotFound("No such session.")
+        session = stored
+        mover = rules.require_visible(caller, session)
         mode = rules.plan_reschedule(caller, session, start, now)
         end = start + timedelta(minutes=session.session_type.minutes)
+        rules_hold = hours or Availability(coach_id=session.coach.id)
+        day_limit = None
+        if mover == "member":
+            # The member's own rules: the coach's hours, time off, the service's notice and
+            # horizon, as for a booking (the service's settings as the session was booked).
+            rules.require_member_may_hold(
+                rules_hold,
+                rules.BookingLimits.of_session(session),
+                session.session_type,
+                start,
+                now,
+            )
+            day_limit = rules_hold.max_sessions_per_day
+        outside = not rules.member_may_hold(
+            rules_hold, rules.BookingLimits.of_session(session), session.session_type, start, now
+        )
         if mode == "DIRECT":
             after = _bump(
                 session,
@@ -706,9 +911,10 @@ def reschedule(
                     reason=reason or None,
                 ),
                 reschedule_request=None,
-                **_moved(session, start, rules.require_visible(caller, session), now),
+                outside_hours=outside,
+                **_moved(session, start, mover, now),
             )
-            target = _slots(start, end)
+            target = _slots(start, session.session_type)
         else:
             request = RescheduleRequest(
                 start=start,
@@ -734,8 +940,10 @@ def reschedule(
                 reschedule_request=request,
             )
             # The asked-for time is held while the coach decides, so approving cannot fail.
-            target = _slots(session.start, session.end) | _slots(start, end)
-        _save_move(store, session, after, target)
+            target = _slots(session.start, session.session_type) | _slots(
+                start, session.session_type
+            )
+        after = _save_move(store, session, after, target, hours, day_limit=day_limit)
         return after, mode
 
     return retrying(attempt)
@@ -750,7 +958,10 @@ def answer_reschedule(
     reason: str | None = None,
 ) -> Session:
     def attempt() -> Session:
-        session = _visible_session(store, caller, session_id)
+        session, hours = store.session_and_hours(session_id)
+        if session is None:
+            raise NotFound("No such session.")
+        rules.require_visible(caller, session)
         rules.require_pending_reschedule(caller, session, now)
         request = session.reschedule_request
         assert request is not None  # checked by the rule above
@@ -768,8 +979,9 @@ def answer_reschedule(
                 # The member asked for this time, so the window moves with it as usual.
                 **_moved(session, request.start, "member", now),
             )
-            _save_move(store, session, after, _slots(request.start, request.end))
-            return after
+            return _save_move(
+                store, session, after, _slots(request.start, session.session_type), hours
+            )
         return _drop_request(
             store, session, _request_answered("RESCHEDULE_DECLINED", caller, request, reason, now)
         )
@@ -948,9 +1160,8 @@ def mark_no_show(
             reschedule_request=None,
         )
         # The session keeps its own time (it is in the past); time a lapsed request held goes.
-        freed = _held_slots(stored) - _slots(session.start, session.end)
-        store.save_session(before=stored, after=after, release=sorted(freed), movement=movement)
-        return after
+        freed = _held_slots(stored) - _slots(session.start, session.session_type)
+        return _save_counted(store, stored, after, None, release=freed, movement=movement)
 
     return retrying(attempt)
 
@@ -1124,7 +1335,7 @@ def sweep_session(store: Storage, session: Session, now: datetime) -> rules.Swee
             after = _bump(
                 before, HistoryEvent(at=now, kind="COMPLETED"), status=SessionStatus.COMPLETED
             )
-            store.save_session(before=before, after=after)
+            _save_counted(store, before, after, None)
         return action
 
     return retrying(attempt)

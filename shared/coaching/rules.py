@@ -13,17 +13,22 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
 from coaching.errors import (
+    CoachDayFull,
+    CoachUnavailable,
     FieldError,
     Forbidden,
     InsufficientCredits,
+    MemberLimitReached,
     NoShowAlreadyMarked,
     NotFound,
     NothingToRefund,
     NotPending,
+    OutsideWorkingHours,
     QuoteChanged,
     RescheduleLimitReached,
     RescheduleWindowClosed,
@@ -32,6 +37,8 @@ from coaching.errors import (
     SessionNotUpcoming,
     SessionStillUpcoming,
     SessionTypeRetired,
+    TooFarAhead,
+    TooSoon,
     ValidationFailed,
 )
 from coaching.models import (
@@ -42,12 +49,16 @@ from coaching.models import (
     MAX_GROUP_MEMBERS,
     MAX_RETIRED_SESSION_TYPES,
     MAX_SESSION_MINUTES,
+    MAX_TIME_OFF,
+    MAX_TIME_OFF_DAYS,
     MAX_VALID_DAYS,
     NO_SHOW_MARKING_DAYS,
     SLOT_MINUTES,
+    WEEKDAYS,
     Account,
     AccountChange,
     AccountKind,
+    Availability,
     Caller,
     CoachEntry,
     EntryKind,
@@ -65,6 +76,7 @@ from coaching.models import (
     Session,
     SessionStatus,
     SessionType,
+    TimeOff,
     move_limit,
     personal_account_id,
 )
@@ -238,6 +250,161 @@ def require_bookable_start(start: datetime, now: datetime) -> None:
     """What a booking's time must be, whoever books it; free times offer only such starts."""
     require_slot_aligned(start)
     require_future(start, now)
+
+
+# --- when a member may hold a time ------------------------------------------------------------
+#
+# One rule decides whether a member may hold a session of a type from a start: the free times
+# offer exactly the starts it allows, and a member's booking, move and move request ask it. The
+# coach and support may move a session where it refuses (the session then says
+# ``outside_hours``). The two limits that count sessions (a coach's day, a member's upcoming
+# sessions of a service) are checked here from counts when they are known (free times), and by
+# the write's own conditions on those counts when they are not (a booking, a move), so that two
+# bookings racing for the last place cannot both take it.
+
+
+def held_slots(start: datetime, session_type: SessionType) -> list[datetime]:
+    """The coach's slots a session of this type from ``start`` holds: its own time rounded up to
+    the grid, and its buffers before and after, which nothing else may be booked into."""
+    end = start + timedelta(minutes=session_type.minutes)
+    return slots_between(
+        start - timedelta(minutes=session_type.buffer_before_minutes),
+        end + timedelta(minutes=session_type.buffer_after_minutes),
+    )
+
+
+def is_working_time(hours: Availability, slot: datetime) -> bool:
+    """True when the whole 15-minute slot from ``slot`` is inside the coach's working hours, on
+    their own wall clock: decided per instant, so daylight-saving days come out right (the
+    missing hour of a spring-forward day has no instants; a fall-back day's repeated hour has
+    both)."""
+    local = slot.astimezone(ZoneInfo(hours.timezone))
+    day = WEEKDAYS[local.weekday()]
+    minute = local.hour * 60 + local.minute
+    return any(
+        h.day == day and h.minutes[0] <= minute and minute + SLOT_MINUTES <= h.minutes[1]
+        for h in hours.weekly
+    )
+
+
+def coach_day(hours: Availability, start: datetime) -> str:
+    """The day of the coach's own clock a session starting at ``start`` counts on."""
+    return start.astimezone(ZoneInfo(hours.timezone)).date().isoformat()
+
+
+@dataclass(frozen=True)
+class BookingLimits:
+    """A service's own limits on when a member may hold a time: a booking reads them from the
+    service, a move from the session's policy (as the service had them at booking)."""
+
+    min_notice_minutes: int = 0
+    max_days_ahead: int | None = None
+    max_upcoming_per_member: int | None = None
+
+    @classmethod
+    def of_service(cls, service: Service) -> "BookingLimits":
+        return cls(
+            service.min_notice_minutes,
+            service.max_days_ahead,
+            service.max_upcoming_per_member,
+        )
+
+    @classmethod
+    def of_session(cls, session: Session) -> "BookingLimits":
+        return cls(session.policy.min_notice_minutes, session.policy.max_days_ahead)
+
+
+def require_member_may_hold(
+    hours: Availability,
+    service: BookingLimits,
+    session_type: SessionType,
+    start: datetime,
+    now: datetime,
+    *,
+    day_count: int | None = None,
+    member_count: int | None = None,
+) -> None:
+    """Whether a member may book, or move a session to, ``start``: refuses with the first rule
+    the time breaks. Notice and horizon are the service's; working hours (when the coach set
+    any: a coach who never did takes any time on the grid), time off and the sessions a day
+    are the coach's; a member's upcoming sessions are limited by the service. ``day_count`` and
+    ``member_count`` are the counts now, where known (see above)."""
+    if start < now + timedelta(minutes=service.min_notice_minutes):
+        raise TooSoon(
+            f"Sessions of this service are booked at least {_minutes(service.min_notice_minutes)}"
+            " ahead; choose a later time."
+        )
+    if service.max_days_ahead is not None and start > now + timedelta(days=service.max_days_ahead):
+        raise TooFarAhead(
+            f"Sessions of this service are booked at most {service.max_days_ahead} days ahead; "
+            "choose an earlier time."
+        )
+    own = slots_between(start, start + timedelta(minutes=session_type.minutes))
+    if hours.has_hours and not all(is_working_time(hours, slot) for slot in own):
+        raise OutsideWorkingHours("The coach does not work at that time; choose a free time.")
+    held_to = own[-1] + timedelta(minutes=SLOT_MINUTES)
+    if any(off.start < held_to and own[0] < off.end for off in hours.time_off):
+        raise CoachUnavailable("The coach is away at that time; choose another.")
+    limit = hours.max_sessions_per_day
+    if limit is not None and day_count is not None and day_count >= limit:
+        raise CoachDayFull(
+            f"The coach takes {limit} session{'' if limit == 1 else 's'} a day, and that day is "
+            "full; choose another day."
+        )
+    most = service.max_upcoming_per_member
+    if most is not None and member_count is not None and member_count >= most:
+        raise MemberLimitReached(
+            f"You hold {most} upcoming session{'' if most == 1 else 's'} of this service, as many "
+            "as it allows; book again once one is over or canceled."
+        )
+
+
+def member_may_hold(
+    hours: Availability,
+    service: BookingLimits,
+    session_type: SessionType,
+    start: datetime,
+    now: datetime,
+) -> bool:
+    """``require_member_may_hold`` as a question, the counted limits left out: where the coach
+    or support moves a session, whether it ends up ``outside_hours``."""
+    try:
+        require_member_may_hold(hours, service, session_type, start, now)
+    except (TooSoon, TooFarAhead, OutsideWorkingHours, CoachUnavailable):
+        return False
+    return True
+
+
+def _minutes(minutes: int) -> str:
+    if minutes % 1440 == 0:
+        days = minutes // 1440
+        return f"{days} day{'' if days == 1 else 's'}"
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return f"{hours} hour{'' if hours == 1 else 's'}"
+    return f"{minutes} minute{'' if minutes == 1 else 's'}"
+
+
+def time_off_ahead(time_off: Sequence[TimeOff], now: datetime) -> list[TimeOff]:
+    """The time off that has not passed yet, soonest first (what a coach's rules keep)."""
+    return sorted((off for off in time_off if off.end > now), key=lambda off: off.start)
+
+
+def require_time_off_ahead(off: TimeOff, now: datetime) -> None:
+    if off.end <= now:
+        raise ValidationFailed.on("end", "must be in the future")
+    if off.end - off.start > timedelta(days=MAX_TIME_OFF_DAYS):
+        raise ValidationFailed.on("end", f"must be at most {MAX_TIME_OFF_DAYS} days after start")
+
+
+def with_time_off(time_off: Sequence[TimeOff], off: TimeOff, now: datetime) -> list[TimeOff]:
+    """A coach's time off ahead, with ``off`` added; at most ``MAX_TIME_OFF`` stretches."""
+    kept = time_off_ahead([*time_off, off], now)
+    if len(kept) > MAX_TIME_OFF:
+        raise ValidationFailed.on(
+            "start", f"would make more than {MAX_TIME_OFF} stretches of time off ahead"
+        )
+    return kept
 
 
 def booking_status(service: Service) -> SessionStatus:

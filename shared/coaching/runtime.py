@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
     from coaching.event_bus import EventBus
     from coaching.notifier import Notifier
+    from coaching.storage.webhooks import WebhookStore
+    from coaching.webhooks.delivery import Deliverer
 
 # DynamoDB, SQS and EventBridge answer in milliseconds from inside the region, so a connection
 # that takes a second to open or an answer that takes three is stalled, not slow: drop it and
@@ -112,7 +114,43 @@ def notifier() -> "Notifier":
     )
 
 
+@cache
+def webhook_store() -> "WebhookStore":
+    """Webhook endpoints and deliveries: built by the two webhook functions alone."""
+    from coaching.storage.webhooks import WebhookStore
+
+    return WebhookStore(dynamodb(), settings())
+
+
+@cache
+def deliverer() -> "Deliverer":
+    from coaching.webhooks.delivery import Deliverer
+
+    config = settings()
+    if not config.webhook_queue_url:
+        raise RuntimeError("WEBHOOK_QUEUE_URL is not set: retries due soon would have no queue")
+    return Deliverer(
+        store=webhook_store(),
+        sqs=sqs(),
+        queue_url=config.webhook_queue_url,
+        notifier=notifier,
+        allow_loopback=config.webhooks_allow_loopback,
+    )
+
+
 def reset() -> None:
     """Forget the cached clients and settings (tests and the local stack change them)."""
-    for cached in (settings, _session, dynamodb, storage, ses, sqs, events, event_bus, notifier):
+    for cached in (
+        settings,
+        _session,
+        dynamodb,
+        storage,
+        ses,
+        sqs,
+        events,
+        event_bus,
+        notifier,
+        webhook_store,
+        deliverer,
+    ):
         cached.cache_clear()

@@ -17,6 +17,7 @@ class Settings(BaseModel):
     ledger_table: Annotated[str, Field(alias="LEDGER_TABLE")] = "Ledger"
     idempotency_table: Annotated[str, Field(alias="IDEMPOTENCY_TABLE")] = "Idempotency"
     emails_table: Annotated[str, Field(alias="EMAILS_TABLE")] = "Emails"
+    webhooks_table: Annotated[str, Field(alias="WEBHOOKS_TABLE")] = "Webhooks"
     # The notifier's: who the emails come from, where their links point, where refused ones go.
     sender_email: Annotated[str, Field(alias="SENDER_EMAIL")] = "sessions@example.com"
     ses_configuration_set: Annotated[str, Field(alias="SES_CONFIGURATION_SET")] = ""
@@ -30,6 +31,12 @@ class Settings(BaseModel):
     # Partitions of the Due index (the template's DueShards): one key would cap the platform at
     # one partition's write rate. Only ever raise it: the sweep reads shards 0 to N-1.
     due_shards: Annotated[int, Field(alias="DUE_SHARDS", ge=1, le=1000)] = DEFAULT_DUE_SHARDS
+    # Webhooks: the queue the bus's rule feeds, where retries due soon and manual retries go.
+    webhook_queue_url: Annotated[str, Field(alias="WEBHOOK_QUEUE_URL")] = ""
+    # The local stack's setting alone (template.yaml never sets it): webhooks may go to this
+    # machine's loopback addresses, over http too, so a receiver on 127.0.0.1 can be tried.
+    # Private, link-local and metadata addresses stay refused whatever it says.
+    webhooks_allow_loopback: Annotated[bool, Field(alias="WEBHOOKS_ALLOW_LOOPBACK")] = False
 
     def table_names(self) -> dict[str, str]:
         """Physical table names by their logical id in template.yaml."""
@@ -38,6 +45,7 @@ class Settings(BaseModel):
             "LedgerTable": self.ledger_table,
             "IdempotencyTable": self.idempotency_table,
             "EmailsTable": self.emails_table,
+            "WebhooksTable": self.webhooks_table,
         }
 
     @classmethod

@@ -84,6 +84,7 @@ def test_the_gateway_answers_a_preflight_from_the_front_end_without_a_token(
         "POST",
         "PUT",
         "PATCH",
+        "DELETE",
     }
     allowed = set(reply.headers["Access-Control-Allow-Headers"].split(","))
     assert {"authorization", "content-type", "idempotency-key"} <= allowed

@@ -18,6 +18,7 @@ from coaching import operations, rules
 from coaching.errors import NotFound, ServiceRetired, SessionTypeRetired
 from coaching.models import (
     Account,
+    Availability,
     Caller,
     EntryKind,
     Service,
@@ -51,6 +52,13 @@ class ChangesAfterTheRead(Storage):
         self, service_id: str, account_ids: Sequence[str]
     ) -> tuple[Service | None, dict[str, Account]]:
         found = super().service_and_accounts(service_id, account_ids)
+        self._after_read()
+        return found
+
+    def service_accounts_and_hours(
+        self, service_id: str, account_ids: Sequence[str]
+    ) -> tuple[Service | None, dict[str, Account], Availability | None]:
+        found = super().service_accounts_and_hours(service_id, account_ids)
         self._after_read()
         return found
 

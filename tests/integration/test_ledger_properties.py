@@ -457,7 +457,7 @@ class LedgerMachine(RuleBasedStateMachine):
             self.store,
             by,
             name=f"{minutes} minutes with {by.name}",
-            session_types=[(minutes, credits)],
+            session_types=[{"minutes": minutes, "credits": credits}],
             cancellation_window_hours=window,
             requires_approval=approval,
             request_ttl_hours=ttl,

@@ -25,6 +25,7 @@ from coaching.errors import (
     ValidationFailed,
 )
 from coaching.models import (
+    Availability,
     Caller,
     EntryKind,
     LedgerEntry,
@@ -561,8 +562,13 @@ def test_a_move_that_lost_to_another_move_is_decided_again(
     read_before_the_coach = current(store, session.id)
     operations.reschedule(store, coaching, session.id, one, None, world.now)
     reads = iter([read_before_the_coach])
-    real_get = store.get_session
-    monkeypatch.setattr(store, "get_session", lambda sid: next(reads, None) or real_get(sid))
+    real_read = store.session_and_hours
+
+    def stale_first(sid: str) -> tuple[Session | None, Availability | None]:
+        found, hours = real_read(sid)
+        return next(reads, None) or found, hours
+
+    monkeypatch.setattr(store, "session_and_hours", stale_first)
 
     moved, mode = operations.reschedule(store, support(), session.id, two, None, world.now)
 

@@ -13,10 +13,24 @@ from pydantic import ValidationError
 
 from coaching import free_times, rules
 from coaching.errors import ValidationFailed
-from coaching.models import Availability, WorkingHours
+from coaching.models import Availability, SessionType, WorkingHours
 
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
 """A ``now`` before every range below, so only the hours and claims decide."""
+
+
+NO_LIMITS = rules.BookingLimits()
+"""A service with no notice, horizon or member limit: only the hours and claims decide."""
+
+
+def kind(minutes: int, before: int = 0, after: int = 0) -> SessionType:
+    return SessionType(
+        id="t1",
+        minutes=minutes,
+        credits=1,
+        buffer_before_minutes=before,
+        buffer_after_minutes=after,
+    )
 
 
 def utc(*parts: int) -> datetime:
@@ -40,7 +54,8 @@ def starts(
     taken: tuple[datetime, ...] = (),
     now: datetime = LONG_AGO,
 ) -> list[datetime]:
-    return [f.start for f in free_times.free_times(week, minutes, set(taken), start, end, now)]
+    found = free_times.free_times(week, NO_LIMITS, kind(minutes), set(taken), start, end, now)
+    return [f.start for f in found]
 
 
 def every_15(first: datetime, last: datetime) -> list[datetime]:
@@ -58,7 +73,9 @@ MONDAY = utc(2026, 12, 7)
 def test_starts_run_on_the_grid_from_the_opening_to_the_last_start_that_still_fits() -> None:
     week = hours("America/New_York", ("MON", "09:00", "12:00"))
 
-    found = free_times.free_times(week, 60, set(), MONDAY, MONDAY + timedelta(days=1), LONG_AGO)
+    found = free_times.free_times(
+        week, NO_LIMITS, kind(60), set(), MONDAY, MONDAY + timedelta(days=1), LONG_AGO
+    )
 
     # 09:00 to 11:00 New York time is 14:00 to 16:00 UTC; 11:15 would end after 12:00.
     assert [f.start for f in found] == every_15(utc(2026, 12, 7, 14), utc(2026, 12, 7, 16))
@@ -94,13 +111,15 @@ def test_a_session_that_would_straddle_the_end_of_the_hours_is_not_offered() -> 
 def test_held_time_is_rounded_up_to_the_grid() -> None:
     week = hours("Europe/London", ("MON", "09:00", "11:00"))
 
-    found = free_times.free_times(week, 50, set(), MONDAY, MONDAY + timedelta(days=1), LONG_AGO)
+    found = free_times.free_times(
+        week, NO_LIMITS, kind(50), set(), MONDAY, MONDAY + timedelta(days=1), LONG_AGO
+    )
 
     # A 50-minute session at 10:00 holds until 11:00 and fits; at 10:15 it would hold to 11:15.
     assert [f.start for f in found] == every_15(utc(2026, 12, 7, 9), utc(2026, 12, 7, 10))
     assert found[-1].end == utc(2026, 12, 7, 10, 50)  # the session's own end, not the hold
-    assert free_times.held_until(utc(2026, 12, 7, 10), 50) == utc(2026, 12, 7, 11)
-    assert free_times.held_until(utc(2026, 12, 7, 10), 45) == utc(2026, 12, 7, 10, 45)
+    assert rules.held_until(utc(2026, 12, 7, 10, 50)) == utc(2026, 12, 7, 11)
+    assert rules.held_until(utc(2026, 12, 7, 10, 45)) == utc(2026, 12, 7, 10, 45)
 
 
 def test_a_claim_in_the_rounded_up_part_blocks_the_start_and_one_just_after_does_not() -> None:
@@ -226,7 +245,7 @@ def test_a_range_that_is_empty_backwards_or_over_31_days_is_refused(end: datetim
     week = hours("Europe/London", ("MON", "09:00", "10:00"))
 
     with pytest.raises(ValidationFailed) as refused:
-        free_times.free_times(week, 60, set(), MONDAY, end, LONG_AGO)
+        free_times.free_times(week, NO_LIMITS, kind(60), set(), MONDAY, end, LONG_AGO)
 
     assert [e.field for e in refused.value.errors] == ["to"]
 

@@ -11,6 +11,7 @@ function's cold start loads it.
 
 from coaching.storage.sessions import is_session
 from coaching.storage.store import (
+    Count,
     Movement,
     StaleRead,
     Storage,
@@ -22,6 +23,7 @@ from coaching.storage.store import (
 )
 
 __all__ = [
+    "Count",
     "Movement",
     "StaleRead",
     "Storage",

@@ -27,7 +27,9 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from coaching.errors import (
+    CoachDayFull,
     KeyAlreadyUsed,
+    MemberLimitReached,
     RecordTooLarge,
     SlotTaken,
     StaleRead,
@@ -164,11 +166,16 @@ Tag = Literal[
     "hours",
     "email",
     "history",
+    "day-count",
+    "member-count",
     "service",
     "directory",
     "change",
     "lot",
     "notice",
+    "webhook",
+    "webhook-owner",
+    "delivery",
 ]
 
 
@@ -383,8 +390,18 @@ def meaning_of(error: ClientError, tags: Sequence[Tag]) -> Exception:
         # version. Or the service did (a booking is made under one version of it). Read again
         # and decide again; a slot truly taken is found on the retry.
         return StaleRead(",".join(failed))
+    if "hours" in failed:
+        # The coach's booking rules changed under us: read them again and decide again.
+        return StaleRead("hours")
     if "slot-claim" in failed:
         return SlotTaken("The coach already has a session at that time.")
+    if "day-count" in failed:
+        return CoachDayFull("The coach's day is full; choose another day.")
+    if "member-count" in failed:
+        return MemberLimitReached(
+            "You hold as many upcoming sessions of this service as it allows; book again once "
+            "one is over or canceled."
+        )
     if failed:
         return StaleRead(",".join(failed))
     return StorageFailed(f"{code}:{','.join(codes)}")  # e.g. an item DynamoDB would not take

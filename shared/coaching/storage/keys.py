@@ -1,6 +1,6 @@
 """Every key the storage writes or reads, built here and nowhere else.
 
-Two tables, both defined in ``template.yaml``:
+The tables, all defined in ``template.yaml``:
 
 ``SessionsTable`` (its stream drives the emails)
   - session   ``SESSION#{id}`` / ``SESSION``; indexes ByMember, ByCoach (by start time, whole
@@ -13,7 +13,11 @@ Two tables, both defined in ``template.yaml``:
     a conditional put claims it, so a time cannot be booked twice. Also in ByCoach under
     ``SLOTS#{coach}`` by time, so free times read only the claims of the range asked for
   - service   ``SERVICE#{id}`` / ``SERVICE``; in ByCoach under ``SERVICES#{coach}``
-  - hours     ``AVAILABILITY#{coach}`` / ``AVAILABILITY``: the coach's weekly working hours
+  - hours     ``HOURS#{coach tag}`` / ``HOURS``: the coach's booking rules (weekly working hours,
+    time off, sessions a day), keyed by the tag new session and service ids carry
+  - counts    ``COUNT#DAY#{coach}#{day}`` and ``COUNT#MEMBER#{member}#{service}`` / ``COUNT``:
+    the sessions a coach holds on a day, and a member's upcoming sessions of a service; a
+    booking's transaction adds to them on the condition that the limit is not reached
   - directory ``DIRECTORY#{coach}`` / ``DIRECTORY``: a coach who offers an active service, with
     those services; in ByCoach under the one partition ``DIRECTORY``, sorted by folded name
   - email     ``EMAIL#{sha256 of the address}`` / ``MEMBER#{id}``: a member who booked with that
@@ -44,10 +48,22 @@ condition that stops a double booking is the same as before; the index only serv
 
 ``IdempotencyTable`` records are keyed by ``receipts.record_id``.
 
+``WebhooksTable``
+  - endpoint  ``WEBHOOK#{id}`` / ``WEBHOOK``; in the Endpoints index under ``WEBHOOKS`` by
+    ``{owner}#{created}#{nanoseconds}#{id}``: support lists every endpoint, an admin the prefix
+    of their own, the delivery function reads them all
+  - owner     ``WEBHOOK_OWNER#{admin}`` / ``OWNER``: how many endpoints the admin has, counted
+    in the transaction that creates or deletes one, so the limit cannot be passed by a race
+  - delivery  ``WEBHOOK#{endpoint}`` / ``DELIVERY#{delivery}``: one per event and endpoint, its id
+    made from the event (its time, its version or number, a hash of its id), so a redelivered
+    event finds the record it made before and deliveries list newest first. In the sparse Due index
+    (``due_pk`` one of ``DUE#0`` .. ``DUE#{N-1}``, ``due_at``) only while a retry waits
+
 Keys here are plain values (``{"pk": ..., "sk": ...}``); ``dynamodb.to_item`` types them.
 """
 
 import hashlib
+import secrets
 import unicodedata
 from datetime import UTC, datetime
 from typing import Literal
@@ -81,8 +97,62 @@ def service(service_id: str) -> Key:
     return {"pk": f"SERVICE#{service_id}", "sk": "SERVICE"}
 
 
+COACH_TAG_LENGTH = 20
+
+
+def coach_tag(coach_id: str) -> str:
+    """A coach's short tag: 20 hex digits of a SHA-256 of their id (80 bits).
+
+    New session and service ids carry it, and a coach's booking rules are keyed by it, so a
+    booking (which knows the service id) and a move (which knows the session id) read the rules
+    in the request they make anyway, and still make two round trips in all."""
+    return hashlib.sha256(coach_id.encode()).hexdigest()[:COACH_TAG_LENGTH]
+
+
+def tagged_id(coach_id: str) -> str:
+    """A new session id: the coach's tag, then 80 random bits (40 hex digits in all)."""
+    return coach_tag(coach_id) + secrets.token_hex(10)
+
+
+def tagged_service_id(coach_id: str, at_ns: int) -> str:
+    """A new service id: 16 hex digits of when it was made (a coach's services list by it), the
+    coach's tag, and 16 random bits (40 hex digits in all)."""
+    return f"{at_ns:016x}{coach_tag(coach_id)}{secrets.token_hex(2)}"
+
+
+def tag_in_session_id(session_id: str) -> str | None:
+    """The coach's tag a session id carries; None for ids made before ids carried one."""
+    return _hex_part(session_id, 0)
+
+
+def tag_in_service_id(service_id: str) -> str | None:
+    """The coach's tag a service id carries (after 16 digits of its time); None before."""
+    return _hex_part(service_id, 16)
+
+
+def _hex_part(value: str, at: int) -> str | None:
+    if len(value) != 40 or any(c not in "0123456789abcdef" for c in value):
+        return None
+    return value[at : at + COACH_TAG_LENGTH]
+
+
 def availability(coach_id: str) -> Key:
-    return {"pk": f"AVAILABILITY#{coach_id}", "sk": "AVAILABILITY"}
+    """A coach's booking rules (working hours, time off, sessions a day), keyed by their tag."""
+    return hours_by_tag(coach_tag(coach_id))
+
+
+def hours_by_tag(tag: str) -> Key:
+    return {"pk": f"HOURS#{tag}", "sk": "HOURS"}
+
+
+def day_count(coach_id: str, day: str) -> Key:
+    """How many sessions a coach holds on ``day`` (YYYY-MM-DD, their own clock)."""
+    return {"pk": f"COUNT#DAY#{coach_id}#{day}", "sk": "COUNT"}
+
+
+def member_count(member_id: str, service_id: str) -> Key:
+    """How many upcoming sessions of a service a member holds."""
+    return {"pk": f"COUNT#MEMBER#{member_id}#{service_id}", "sk": "COUNT"}
 
 
 def sessions_of(role: Literal["member", "coach"], user_id: str) -> str:
@@ -228,3 +298,57 @@ def lot_due_partition(account_id: str, number: int, shards: int) -> str:
 def lot_due_partitions(shards: int) -> list[str]:
     """Every partition of the ledger's Due index (it has no legacy partition)."""
     return [f"DUE#{n}" for n in range(shards)]
+
+
+# --- WebhooksTable -------------------------------------------------------------------------------
+
+WEBHOOKS_PARTITION = "WEBHOOKS"
+"""The Endpoints index's one partition: every endpoint, by owner and creation."""
+
+
+def webhook_partition(endpoint_id: str) -> str:
+    """The partition holding an endpoint and its deliveries."""
+    return f"WEBHOOK#{endpoint_id}"
+
+
+def webhook(endpoint_id: str) -> Key:
+    return {"pk": webhook_partition(endpoint_id), "sk": "WEBHOOK"}
+
+
+def webhook_listing(owner_id: str, created_at: datetime, written_ns: int, endpoint_id: str) -> str:
+    """An endpoint's sort key in the Endpoints index: its owner's endpoints sit together (owner
+    ids hold no ``#``), oldest first; creation times are whole seconds, and the nanoseconds of
+    the write order those of one second as they were made."""
+    return f"{owners_webhooks(owner_id)}{iso(created_at)}#{written_ns:020d}#{endpoint_id}"
+
+
+def owners_webhooks(owner_id: str) -> str:
+    """The prefix of one owner's endpoints in the Endpoints index."""
+    return f"{owner_id}#"
+
+
+def webhook_owner(owner_id: str) -> Key:
+    return {"pk": f"WEBHOOK_OWNER#{owner_id}", "sk": "OWNER"}
+
+
+DELIVERY_PREFIX = "DELIVERY#"
+
+
+def delivery(endpoint_id: str, delivery_id: str) -> Key:
+    return {"pk": webhook_partition(endpoint_id), "sk": f"{DELIVERY_PREFIX}{delivery_id}"}
+
+
+def delivery_id(event_id: str, event_time: datetime, number: int = 0) -> str:
+    """The id of an event's delivery: the same for the same event, whenever it is seen again.
+
+    Its time, then its number where it has one (a session's version, a ledger entry's), so an
+    endpoint's deliveries sort by when their events happened, and one session's changes of
+    the same second by version; then a hash of the event's id (ids such as
+    ``session:{id}:{version}:{type}`` hold characters a path segment had better not)."""
+    digest = hashlib.sha256(event_id.encode()).hexdigest()[:16]
+    return f"{event_time.astimezone(UTC):%Y%m%dT%H%M%SZ}-{number:010d}-{digest}"
+
+
+def delivery_due_partition(endpoint_id: str, delivery_id: str, shards: int) -> str:
+    """The Due index partition of a delivery waiting for a retry (the sessions' hash and shards)."""
+    return due_partition(f"{endpoint_id}/{delivery_id}", shards)

@@ -65,9 +65,9 @@ class ServiceStore(Table):
 
     def get_availability(self, coach_id: str) -> Availability | None:
         item = self._get(self.sessions_table, keys.availability(coach_id))
-        return (
-            None if item is None else Availability.model_validate(only_fields(Availability, item))
-        )
+        if item is None or item.get("coach_id") != coach_id:  # another coach of the same tag
+            return None
+        return Availability.model_validate(only_fields(Availability, item))
 
     def put_service(self, service: Service, directory: CoachEntry | None = None) -> None:
         """A new service, and its coach's next directory entry (see ``_add_directory``)."""
@@ -152,16 +152,19 @@ class ServiceStore(Table):
             request["Put"]["ExpressionAttributeValues"] = {":v": {"N": str(entry.version - 1)}}
             tx.add("directory", request)
 
-    def put_availability(self, hours: Availability) -> None:
-        """Replace the coach's working hours (the last write wins: the document is whole)."""
-        values = hours.model_dump(mode="json", exclude_none=True)
-        values |= {
-            **keys.availability(hours.coach_id),
-            "entity": "AVAILABILITY",
-        }
+    def put_availability(self, before: Availability, after: Availability) -> None:
+        """The coach's booking rules' next version (hours, time off, sessions a day), on the
+        condition that they are still those ``before`` was read as (a change of the hours and
+        a change of the time off never lose each other)."""
+        values = after.model_dump(mode="json", exclude_none=True)
+        values |= {**keys.availability(after.coach_id), "entity": "HOURS"}
+        condition = "attribute_not_exists(pk)" if before.version == 0 else "version = :v"
+        request = put(self.sessions_table, values, condition)
+        if before.version:
+            request["Put"]["ExpressionAttributeValues"] = {":v": {"N": str(before.version)}}
         tx = Transaction()
-        tx.add("hours", put(self.sessions_table, values, None))
-        self._write(tx, hours)
+        tx.add("hours", request)
+        self._write(tx, after)
 
 
 def _service_values(service: Service) -> dict[str, Any]:

@@ -1,11 +1,19 @@
 """Sessions and the slot claims that hold their coach's time (SessionsTable; keys in ``keys``)."""
 
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime, timedelta
-from typing import Any, Literal
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
 
 from coaching import rules
-from coaching.models import AccountKind, HistoryEvent, Service, Session, SessionStatus
+from coaching.models import (
+    AccountKind,
+    Availability,
+    HistoryEvent,
+    Service,
+    Session,
+    SessionStatus,
+)
 from coaching.storage import keys
 from coaching.storage.dynamodb import (
     Table,
@@ -21,6 +29,9 @@ from coaching.storage.dynamodb import (
 )
 from coaching.storage.keys import iso
 from coaching.storage.ledger import Movement, add_movement
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 SLOT_CLAIM_TTL = timedelta(days=7)
 """Claims of past slots are left for DynamoDB's TTL to delete a week after the slot."""
@@ -47,6 +58,62 @@ def session_item(session: Session, *, due_shards: int) -> dict[str, Any]:
     if due is not None:
         values |= {"due_pk": keys.due_partition(session.id, due_shards), "due_at": iso(due)}
     return to_item(values)
+
+
+DAY_COUNT_TTL = timedelta(days=7)
+"""A day's count of a coach's sessions is left for DynamoDB's TTL a week after the day."""
+
+
+@dataclass(frozen=True)
+class Count:
+    """A counted limit a change moves by one: up, on the condition that the count is still
+    below ``below`` (when given), or down. ``day-count``: the sessions coach ``of`` holds on
+    day ``within`` (YYYY-MM-DD of their clock); ``member-count``: member ``of``'s upcoming
+    sessions of service ``within``."""
+
+    what: Literal["day-count", "member-count"]
+    of: str
+    within: str
+    by: Literal[1, -1]
+    below: int | None = None
+
+    def update(self, table: str) -> "TransactWriteItemTypeDef":
+        if self.what == "day-count":
+            key = keys.day_count(self.of, self.within)
+        else:
+            key = keys.member_count(self.of, self.within)
+        request: dict[str, Any] = {
+            "TableName": table,
+            "Key": to_item(key),
+            "UpdateExpression": "ADD n :by SET entity = :entity",
+            "ExpressionAttributeValues": {":by": {"N": str(self.by)}, ":entity": {"S": "COUNT"}},
+        }
+        if self.what == "day-count":
+            day = datetime.fromisoformat(self.within).replace(tzinfo=UTC)
+            request["UpdateExpression"] += ", #ttl = :ttl"
+            request["ExpressionAttributeNames"] = {"#ttl": "ttl"}
+            expires = int((day + DAY_COUNT_TTL).timestamp())
+            request["ExpressionAttributeValues"][":ttl"] = {"N": str(expires)}
+        if self.by > 0 and self.below is not None:
+            request["ConditionExpression"] = "attribute_not_exists(n) OR n < :below"
+            request["ExpressionAttributeValues"][":below"] = {"N": str(self.below)}
+        return {"Update": request}  # type: ignore[typeddict-item]
+
+
+def _still(table: str, key: dict[str, str], hours: Availability) -> "TransactWriteItemTypeDef":
+    """A condition that a coach's booking rules are still those ``hours`` was read as."""
+    if hours.version == 0:
+        condition, values = "attribute_not_exists(pk)", None
+    else:
+        condition, values = "version = :v", {":v": {"N": str(hours.version)}}
+    check: dict[str, Any] = {
+        "TableName": table,
+        "Key": to_item(key),
+        "ConditionExpression": condition,
+    }
+    if values:
+        check["ExpressionAttributeValues"] = values
+    return {"ConditionCheck": check}  # type: ignore[typeddict-item]
 
 
 def history_item(session_id: str, number: int, event: HistoryEvent) -> dict[str, Any]:
@@ -195,6 +262,49 @@ class SessionStore(Table):
         last = page[-1][0] if page else given
         return page, (str(last) if last < session.changes else None)
 
+    def coach_sessions_between(
+        self, coach_id: str, start: datetime, end: datetime
+    ) -> list[Session]:
+        """A coach's sessions that overlap ``start`` to ``end`` (ByCoach, by start: from the
+        longest a session can last before ``start``)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.sessions_table,
+            "IndexName": "ByCoach",
+            "KeyConditionExpression": "coach_pk = :p AND start_at BETWEEN :from AND :to",
+            "ExpressionAttributeValues": {
+                ":p": {"S": keys.sessions_of("coach", coach_id)},
+                ":from": {"S": iso(rules.earliest_upcoming_start(start))},
+                ":to": {"S": iso(end - timedelta(seconds=1))},
+            },
+        }
+        found: list[Session] = []
+        while True:
+            with aws_errors():
+                response = self._db.query(**kwargs)
+            for item in response.get("Items", []):
+                session = session_from_item(item)
+                if session.start < end and start < session.end:
+                    found.append(session)
+            if "LastEvaluatedKey" not in response:
+                return found
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def counts(
+        self, coach_id: str, days: Sequence[str], member_id: str | None, service_id: str
+    ) -> tuple[dict[str, int], int | None]:
+        """The sessions the coach holds on each of ``days``, and (``member_id`` given) that
+        member's upcoming sessions of the service, in one request."""
+        wanted = [to_item(keys.day_count(coach_id, day)) for day in days]
+        if member_id is not None:
+            wanted.append(to_item(keys.member_count(member_id, service_id)))
+        found = {
+            str(i["pk"]): int(i.get("n", 0)) for i in self._batch_get({self.sessions_table: wanted})
+        }
+        by_day = {day: found.get(keys.day_count(coach_id, day)["pk"], 0) for day in days}
+        if member_id is None:
+            return by_day, None
+        return by_day, found.get(keys.member_count(member_id, service_id)["pk"], 0)
+
     def members_with_email(self, email: str) -> list[str]:
         """The ids of the members who booked with ``email`` (any case), in id order."""
         kwargs: dict[str, Any] = {
@@ -283,6 +393,8 @@ class SessionStore(Table):
         release: Sequence[datetime] = (),
         movement: Movement | None = None,
         service: Service | None = None,
+        hours: Availability | None = None,
+        counts: Sequence[Count] = (),
     ) -> None:
         """Write a session's new state with everything that must change with it, atomically.
 
@@ -291,8 +403,14 @@ class SessionStore(Table):
         taken and freed; ``movement`` the credits that move with this change. ``service`` is the
         service a booking was made under, as read: it lands only while the service is still at
         that version, so an edit or a retirement racing it applies to it whole or not at all.
+        ``hours``, the coach's booking rules the change was decided under, likewise. ``counts``
+        are the counted limits it moves (``Count``).
         """
         tx = Transaction()
+        if hours is not None:
+            tx.add("hours", _still(self.sessions_table, keys.availability(hours.coach_id), hours))
+        for count in counts:
+            tx.add(count.what, count.update(self.sessions_table))
         if service is not None:
             tx.add(
                 "service",

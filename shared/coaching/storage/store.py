@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from coaching.errors import StaleRead, TransientConflict
-from coaching.models import Account, Service, Session
+from coaching.models import Account, Availability, Service, Session
 from coaching.storage import keys, receipts
 from coaching.storage.due import DuePage, DueStore
 from coaching.storage.dynamodb import from_item, only_fields, to_item
@@ -24,6 +24,7 @@ from coaching.storage.receipts import Answer, Remembered
 from coaching.storage.services import ServiceStore
 from coaching.storage.sessions import (
     SLOT_CLAIM_TTL,
+    Count,
     SessionStore,
     session_from_item,
     session_from_item_values,
@@ -34,6 +35,7 @@ from coaching.storage.sessions import (
 __all__ = [
     "LEGACY_DUE_PARTITION",
     "SLOT_CLAIM_TTL",
+    "Count",
     "DuePage",
     "LotPage",
     "Movement",
@@ -51,6 +53,16 @@ __all__ = [
 
 
 class Storage(SessionStore, ServiceStore, LedgerStore, DueStore, LotStore):
+    def new_session_id(self, coach_id: str) -> str:
+        """An id for a new session of this coach's: it carries the coach's tag, by which a move
+        reads the coach's booking rules with the session (``session_and_hours``)."""
+        return keys.tagged_id(coach_id)
+
+    def new_service_id(self, coach_id: str, at_ns: int) -> str:
+        """An id for a new service of this coach's: the nanoseconds of its making (a coach's
+        services list in that order), then the coach's tag, then 16 random bits."""
+        return keys.tagged_service_id(coach_id, at_ns)
+
     def session_and_accounts(
         self, session_id: str, account_ids: Sequence[str]
     ) -> tuple[Session | None, dict[str, Account]]:
@@ -59,22 +71,62 @@ class Storage(SessionStore, ServiceStore, LedgerStore, DueStore, LotStore):
         One strongly consistent ``BatchGetItem`` instead of a read per item: a change that can
         tell which account it will touch before reading the session saves a round trip.
         """
-        item, accounts = self._item_and_accounts(to_item(keys.session(session_id)), account_ids)
+        item, accounts, _ = self._item_and_accounts(to_item(keys.session(session_id)), account_ids)
         return (None if item is None else session_from_item_values(item)), accounts
 
     def service_and_accounts(
         self, service_id: str, account_ids: Sequence[str]
     ) -> tuple[Service | None, dict[str, Account]]:
         """A service and the accounts a booking of it may pay from, in one request."""
-        item, accounts = self._item_and_accounts(to_item(keys.service(service_id)), account_ids)
-        return (None if item is None else Service.model_validate(only_fields(Service, item))), (
-            accounts
+        service, accounts, _ = self.service_accounts_and_hours(service_id, account_ids)
+        return service, accounts
+
+    def service_accounts_and_hours(
+        self, service_id: str, account_ids: Sequence[str]
+    ) -> tuple[Service | None, dict[str, Account], Availability | None]:
+        """A service, the accounts a booking of it may pay from, and its coach's booking rules,
+        in one request: a service id carries its coach's tag (``keys.coach_tag``), which keys
+        the rules. For a service made before ids carried it, the rules are read after it."""
+        tag = keys.tag_in_service_id(service_id)
+        rules_key = [to_item(keys.hours_by_tag(tag))] if tag else []
+        item, accounts, found = self._item_and_accounts(
+            to_item(keys.service(service_id)), account_ids, rules_key
         )
+        if item is None:
+            return None, accounts, None
+        service = Service.model_validate(only_fields(Service, item))
+        return service, accounts, self._hours_of(service.coach_id, tag, found)
+
+    def session_and_hours(self, session_id: str) -> tuple[Session | None, Availability | None]:
+        """A session and its coach's booking rules, in one request when the session's id
+        carries its coach's tag (else read after it)."""
+        tag = keys.tag_in_session_id(session_id)
+        rules_key = [to_item(keys.hours_by_tag(tag))] if tag else []
+        item, _, found = self._item_and_accounts(to_item(keys.session(session_id)), [], rules_key)
+        if item is None:
+            return None, None
+        session = session_from_item_values(item)
+        return session, self._hours_of(session.coach.id, tag, found)
+
+    def _hours_of(
+        self, coach_id: str, tag: str | None, found: list[dict[str, Any]]
+    ) -> Availability:
+        """The coach's rules from a batch read (when it asked for them), or read now."""
+        if tag != keys.coach_tag(coach_id):  # no tag in the id, or not this coach's
+            return self.get_availability(coach_id) or Availability(coach_id=coach_id)
+        pk = keys.hours_by_tag(tag)["pk"]
+        item = next((i for i in found if i.get("pk") == pk), None)
+        if item is None or item.get("coach_id") != coach_id:
+            return Availability(coach_id=coach_id)
+        return Availability.model_validate(only_fields(Availability, item))
 
     def _item_and_accounts(
-        self, key: dict[str, Any], account_ids: Sequence[str]
-    ) -> tuple[dict[str, Any] | None, dict[str, Account]]:
-        wanted: dict[str, list[dict[str, Any]]] = {self.sessions_table: [key]}
+        self,
+        key: dict[str, Any],
+        account_ids: Sequence[str],
+        also: Sequence[dict[str, Any]] = (),
+    ) -> tuple[dict[str, Any] | None, dict[str, Account], list[dict[str, Any]]]:
+        wanted: dict[str, list[dict[str, Any]]] = {self.sessions_table: [key, *also]}
         if account_ids:
             wanted[self.ledger_table] = [
                 to_item(keys.account(a)) for a in dict.fromkeys(account_ids)
@@ -88,7 +140,7 @@ class Storage(SessionStore, ServiceStore, LedgerStore, DueStore, LotStore):
             account = account_from(account_id, stored.get(account_id))
             if account is not None:
                 accounts[account_id] = account
-        return item, accounts
+        return item, accounts, found
 
     def remembered(self, caller_id: str, key: str, now: datetime) -> Remembered | None:
         """What a caller's Idempotency-Key answered, while it is kept (24 hours)."""

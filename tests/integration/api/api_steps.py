@@ -122,10 +122,11 @@ def assert_ok(reply: Reply, status: int = 200) -> Any:
 
 
 def snapshot(store: Storage) -> dict[str, list[dict[str, Any]]]:
-    """Every item of the sessions and ledger tables (the idempotency table is left out)."""
+    """Every item of the sessions, ledger and webhooks tables (the idempotency table is left
+    out)."""
     client = store._db  # the store's own client reaches its tables, wherever they live
     found: dict[str, list[dict[str, Any]]] = {}
-    for name in (store.sessions_table, store.ledger_table):
+    for name in (store.sessions_table, store.ledger_table, store.settings.webhooks_table):
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {"TableName": name, "ConsistentRead": True}
         while True:
@@ -140,7 +141,8 @@ def snapshot(store: Storage) -> dict[str, list[dict[str, Any]]]:
 
 @contextmanager
 def nothing_changes(store: Storage) -> Iterator[None]:
-    """The block leaves sessions, slots, services, accounts and ledgers exactly as they were."""
+    """The block leaves sessions, slots, services, accounts, ledgers and webhooks exactly as
+    they were."""
     before = snapshot(store)
     yield
     after = snapshot(store)

@@ -11,7 +11,7 @@ cell can see what another did.
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
@@ -22,6 +22,9 @@ from coaching import clock, operations, runtime
 from coaching.models import Caller, Session, personal_account_id
 from coaching.settings import Settings
 from coaching.storage import Storage
+from coaching.storage.webhooks import WebhookStore
+from coaching.webhooks import operations as webhook_operations
+from coaching.webhooks.models import Delivery, DeliveryState
 from local.routes import http_routes
 from local.template import create_tables
 from tests.api_client import Api
@@ -42,6 +45,10 @@ class Scene:
     session: Session | None
     service_id: str
     group_id: str
+    webhook_id: str = ""
+    """A webhook endpoint the admin subscribed, with one delivery (``delivery_id``), for the
+    webhook routes' rows."""
+    delivery_id: str = ""
 
     @property
     def owner(self) -> Caller:
@@ -120,6 +127,10 @@ def _service(_: Scene) -> dict[str, Any]:
     return {"name": "Mentoring", "session_types": [{"minutes": 30, "credits": 1}]}
 
 
+def _webhook(_: Scene) -> dict[str, Any]:
+    return {"url": "https://93.184.215.14/hooks", "event_types": ["session.canceled"]}
+
+
 def _hours(_: Scene) -> dict[str, Any]:
     return {
         "timezone": "Europe/London",
@@ -137,6 +148,17 @@ def _coach_id(scene: Scene) -> dict[str, str]:
     return {"coach_id": coach.id}
 
 
+def _time_off(scene: Scene) -> dict[str, Any]:
+    assert scene.session is not None
+    start = scene.session.start + timedelta(days=30)
+    return {"start": iso(start), "end": iso(start + timedelta(days=1))}
+
+
+def _range(scene: Scene) -> dict[str, str]:
+    assert scene.session is not None
+    return {"from": iso(scene.session.start), "to": iso(scene.session.start + timedelta(days=7))}
+
+
 def _account_id(scene: Scene) -> dict[str, str]:
     return {"account_id": scene.group_id}
 
@@ -152,6 +174,7 @@ def _slots(scene: Scene) -> dict[str, str]:
 
 
 S, A = "/sessions/{session_id}", "/accounts/{account_id}"
+W = "/webhooks/{webhook_id}"
 REQUESTED, MOVE, LATE, P = "requested", "move_asked", "late_canceled", "personal"
 STARTED = "started"
 
@@ -200,6 +223,17 @@ TABLE: tuple[Row, ...] = (
     Row("GET",  "/services/{service_id}/slots",   "200 200 200 200 200 200 401", query=_slots),
     Row("PUT",  "/coaches/me/availability",       "403 403 200 200 403 403 401", _hours),
     Row("GET",  "/coaches/{coach_id}/availability", "200 200 200 200 200 200 401"),
+    Row("POST", "/coaches/me/time-off",           "403 403 201 201 403 403 401", _time_off),
+    Row("GET",  "/coaches/{coach_id}/time-off",   "200 200 200 200 200 200 401", query=_range),
+    Row("DELETE", "/coaches/me/time-off/{time_off_id}", "403 403 404 404 403 403 401"),
+    Row("POST", "/webhooks",                      "403 403 403 403 201 201 401", _webhook),
+    Row("GET",  "/webhooks",                      "403 403 403 403 200 200 401"),
+    Row("GET",  W,                                "403 403 403 403 200 200 401"),
+    Row("DELETE", W,                              "403 403 403 403 204 204 401"),
+    Row("POST", W + "/enable",                    "403 403 403 403 200 200 401"),
+    Row("POST", W + "/rotate-secret",             "403 403 403 403 200 200 401"),
+    Row("GET",  W + "/deliveries",                "403 403 403 403 200 200 401"),
+    Row("POST", W + "/deliveries/{delivery_id}/retry", "403 403 403 403 202 202 401"),
     Row("GET",  "/openapi.json",                  "200 200 200 200 200 200 200"),
     Row("GET",  "/docs",                          "200 200 200 200 200 200 200"),
     Row("GET",  "/app",                           "200 200 200 200 200 200 200"),
@@ -247,12 +281,14 @@ def cell_store(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stora
     for name, field in Settings.model_fields.items():
         if name.endswith("_table"):
             monkeypatch.setenv(str(field.alias), getattr(settings, name))
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    monkeypatch.setenv("WEBHOOK_QUEUE_URL", sqs.create_queue(QueueName=unique("q"))["QueueUrl"])
     runtime.reset()
     yield Storage(dynamodb, settings)
     runtime.reset()
 
 
-def _stage(store: Storage, given: str) -> Scene:
+def _stage(store: Storage, given: str, webhooks: bool = False) -> Scene:
     world = World(store, now=clock.now())
     cast: dict[str, Caller | None] = {
         "owner": member("owner"),
@@ -291,12 +327,46 @@ def _stage(store: Storage, given: str) -> Scene:
     elif given == "late_canceled":
         session = operations.cancel(store, owner, session.id, None, world.now)
         assert session.refund.credits == 0
-    return Scene(cast=cast, session=session, service_id=service.id, group_id=group.id)
+    webhook_id, delivery_id = _subscribed(store, the_admin, world.now) if webhooks else ("", "")
+    return Scene(
+        cast=cast,
+        session=session,
+        service_id=service.id,
+        group_id=group.id,
+        webhook_id=webhook_id,
+        delivery_id=delivery_id,
+    )
+
+
+def _subscribed(store: Storage, by: Caller, now: datetime) -> tuple[str, str]:
+    """An endpoint of the admin's, and one delivery to it (its first attempt failed)."""
+    hooks = WebhookStore(store._db, store.settings)
+    endpoint = webhook_operations.create(
+        hooks,
+        by,
+        url="https://93.184.215.14/hooks",
+        event_types=["*"],
+        description=None,
+        now=now,
+    ).endpoint
+    delivery = Delivery(
+        id="20261201T090000Z-0000000001-0123456789abcdef",
+        endpoint_id=endpoint.id,
+        event_id="session:s:1:session.booked",
+        event_type="session.booked",
+        event_time=now,
+        payload="{}",
+        state=DeliveryState.PENDING,
+        attempts=1,
+        created_at=now,
+    )
+    assert hooks.create_delivery(delivery, "owner", 0.0) is None
+    return endpoint.id, delivery.id
 
 
 @pytest.mark.parametrize(("row", "role", "status"), list(_cells()))
 def test_cell(cell_store: Storage, row: Row, role: str, status: int) -> None:
-    scene = _stage(cell_store, row.given)
+    scene = _stage(cell_store, row.given, webhooks=row.route.startswith("/webhooks"))
     account_id = scene.group_id if row.account == "group" else personal_account_id(scene.owner.id)
     the_coach = scene.cast["coach"]
     assert the_coach is not None
@@ -305,6 +375,9 @@ def test_cell(cell_store: Storage, row: Row, role: str, status: int) -> None:
         service_id=scene.service_id,
         account_id=account_id,
         coach_id=the_coach.id,
+        time_off_id="no-such-time-off",
+        webhook_id=scene.webhook_id,
+        delivery_id=scene.delivery_id,
         **{"proxy+": "coaching-sessions.js"},
     )
     body = row.body(scene) if row.body else None
@@ -318,12 +391,13 @@ def test_cell(cell_store: Storage, row: Row, role: str, status: int) -> None:
     else:
         reply = api.call(scene.cast[role], row.method, path, body, query=query)
         assert reply.status == status, reply.text
-        expected_type = {
-            "/docs": "text/html",
-            "/app": "text/html",
-            "/app/{proxy+}": "text/javascript",
-        }.get(row.route, "application/json")
-        assert header(reply, "Content-Type").startswith(expected_type)
+        if status != 204:  # no content, and no type for it
+            expected_type = {
+                "/docs": "text/html",
+                "/app": "text/html",
+                "/app/{proxy+}": "text/javascript",
+            }.get(row.route, "application/json")
+            assert header(reply, "Content-Type").startswith(expected_type)
 
 
 def test_sessions_list_only_for_their_member_and_coach(cell_store: Storage) -> None:

@@ -18,6 +18,8 @@ import pytest
 from coaching import clock, operations, runtime
 from coaching.models import Caller, personal_account_id
 from coaching.storage import Storage
+from coaching.storage.webhooks import WebhookStore
+from coaching.webhooks.models import Delivery, DeliveryState, DisabledReason
 from local.faults import Faults, FunctionKilled
 from local.routes import find
 from tests.api_client import ROUTES, Api, Reply
@@ -207,6 +209,49 @@ def _change_group(api: Api, given: World) -> Request:
     return Request(boss, f"/accounts/{group['id']}", body, 200, method="PATCH")
 
 
+WEBHOOK = {"url": "https://93.184.215.14/hooks", "event_types": ["*"]}
+
+
+def _create_webhook(api: Api, given: World) -> Request:
+    return Request(admin(), "/webhooks", WEBHOOK, 201)
+
+
+def _webhook(api: Api, given: World) -> tuple[Caller, str]:
+    boss = admin()
+    return boss, str(api.post(boss, "/webhooks", WEBHOOK).json["id"])
+
+
+def _enable_webhook(api: Api, given: World) -> Request:
+    boss, webhook = _webhook(api, given)
+    hooks = WebhookStore(api.store._db, api.store.settings)
+    hooks.disable(webhook, DisabledReason.GONE, clock.now(), "notice")
+    return Request(boss, f"/webhooks/{webhook}/enable", None, 200)
+
+
+def _rotate_secret(api: Api, given: World) -> Request:
+    boss, webhook = _webhook(api, given)
+    return Request(boss, f"/webhooks/{webhook}/rotate-secret", None, 200)
+
+
+def _retry_delivery(api: Api, given: World) -> Request:
+    boss, webhook = _webhook(api, given)
+    hooks = WebhookStore(api.store._db, api.store.settings)
+    now = clock.now()
+    delivery = Delivery(
+        id="20261201T090000Z-0000000001-0123456789abcdef",
+        endpoint_id=webhook,
+        event_id="session:s:1:session.booked",
+        event_type="session.booked",
+        event_time=now,
+        payload="{}",
+        state=DeliveryState.FAILED,
+        attempts=8,
+        created_at=now,
+    )
+    assert hooks.create_delivery(delivery, "gone", 0.0) is None
+    return Request(boss, f"/webhooks/{webhook}/deliveries/{delivery.id}/retry", None, 202)
+
+
 REQUESTS: dict[str, Callable[[Api, World], Request]] = {
     "book": _book,
     "cancel": _cancel,
@@ -228,6 +273,10 @@ REQUESTS: dict[str, Callable[[Api, World], Request]] = {
     "edit-service": _edit_service,
     "retire-service": _retire_service,
     "change-group": _change_group,
+    "create-webhook": _create_webhook,
+    "enable-webhook": _enable_webhook,
+    "rotate-webhook-secret": _rotate_secret,
+    "retry-webhook-delivery": _retry_delivery,
 }
 
 
@@ -255,6 +304,8 @@ def _named_id(reply: Reply) -> str:
     body = reply.json
     if "session" in body:
         return str(body["session"]["id"])
+    if set(body) == {"secret"}:
+        return str(body["secret"])  # a rotation answers the new secret alone
     return str(body["id"] if "id" in body else body["coach_id"])  # hours are the coach's
 
 

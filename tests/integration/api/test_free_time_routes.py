@@ -311,10 +311,13 @@ def test_a_canceled_session_frees_its_time(api: Api, given: World) -> None:
 
 def test_a_pending_reschedule_request_holds_both_times(api: Api, given: World) -> None:
     carol = _london_coach(api)
-    service = given.service(by=carol, minutes=60, late_reschedule_requires_approval=True)
+    service = given.service(
+        by=carol, minutes=60, window_hours=48, late_reschedule_requires_approval=True
+    )
     alice = member()
     given.fund(alice, 10)
-    session = given.book(alice, service, in_hours=6)  # inside the 24-hour window
+    # Tomorrow at 09:00, inside the coach's hours and the 48-hour window
+    session = given.book(alice, service, in_hours=24)
     day = _day_after_tomorrow()
     asked = day + timedelta(hours=9)
     moved = api.post(alice, f"/sessions/{session.id}/reschedule", {"start": iso(asked)})

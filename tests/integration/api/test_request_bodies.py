@@ -67,7 +67,13 @@ PATH_VALUES = {"session_id": "s-1", "account_id": "personal-x", "service_id": "s
 
 
 def _path(route: Route, session_id: str, account_id: str, service_id: str = "s-1") -> str:
-    values = {"session_id": session_id, "account_id": account_id, "service_id": service_id}
+    values = {
+        "session_id": session_id,
+        "account_id": account_id,
+        "service_id": service_id,
+        "webhook_id": "w-1",  # no such webhook: the body is refused before anything is read
+        "delivery_id": "d-1",
+    }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], route.path)
 
 
@@ -279,7 +285,13 @@ def test_a_whole_number_written_with_a_zero_fraction_is_the_number(
     assert assert_ok(granted, 201)["credits"] == 5
     assert balance(store, group["id"]) == 5
     made = assert_ok(service, 201)
-    assert made["session_types"][0] | {"id": "t1"} == {"id": "t1", "minutes": 60, "credits": 3}
+    assert made["session_types"][0] == {
+        "id": "t1",
+        "minutes": 60,
+        "credits": 3,
+        "buffer_before_minutes": 0,
+        "buffer_after_minutes": 0,
+    }
     assert made["cancellation_window_hours"] == 48
 
 

@@ -418,8 +418,8 @@ def test_a_late_lease_is_waited_for_then_taken_over(world: World, notify: Notify
 def test_booking_with_the_policy_layer_leaves_slots_and_services_unmailed(
     world: World, notify: Notify
 ) -> None:
-    # Slot claims, the service and its coach's directory entry are on the stream, as in AWS
-    # without the mapping's filter
+    # Slot claims, the coach's day count, the service and its coach's directory entry are on
+    # the stream, as in AWS without the mapping's filter
     booked(world)
     event = notify.stream.event()
     kinds = {r["dynamodb"]["Keys"]["sk"]["S"] for r in event["Records"]}
@@ -432,6 +432,7 @@ def test_booking_with_the_policy_layer_leaves_slots_and_services_unmailed(
         "DIRECTORY",
         "SESSION",
         "SLOT",
+        "COUNT",
         "MEMBER",
     }
     assert answer == {"batchItemFailures": []}
