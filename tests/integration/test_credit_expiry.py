@@ -183,7 +183,7 @@ def test_the_services_grace_decides_how_long_renewed_credits_last(world: World) 
         world.store,
         coach(),
         name="Short grace",
-        session_types=[(60, 2)],
+        session_types=[{"minutes": 60, "credits": 2}],
         cancellation_window_hours=24,
         requires_approval=False,
         request_ttl_hours=48,
@@ -336,7 +336,7 @@ def test_a_sweep_killed_at_its_commit_reruns_and_expires_once(world: World) -> N
     sweeping = Storage(client, world.store.settings)
 
     for when in ("before_commit", "after_commit"):
-        faults.arm("sweep", when, 1)  # type: ignore[arg-type]
+        faults.arm("sweep", when, 1)
         with faults.running("sweep"), pytest.raises(FunctionKilled):
             credit_expiry.run(sweeping, later, lambda: 60.0)
 

@@ -69,6 +69,7 @@ from coaching.models import (
     NEVER_EXPIRES,
     SLOT_MINUTES,
     Account,
+    Availability,
     Caller,
     EntryKind,
     LedgerEntry,
@@ -688,24 +689,24 @@ class LedgerMachine(RuleBasedStateMachine):
         """Run ``call`` with its first read of ``account_id`` answering ``copy`` (when given)."""
         if account_id is None or copy is None:
             return call()
-        real = self.store.service_and_accounts
+        real = self.store.service_accounts_and_hours
         reads = 0
 
         def first_one_stale(
             service_id: str, account_ids: Any
-        ) -> tuple[Service | None, dict[str, Account]]:
+        ) -> tuple[Service | None, dict[str, Account], Availability | None]:
             nonlocal reads
             reads += 1
-            service, accounts = real(service_id, account_ids)
+            service, accounts, hours = real(service_id, account_ids)
             if reads == 1 and account_id in accounts:
                 accounts = {**accounts, account_id: copy}
-            return service, accounts
+            return service, accounts, hours
 
-        self.store.service_and_accounts = first_one_stale  # type: ignore[method-assign]
+        self.store.service_accounts_and_hours = first_one_stale  # type: ignore[method-assign]
         try:
             return call()
         finally:
-            del self.store.service_and_accounts
+            del self.store.service_accounts_and_hours
 
     @precondition(lambda self: bool(self.session_ids))
     @rule(
@@ -928,7 +929,9 @@ class LedgerMachine(RuleBasedStateMachine):
         if action == "grant":
             account_id = data.draw(st.sampled_from(self.account_ids), label="account")
             days = data.draw(st.sampled_from([None, 1]), label="valid_days")
-            body = {"credits": 2} if days is None else {"credits": 2, "valid_days": days}
+            body: dict[str, object] = {"credits": 2}
+            if days is not None:
+                body["valid_days"] = days
             caller, path = self.support, f"/accounts/{account_id}/grants"
             function = "accounts"
         elif action == "cancel":
