@@ -356,7 +356,7 @@ def run(aws: Aws, samples: int = SAMPLES) -> Section:
         if r.operation.name in (BOOK_FROM_LOTS, "reschedule"):
             targets.append(
                 Target(
-                    f"{r.operation.name} by a member, every booking rule in force (hours, "
+                    f"{r.operation.name}, by a member, every booking rule in force (hours, "
                     "notice, horizon, day and member limits): at most 2 DynamoDB round trips, "
                     "the rules read with the service or session",
                     len(r.data) <= 2 and len(r.keyed) == 1,
