@@ -10,6 +10,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from functools import partial
 from typing import Any, cast
 
@@ -18,6 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.encoders import jsonable_encode
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.shared.json_encoder import Encoder
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
 from coaching import api, clock, problems, runtime
 from coaching.errors import (
@@ -99,6 +101,19 @@ def entry_point(app: APIGatewayHttpResolver) -> Handler:
     return cast(Handler, handler)  # the tracer's decorator, called with options, is untyped
 
 
+def _answer_for(result: object, who: Caller, now: datetime) -> tuple[int, BaseModel]:
+    """What a keyed write answers with: the sessions' own answers, or the webhooks' (whose module
+    only the webhooks function loads)."""
+    answer = api.answer_for(result, who, now)
+    if answer is None:
+        from coaching.webhooks import api as webhooks_api
+
+        answer = webhooks_api.answer_for(result)
+    if answer is None:
+        raise TypeError(f"no answer is defined for a {type(result).__name__}")
+    return answer
+
+
 def _resolve_once(
     app: APIGatewayHttpResolver,
     event: dict[str, Any],
@@ -120,7 +135,7 @@ def _resolve_once(
         key=key,
         fingerprint=request_fingerprint(event),
         now=now,
-        present=lambda result: _answer(*api.answer_for(result, who, now)),
+        present=lambda result: _answer(*_answer_for(result, who, now)),
     )
     # A key that committed first (KeyAlreadyUsed) comes back from the resolver as a 409 problem
     # (see setup), so every outcome below is an answer: ours, or a refusal to check the key for.
