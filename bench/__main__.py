@@ -23,6 +23,7 @@ SECTIONS = (
     "api",
     "notify",
     "sweep",
+    "expiry",
     "slots",
     "load",
     "memory",
@@ -49,6 +50,7 @@ def _runners(args: argparse.Namespace) -> dict[str, Callable[[], Section]]:
     from bench import (
         api_ops,
         coldstart,
+        expiry,
         load,
         local_stack,
         memory,
@@ -70,6 +72,7 @@ def _runners(args: argparse.Namespace) -> dict[str, Callable[[], Section]]:
         "api": api,
         "notify": lambda: notify.run(rounds=args.notify_rounds),
         "sweep": lambda: sweep.run(tuple(args.sweep_sizes)),
+        "expiry": lambda: expiry.run(tuple(args.expiry_sizes)),
         "slots": lambda: slots.run(tuple(args.slots_history)),
         "load": load.run,
         "memory": memory.run,
@@ -94,6 +97,13 @@ def main(argv: list[str] | None = None) -> int:
         nargs="+",
         default=[1_000, 10_000, 100_000],
         help="fresh items in the table at each sweep",
+    )
+    parser.add_argument(
+        "--expiry-sizes",
+        type=int,
+        nargs="+",
+        default=[1_000, 10_000],
+        help="accounts with a lot not yet due at each expiry sweep",
     )
     parser.add_argument(
         "--slots-history",

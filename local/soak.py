@@ -9,7 +9,10 @@ functions), the clock moves on and the sweep runs. Then the clock jumps past eve
 sweep runs until it is done, and the soak checks, over HTTP:
 
 - every account's balance is the sum of its entries, each ``balance_after`` the running sum,
-  none below zero;
+  none below zero, and the sum of its lots' ``credits_left``;
+- every lot's credits are spent, expired once (by one ``EXPIRE``, after which nothing moves it)
+  or still there; no booking spent from a lot that had expired; no session got back more for a
+  lot than it took from it; and once the final sweep is done, no expired lot holds credits;
 - no session gave back more than it took, and its ledger entries agree with it;
 - no two sessions of one coach that kept their time hold the same slot;
 - every booking request that lapsed was released, and no request is left waiting;
@@ -204,10 +207,11 @@ def set_up(client: Client, tag: str) -> People:
         "POST", f"/accounts/{group_id}/grants", admin, json={"credits": 2000}
     ).raise_for_status()
     for member in members:
-        granted = client.call(
-            "POST", f"/accounts/personal-{member}/grants", support, json={"credits": 300}
-        )
-        granted.raise_for_status()
+        for grant in ({"credits": 300}, {"credits": 20, "valid_days": 1}):
+            granted = client.call(
+                "POST", f"/accounts/personal-{member}/grants", support, json=grant
+            )
+            granted.raise_for_status()
     return People(members=members, coaches=coaches, services=services, group_id=group_id)
 
 
@@ -303,7 +307,10 @@ class Member:
         who = (self.people.support, "support")
         if account == self.people.group_id:
             who = (self.people.admin, "admin")
-        self.client.write("POST", f"/accounts/{account}/grants", who, {"credits": 5})
+        body: dict[str, Any] = {"credits": 5}
+        if self.rng.random() < 0.6:  # a package that lapses while the soak runs
+            body["valid_days"] = self.rng.randint(1, 3)
+        self.client.write("POST", f"/accounts/{account}/grants", who, body)
 
     def read(self) -> None:
         session = self._mine()
@@ -343,10 +350,75 @@ def _held_until(end: datetime) -> datetime:
     return end if not past else end - past + SLOT
 
 
+def _at(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _lots_violations(
+    account_id: str, account: dict[str, Any], entries: list[dict[str, Any]], now: datetime
+) -> list[str]:
+    """The account's lots hold its balance; each lot's moves, replayed in order, add up to what
+    it holds, never below zero, expired once and then never moved; no booking spent from an
+    expired lot; after the final sweep, no expired lot holds credits."""
+    found: list[str] = []
+    lots = {lot["lot"]: lot for lot in account["lots"]}
+    if sum(lot["credits_left"] for lot in lots.values()) != account["balance"]:
+        found.append(f"{account_id}: its lots do not add up to its balance")
+    running: dict[int, int] = defaultdict(int)
+    gone: set[int] = set()
+    for entry in entries:
+        if sum(m["credits"] for m in entry["lots"]) != entry["credits"]:
+            found.append(f"{account_id}: entry {entry['id']}'s lots do not add up to it")
+        at = _at(entry["at"])
+        for move in entry["lots"]:
+            lot, ends = move["lot"], _at(move["expires_at"])
+            if lot in gone:
+                found.append(f"{account_id}: lot {lot} moved after it expired ({entry['id']})")
+            running[lot] += move["credits"]
+            if running[lot] < 0:
+                found.append(f"{account_id}: lot {lot} below zero at {entry['id']}")
+            if entry["kind"] == "DEBIT" and ends is not None and at is not None and ends <= at:
+                found.append(f"{account_id}: {entry['id']} spent from lot {lot}, expired")
+            if entry["kind"] == "EXPIRE":
+                if running[lot] != 0:
+                    found.append(f"{account_id}: lot {lot} expired only in part")
+                gone.add(lot)
+    for lot, credits in running.items():
+        held = lots[lot]["credits_left"] if lot in lots else 0
+        if held != credits:
+            found.append(f"{account_id}: lot {lot} holds {held}, its moves add up to {credits}")
+    for lot in lots.values():
+        ends = _at(lot["expires_at"])
+        if ends is not None and ends <= now and lot["credits_left"] > 0:
+            found.append(f"{account_id}: lot {lot['lot']} expired and still holds credits")
+    return found
+
+
+def _returns_violations(session_id: str, moved: list[dict[str, Any]]) -> list[str]:
+    """No lot got back more for a session than the session took from it (credits given back
+    into a new lot count for the lot they replace)."""
+    taken: dict[int, int] = defaultdict(int)
+    back: dict[int, int] = defaultdict(int)
+    for entry in moved:
+        for move in entry["lots"]:
+            if entry["kind"] == "DEBIT":
+                taken[move["lot"]] -= move["credits"]
+            elif entry["kind"] in ("REFUND", "RELEASE"):
+                back[move["replaces"] if move["replaces"] is not None else move["lot"]] += move[
+                    "credits"
+                ]
+    return [
+        f"session {session_id}: lot {lot} got {credits} back, gave {taken[lot]}"
+        for lot, credits in back.items()
+        if credits > taken[lot]
+    ]
+
+
 def check(client: Client, people: People) -> list[str]:
     """Every invariant, over HTTP, once nothing moves any more. What fails, in words."""
     tally, found = client.tally, []
     support = (people.support, "support")
+    now = _now(client)
     sessions: dict[str, dict[str, Any]] = {}
     for member in people.members:
         for view in ("upcoming", "past"):
@@ -354,6 +426,7 @@ def check(client: Client, people: People) -> list[str]:
                 sessions[session["id"]] = session
     accounts = [f"personal-{m}" for m in people.members] + [people.group_id]
     entries_of_session: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    expiries = 0
     for account_id in accounts:
         account = client.call("GET", f"/accounts/{account_id}", support).json()
         # Entry ids are "{account}:{number}"; numbered 1, 2, 3 ... in the order they were made.
@@ -370,6 +443,8 @@ def check(client: Client, people: People) -> list[str]:
                 found.append(f"{account_id}: below zero after entry {entry['id']}")
         if account["balance"] != running:
             found.append(f"{account_id}: balance {account['balance']}, entries add up to {running}")
+        found += _lots_violations(account_id, account, entries, now)
+        expiries += sum(e["kind"] == "EXPIRE" for e in entries)
         for entry in entries:
             if entry["session_id"]:
                 entries_of_session[entry["session_id"]].append(entry)
@@ -390,6 +465,7 @@ def check(client: Client, people: People) -> list[str]:
             found.append(f"session {session['id']}: still waiting after the final sweep")
         if session["status"] == "EXPIRED" and session["refund"]["credits"] != session["credits"]:
             found.append(f"session {session['id']}: expired without its credits released")
+        found += _returns_violations(session["id"], moved)
     kept = defaultdict(list)
     for session in sessions.values():
         if session["status"] in ("SCHEDULED", "COMPLETED", "NO_SHOW"):
@@ -418,6 +494,7 @@ def check(client: Client, people: People) -> list[str]:
     with tally.lock:
         found += tally.violations
     tally.answers["sessions checked"] = len(sessions)
+    tally.answers["lot expiries checked"] = expiries
     tally.answers["emails checked"] = len(mail)
     tally.answers["events checked"] = len(events)
     return found

@@ -37,27 +37,35 @@ http.setup(app)
 def list_accounts() -> AccountList:
     caller = http.caller(app)
     accounts = operations.accounts_of(runtime.storage(), caller)
-    return AccountList(items=[account_view(a, caller) for a in accounts])
+    now = clock.now()
+    return AccountList(items=[account_view(a, caller, now) for a in accounts])
 
 
 @app.post("/accounts", status_code=201, summary="Create a group account", tags=["Accounts"])
 def create_account(body: Annotated[CreateAccountBody, Body()]) -> AccountView:
     caller = http.caller(app)
+    now = clock.now()
     account = operations.create_group_account(
         runtime.storage(),
         caller,
         name=body.name,
         member_ids=body.member_ids,
         admin_ids=body.admin_ids,
-        now=clock.now(),
+        now=now,
+        refund_grace_days=body.refund_grace_days,
     )
-    return account_view(account, caller)
+    return account_view(account, caller, now)
 
 
-@app.get("/accounts/<account_id>", summary="An account and its balance", tags=["Accounts"])
+@app.get(
+    "/accounts/<account_id>",
+    summary="An account, its balance and the lots it is held in",
+    tags=["Accounts"],
+)
 def get_account(account_id: PathId) -> AccountView:
     caller = http.caller(app)
-    return account_view(operations.visible_account(runtime.storage(), caller, account_id), caller)
+    account = operations.visible_account(runtime.storage(), caller, account_id)
+    return account_view(account, caller, clock.now())
 
 
 @app.patch(
@@ -65,8 +73,9 @@ def get_account(account_id: PathId) -> AccountView:
 )
 def edit_group(account_id: PathId, body: Annotated[GroupPatchBody, Body()]) -> AccountView:
     caller = http.caller(app)
-    account = operations.edit_group(runtime.storage(), caller, account_id, body.edit(), clock.now())
-    return account_view(account, caller)
+    now = clock.now()
+    account = operations.edit_group(runtime.storage(), caller, account_id, body.edit(), now)
+    return account_view(account, caller, now)
 
 
 @app.get(
@@ -100,12 +109,22 @@ def ledger(
 
 
 @app.post(
-    "/accounts/<account_id>/grants", status_code=201, summary="Grant credits", tags=["Accounts"]
+    "/accounts/<account_id>/grants",
+    status_code=201,
+    summary="Grant credits, that expire or not",
+    tags=["Accounts"],
 )
 def grant(account_id: PathId, body: Annotated[GrantBody, Body()]) -> EntryView:
     caller = http.caller(app)
     entry = operations.grant(
-        runtime.storage(), caller, account_id, body.credits, body.note, clock.now()
+        runtime.storage(),
+        caller,
+        account_id,
+        body.credits,
+        body.note,
+        clock.now(),
+        expires_at=body.expires_at,
+        valid_days=body.valid_days,
     )
     metrics.add_metric(name="CreditsGranted", unit=MetricUnit.Count, value=body.credits)
     return entry_view(entry)

@@ -1,18 +1,21 @@
-"""Emails from the sessions table's stream: each change tells the people it concerns, once.
+"""Emails from the sessions and ledger tables' streams: each change tells the people it
+concerns, once.
 
 Each stream record is one write of one item. Session writes are turned into notifications by
-the policy layer and sent by the notifier. A session's reminders record, once the sweep has
-marked an email its time owes, sends that reminder or last call (``coaching.reminders``), if it
-is still true when read again. Other items (slot claims, services) mean nothing to people and
-are skipped here too, in case the mapping's filter ever lets one through. A record
-whose emails could not all go out fails on its own (partial batch response), and the stream
-brings it back; the emails it did send are not sent again.
+the policy layer and sent by the notifier; so are the ledger's new notices about credits that
+expire (``credit_notices``). A session's reminders record, once the sweep has marked an email
+its time owes, sends that reminder or last call (``coaching.reminders``), if it is still true
+when read again. Other items (slot claims, services, entries) mean nothing to people and are
+skipped here too, in case a mapping's filter ever lets one through. A record whose emails could
+not all go out fails on its own (partial batch response), and the stream brings it back; the
+emails it did send are not sent again.
 """
 
 import gc
 
 gc.disable()  # no collections while importing: see the end of the module
 
+from collections.abc import Sequence
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import (
@@ -24,12 +27,14 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from coaching import clock, notifications, reminders, runtime
+from coaching import clock, credit_notices, notifications, reminders, runtime
 from coaching.models import Session
 from coaching.notifications import Notification
+from coaching.notifier import Deliverable
 from coaching.observability import log_metrics, logger, tracer
 from coaching.reminders import Reminders
 from coaching.storage import is_session, session_from_item
+from coaching.storage.ledger import is_notice, notice_from_item
 from coaching.storage.reminders import is_reminders, reminders_from_item
 
 # When every record fails, answer with each of them rather than raise: Lambda retries the same
@@ -49,8 +54,11 @@ def _reminders(image: dict[str, Any] | None) -> Reminders | None:
 
 def record_handler(record: DynamoDBRecord, lambda_context: LambdaContext) -> None:
     change = record.raw_event.get("dynamodb") or {}
-    keys = change.get("Keys", {})
-    if is_reminders(keys):
+    keys, image = change.get("Keys", {}), change.get("NewImage")
+    due: Sequence[Deliverable]
+    if record.raw_event.get("eventName") == "INSERT" and image and is_notice(image):
+        due = _about_credits(image)
+    elif is_reminders(keys):
         due = _time_driven(change)
     elif is_session(keys):
         due = _about_a_change(change)
@@ -59,6 +67,16 @@ def record_handler(record: DynamoDBRecord, lambda_context: LambdaContext) -> Non
     runtime.notifier().deliver_all(
         due, time_left=lambda: lambda_context.get_remaining_time_in_millis() / 1000
     )
+
+
+def _about_credits(image: dict[str, Any]) -> Sequence[Deliverable]:
+    """What a ledger's new notice about credits that expire sends to the account's owners."""
+    notice = notice_from_item(image)
+    logger.info(
+        "credit notice",
+        extra={"account_id": notice.account_id, "lot": notice.lot, "kind": notice.kind.value},
+    )
+    return credit_notices.decide(notice)
 
 
 def _time_driven(change: dict[str, Any]) -> list[Notification]:

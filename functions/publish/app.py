@@ -1,10 +1,11 @@
 """Domain events from the sessions and ledger tables' streams, onto the EventBridge bus.
 
 Each stream record is one write of one item: a session's change (what the sessions stream's
-filter lets through) or a new grant in the ledger (the ledger stream's filter). The policy layer
-says which events the write means and the event bus puts them. Records are published in stream
-order, and once one fails every later record of the batch is failed without being published:
-Lambda retries from the first failure, so no session's events overtake one another.
+filter lets through) or a new grant or expiry in the ledger (the ledger stream's filter). The
+policy layer says which events the write means and the event bus puts them. Records are
+published in stream order, and once one fails every later record of the batch is failed without
+being published: Lambda retries from the first failure, so no session's events overtake one
+another.
 """
 
 import gc

@@ -18,18 +18,20 @@ from pydantic import (
     field_validator,
 )
 
-from coaching import rules
+from coaching import lots, rules
 from coaching.errors import ValidationFailed
 from coaching.formats import ID_MAX_LENGTH, ID_PATTERN
 from coaching.free_times import FreeTime
 from coaching.models import (
     DEFAULT_MAX_RESCHEDULES,
+    DEFAULT_REFUND_GRACE_DAYS,
     DEFAULT_REFUND_REMINDER_MINUTES,
     DEFAULT_REMINDERS,
     HISTORY_KEPT,
     MAX_DAYS_AHEAD,
     MAX_NOTICE_MINUTES,
     MAX_REASON_LENGTH,
+    MAX_REFUND_GRACE_DAYS,
     MAX_REFUND_REMINDER_MINUTES,
     MAX_REFUND_TIERS,
     MAX_REMINDER_MINUTES,
@@ -38,6 +40,7 @@ from coaching.models import (
     MAX_SESSION_TYPES,
     MAX_SESSIONS_PER_DAY,
     MAX_UPCOMING_PER_MEMBER,
+    MAX_VALID_DAYS,
     MIN_REMINDER_MINUTES,
     SLOT_MINUTES,
     Account,
@@ -50,9 +53,11 @@ from coaching.models import (
     Caller,
     CoachEntry,
     EntryKind,
+    GraceChange,
     HistoryEvent,
     LedgerEntry,
     Location,
+    LotMove,
     NameChange,
     NoShow,
     NoShowParty,
@@ -181,10 +186,21 @@ class RefundBody(Body):
 GroupName = Annotated[str, Field(min_length=1, max_length=200)]
 
 
+_GRACE_DOC = (
+    f"Days that credits given back stay usable when the lot they were paid from has expired "
+    f"meanwhile (they come back as a new lot expiring that long after the refund), 1 to "
+    f"{MAX_REFUND_GRACE_DAYS}; left out or null: {DEFAULT_REFUND_GRACE_DAYS}."
+)
+GraceDays = Annotated[
+    StrictInt, Field(ge=1, le=MAX_REFUND_GRACE_DAYS, description=_GRACE_DOC), WHOLE
+]
+
+
 class CreateAccountBody(Body):
     name: GroupName
     member_ids: Annotated[list[Id], Field(max_length=500)] = []
     admin_ids: Annotated[list[Id], Field(max_length=50)] = []
+    refund_grace_days: GraceDays | None = None
 
 
 # One change touches at most this many people: each gets a membership item in the change's one
@@ -202,6 +218,8 @@ class GroupPatchBody(Body):
     remove_members: Annotated[list[Id], Field(max_length=MAX_MEMBERS_PER_CHANGE)] = []
     add_admins: Annotated[list[Id], Field(max_length=MAX_ADMINS_PER_CHANGE)] = []
     remove_admins: Annotated[list[Id], Field(max_length=MAX_ADMINS_PER_CHANGE)] = []
+    refund_grace_days: GraceDays | None = None
+    """Left out: unchanged; null: back to the default."""
 
     @field_validator("name", mode="before")
     @classmethod
@@ -218,12 +236,40 @@ class GroupPatchBody(Body):
             remove_members=self.remove_members,
             add_admins=self.add_admins,
             remove_admins=self.remove_admins,
+            sets_refund_grace="refund_grace_days" in self.model_fields_set,
+            refund_grace_days=self.refund_grace_days,
         )
 
 
 class GrantBody(Body):
     credits: Annotated[StrictInt, Field(ge=1, le=100_000), WHOLE]
     note: Reason | None = None
+    expires_at: (
+        Annotated[
+            AwareDatetime,
+            Field(
+                description=(
+                    "When the credits expire: RFC 3339 with an offset, in the future, at most "
+                    f"{MAX_VALID_DAYS} days ahead (kept to the second). Left out, with valid_days "
+                    "left out too: they never expire."
+                )
+            ),
+        ]
+        | None
+    ) = None
+    valid_days: (
+        Annotated[
+            StrictInt,
+            Field(
+                ge=1,
+                le=MAX_VALID_DAYS,
+                description="Instead of expires_at: the credits expire this many days "
+                "(of 24 hours) after the grant.",
+            ),
+            WHOLE,
+        ]
+        | None
+    ) = None
 
 
 class SessionTypeBody(Body):
@@ -299,6 +345,21 @@ class CreateServiceBody(Body):
             list[RefundTierBody],
             Field(min_length=1, max_length=MAX_REFUND_TIERS, description=_TIERS_DOC),
             AfterValidator(_distinct_hours),
+        ]
+        | None
+    ) = None
+    refund_grace_days: (
+        Annotated[
+            StrictInt,
+            Field(
+                ge=1,
+                le=MAX_REFUND_GRACE_DAYS,
+                description="Days that credits given back for its sessions stay usable when the "
+                "lot they were paid from has expired meanwhile, 1 to "
+                f"{MAX_REFUND_GRACE_DAYS}; left out or null: the paying account's grace (7 days "
+                "unless a group sets its own).",
+            ),
+            WHOLE,
         ]
         | None
     ) = None
@@ -674,25 +735,58 @@ class RescheduleAccepted(View):
     reschedule_request: RescheduleRequest
 
 
+class LotView(View):
+    lot: int
+    """The lot's number in this account (0: the credits that never expire)."""
+    credits_left: int
+    expires_at: datetime | None
+    """None: they never expire. In the past: expired, leaving at the sweep's next run (it runs
+    every few minutes); a booking no longer spends them."""
+
+
+class ExpiringSoonView(View):
+    credits: int
+    """Credits that expire within the next 7 days."""
+    expires_at: datetime
+    """When the first of them expires."""
+
+
 class AccountView(View):
     id: str
     kind: AccountKind
     name: str
     balance: int
+    lots: list[LotView]
+    """Where the balance is held, soonest to expire first, those that never expire last;
+    their credits_left add up to the balance."""
+    expiring_soon: ExpiringSoonView | None
+    """None when nothing expires within the next 7 days."""
+    refund_grace_days: int
+    """How long credits given back after their lot expired stay usable, unless the session's
+    service says otherwise."""
     member_ids: list[str] | None = None
     admin_ids: list[str] | None = None
 
 
-def account_view(account: Account, caller: Caller) -> AccountView:
-    """Group rosters are shown to their admins and support only."""
+def account_view(account: Account, caller: Caller, now: datetime) -> AccountView:
+    """Group rosters are shown to their admins and support only; no one's contact details."""
     can_see_roster = account.kind is AccountKind.GROUP and (
         caller.id in account.admin_ids or caller.role.value == "support"
     )
+    soon = lots.expiring_soon(account, now)
     return AccountView(
         id=account.id,
         kind=account.kind,
         name=account.name,
         balance=account.balance,
+        lots=[
+            LotView(lot=lot.number, credits_left=lot.credits_left, expires_at=lot.expires_at)
+            for lot in lots.shown(account)
+        ],
+        expiring_soon=None
+        if soon is None
+        else ExpiringSoonView(credits=soon.credits, expires_at=soon.expires_at),
+        refund_grace_days=account.refund_grace_days or DEFAULT_REFUND_GRACE_DAYS,
         member_ids=account.member_ids if can_see_roster else None,
         admin_ids=account.admin_ids if can_see_roster else None,
     )
@@ -711,6 +805,10 @@ class EntryView(View):
     actor: Actor | None
     at: datetime
     note: str | None
+    lots: list[LotMove]
+    """Which lots the credits came from or went to, adding up to ``credits``: a booking's
+    soonest to expire first; ``replaces`` on credits given back into a new lot because the one
+    they were paid from had expired. Empty on entries written before lots existed."""
 
 
 def entry_view(entry: LedgerEntry) -> EntryView:
@@ -747,6 +845,8 @@ class ServiceView(View):
     min_notice_minutes: int
     max_days_ahead: int | None
     max_upcoming_per_member: int | None
+    refund_grace_days: int | None
+    """Null: the paying account's grace."""
     updated_at: datetime
     """The last change (its creation until it is first changed)."""
     retired_at: datetime | None
@@ -809,6 +909,8 @@ class AccountChangeView(View):
     removed_members: list[str]
     added_admins: list[str]
     removed_admins: list[str]
+    refund_grace_days: GraceChange | None
+    """``{before, after}`` when it changed the group's refund grace (null: the default)."""
 
 
 def account_change_view(change: AccountChange) -> AccountChangeView:
@@ -907,7 +1009,8 @@ def answer_for(result: object, caller: Caller, now: datetime) -> tuple[int, Base
     if isinstance(result, LedgerEntry):
         return 201, entry_view(result)
     if isinstance(result, Account):
-        return (201 if result.revision == 0 else 200), account_view(result, caller)  # or changed
+        # created, or changed
+        return (201 if result.revision == 0 else 200), account_view(result, caller, now)
     if isinstance(result, Service):
         return (201 if result.version == 1 else 200), service_view(result)  # or changed
     if isinstance(result, Availability):

@@ -2,8 +2,8 @@
 
 Sessions: the pair of images the sessions table's stream gives for one write, read the way
 ``notifications.decide`` reads them: every write bumps the session's ``version`` and appends one
-event to its ``history``, and that event says what happened. Credits: a grant's ledger entry, as
-the ledger table's stream gives it when the entry is written.
+event to its ``history``, and that event says what happened. Credits: a grant's or an expiry's
+ledger entry, as the ledger table's stream gives it when the entry is written.
 
 Each event carries ids, times and amounts, and never a name, an address or a reason: what a
 person wrote stays in the emails and the session's history. Its ``event_id`` is derived from the
@@ -49,6 +49,13 @@ A reschedule request, and its decline, withdrawal or lapse, moves nothing and pu
 when it is approved the session moves, and that is ``session.rescheduled``."""
 
 CREDITS_GRANTED = "credits.granted"
+CREDITS_EXPIRED = "credits.expired"
+CREDIT_EVENT_TYPES: dict[EntryKind, str] = {
+    EntryKind.GRANT: CREDITS_GRANTED,
+    EntryKind.EXPIRE: CREDITS_EXPIRED,
+}
+"""The entries other systems hear of: credits granted, and credits that expired unused (the
+sweep's EXPIRE). Bookings and refunds are told as the session's own events."""
 
 
 class SessionDetail(Model):
@@ -86,9 +93,16 @@ class CreditsDetail(Model):
     account_id: str
     seq: int
     credits: int
+    """Signed: a grant adds, an expiry takes away."""
     balance_after: int
     occurred_at: UtcDatetime
     actor: Actor | None
+    """None for the sweep's expiry."""
+    lot: int | None = None
+    """The lot the credits went to (a grant) or left (an expiry); 0 is the one that never
+    expires. None on entries written before lots existed."""
+    expires_at: UtcDatetime | None = None
+    """When that lot expires (None: never)."""
 
 
 class DomainEvent(Model):
@@ -161,9 +175,13 @@ def _session_detail(
 
 
 def credit_events(entry: LedgerEntry) -> list[DomainEvent]:
-    """The events a new ledger entry means: a grant publishes ``credits.granted``."""
-    if entry.kind is not EntryKind.GRANT:
+    """The events a new ledger entry means: a grant publishes ``credits.granted``, an expiry
+    ``credits.expired``."""
+    detail_type = CREDIT_EVENT_TYPES.get(entry.kind)
+    if detail_type is None:
         return []
+    # A grant's or an expiry's credits go to, or leave, one lot.
+    lot = entry.lots[0] if len(entry.lots) == 1 else None
     detail = CreditsDetail(
         # An entry's number is its place in the account's ledger, fixed once written.
         event_id=f"credits:{entry.account_id}:{entry.seq}",
@@ -174,5 +192,7 @@ def credit_events(entry: LedgerEntry) -> list[DomainEvent]:
         balance_after=entry.balance_after,
         occurred_at=entry.at,
         actor=entry.actor,
+        lot=None if lot is None else lot.lot,
+        expires_at=None if lot is None else lot.expires_at,
     )
-    return [DomainEvent(detail_type=CREDITS_GRANTED, time=entry.at, detail=detail)]
+    return [DomainEvent(detail_type=detail_type, time=entry.at, detail=detail)]

@@ -15,7 +15,8 @@ from datetime import datetime
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
-from coaching.models import Model, is_link
+from coaching.credit_notices import CreditNoticeKind, CreditNotification
+from coaching.models import AccountKind, Model, is_link
 from coaching.notifications import (
     Audience,
     Facts,
@@ -179,6 +180,11 @@ def _are(count: int) -> str:
 def _were(count: int) -> str:
     """The verb that agrees with ``_credits(count)``: "1 credit was", "3 credits were"."""
     return "was" if count == 1 else "were"
+
+
+def _they_come(count: int) -> str:
+    """ "it comes" or "they come", agreeing with ``_credits(count)``."""
+    return "it comes" if count == 1 else "they come"
 
 
 # --- what each kind says -------------------------------------------------------------------------
@@ -362,7 +368,23 @@ class _Writer:
             NotificationKind.REFUND_LAST_CALL: self._refund_last_call,
         }
         writers[self.kind](draft)
+        self._renewed(draft)
         return draft
+
+    def _renewed(self, draft: _Draft) -> None:
+        """Credits returned after the lot they were paid from expired: when they expire now."""
+        renewed = self.facts.renewed
+        if renewed is None or self.audience == "coach":
+            return
+        lead = (
+            f"{_credits(renewed.credits)} of what came back {_were(renewed.credits)} paid from "
+            f"credits that have expired since the booking, so {_they_come(renewed.credits)} back"
+        )
+        if renewed.expires_at is None:
+            draft.say(f"{lead} as credits that do not expire.")
+        else:
+            until = self.at(renewed.expires_at)
+            draft.say(f"{lead} as new credits that can be used until {until}.")
 
     def _book_again(self, draft: _Draft) -> None:
         if self.audience == "member":
@@ -738,3 +760,65 @@ class _Writer:
         """The session's time shown as the move: where it was, and where it is now."""
         at = [label for label, _ in draft.details].index("When")
         draft.details[at : at + 1] = [("Was", self.at(before)), ("Now", self.at(after))]
+
+
+# --- credits that expire (``coaching.credit_notices``) -----------------------------------------
+
+
+def account_url(base_url: str, account_id: str) -> str:
+    return f"{base_url.rstrip('/')}/accounts/{quote(account_id, safe='')}"
+
+
+def render_credit_notice(notification: CreditNotification, base_url: str) -> Email:
+    """The email to an account's owner (or a group's admin) about credits that expire."""
+    email = notification.recipient.email
+    if not email:
+        raise ValueError("a notification without an address cannot be rendered")
+    notice, zone = notification.notice, notification.recipient.timezone
+    account = (
+        "your personal account"
+        if notice.account_kind is AccountKind.PERSONAL
+        else f'the shared account "{notice.account_name}"'
+    )
+    credits, ends = _credits(notice.credits), when(notice.expires_at, zone)
+    one = notice.credits == 1
+    draft = _Draft(
+        subject="",
+        greeting=f"Hi {notification.recipient.name},",
+        details=[("Account", account[0].upper() + account[1:]), ("Credits", credits)],
+        links=[("View the account", account_url(base_url, notice.account_id))],
+        footer="You are receiving this because you own this account."
+        if notification.audience == "owner"
+        else "You are receiving this because you are an admin of this account.",
+    )
+    if notification.kind is CreditNoticeKind.EXPIRING:
+        expire = "expires" if one else "expire"
+        draft.subject = f"{credits} {expire} on {_day(notice.expires_at, zone)}"
+        draft.say(f"{credits} in {account} {expire} on {ends}.")
+        draft.say(
+            f"Book a session before then to use {'it' if one else 'them'}: a booking always "
+            "spends the credits that expire soonest first. Whatever is left then leaves the "
+            "balance."
+        )
+        draft.details.append(("Expire", ends))
+    else:
+        draft.subject = f"{credits} expired"
+        draft.say(
+            f"{credits} in {account} expired on {ends} and {'has' if one else 'have'} left its "
+            "balance."
+        )
+        if notice.balance_after is not None:
+            draft.say(f"The balance is now {_credits(notice.balance_after)}.")
+        draft.details.append(("Expired", ends))
+    return Email(
+        to=email,
+        subject=_one_line(draft.subject),
+        text=draft.as_text(),
+        html=draft.as_html(),
+    )
+
+
+def _day(moment: datetime, zone: str) -> str:
+    """``Thursday 3 December``: the day on the reader's clock, for a subject line."""
+    local = moment.astimezone(ZoneInfo(zone))
+    return f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]}"

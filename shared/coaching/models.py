@@ -134,6 +134,84 @@ MemberMoveLimit = Annotated[int | None, Field(ge=0, le=MAX_RESCHEDULES), AfterVa
 NO_SHOW_MARKING_DAYS = 7
 """A no-show may be marked from the session's start until this many days after its end."""
 
+# --- credits that expire -----------------------------------------------------------------------
+
+NEVER_EXPIRES = 0
+"""The number of an account's one lot whose credits never expire (grants without an expiry, and
+every credit held before lots existed)."""
+MAX_EXPIRING_LOTS = 100
+"""Lots with an expiry an account holds at once (used up or not, until they expire): a grant
+that would open one more is refused; credits coming back that would need one go to the lot that
+never expires instead. Bounds the account item (``Account.lots``)."""
+DEFAULT_REFUND_GRACE_DAYS = 7
+"""Credits given back after the lot they came from expired stay usable this long."""
+MAX_REFUND_GRACE_DAYS = 365
+EXPIRY_NOTICE_DAYS = 7
+"""Owners are told this long before credits expire; ``expiring_soon`` looks this far ahead."""
+MAX_VALID_DAYS = 3650
+"""The furthest a grant's credits may expire: ten years on."""
+RefundGraceDays = Annotated[int, Field(ge=1, le=MAX_REFUND_GRACE_DAYS)]
+
+
+class Lot(Model):
+    """Credits of one account that expire together: a grant's, or credits given back after the
+    lot they were paid from had expired. Kept on the account (``Account.lots``)."""
+
+    number: Annotated[int, Field(ge=0)]
+    """Counted per account from 1 (``NEVER_EXPIRES``, 0, is the lot that never expires)."""
+    credits_left: Annotated[int, Field(ge=0)]
+    expires_at: UtcDatetime | None = None
+    """None for the lot that never expires."""
+    told: bool = False
+    """Its owners were told its credits expire soon, by a movement of the account (a notice
+    written with it). The sweep's own notices are kept on the lot's record instead."""
+
+
+class LotMove(Model):
+    """The credits one ledger entry moved in or out of one lot (signed like the entry's)."""
+
+    lot: Annotated[int, Field(ge=0)]
+    credits: int
+    expires_at: UtcDatetime | None = None
+    """The lot's expiry (None: never), as it stood: the entry reads alone."""
+    replaces: int | None = None
+    """Credits given back into a new lot because the lot they were paid from (this number) had
+    expired meanwhile."""
+
+
+class LotShare(Model):
+    """What a booking took from one lot: where its refunds go back to."""
+
+    lot: Annotated[int, Field(ge=0)]
+    credits: Annotated[int, Field(ge=1)]
+    expires_at: UtcDatetime | None = None
+
+
+class Renewal(Model):
+    """Credits given back after the lot they were paid from had expired: they come back as a
+    lot of their own that expires ``expires_at`` (the grace after the change)."""
+
+    credits: Annotated[int, Field(ge=1)]
+    expires_at: UtcDatetime | None = None
+    """None when the account held as many lots as it may: they then never expire."""
+
+
+class LotRecord(Model):
+    """A lot with an expiry, as its own item keeps it from its opening to its end: what the
+    sweep reads. Its credits are counted on the account (``Account.lots``), never here."""
+
+    account_id: Identifier
+    number: Annotated[int, Field(ge=1)]
+    expires_at: UtcDatetime
+    opened_at: UtcDatetime
+    warned_at: UtcDatetime | None = None
+    """When its owner was told its credits expire soon (None: not told)."""
+    expired_at: UtcDatetime | None = None
+    """When the sweep took its unused credits out (None: it never held any when it expired)."""
+    expired_credits: int | None = None
+    due_at: UtcDatetime | None = None
+    """When the sweep next has something to do with it; None once it is done with it."""
+
 
 class RefundTier(Model):
     """A cancel at least ``hours_before`` the start gives back ``percent`` of the credits."""
@@ -322,6 +400,9 @@ class Service(Model):
     """How far ahead a member may book or move a session, in days; None: no horizon."""
     max_upcoming_per_member: Annotated[int, Field(ge=1, le=MAX_UPCOMING_PER_MEMBER)] | None = None
     """How many upcoming sessions of this service one member may hold; None: no limit."""
+    refund_grace_days: RefundGraceDays | None = None
+    """How long credits given back for its sessions stay usable when the lot they were paid
+    from has expired meanwhile; None: the paying account's grace (7 days unless it says)."""
     created_at: UtcDatetime
     updated_at: UtcDatetime | None = None
     """The last edit or retirement; None on services stored before edits existed."""
@@ -418,6 +499,8 @@ class Policy(Model):
     refund_reminder_minutes: RefundReminderMinutes = DEFAULT_REFUND_REMINDER_MINUTES
     """How long before each refund deadline the member is told it is near; ``NO_LAST_CALL``:
     not told."""
+    refund_grace_days: int | None = None
+    """The service's grace for credits given back into an expired lot; None: the account's."""
 
     @model_validator(mode="before")
     @classmethod
@@ -502,6 +585,9 @@ class HistoryEvent(Model):
     """What the person who acted wrote (cancel, reschedule, decline, withdraw, a refund's note)."""
     party: NoShowParty | None = None
     """For a NO_SHOW event: who did not turn up."""
+    renewed: Renewal | None = None
+    """Of the credits this change gave back, those whose lot had expired meanwhile: they came
+    back as a new lot, usable until its expiry."""
 
 
 class AccountRef(Model):
@@ -544,6 +630,10 @@ class Session(Model):
     """Whether the count of its member's upcoming sessions of the service holds this session."""
     request_expires_at: UtcDatetime | None = None
     """For a REQUESTED booking: when it expires unless the coach answers."""
+    paid_from: list[LotShare] = []
+    """The lots the booking took its credits from, in the order taken (soonest to expire
+    first): refunds go back to them, the last taken first. Empty on sessions booked before lots
+    existed, which were paid from credits that never expire."""
     history: list[HistoryEvent] = []
     """The latest changes, oldest first, at most ``HISTORY_KEPT`` of them (a session written
     before that bound may hold more until its next change). Older ones are kept beside the
@@ -589,6 +679,10 @@ def personal_account_id(member_id: str) -> str:
     return f"personal-{member_id}"
 
 
+MAX_ACCOUNT_CONTACTS = 50
+"""A personal account's owner, or a group's admins (``MAX_GROUP_ADMINS``) at most."""
+
+
 class Account(Model):
     id: Identifier
     kind: AccountKind
@@ -606,6 +700,27 @@ class Account(Model):
     lands on a roster that changed since it was read."""
     updated_at: UtcDatetime | None = None
     """When the name or the people last changed; None until they do."""
+    lots: Annotated[list[Lot], Field(max_length=MAX_EXPIRING_LOTS + 1)] = []
+    """Where the balance is held: every lot with credits left, and lots with an expiry that are
+    used up but not yet expired (a refund may bring credits back to them). Soonest to expire
+    first, the one that never expires last. Their ``credits_left`` add up to ``balance``."""
+    lots_opened: int = 0
+    """The lots ever opened with an expiry: the next one is number lots_opened + 1."""
+    contacts: Annotated[list[Person], Field(max_length=MAX_ACCOUNT_CONTACTS)] = []
+    """Who to tell when credits expire, as their tokens said when they last acted on the account:
+    its owner (personal), or its admins (a group). Only people with an address."""
+    refund_grace_days: RefundGraceDays | None = None
+    """A group's own grace for credits given back into an expired lot; None: 7 days."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _held_before_lots(cls, data: Any) -> Any:
+        """An account stored before lots existed holds its whole balance in the lot that never
+        expires."""
+        if isinstance(data, dict) and "lots" not in data and data.get("balance"):
+            lot = {"number": NEVER_EXPIRES, "credits_left": data["balance"], "expires_at": None}
+            return {**data, "lots": [lot]}
+        return data
 
     @classmethod
     def personal(cls, member_id: str) -> "Account":
@@ -627,6 +742,13 @@ class NameChange(Model):
     after: str
 
 
+class GraceChange(Model):
+    """A group's ``refund_grace_days`` before and after a change (None: the default)."""
+
+    before: int | None = None
+    after: int | None = None
+
+
 class AccountChange(Model):
     """One change to a group's name or people: who made it, when, and what changed.
 
@@ -643,6 +765,7 @@ class AccountChange(Model):
     removed_members: list[str] = []
     added_admins: list[str] = []
     removed_admins: list[str] = []
+    refund_grace_days: GraceChange | None = None
 
 
 class EntryKind(StrEnum):
@@ -652,6 +775,8 @@ class EntryKind(StrEnum):
     RELEASE = "RELEASE"
     """Credits held by a booking request that was declined, expired or withdrawn."""
     ADJUSTMENT = "ADJUSTMENT"
+    EXPIRE = "EXPIRE"
+    """A lot's unused credits, leaving the balance when it expires (written by the sweep)."""
 
 
 class LedgerEntry(Model):
@@ -666,6 +791,9 @@ class LedgerEntry(Model):
     actor: Actor | None = None
     at: UtcDatetime
     note: str | None = None
+    lots: list[LotMove] = []
+    """Which lots the credits came from or went to; they add up to ``credits``. Empty on entries
+    written before lots existed (their credits never expire)."""
 
 
 # --- working hours ---------------------------------------------------------------------------

@@ -63,6 +63,7 @@ from coaching.models import (
     Model,
     NoShowParty,
     Person,
+    Renewal,
     Role,
     Session,
     SessionStatus,
@@ -186,6 +187,9 @@ class Facts(Model):
     """For a reminder: how long before the start it was meant to go out."""
     last_call: LastCall | None = None
     """For the last call for a refund: the deadline, and what a cancel gives back."""
+    renewed: Renewal | None = None
+    """Of the credits returned, those whose lot had expired meanwhile: back as a new lot,
+    usable until its expiry (None: never expires)."""
 
 
 class Notification(Model):
@@ -444,6 +448,7 @@ def _facts(
         absent=new.no_show.party
         if kind is NotificationKind.NO_SHOW and new.no_show is not None
         else None,
+        renewed=event.renewed,
     )
 
 

@@ -23,6 +23,9 @@ record's batch in the same dead letter queue. No email is ever dropped without a
 
 Logs carry session ids, kinds, sides and error codes; never addresses, names or reasons. SES's
 error messages can quote addresses, so only their codes are kept.
+
+The same steps send the emails about credits that expire (``credit_notices``): their claims and
+logs name the account (and lot) where a session's name the session.
 """
 
 import base64
@@ -41,7 +44,8 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from coaching import clock, invites, manage_links, mime
-from coaching.emails import Email, render
+from coaching.credit_notices import CreditNotification
+from coaching.emails import Email, render, render_credit_notice
 from coaching.errors import StorageFailed
 from coaching.notifications import Notification
 from coaching.observability import logger, metrics
@@ -82,6 +86,9 @@ TRANSIENT_CODES = frozenset(
 """SES answers that may pass on a later try (any 5xx answer counts as one too)."""
 
 DEAD_LETTER_REASON = "PERMANENT_SES_REFUSAL"
+
+Deliverable = Notification | CreditNotification
+"""An email about a session's change, or about an account's credits that expire."""
 
 
 class Outcome(StrEnum):
@@ -164,7 +171,7 @@ class Notifier:
         self._clock = clock
 
     def deliver_all(
-        self, notifications: Sequence[Notification], time_left: Callable[[], float]
+        self, notifications: Sequence[Deliverable], time_left: Callable[[], float]
     ) -> list[Outcome]:
         """Deliver each; one that fails does not stop the others, but fails the whole call."""
         outcomes: list[Outcome] = []
@@ -182,19 +189,23 @@ class Notifier:
             raise NotDelivered(",".join(failed))
         return outcomes
 
-    def deliver(self, notification: Notification, time_left: Callable[[], float]) -> Outcome:
+    def deliver(self, notification: Deliverable, time_left: Callable[[], float]) -> Outcome:
         """Send one notification unless it was dealt with before; see the module's steps."""
-        email = render(notification, self.base_url, self.manage_url(notification))
+        email = (
+            render_credit_notice(notification, self.base_url)
+            if isinstance(notification, CreditNotification)
+            else render(notification, self.base_url, self.manage_url(notification))
+        )
         return self._send_once(
             _Letter(
                 claim_key=notification.claim_key,
-                about=notification.facts.session_id,
+                about=_about(notification),
                 kind=notification.kind.value,
                 audience=notification.audience,
                 keys=_keys(notification),
                 request=lambda: self.request(notification, email),
                 parked={
-                    "session_id": notification.facts.session_id,
+                    **_about_field(notification),
                     "kind": notification.kind.value,
                     "audience": notification.audience,
                     "notification": notification.model_dump(mode="json"),
@@ -268,10 +279,14 @@ class Notifier:
         )
         return manage_links.link(self.base_url, token)
 
-    def request(self, notification: Notification, email: Email) -> dict[str, Any]:
+    def request(self, notification: Deliverable, email: Email) -> dict[str, Any]:
         """The SESv2 ``SendEmail`` arguments for a rendered email: the MIME message (text, HTML
         and the calendar invite, if the email carries one) as ``Content.Raw``."""
-        invite = invites.invite(notification, organizer=self.sender, base_url=self.base_url)
+        invite = (
+            invites.invite(notification, organizer=self.sender, base_url=self.base_url)
+            if isinstance(notification, Notification)
+            else None
+        )
         raw = mime.message(
             email,
             sender=self.sender,
@@ -400,7 +415,29 @@ class _Letter:
     """What the dead letter queue's message holds beside the SES request, to resend it."""
 
 
-def _keys(notification: Notification) -> dict[str, Any]:
+def _about(notification: Deliverable) -> str:
+    """What the email is about, as its claim and dead letter name it: the session, or (credits
+    that expire) the account."""
+    if isinstance(notification, CreditNotification):
+        return notification.notice.account_id
+    return notification.facts.session_id
+
+
+def _about_field(notification: Deliverable) -> dict[str, str]:
+    """What a parked email names: its session, or (credits that expire) its account."""
+    if isinstance(notification, CreditNotification):
+        return {"account_id": notification.notice.account_id}
+    return {"session_id": notification.facts.session_id}
+
+
+def _keys(notification: Deliverable) -> dict[str, Any]:
+    if isinstance(notification, CreditNotification):
+        return {
+            "account_id": notification.notice.account_id,
+            "lot": notification.notice.lot,
+            "kind": notification.kind.value,
+            "audience": notification.audience,
+        }
     return {
         "session_id": notification.facts.session_id,
         "version": notification.facts.version,

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 
-from coaching import free_times, reminders, rules
+from coaching import free_times, lots, reminders, rules
 from coaching.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from coaching.manage_links import Grant, InvalidLink
 from coaching.models import (
@@ -28,7 +28,6 @@ from coaching.models import (
     AccountChange,
     AccountKind,
     AccountRef,
-    Actor,
     Availability,
     Caller,
     Cancellation,
@@ -36,12 +35,14 @@ from coaching.models import (
     EntryKind,
     HistoryEvent,
     LedgerEntry,
+    LotRecord,
     NoShow,
     NoShowParty,
     Person,
     Policy,
     Refund,
     RefundStatus,
+    Renewal,
     RescheduleRequest,
     Role,
     Service,
@@ -224,6 +225,31 @@ def _visible_session_and_likely_payer(
 def _payer(store: Storage, session: Session, already_read: dict[str, Account]) -> Account:
     """The account the session was paid from: from ``already_read`` if it is there."""
     return already_read.get(session.account_id) or _account(store, session.account_id)
+
+
+def _giving_back(
+    account: Account,
+    session: Session,
+    kind: EntryKind,
+    credits: int,
+    now: datetime,
+    caller: Caller | None,
+    note: str | None = None,
+) -> Movement:
+    """``credits`` of the session going back to the lots it was paid from (``lots.give_back``);
+    those whose lot expired meanwhile come back as a new lot, named on the change's history
+    event as ``renewed``."""
+    return Movement(
+        account=account,
+        kind=kind,
+        credits=credits,
+        at=now,
+        actor=None if caller is None else caller.actor,
+        lots=lots.give_back(account, session, credits, now, lots.grace_days(session, account)),
+        session_id=session.id,
+        note=note,
+        contact=None if caller is None else rules.contact_for(caller, account),
+    )
 
 
 # --- services --------------------------------------------------------------------------------
@@ -559,6 +585,8 @@ def book(
         status = rules.booking_status(service)
         account = accounts.get(paying) or _account(store, paying)
         rules.require_can_spend(caller, account)
+        # The lots that expire soonest pay, from what came with the one read.
+        taken = lots.take(account, session_type.credits, now)
         session = Session(
             id=session_id,
             status=status,
@@ -587,7 +615,9 @@ def book(
                 refund_reminder_minutes=service.refund_reminder_minutes,
                 min_notice_minutes=service.min_notice_minutes,
                 max_days_ahead=service.max_days_ahead,
+                refund_grace_days=service.refund_grace_days,
             ),
+            paid_from=lots.shares(taken),
             request_expires_at=rules.request_deadline(now, service.request_ttl_hours, start)
             if status is SessionStatus.REQUESTED
             else None,
@@ -618,7 +648,9 @@ def book(
                 credits=-session_type.credits,
                 at=now,
                 actor=caller.actor,
+                lots=taken,
                 session_id=session_id,
+                contact=rules.contact_for(caller, account),
             ),
             service=service,
         )
@@ -738,13 +770,13 @@ def cancel(
         quote = rules.plan_cancel(caller, session, now, reason, expected_refund_credits)
         movement, refund = None, session.refund
         if quote.refund_credits > 0:
-            movement = Movement(
-                account=_payer(store, session, accounts),
-                kind=quote.entry_kind,
-                credits=quote.refund_credits,
-                at=now,
-                actor=caller.actor,
-                session_id=session.id,
+            movement = _giving_back(
+                _payer(store, session, accounts),
+                session,
+                quote.entry_kind,
+                quote.refund_credits,
+                now,
+                caller,
             )
             refund = Refund(
                 status=RefundStatus.AUTOMATIC,
@@ -761,6 +793,7 @@ def cancel(
                 by=caller.actor,
                 credits=quote.refund_credits,
                 reason=reason or None,
+                renewed=_renewed(movement),
             ),
             movement,
             refund,
@@ -982,21 +1015,20 @@ def withdraw_reschedule(
 # --- booking requests ------------------------------------------------------------------------
 
 
+def _renewed(movement: Movement | None) -> Renewal | None:
+    """What of a movement's credits came back as a new lot (their own had expired)."""
+    return None if movement is None else movement.lots.renewed
+
+
 def _release_all(
-    store: Storage, session: Session, now: datetime, actor: Actor | None
+    store: Storage, session: Session, now: datetime, caller: Caller | None
 ) -> tuple[Movement | None, Refund]:
     """Give back every credit still held by a session that will never take place."""
     credits = session.refundable_credits
     if credits <= 0:
         return None, session.refund
-    movement = Movement(
-        account=_account(store, session.account_id),
-        kind=EntryKind.RELEASE,
-        credits=credits,
-        at=now,
-        actor=actor,
-        session_id=session.id,
-    )
+    account = _account(store, session.account_id)
+    movement = _giving_back(account, session, EntryKind.RELEASE, credits, now, caller)
     return movement, Refund(
         status=RefundStatus.AUTOMATIC, credits=session.refund.credits + credits, refunded_at=now
     )
@@ -1022,7 +1054,7 @@ def answer_booking(
             )
             store.save_session(before=session, after=after)
             return after
-        movement, refund = _release_all(store, session, now, caller.actor)
+        movement, refund = _release_all(store, session, now, caller)
         return _close(
             store,
             session,
@@ -1033,6 +1065,7 @@ def answer_booking(
                 by=caller.actor,
                 credits=refund.credits,
                 reason=reason or None,
+                renewed=_renewed(movement),
             ),
             movement,
             refund,
@@ -1057,6 +1090,15 @@ def refund(
     def attempt() -> Session:
         session = _visible_session(store, caller, session_id)
         decision = rules.plan_refund(caller, session, credits, now)
+        movement = _giving_back(
+            _account(store, session.account_id),
+            session,
+            EntryKind.REFUND,
+            decision.credits,
+            now,
+            caller,
+            note,
+        )
         after = _bump(
             session,
             HistoryEvent(
@@ -1065,6 +1107,7 @@ def refund(
                 by=caller.actor,
                 credits=decision.credits,
                 reason=note or None,
+                renewed=_renewed(movement),
             ),
             refund=Refund(
                 status=decision.status,
@@ -1072,19 +1115,7 @@ def refund(
                 refunded_at=now,
             ),
         )
-        store.save_session(
-            before=session,
-            after=after,
-            movement=Movement(
-                account=_account(store, session.account_id),
-                kind=EntryKind.REFUND,
-                credits=decision.credits,
-                at=now,
-                actor=caller.actor,
-                session_id=session.id,
-                note=note,
-            ),
-        )
+        store.save_session(before=session, after=after, movement=movement)
         return after
 
     return retrying(attempt)
@@ -1106,13 +1137,13 @@ def mark_no_show(
         credits = rules.plan_no_show(caller, session, party, now)
         movement, refund = None, session.refund
         if credits > 0:
-            movement = Movement(
-                account=_account(store, session.account_id),
-                kind=EntryKind.REFUND,
-                credits=credits,
-                at=now,
-                actor=caller.actor,
-                session_id=session.id,
+            movement = _giving_back(
+                _account(store, session.account_id),
+                session,
+                EntryKind.REFUND,
+                credits,
+                now,
+                caller,
             )
             refund = Refund(
                 status=RefundStatus.AUTOMATIC,
@@ -1121,7 +1152,14 @@ def mark_no_show(
             )
         after = _bump(
             session,
-            HistoryEvent(at=now, kind="NO_SHOW", by=caller.actor, credits=credits, party=party),
+            HistoryEvent(
+                at=now,
+                kind="NO_SHOW",
+                by=caller.actor,
+                credits=credits,
+                party=party,
+                renewed=_renewed(movement),
+            ),
             status=SessionStatus.NO_SHOW,
             no_show=NoShow(party=party, marked_by=caller.actor, marked_at=now),
             refund=refund,
@@ -1153,10 +1191,20 @@ def ledger_of(
 
 
 def grant(
-    store: Storage, caller: Caller, account_id: str, credits: int, note: str | None, now: datetime
+    store: Storage,
+    caller: Caller,
+    account_id: str,
+    credits: int,
+    note: str | None,
+    now: datetime,
+    expires_at: datetime | None = None,
+    valid_days: int | None = None,
 ) -> LedgerEntry:
+    """Credits for an account, that never expire, or expire at ``expires_at`` or ``valid_days``
+    days on (24 hours each): one or the other, never both."""
     if credits < 1:
         raise ValidationFailed.on("credits", "must be at least 1")
+    ends, field = rules.grant_expiry(expires_at, valid_days, now)
 
     def attempt() -> LedgerEntry:
         account = _account(store, account_id)
@@ -1168,7 +1216,9 @@ def grant(
                 credits=credits,
                 at=now,
                 actor=caller.actor,
+                lots=lots.grant(account, credits, ends, now, field),
                 note=note,
+                contact=rules.contact_for(caller, account),
             )
         )
 
@@ -1183,6 +1233,7 @@ def create_group_account(
     member_ids: list[str],
     admin_ids: list[str],
     now: datetime,
+    refund_grace_days: int | None = None,
 ) -> Account:
     if caller.role not in (Role.ADMIN, Role.SUPPORT):
         raise Forbidden("Only admins and support create group accounts.")
@@ -1194,7 +1245,12 @@ def create_group_account(
         member_ids=list(dict.fromkeys(member_ids)),
         admin_ids=admins,
         created_at=now,
+        refund_grace_days=refund_grace_days,
     )
+    # An admin who runs it is told about its credits from the start.
+    contact = rules.contact_for(caller, account)
+    if contact is not None:
+        account = account.model_copy(update={"contacts": [contact]})
     store.create_group_account(account)
     return account
 
@@ -1262,7 +1318,9 @@ def sweep_session(store: Storage, session: Session, now: datetime) -> rules.Swee
                 store,
                 before,
                 SessionStatus.EXPIRED,
-                HistoryEvent(at=now, kind="EXPIRED", credits=refund.credits),
+                HistoryEvent(
+                    at=now, kind="EXPIRED", credits=refund.credits, renewed=_renewed(movement)
+                ),
                 movement,
                 refund,
             )
@@ -1341,3 +1399,52 @@ def fire_reminders(store: Storage, records: list[Reminders], now: datetime) -> i
             if (record := store.reminders_of(session_id)) is not None
         ]
     return marked
+
+
+# --- credits that expire ---------------------------------------------------------------------
+
+
+def sweep_lot(
+    store: Storage, record: LotRecord, account: Account, now: datetime
+) -> lots.LotAction | None:
+    """Do what is due to one lot with an expiry; None when nothing was (or is any longer) due.
+
+    ``record`` and ``account`` may be stale (read from a page of the index): every write is
+    conditioned on what was read (the record still due as read; the account's version for an
+    EXPIRE), and when it lost to another change we read both again and decide again. So a
+    booking and the sweep racing for a lot's last credits never both have them, and the sweep
+    never expires credits twice, however often it runs or dies.
+    """
+    current: tuple[LotRecord | None, Account | None] | None = (record, account)
+
+    def attempt() -> lots.LotAction | None:
+        nonlocal current
+        if current is None:
+            current = store.lot_and_account(record.account_id, record.number)
+        (read, holder), current = current, None  # a retry re-reads
+        if read is None or holder is None:
+            return None
+        step = lots.sweep_step(read, holder, now, can_tell=bool(rules.notice_recipients(holder)))
+        if step is None:
+            return None
+        if step.action == "WARN":
+            store.warn_lot(read, holder, now)
+        elif step.action == "EXPIRE":
+            change = lots.expire(holder, read.number, now)
+            assert change is not None  # the step found credits left in an expired lot
+            store.expire_lot(
+                read,
+                Movement(
+                    account=holder,
+                    kind=EntryKind.EXPIRE,
+                    credits=change.credits,
+                    at=now,
+                    actor=None,
+                    lots=change,
+                ),
+            )
+        else:
+            store.reschedule_lot(read, holder, step.due_at)
+        return step.action
+
+    return retrying(attempt, "account")

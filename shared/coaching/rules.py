@@ -51,6 +51,7 @@ from coaching.models import (
     MAX_SESSION_MINUTES,
     MAX_TIME_OFF,
     MAX_TIME_OFF_DAYS,
+    MAX_VALID_DAYS,
     NO_SHOW_MARKING_DAYS,
     SLOT_MINUTES,
     WEEKDAYS,
@@ -61,6 +62,7 @@ from coaching.models import (
     Caller,
     CoachEntry,
     EntryKind,
+    GraceChange,
     HistoryEvent,
     NameChange,
     NoShowParty,
@@ -1010,6 +1012,38 @@ def require_balance_allows(account: Account, kind: EntryKind, credits: int) -> N
         )
 
 
+def account_owners(account: Account) -> list[str]:
+    """Who is told about the account's credits: a personal account's owner, a group's admins."""
+    if account.kind is AccountKind.PERSONAL:
+        return [account.owner_id] if account.owner_id else []
+    return list(account.admin_ids)
+
+
+def contact_for(caller: Caller, account: Account) -> Person | None:
+    """The caller's name, address and zone, kept on the account when they are one of the people
+    told about its credits and their token carried an address."""
+    if caller.email and caller.id in account_owners(account):
+        return caller.as_person()
+    return None
+
+
+def account_contacts(account: Account, contact: Person | None) -> list[Person]:
+    """The account's contacts once ``contact`` has acted: theirs replaced by what their token
+    says now, and only those of its current owner or admins (so never more than there are)."""
+    owners = account_owners(account)
+    kept = [c for c in account.contacts if c.id in owners]
+    if contact is not None and contact.id in owners:
+        kept = [c for c in kept if c.id != contact.id] + [contact]
+    return kept
+
+
+def notice_recipients(account: Account) -> list[Person]:
+    """Who is told about the account's credits that expire: its current owner or admins, as
+    their tokens last gave them (``account_contacts``)."""
+    owners = account_owners(account)
+    return [c for c in account.contacts if c.id in owners and c.email]
+
+
 def require_group_admin(caller: Caller, account: Account, doing: str) -> None:
     """A group's admins and support; its members may see it (403), strangers may not (404)."""
     if not can_view_account(caller, account):
@@ -1032,6 +1066,9 @@ class GroupEdit:
     remove_members: Sequence[str] = ()
     add_admins: Sequence[str] = ()
     remove_admins: Sequence[str] = ()
+    sets_refund_grace: bool = False
+    """Whether ``refund_grace_days`` was sent (None then puts back the default)."""
+    refund_grace_days: int | None = None
 
 
 def _both_ways(added: Sequence[str], removed: Sequence[str], field: str) -> list[FieldError]:
@@ -1066,7 +1103,9 @@ def edit_group(
     if len(admins) > MAX_GROUP_ADMINS:
         raise ValidationFailed.on("add_admins", f"would take it past {MAX_GROUP_ADMINS} admins")
     renamed = edit.name is not None and edit.name != account.name
-    if not (renamed or added_members or removed_members or added_admins or removed_admins):
+    regraced = edit.sets_refund_grace and edit.refund_grace_days != account.refund_grace_days
+    changed = renamed or regraced or added_members or removed_members
+    if not (changed or added_admins or removed_admins):
         return account, None
     change = AccountChange(
         account_id=account.id,
@@ -1078,6 +1117,11 @@ def edit_group(
         removed_members=removed_members,
         added_admins=added_admins,
         removed_admins=removed_admins,
+        refund_grace_days=GraceChange(
+            before=account.refund_grace_days, after=edit.refund_grace_days
+        )
+        if regraced
+        else None,
     )
     after = account.model_copy(
         update={
@@ -1086,9 +1130,31 @@ def edit_group(
             "admin_ids": admins,
             "revision": change.seq,
             "updated_at": now,
+            "refund_grace_days": edit.refund_grace_days if regraced else account.refund_grace_days,
         }
     )
     return after, change
+
+
+def grant_expiry(
+    expires_at: datetime | None, valid_days: int | None, now: datetime
+) -> tuple[datetime | None, str]:
+    """When a grant's credits expire (None: never), to the second, and the field that said so
+    (for a refusal). ``valid_days`` counts 24 hours a day from ``now``."""
+    if expires_at is not None and valid_days is not None:
+        raise ValidationFailed.on("valid_days", "must be left out when expires_at is given")
+    if valid_days is not None:
+        if not 1 <= valid_days <= MAX_VALID_DAYS:
+            raise ValidationFailed.on("valid_days", f"must be from 1 to {MAX_VALID_DAYS}")
+        return now.replace(microsecond=0) + timedelta(days=valid_days), "valid_days"
+    if expires_at is None:
+        return None, "expires_at"
+    ends = expires_at.astimezone(UTC).replace(microsecond=0)
+    if ends <= now:
+        raise ValidationFailed.on("expires_at", "must be in the future")
+    if ends > now + timedelta(days=MAX_VALID_DAYS):
+        raise ValidationFailed.on("expires_at", f"must be at most {MAX_VALID_DAYS} days ahead")
+    return ends, "expires_at"
 
 
 def require_can_grant(caller: Caller, account: Account) -> None:

@@ -16,11 +16,20 @@ call changes nothing; and the coach's slots are held by exactly the sessions tha
 Each operation's outcome is also checked against an oracle written from the rules as
 docs/api.md states them (who may do it, when it is refunded, what it costs).
 
+Credits expire too: grants carry an expiry at random, time moves, and the expiry sweep runs
+(whole, on a lot read before a booking changed it, and killed at its commit, then run again).
+After every step: the balance is the sum of the entries and of the lots' ``credits_left``; no
+lot is below zero; every lot's credits are spent, expired once, or still there (its moves add
+up to what it holds, and nothing moves it after its EXPIRE); no booking spends from an expired
+lot, and each spends the soonest to expire first; no lot gets back more than a session took
+from it; and once a sweep has finished, no expired lot holds credits.
+
 The operations go through ``Storage`` and boto3 as in production. The checks read the tables
 straight from moto's in-process backend: a boto3 Scan of every table after every step costs
 tens of milliseconds in moto, which would make the property test take minutes.
 """
 
+import os
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
@@ -38,7 +47,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from moto import mock_aws
 from moto.dynamodb.models import dynamodb_backends
 
-from coaching import clock, operations, runtime, sweep
+from coaching import clock, credit_expiry, operations, runtime, sweep
 from coaching.errors import (
     DomainError,
     Forbidden,
@@ -56,11 +65,15 @@ from coaching.errors import (
 )
 from coaching.models import (
     ACTIVE_STATUSES,
+    MAX_EXPIRING_LOTS,
+    NEVER_EXPIRES,
     SLOT_MINUTES,
     Account,
+    Availability,
     Caller,
     EntryKind,
     LedgerEntry,
+    LotRecord,
     RefundStatus,
     RefundTier,
     Role,
@@ -82,7 +95,9 @@ Table = dict[Key, Item]
 
 SLOT = timedelta(minutes=SLOT_MINUTES)
 RETURNS = (EntryKind.REFUND, EntryKind.RELEASE)
+NOT_OF_A_SESSION = (EntryKind.GRANT, EntryKind.EXPIRE)
 REGION = "us-east-1"
+SHARDS = 4
 _deserializer = TypeDeserializer()
 _BOTO = boto3.session.Session(region_name=REGION)
 """One session for every example: its clients share the parsed service models."""
@@ -96,6 +111,8 @@ MOVERS = st.sampled_from(["member", "member", "member", "coach", "support", "str
 """Who moves a session: mostly its member, whose late moves are refused or wait for the coach."""
 STAFF = st.sampled_from(["coach", "coach", "support", "support", "member", "stranger"])
 """Who refunds or answers: mostly the coach or support, who may."""
+EXPIRIES = st.sampled_from([None, None, 2, 7, 26, 72])
+"""Hours a grant's credits last (None: they never expire): some expire within a few steps."""
 CLOCK_STEPS = st.sampled_from(
     [
         timedelta(seconds=1),
@@ -236,6 +253,35 @@ def _account(item: Item) -> Account:
     return Account.model_validate({k: values[k] for k in Account.model_fields if k in values})
 
 
+def _fields(model: Any, values: dict[str, Any]) -> dict[str, Any]:
+    return {k: values[k] for k in model.model_fields if k in values}
+
+
+def spendable(account: Account, now: datetime) -> int:
+    """Credits a booking may spend at ``now``: those of lots that have not expired."""
+    return sum(
+        lot.credits_left for lot in account.lots if lot.expires_at is None or now < lot.expires_at
+    )
+
+
+def soonest_first(account: Account, credits: int, now: datetime) -> list[tuple[int, int]]:
+    """(lot, -credits) a booking takes, as docs/api.md says: the lots that expire soonest
+    first, none that has expired, those that never expire last."""
+    usable = [
+        lot
+        for lot in account.lots
+        if lot.credits_left > 0 and (lot.expires_at is None or now < lot.expires_at)
+    ]
+    usable.sort(key=lambda lot: (lot.expires_at is None, lot.expires_at or now, lot.number))
+    taken, wanted = [], credits
+    for lot in usable:
+        if wanted:
+            share = min(wanted, lot.credits_left)
+            taken.append((lot.number, -share))
+            wanted -= share
+    return taken
+
+
 class Snapshot:
     """Every item of the sessions and ledger tables at one moment, as DynamoDB JSON."""
 
@@ -278,6 +324,20 @@ class Snapshot:
         found = (_account(i) for (_, sk), i in self.ledger_table.items() if sk == "ACCOUNT")
         return {a.id: a for a in found}
 
+    @cached_property
+    def raw_lots(self) -> dict[str, list[dict[str, Any]]]:
+        """Each account's lots as stored, before any model reads (and would refuse) them."""
+        return {
+            pk: _plain(item).get("lots", [])
+            for (pk, sk), item in self.ledger_table.items()
+            if sk == "ACCOUNT"
+        }
+
+    @cached_property
+    def lot_records(self) -> list[LotRecord]:
+        found = [i for (_, sk), i in self.ledger_table.items() if sk.startswith("LOT#")]
+        return [LotRecord.model_validate(_fields(LotRecord, _plain(i))) for i in found]
+
 
 # --- the machine ------------------------------------------------------------------------------
 
@@ -310,7 +370,11 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def _build(self) -> None:
         client = _BOTO.client("dynamodb")
-        self.config = Settings()
+        # A few shards of the Due indexes, for the handlers too: each sweep queries every shard
+        # (moto answers each by reading the whole table), and four still spread the lots.
+        self._shards = os.environ.get("DUE_SHARDS")
+        os.environ["DUE_SHARDS"] = str(SHARDS)
+        self.config = Settings(due_shards=SHARDS)
         names = self.config.table_names()
         create_tables(
             client, {k: names[k] for k in ("SessionsTable", "LedgerTable", "IdempotencyTable")}
@@ -330,7 +394,10 @@ class LedgerMachine(RuleBasedStateMachine):
         ben = Caller(id="coach-b", role=Role.COACH, name="Ben")
         self.coaches = {ann.id: ann, ben.id: ben}
         self.members = [
-            Caller(id=f"member-{n}", role=Role.MEMBER, name=f"Member {n}") for n in range(3)
+            Caller(
+                id=f"member-{n}", role=Role.MEMBER, name=f"Member {n}", email=f"m{n}@example.com"
+            )
+            for n in range(3)
         ]
         self.services: list[Service] = [
             # 60 minutes for 3 credits, a 24-hour window; a late move by the member waits.
@@ -357,6 +424,12 @@ class LedgerMachine(RuleBasedStateMachine):
         self.account_ids = [personal_account_id(m.id) for m in self.members] + [self.group.id]
         for account_id in self.account_ids:  # enough for a few bookings each; grants add more
             operations.grant(self.store, self.support, account_id, 6, "welcome", self.now)
+            # and a few that expire a day on
+            operations.grant(
+                self.store, self.support, account_id, 3, "trial", self.now, valid_days=1
+            )
+        self.seen_accounts: dict[str, Account] = {}
+        """The copy of each account this machine last read: stale once something changed it."""
         self.session_ids: list[str] = []
         self.seen: dict[str, Session] = {}
         """The copy of each session this machine last read: stale once something changed it."""
@@ -400,6 +473,10 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         operations.MAX_ATTEMPTS = self._max_attempts
+        if getattr(self, "_shards", None) is None:
+            os.environ.pop("DUE_SHARDS", None)
+        else:
+            os.environ["DUE_SHARDS"] = self._shards  # type: ignore[assignment]
         runtime.reset()
         self._aws.stop()
 
@@ -455,9 +532,13 @@ class LedgerMachine(RuleBasedStateMachine):
         return found
 
     def balance(self, account_id: str) -> int:
+        return self.account(account_id).balance
+
+    def account(self, account_id: str) -> Account:
         account = self.store.get_account(account_id)
         assert account is not None
-        return account.balance
+        self.seen_accounts[account_id] = account
+        return account
 
     def caller_for(self, session: Session, who: str) -> Caller:
         if who == "member":
@@ -492,20 +573,33 @@ class LedgerMachine(RuleBasedStateMachine):
         return any(a.balance < 4 for a in self.state().accounts.values())
 
     @precondition(running_low)
-    @rule(account=st.integers(0, 3), credits=st.integers(1, 8), by_admin=st.booleans())
-    def grant(self, account: int, credits: int, by_admin: bool) -> None:
+    @rule(
+        account=st.integers(0, 3),
+        credits=st.integers(1, 8),
+        by_admin=st.booleans(),
+        hours=EXPIRIES,
+    )
+    def grant(self, account: int, credits: int, by_admin: bool, hours: int | None) -> None:
         account_id = self.account_ids[account]
         caller = self.admin if by_admin and account_id == self.group.id else self.support
-        before = self.balance(account_id)
+        held = self.account(account_id)
+        ends = None if hours is None else self.now.replace(microsecond=0) + timedelta(hours=hours)
 
         result, made = self.call(
-            "grant", operations.grant, self.store, caller, account_id, credits, "top-up", self.now
+            "grant",
+            lambda: operations.grant(
+                self.store, caller, account_id, credits, "top-up", self.now, expires_at=ends
+            ),
         )
 
         assert isinstance(result, LedgerEntry), f"a grant of {credits} was refused: {result!r}"
         assert [(e.kind, e.credits, e.balance_after) for e in made] == [
-            (EntryKind.GRANT, credits, before + credits)
+            (EntryKind.GRANT, credits, held.balance + credits)
         ]
+        # into the lot of that expiry: one it holds already, else a new one
+        same = [lot.number for lot in held.lots if lot.expires_at == ends and ends is not None]
+        lot = NEVER_EXPIRES if ends is None else (same or [held.lots_opened + 1])[0]
+        assert [(m.lot, m.credits, m.expires_at) for m in made[0].lots] == [(lot, credits, ends)]
         World(self.store).assert_ledger_consistent(account_id)  # through Storage.ledger too
 
     @rule(
@@ -515,10 +609,21 @@ class LedgerMachine(RuleBasedStateMachine):
         minutes=MINUTES,
         from_group=st.booleans(),
         retry=st.booleans(),
+        stale=st.booleans(),
     )
     def book(
-        self, who: int, service: int, hours: int, minutes: int, from_group: bool, retry: bool
+        self,
+        who: int,
+        service: int,
+        hours: int,
+        minutes: int,
+        from_group: bool,
+        retry: bool,
+        stale: bool,
     ) -> None:
+        """A booking; ``stale``: its first try reads the paying account as this machine last
+        read it (a sweep or a refund may have changed it since): it must lose, read again and
+        decide as on a fresh read."""
         caller, offering = self.members[who], self.services[service]
         kind = offering.session_types[0]
         start = next_boundary(self.now) + timedelta(hours=hours, minutes=minutes)
@@ -526,11 +631,16 @@ class LedgerMachine(RuleBasedStateMachine):
         wanted = slots_of(start, start + timedelta(minutes=kind.minutes))
 
         for attempt in range(2 if retry else 1):
-            balance = self.balance(paying)
+            old_copy = self.seen_accounts.get(paying)
+            account = self.account(paying)
+            balance = spendable(account, self.now)
             taken = any(self.store.slot_holder(offering.coach_id, s) for s in wanted)
 
             result, made = self.call(
                 f"book (attempt {attempt + 1})",
+                self.with_a_stale_read,
+                paying if stale else None,
+                old_copy,
                 lambda: operations.book(
                     self.store,
                     caller,
@@ -546,6 +656,13 @@ class LedgerMachine(RuleBasedStateMachine):
             if from_group and caller.id not in self.group.member_ids:
                 assert isinstance(result, NotFound), result
                 continue
+            if (
+                stale
+                and old_copy is not None
+                and spendable(old_copy, self.now) < kind.credits
+                and isinstance(result, InsufficientCredits)
+            ):
+                continue  # refused on what the account held when read: true then
             if balance < kind.credits or taken:
                 allowed = (InsufficientCredits,) * (balance < kind.credits) + (SlotTaken,) * taken
                 assert isinstance(result, allowed), (
@@ -562,8 +679,34 @@ class LedgerMachine(RuleBasedStateMachine):
             assert [(e.kind, e.credits, e.session_id, e.account_id) for e in made] == [
                 (EntryKind.DEBIT, -kind.credits, result.id, paying)
             ]
+            expected = soonest_first(account, kind.credits, self.now)
+            assert [(m.lot, m.credits) for m in made[0].lots] == expected
+            assert [(s.lot, -s.credits) for s in result.paid_from] == expected
             self.session_ids.append(result.id)
             self.seen[result.id] = result
+
+    def with_a_stale_read(self, account_id: str | None, copy: Account | None, call: Any) -> Any:
+        """Run ``call`` with its first read of ``account_id`` answering ``copy`` (when given)."""
+        if account_id is None or copy is None:
+            return call()
+        real = self.store.service_accounts_and_hours
+        reads = 0
+
+        def first_one_stale(
+            service_id: str, account_ids: Any
+        ) -> tuple[Service | None, dict[str, Account], Availability | None]:
+            nonlocal reads
+            reads += 1
+            service, accounts, hours = real(service_id, account_ids)
+            if reads == 1 and account_id in accounts:
+                accounts = {**accounts, account_id: copy}
+            return service, accounts, hours
+
+        self.store.service_accounts_and_hours = first_one_stale  # type: ignore[method-assign]
+        try:
+            return call()
+        finally:
+            del self.store.service_accounts_and_hours
 
     @precondition(lambda self: bool(self.session_ids))
     @rule(
@@ -785,7 +928,11 @@ class LedgerMachine(RuleBasedStateMachine):
         """A function dies at its commit; the client retries with the same Idempotency-Key."""
         if action == "grant":
             account_id = data.draw(st.sampled_from(self.account_ids), label="account")
-            caller, path, body = self.support, f"/accounts/{account_id}/grants", {"credits": 2}
+            days = data.draw(st.sampled_from([None, 1]), label="valid_days")
+            body: dict[str, object] = {"credits": 2}
+            if days is not None:
+                body["valid_days"] = days
+            caller, path = self.support, f"/accounts/{account_id}/grants"
             function = "accounts"
         elif action == "cancel":
             session = self.pick(data, lambda s: s.status in ACTIVE_STATUSES)
@@ -1057,7 +1204,171 @@ class LedgerMachine(RuleBasedStateMachine):
         ]
         assert not left, f"still due after a finished sweep: {left}"
 
+    # --- credits that expire --------------------------------------------------------------------
+
+    def lots_due(self) -> bool:
+        return any(r.due_at is not None and r.due_at <= self.now for r in self.state().lot_records)
+
+    def expected_expiries(self) -> dict[tuple[str, int], int]:
+        """(account, lot) -> credits: every lot holding credits that has expired at ``now``."""
+        return {
+            (account.id, lot.number): lot.credits_left
+            for account in self.state().accounts.values()
+            for lot in account.lots
+            if lot.credits_left > 0 and lot.expires_at is not None and lot.expires_at <= self.now
+        }
+
+    def assert_expired(self, made: list[LedgerEntry], expected: dict[tuple[str, int], int]) -> None:
+        """The entries are exactly one EXPIRE per lot of ``expected``, of what it held."""
+        got: dict[tuple[str, int], int] = {}
+        for entry in made:
+            assert entry.kind is EntryKind.EXPIRE and entry.actor is None, entry
+            (move,) = entry.lots
+            key = (entry.account_id, move.lot)
+            assert key not in got, f"{key} expired twice"
+            got[key] = -move.credits
+        assert got == expected
+
+    @precondition(lots_due)
+    @rule(page_size=st.integers(1, 3))
+    def sweep_lots(self, page_size: int) -> None:
+        """The expiry sweep over the ledger's Due index, in small pages."""
+        expected = self.expected_expiries()
+
+        result, made = self.call(
+            "lot sweep", credit_expiry.run, self.store, self.now, lambda: 60.0, page_size
+        )
+
+        assert isinstance(result, credit_expiry.ExpiryResult), result
+        assert result.ok and result.finished, result
+        assert result.expired_lots == len(expected)
+        self.assert_expired(made, expected)
+        assert not self.expected_expiries(), "an expired lot still holds credits after a sweep"
+        assert not self.lots_due(), "a lot is still due after a finished sweep"
+
+    @precondition(lots_due)
+    @rule(data=st.data())
+    def sweep_a_lot_on_a_stale_read(self, data: st.DataObject) -> None:
+        """The sweep acts on a lot with the copy of its account this machine read last (before
+        bookings, refunds or another sweep changed it): it must decide on the account as it is."""
+        due = [r for r in self.state().lot_records if r.due_at and r.due_at <= self.now]
+        record = data.draw(st.sampled_from(due), label="lot")
+        account = self.state().accounts[record.account_id]
+        copy = self.seen_accounts.get(record.account_id, account)
+        lot = next((lot for lot in account.lots if lot.number == record.number), None)
+        expired = record.expires_at <= self.now
+        holds = 0 if lot is None else lot.credits_left
+
+        result, made = self.call(
+            "lot sweep on a stale read", operations.sweep_lot, self.store, record, copy, self.now
+        )
+
+        if expired and holds:
+            assert result == "EXPIRE", result
+            self.assert_expired(made, {(record.account_id, record.number): holds})
+        else:
+            assert result in ("WARN", "WAIT", "CLOSE"), result
+            assert not made, made
+
+    @precondition(lots_due)
+    @rule(when=st.sampled_from(["before_commit", "after_commit"]))
+    def crash_the_lot_sweep_then_run_it_again(self, when: str) -> None:
+        """The sweep function dies at its first commit; the next scheduled run finishes the job,
+        and nothing expires twice."""
+        expected = self.expected_expiries()
+        before = self.snapshot()
+        sweeping = runtime.storage()  # the functions' own client, which the faults hook
+        self.faults.arm("sweep", when, 1)  # type: ignore[arg-type]
+        try:
+            with self.faults.running("sweep"):
+                credit_expiry.run(sweeping, self.now, lambda: 60.0)
+        except FunctionKilled:
+            pass
+        killed = not self.faults.armed()
+        self.faults.clear()
+        again = credit_expiry.run(sweeping, self.now, lambda: 60.0)
+        after = self._state = self.snapshot()
+        made = [_entry(after.ledger_table[k]) for k in sorted(after.entry_keys - before.entry_keys)]
+        event(f"lot sweep crash {when}: {'killed' if killed else 'nothing to commit'}")
+
+        assert again.ok and again.finished, again
+        self.assert_expired(made, expected)
+        assert not self.expected_expiries()
+
     # --- invariants ----------------------------------------------------------------------------
+
+    @invariant()
+    def lots_hold_the_balance_and_each_lots_credits_are_accounted_for(self) -> None:
+        """balance = sum of entries = sum of the lots' credits_left; no lot below zero; every
+        lot's credits spent, expired once, or still there; a bounded number of lots."""
+        snap = self.state()
+        by_account: dict[str, list[LedgerEntry]] = defaultdict(list)
+        for entry in snap.entries:
+            by_account[entry.account_id].append(entry)
+        for account_id, account in snap.accounts.items():
+            raw = snap.raw_lots[f"ACCOUNT#{account_id}"]
+            assert all(lot["credits_left"] >= 0 for lot in raw), raw
+            assert sum(lot.credits_left for lot in account.lots) == account.balance, account
+            assert sum(lot.expires_at is not None for lot in account.lots) <= MAX_EXPIRING_LOTS
+            running: dict[int, int] = defaultdict(int)
+            gone: set[int] = set()
+            for entry in sorted(by_account[account_id], key=lambda e: e.seq):
+                assert sum(m.credits for m in entry.lots) == entry.credits, entry
+                for move in entry.lots:
+                    assert move.lot not in gone, f"{account_id} lot {move.lot} moved after expiring"
+                    running[move.lot] += move.credits
+                    assert running[move.lot] >= 0, f"{account_id} lot {move.lot} below zero"
+                    if entry.kind is EntryKind.EXPIRE:
+                        assert running[move.lot] == 0, f"{account_id} lot {move.lot} half expired"
+                        assert move.expires_at is not None and move.expires_at <= entry.at
+                        gone.add(move.lot)
+            held = {lot.number: lot.credits_left for lot in account.lots}
+            for number, credits in running.items():
+                assert held.get(number, 0) == credits, f"{account_id} lot {number}"
+
+    @invariant()
+    def no_booking_spends_expired_credits_and_no_lot_gets_back_more_than_it_gave(self) -> None:
+        taken: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+        returned: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+        for entry in self.state().entries:
+            if entry.kind is EntryKind.DEBIT:
+                assert entry.session_id is not None
+                for move in entry.lots:
+                    assert move.credits < 0, entry
+                    assert move.expires_at is None or entry.at < move.expires_at, (
+                        f"{entry.id} spent from lot {move.lot}, expired at {move.expires_at}"
+                    )
+                    taken[entry.session_id][move.lot] -= move.credits
+            elif entry.kind in RETURNS:
+                assert entry.session_id is not None
+                for move in entry.lots:
+                    assert move.credits > 0, entry
+                    # into the lot it came from, or a new one standing in for it
+                    returned[entry.session_id][move.replaces or move.lot] += move.credits
+                    if move.replaces is not None:
+                        assert move.expires_at is None or move.expires_at > entry.at
+        for session_id, lots_given in returned.items():
+            for lot, credits in lots_given.items():
+                assert credits <= taken[session_id][lot], (
+                    f"{session_id} got {credits} back for lot {lot}, which gave "
+                    f"{taken[session_id][lot]}"
+                )
+
+    @invariant()
+    def lot_records_follow_their_lots(self) -> None:
+        """Every lot with an expiry has its record, and the record stays in the sweep's index
+        while the lot may still hold credits."""
+        snap = self.state()
+        records = {(r.account_id, r.number): r for r in snap.lot_records}
+        for account in snap.accounts.values():
+            for lot in account.lots:
+                if lot.expires_at is None:
+                    continue
+                record = records.get((account.id, lot.number))
+                assert record is not None, f"{account.id} lot {lot.number} has no record"
+                assert record.expires_at == lot.expires_at
+                if lot.credits_left > 0:
+                    assert record.due_at is not None and record.due_at <= lot.expires_at, record
 
     @invariant()
     def ledgers_add_up(self) -> None:
@@ -1087,7 +1398,7 @@ class LedgerMachine(RuleBasedStateMachine):
         by_session: dict[str, list[LedgerEntry]] = defaultdict(list)
         for entry in snap.entries:
             if entry.session_id is None:
-                assert entry.kind is EntryKind.GRANT, entry
+                assert entry.kind in NOT_OF_A_SESSION, entry
             else:
                 assert entry.session_id in sessions, f"an entry for no session: {entry}"
                 by_session[entry.session_id].append(entry)

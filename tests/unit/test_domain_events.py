@@ -1,6 +1,7 @@
 """Which domain events a change means, and what they say: the pure step before the bus."""
 
 import json
+from datetime import timedelta
 
 import pytest
 
@@ -10,6 +11,7 @@ from coaching.models import (
     EntryKind,
     HistoryKind,
     LedgerEntry,
+    LotMove,
     Refund,
     RefundStatus,
     Role,
@@ -143,3 +145,28 @@ def test_a_coach_no_show_tells_who_was_absent_and_what_came_back() -> None:
     detail = event.detail.model_dump(mode="json")
     assert detail["no_show_party"] == "COACH"
     assert (detail["credits_returned"], detail["status"]) == (3, "NO_SHOW")
+
+
+def test_an_expiry_is_credits_expired_naming_its_lot_and_when_it_ended() -> None:
+    ends = NOW - timedelta(hours=1)
+    entry = LedgerEntry(
+        id="personal-member-ann:9",
+        account_id="personal-member-ann",
+        seq=9,
+        kind=EntryKind.EXPIRE,
+        credits=-3,
+        balance_after=5,
+        actor=None,
+        at=NOW,
+        lots=[LotMove(lot=2, credits=-3, expires_at=ends)],
+    )
+
+    [event] = credit_events(entry)
+
+    assert (event.detail_type, event.event_id) == (
+        "credits.expired",
+        "credits:personal-member-ann:9",
+    )
+    detail = event.detail.model_dump(mode="json")
+    assert (detail["credits"], detail["balance_after"], detail["actor"]) == (-3, 5, None)
+    assert (detail["lot"], detail["expires_at"]) == (2, "2026-12-01T08:00:00Z")

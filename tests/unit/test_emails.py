@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from coaching.emails import Email, render, when
-from coaching.models import Person
+from coaching.credit_notices import CreditNotice, CreditNoticeKind, decide
+from coaching.emails import Email, render, render_credit_notice, when
+from coaching.models import AccountKind, Person, Renewal
 from coaching.notifications import Audience, Facts, Notification, NotificationKind
 
 BASE_URL = "https://app.example.com/"
@@ -842,3 +843,113 @@ def test_the_manage_link_goes_to_members_only() -> None:
         mail = render(notification, BASE_URL, MANAGE)
 
         assert (MANAGE in mail.text + mail.html) is (to == "member")
+
+
+# --- credits that expire ----------------------------------------------------------------------
+
+
+def credit_email(
+    kind: CreditNoticeKind, *, group: bool = False, credits: int = 3, **overrides: Any
+) -> Email:
+    notice = CreditNotice(
+        kind=kind,
+        account_id="group-acme" if group else f"personal-{ANN.id}",
+        account_kind=AccountKind.GROUP if group else AccountKind.PERSONAL,
+        account_name="Acme <b>team</b>" if group else "Personal credits",
+        lot=4,
+        credits=credits,
+        expires_at=START,
+        at=START,
+        balance_after=5 if kind is CreditNoticeKind.EXPIRED else None,
+        recipients=[ANN],
+        **overrides,
+    )
+    [notification] = decide(notice)
+    return render_credit_notice(notification, BASE_URL)
+
+
+def test_the_owner_is_told_when_credits_expire_on_their_own_clock() -> None:
+    mail = credit_email(CreditNoticeKind.EXPIRING)
+
+    assert mail.subject == "3 credits expire on Tuesday 1 December"
+    assert f"3 credits in your personal account expire on {ANN_START}." in mail.text
+    assert "a booking always spends the credits that expire soonest first" in mail.text
+    assert "https://app.example.com/accounts/personal-member-ann" in mail.text
+    assert "because you own this account" in mail.text
+
+
+def test_the_owner_is_told_what_expired_and_the_balance_left() -> None:
+    mail = credit_email(CreditNoticeKind.EXPIRED, credits=1)
+
+    assert mail.subject == "1 credit expired"
+    assert f"1 credit in your personal account expired on {ANN_START} and has left" in mail.text
+    assert "The balance is now 5 credits." in mail.text
+
+
+def test_a_groups_admin_reads_its_name_escaped() -> None:
+    mail = credit_email(CreditNoticeKind.EXPIRING, group=True, credits=1)
+
+    assert mail.subject == "1 credit expires on Tuesday 1 December"
+    assert 'the shared account "Acme <b>team</b>"' in mail.text
+    assert "<b>team</b>" not in mail.html and "&lt;b&gt;team&lt;/b&gt;" in mail.html
+    assert "because you are an admin of this account" in mail.text
+
+
+def test_nobody_without_an_address_is_told() -> None:
+    silent = ANN.model_copy(update={"email": None})
+    notice = CreditNotice(
+        kind=CreditNoticeKind.EXPIRED,
+        account_id="group-acme",
+        account_kind=AccountKind.GROUP,
+        account_name="Acme",
+        lot=1,
+        credits=2,
+        expires_at=START,
+        at=START,
+        recipients=[silent, CHO],
+    )
+
+    assert [(n.recipient.id, n.audience) for n in decide(notice)] == [(CHO.id, "admin")]
+
+
+@pytest.mark.parametrize("kind", [NotificationKind.CANCELED, NotificationKind.CANCEL_CONFIRMED])
+def test_credits_back_after_their_lot_expired_say_until_when_they_last(
+    kind: NotificationKind,
+) -> None:
+    renewed = Renewal(credits=2, expires_at=START)
+    mail = email(
+        kind,
+        "member",
+        acted_by="coach" if kind is NotificationKind.CANCELED else "member",
+        credits_returned=3,
+        renewed=renewed,
+    )
+    coach_mail = email(
+        kind,
+        "coach",
+        acted_by="member" if kind is NotificationKind.CANCELED else "coach",
+        credits_returned=3,
+        renewed=renewed,
+    )
+
+    assert (
+        "2 credits of what came back were paid from credits that have expired since the "
+        f"booking, so they come back as new credits that can be used until {ANN_START}."
+    ) in " ".join(mail.text.split())
+    assert "expired since the booking" not in coach_mail.text
+
+
+def test_credits_back_into_those_that_never_expire_say_so() -> None:
+    mail = email(
+        NotificationKind.REFUNDED,
+        "member",
+        acted_by="coach",
+        credits_returned=1,
+        credits_returned_in_total=1,
+        renewed=Renewal(credits=1, expires_at=None),
+    )
+
+    assert "1 credit of what came back was paid from credits that have expired since the " in (
+        " ".join(mail.text.split())
+    )
+    assert "so it comes back as credits that do not expire." in mail.text

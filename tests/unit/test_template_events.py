@@ -49,11 +49,28 @@ def test_both_streams_are_read_with_the_emails_retries_and_a_dead_letter_queue()
     assert queue["Type"] == "AWS::SQS::Queue"
 
 
-def test_the_ledger_stream_lets_only_new_grants_through() -> None:
+def test_the_ledger_stream_lets_only_new_grants_and_expiries_through() -> None:
     ledger = TEMPLATE["Resources"]["LedgerTable"]["Properties"]
     assert ledger["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
     (pattern,) = PUBLISH["Events"]["CreditGrants"]["Properties"]["FilterCriteria"]["Filters"]
     assert json.loads(pattern["Pattern"]) == {
         "eventName": ["INSERT"],
-        "dynamodb": {"NewImage": {"entity": {"S": ["ENTRY"]}, "kind": {"S": ["GRANT"]}}},
+        "dynamodb": {"NewImage": {"entity": {"S": ["ENTRY"]}, "kind": {"S": ["GRANT", "EXPIRE"]}}},
+    }
+
+
+def test_the_notices_about_expiring_credits_reach_the_notifier_alone_and_as_emails_do() -> None:
+    mapping = FUNCTIONS["NotifyFunction"]["Properties"]["Events"]["CreditNotices"]
+    props = mapping["Properties"]
+    assert props["Stream"] == {"Fn::GetAtt": "LedgerTable.StreamArn"}
+    (pattern,) = props["FilterCriteria"]["Filters"]
+    assert json.loads(pattern["Pattern"]) == {
+        "eventName": ["INSERT"],
+        "dynamodb": {"NewImage": {"entity": {"S": ["NOTICE"]}}},
+    }
+    # Retried, bisected and dead-lettered exactly as the sessions' emails are.
+    own = ("Stream", "FilterCriteria")
+    sessions = NOTIFY_MAPPING["Properties"]
+    assert {k: v for k, v in props.items() if k not in own} == {
+        k: v for k, v in sessions.items() if k not in own
     }

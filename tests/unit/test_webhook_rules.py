@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from coaching.domain_events import CREDITS_GRANTED, SESSION_EVENT_TYPES
+from coaching.domain_events import CREDITS_EXPIRED, CREDITS_GRANTED, SESSION_EVENT_TYPES
 from coaching.errors import Forbidden, NotFound, WebhookDisabled, WebhookLimitReached
 from coaching.models import Caller, Role
 from coaching.webhooks import rules
@@ -80,7 +80,11 @@ def test_the_limit_is_ten_endpoints_an_admin() -> None:
 
 
 def test_the_subscribable_types_are_every_domain_event_type() -> None:
-    assert set(rules.EVENT_TYPES) == {*SESSION_EVENT_TYPES.values(), CREDITS_GRANTED}
+    assert set(rules.EVENT_TYPES) == {
+        *SESSION_EVENT_TYPES.values(),
+        CREDITS_GRANTED,
+        CREDITS_EXPIRED,
+    }
     assert rules.subscribed_types(["session.booked", "session.booked"]) == ["session.booked"]
     for refused, reason in (
         (["nope"], r"unknown: nope"),

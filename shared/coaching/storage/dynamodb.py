@@ -172,6 +172,8 @@ Tag = Literal[
     "directory",
     "change",
     "reminders",
+    "lot",
+    "notice",
     "webhook",
     "webhook-owner",
     "delivery",

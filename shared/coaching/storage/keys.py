@@ -36,8 +36,15 @@ by ``directory_position``). A slot claim keeps its own key (``SLOT#{coach}#{time
 condition that stops a double booking is the same as before; the index only serves reads.
 
 ``LedgerTable``
-  - account   ``ACCOUNT#{id}`` / ``ACCOUNT``: running balance and ``version`` (entries so far)
+  - account   ``ACCOUNT#{id}`` / ``ACCOUNT``: running balance and ``version`` (entries so far),
+    and the lots the balance is held in (``Account.lots``, bounded)
   - entry     ``ACCOUNT#{id}`` / ``ENTRY#{seq}``: immutable, numbered 1, 2, 3 ... per account
+  - lot       ``ACCOUNT#{id}`` / ``LOT#{n}``: a lot with an expiry, from its opening to its end;
+    while the sweep has something to do with it (tell the owner, expire it) it carries ``due_pk``
+    (``DUE#0`` .. ``DUE#{N-1}`` from a hash of the account and number) and ``due_at``, and so is
+    in the table's sparse Due index (keys only), as sessions are in the sessions table's
+  - notice    ``ACCOUNT#{id}`` / ``NOTICE#{n}#{kind}``: immutable, what the owner is told about
+    lot ``n`` (its credits expire soon, or have expired); the stream turns it into the emails
   - member    ``MEMBER#{user}`` / ``ACCOUNT#{id}``: the group accounts a user belongs to or runs
   - change    ``ACCOUNT#{id}`` / ``CHANGE#{seq}``: immutable, one per change to a group's name or
     people, numbered 1, 2, 3 ... per account
@@ -275,6 +282,30 @@ def memberships_of(user_id: str) -> str:
 
 def membership(user_id: str, account_id: str) -> Key:
     return {"pk": memberships_of(user_id), "sk": account_partition(account_id)}
+
+
+LOT_PREFIX = "LOT#"
+
+
+def lot(account_id: str, number: int) -> Key:
+    """A lot with an expiry (zero-padded, so that lots sort by number)."""
+    return {"pk": account_partition(account_id), "sk": f"{LOT_PREFIX}{number:010d}"}
+
+
+def notice(account_id: str, number: int, kind: str) -> Key:
+    """What the owner is told about lot ``number``: one of each kind at most, ever."""
+    return {"pk": account_partition(account_id), "sk": f"NOTICE#{number:010d}#{kind}"}
+
+
+def lot_due_partition(account_id: str, number: int, shards: int) -> str:
+    """The ledger's Due index partition of a lot: ``DUE#0`` to ``DUE#{shards-1}``, spread as
+    sessions are (``due_partition``), from the account and the lot's number."""
+    return due_partition(f"{account_id}#{number}", shards)
+
+
+def lot_due_partitions(shards: int) -> list[str]:
+    """Every partition of the ledger's Due index (it has no legacy partition)."""
+    return [f"DUE#{n}" for n in range(shards)]
 
 
 # --- WebhooksTable -------------------------------------------------------------------------------

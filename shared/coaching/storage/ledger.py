@@ -2,7 +2,9 @@
 group's people (LedgerTable; keys in ``keys``).
 
 An account's balance and ``version`` change only in the same transaction as the entry numbered
-``version + 1``, conditioned on the version read, so no entry is lost or numbered twice. A
+``version + 1``, conditioned on the version read, so no entry is lost or numbered twice. The lots
+the balance is held in (``Account.lots``) change with them, as ``coaching.lots`` planned, and a
+lot opened with an expiry gets its record (what the sweep reads) in that same transaction. A
 group's name and people change only with the change record numbered ``revision + 1``, on the
 same terms.
 """
@@ -12,8 +14,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from coaching import rules
-from coaching.models import Account, AccountChange, Actor, EntryKind, LedgerEntry
+from coaching import lots, rules
+from coaching.credit_notices import CreditNotice, CreditNoticeKind
+from coaching.lots import LotChange
+from coaching.models import (
+    Account,
+    AccountChange,
+    Actor,
+    EntryKind,
+    LedgerEntry,
+    Lot,
+    LotRecord,
+    Person,
+)
 from coaching.storage import keys
 from coaching.storage.dynamodb import (
     Table,
@@ -24,6 +37,7 @@ from coaching.storage.dynamodb import (
     put,
     to_item,
 )
+from coaching.storage.keys import iso
 
 SAME_REVISION = "(attribute_not_exists(revision) OR revision = :r)"
 """The condition that a group's people are still as read at revision ``:r``. Accounts stored
@@ -40,8 +54,13 @@ class Movement:
     credits: int
     at: datetime
     actor: Actor | None
+    lots: LotChange
+    """Which lots the credits come from or go to (``coaching.lots``), and the account's lots
+    after."""
     session_id: str | None = None
     note: str | None = None
+    contact: Person | None = None
+    """The acting owner's or admin's contact, kept on the account (``rules.contact_for``)."""
 
     @property
     def entry(self) -> LedgerEntry:
@@ -57,6 +76,21 @@ class Movement:
             actor=self.actor,
             at=self.at,
             note=self.note,
+            lots=list(self.lots.moves),
+        )
+
+    @property
+    def account_after(self) -> Account:
+        """The account as this movement leaves it."""
+        entry = self.entry
+        return self.account.model_copy(
+            update={
+                "balance": entry.balance_after,
+                "version": entry.seq,
+                "lots": list(self.lots.lots),
+                "lots_opened": self.lots.opened,
+                "contacts": rules.account_contacts(self.account, self.contact),
+            }
         )
 
 
@@ -117,31 +151,38 @@ class LedgerStore(Table):
         items that list the group for each person it gained or lost, together.
 
         Conditioned on the revision read, so two changes never lose each other's, and only the
-        name, the people and the revision are written: the balance and its version stay as
-        whatever movement last left them.
+        name, the people, the refund grace and the revision are written: the balance, its
+        version and its lots stay as whatever movement last left them.
         """
         tx = Transaction()
         dumped = after.model_dump(mode="json")
+        values: dict[str, Any] = {
+            ":name": dumped["name"],
+            ":members": dumped["member_ids"],
+            ":admins": dumped["admin_ids"],
+            ":next": dumped["revision"],
+            ":at": dumped["updated_at"],
+            ":r": before.revision,
+        }
+        update = (
+            "SET #name = :name, member_ids = :members, admin_ids = :admins, revision = :next, "
+            "updated_at = :at"
+        )
+        if after.refund_grace_days is None:
+            update += " REMOVE refund_grace_days"
+        else:
+            update += ", refund_grace_days = :grace"
+            values[":grace"] = after.refund_grace_days
         tx.add(
             "account",
             {
                 "Update": {
                     "TableName": self.ledger_table,
                     "Key": to_item(keys.account(after.id)),
-                    "UpdateExpression": "SET #name = :name, member_ids = :members, "
-                    "admin_ids = :admins, revision = :next, updated_at = :at",
+                    "UpdateExpression": update,
                     "ConditionExpression": f"attribute_exists(pk) AND {SAME_REVISION}",
                     "ExpressionAttributeNames": {"#name": "name"},  # a reserved word
-                    "ExpressionAttributeValues": to_item(
-                        {
-                            ":name": dumped["name"],
-                            ":members": dumped["member_ids"],
-                            ":admins": dumped["admin_ids"],
-                            ":next": dumped["revision"],
-                            ":at": dumped["updated_at"],
-                            ":r": before.revision,
-                        }
-                    ),
+                    "ExpressionAttributeValues": to_item(values),
                 }
             },
         )
@@ -187,7 +228,7 @@ class LedgerStore(Table):
     def move_credits(self, movement: Movement) -> LedgerEntry:
         """A movement that no session causes (a grant or an adjustment)."""
         tx = Transaction()
-        add_movement(tx, self.ledger_table, movement)
+        add_movement(tx, self.ledger_table, movement, self.settings.due_shards)
         entry = movement.entry
         self._write(tx, entry)
         return entry
@@ -203,23 +244,29 @@ def _membership(account: Account, user_id: str) -> dict[str, Any]:
     }
 
 
-def add_movement(tx: Transaction, table: str, movement: Movement) -> None:
-    """Add to ``tx`` the account's new balance and the entry that records the movement.
+def add_movement(tx: Transaction, table: str, movement: Movement, due_shards: int) -> None:
+    """Add to ``tx`` the account's new balance and lots, the entry that records the movement,
+    and the record of each lot it opens with an expiry (with its notice, when its owner must
+    be told at once).
 
     Conditioned on the account's version (its entries), and on its revision (its people), so
     that a booking the rules allowed for a member of the group never lands after the member
     was removed: the movement is refused, read again and decided again.
     """
     account = movement.account
-    # Every movement passes here, so none can skip the floor or the cap.
+    # Every movement passes here, so none can skip the floor, the cap or the lots' sums.
     rules.require_balance_allows(account, movement.kind, movement.credits)
+    lots.check(account, movement.lots, movement.credits)
     entry = movement.entry
+    after = movement.account_after
+    # Owners hear of credits that expire within the week as soon as one of them can be told.
+    telling = lots.to_tell(after.lots, movement.at) if rules.notice_recipients(after) else []
+    if telling:
+        after = after.model_copy(update={"lots": lots.mark_told(after.lots, telling)})
     if account.version == 0:
         # The account's first entry. A personal account is only implicit until now: the
         # item is born with its first entry. A group account exists with no entries yet.
-        values = account.model_copy(
-            update={"balance": entry.balance_after, "version": entry.seq}
-        ).model_dump(mode="json", exclude_none=True)
+        values = after.model_dump(mode="json", exclude_none=True)
         values |= {**keys.account(account.id), "entity": "ACCOUNT"}
         first = put(
             table, values, f"attribute_not_exists(pk) OR (version = :v AND {SAME_REVISION})"
@@ -233,9 +280,10 @@ def add_movement(tx: Transaction, table: str, movement: Movement) -> None:
                 "Update": {
                     "TableName": table,
                     "Key": to_item(keys.account(account.id)),
-                    "UpdateExpression": "SET balance = :after, version = :next",
-                    # The version pins the balance we computed from; the balance check
-                    # states the invariant itself, should the version ever be misused.
+                    "UpdateExpression": "SET balance = :after, version = :next, lots = :lots, "
+                    "lots_opened = :opened, contacts = :contacts",
+                    # The version pins the balance and lots we computed from; the balance
+                    # check states the invariant itself, should the version ever be misused.
                     "ConditionExpression": "version = :v AND balance = :before AND "
                     + SAME_REVISION,
                     "ExpressionAttributeValues": to_item(
@@ -245,6 +293,7 @@ def add_movement(tx: Transaction, table: str, movement: Movement) -> None:
                             ":v": account.version,
                             ":before": account.balance,
                             ":r": account.revision,
+                            **_lots_values(after),
                         }
                     ),
                 }
@@ -253,6 +302,89 @@ def add_movement(tx: Transaction, table: str, movement: Movement) -> None:
     values = entry.model_dump(mode="json", exclude_none=True)
     values |= {**keys.entry(account.id, entry.seq), "entity": "ENTRY"}
     tx.add("entry", put(table, values, "attribute_not_exists(pk)"))
+    told = {lot.number for lot in telling}
+    for lot in movement.lots.new_lots:
+        tx.add("lot", put_lot(table, after, lot, movement.at, lot.number in told, due_shards))
+    for lot in telling:
+        # Not conditioned: the sweep may have told the owners of this lot already (its record
+        # says so, the account does not), and a notice written again is no new stream INSERT,
+        # so no second email.
+        notice = expiring_notice(after, lot, movement.at)
+        tx.add("notice", put_notice(table, notice, once=False))
+
+
+def _lots_values(account: Account) -> dict[str, object]:
+    dumped = account.model_dump(mode="json", include={"lots", "contacts"})
+    return {
+        ":lots": dumped["lots"],
+        ":opened": account.lots_opened,
+        ":contacts": dumped["contacts"],
+    }
+
+
+def lot_record(account: Account, lot: Lot, at: datetime, told: bool) -> LotRecord:
+    """The record of a lot just opened; told: its owners are told as it opens (it opens with
+    less than the notice to go), so the sweep next looks at it when it expires."""
+    assert lot.expires_at is not None  # only lots with an expiry have records
+    return LotRecord(
+        account_id=account.id,
+        number=lot.number,
+        expires_at=lot.expires_at,
+        opened_at=at,
+        warned_at=at if told else None,
+        due_at=lot.expires_at if told else lots.first_due(lot, at),
+    )
+
+
+def lot_values(record: LotRecord, due_shards: int) -> dict[str, Any]:
+    values: dict[str, Any] = record.model_dump(mode="json", exclude_none=True)
+    values |= {**keys.lot(record.account_id, record.number), "entity": "LOT"}
+    if record.due_at is not None:
+        # In the ledger's sparse Due index while the sweep has something to do with it.
+        values["due_pk"] = keys.lot_due_partition(record.account_id, record.number, due_shards)
+        values["due_at"] = iso(record.due_at)
+    return values
+
+
+def put_lot(
+    table: str, account: Account, lot: Lot, at: datetime, told: bool, due_shards: int
+) -> Any:
+    record = lot_record(account, lot, at, told)
+    return put(table, lot_values(record, due_shards), "attribute_not_exists(pk)")
+
+
+def expiring_notice(account: Account, lot: Lot, at: datetime) -> CreditNotice:
+    assert lot.expires_at is not None
+    return CreditNotice(
+        kind=CreditNoticeKind.EXPIRING,
+        account_id=account.id,
+        account_kind=account.kind,
+        account_name=account.name,
+        lot=lot.number,
+        credits=lot.credits_left,
+        expires_at=lot.expires_at,
+        at=at,
+        recipients=rules.notice_recipients(account),
+    )
+
+
+def put_notice(table: str, notice: CreditNotice, *, once: bool = True) -> Any:
+    """A notice's item. The emails go out when it is first written (the stream's INSERT);
+    ``once``: only if it is not there yet (a second EXPIRE of a lot is impossible, not
+    harmless)."""
+    values = notice.model_dump(mode="json", exclude_none=True)
+    values |= {**keys.notice(notice.account_id, notice.lot, notice.kind.value), "entity": "NOTICE"}
+    return put(table, values, "attribute_not_exists(pk)" if once else None)
+
+
+def is_notice(item: Mapping[str, Any]) -> bool:
+    """A stream image of a notice item (marked NOTICE)."""
+    return item.get("entity") == {"S": "NOTICE"}
+
+
+def notice_from_item(item: Mapping[str, Any]) -> CreditNotice:
+    """A notice from its item as DynamoDB types it (a stream image)."""
+    return CreditNotice.model_validate(only_fields(CreditNotice, from_item(item)))
 
 
 def account_from(account_id: str, item: Mapping[str, Any] | None) -> Account | None:

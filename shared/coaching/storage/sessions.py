@@ -493,5 +493,5 @@ class SessionStore(Table):
                 },
             )
         if movement is not None:
-            add_movement(tx, self.ledger_table, movement)
+            add_movement(tx, self.ledger_table, movement, self.settings.due_shards)
         self._write(tx, after)

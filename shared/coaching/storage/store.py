@@ -1,10 +1,11 @@
 """``Storage``: every store in one object, as the operations, the sweep and the handlers use it.
 
 Each part lives in the module named after what it stores: ``sessions`` (sessions and slot
-claims), ``services`` (services and working hours), ``ledger`` (accounts and entries), ``due``
-(the sweep's index), ``reminders`` (what a session's time still owes in reminders); ``keys``
-builds every key, ``dynamodb`` the requests they share. Here are the reads that span tables:
-a session or service with the accounts a change may touch, in one request, a session with its
+claims), ``services`` (services and working hours), ``ledger`` (accounts, entries and the lots
+their credits are held in), ``due`` (the sweep's index of sessions), ``reminders`` (what a
+session's time still owes in reminders), ``lots`` (the index of lots that expire); ``keys``
+builds every key, ``dynamodb`` the requests they share. Here are the reads that span tables: a
+session or service with the accounts a change may touch, in one request, a session with its
 reminders record, and an Idempotency-Key's record.
 """
 
@@ -20,6 +21,7 @@ from coaching.storage.due import DuePage, DueStore
 from coaching.storage.dynamodb import from_item, only_fields, to_item
 from coaching.storage.keys import LEGACY_DUE_PARTITION, due_partition, due_partitions, iso
 from coaching.storage.ledger import LedgerStore, Movement, account_from
+from coaching.storage.lots import LotPage, LotStore
 from coaching.storage.receipts import Answer, Remembered
 from coaching.storage.reminders import ReminderStore, reminders_from_values
 from coaching.storage.services import ServiceStore
@@ -38,6 +40,7 @@ __all__ = [
     "SLOT_CLAIM_TTL",
     "Count",
     "DuePage",
+    "LotPage",
     "Movement",
     "StaleRead",
     "Storage",
@@ -52,7 +55,7 @@ __all__ = [
 ]
 
 
-class Storage(SessionStore, ServiceStore, LedgerStore, DueStore, ReminderStore):
+class Storage(SessionStore, ServiceStore, LedgerStore, DueStore, ReminderStore, LotStore):
     def new_session_id(self, coach_id: str) -> str:
         """An id for a new session of this coach's: it carries the coach's tag, by which a move
         reads the coach's booking rules with the session (``session_and_hours``)."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from coaching.domain_events import CREDITS_GRANTED, SESSION_EVENT_TYPES
+from coaching.domain_events import CREDIT_EVENT_TYPES, SESSION_EVENT_TYPES
 from coaching.errors import Forbidden, NotFound, WebhookDisabled, WebhookLimitReached
 from coaching.models import Caller, Role
 from coaching.webhooks.models import (
@@ -17,7 +17,9 @@ from coaching.webhooks.models import (
     SigningSecret,
 )
 
-EVENT_TYPES: tuple[str, ...] = tuple(sorted({*SESSION_EVENT_TYPES.values(), CREDITS_GRANTED}))
+EVENT_TYPES: tuple[str, ...] = tuple(
+    sorted({*SESSION_EVENT_TYPES.values(), *CREDIT_EVENT_TYPES.values()})
+)
 """Every domain event type an endpoint may subscribe to."""
 ALL_EVENTS = "*"
 """Subscribes to every type, those added later included; alone in its list."""

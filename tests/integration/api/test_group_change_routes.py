@@ -309,6 +309,7 @@ def test_each_change_is_recorded_with_who_when_and_what_newest_first(
         "removed_members": [],
         "added_admins": [],
         "removed_admins": [],
+        "refund_grace_days": None,
     }
     assert parse(oldest["at"]) == first_at.replace(microsecond=0)
     assert newest == {
@@ -320,6 +321,7 @@ def test_each_change_is_recorded_with_who_when_and_what_newest_first(
         "removed_members": [alice.id],
         "added_admins": ["deputy"],
         "removed_admins": [],
+        "refund_grace_days": None,
     }
     assert parse(newest["at"]) > parse(oldest["at"])
 

@@ -2,15 +2,17 @@
 ``standardwebhooks`` package's own verifier accepts it, with ids, times and amounts only."""
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from coaching import clock, domain_events
+from coaching import clock, credit_expiry, domain_events, operations
 from coaching.event_bus import EventBus
+from coaching.models import EntryKind, personal_account_id
 from coaching.storage import Storage
 from coaching.webhooks.models import DeliveryState
-from tests.builders import World, member
+from tests.builders import World, member, support
 from tests.integration.webhook_steps import bus_message
 
 from .conftest import Webhooks
@@ -87,6 +89,38 @@ def test_endpoints_get_only_the_types_they_subscribed_to(webhooks: Webhooks) -> 
     ]
     assert [d.event_type for d in webhooks.deliveries(cancels.endpoint)] == ["session.canceled"]
     assert len(webhooks.deliveries(everything.endpoint)) == 2
+    assert webhooks.deliveries(grants.endpoint) == []
+
+
+def test_credits_that_expired_reach_the_endpoints_that_subscribed_to_them(
+    webhooks: Webhooks, store: Storage
+) -> None:
+    # Given endpoints for expiries, for grants, and for everything
+    expiries = webhooks.subscribe(event_types=["credits.expired"])
+    grants = webhooks.subscribe(event_types=["credits.granted"])
+    everything = webhooks.subscribe(event_types=["*"])
+    # ... and 3 credits that lapsed unused, taken out by the sweep
+    now = clock.now()
+    account_id = personal_account_id(member().id)
+    operations.grant(store, support(), account_id, 3, None, now, valid_days=1)
+    later = now + timedelta(days=1, minutes=1)
+    assert credit_expiry.run(store, later, lambda: 60.0).expired_lots == 1
+    entries, _ = store.ledger(account_id, 10, None)
+    [expiry] = [e for e in entries if e.kind is EntryKind.EXPIRE]
+    (event,) = domain_events.credit_events(expiry)
+    entry = EventBus(client=None, bus_name="bus").entry(event)  # type: ignore[arg-type]
+
+    # When the bus's rule hands its event to the delivery function
+    webhooks.deliver(_envelope(entry))
+
+    # Then the endpoints for expiries and for everything get it, with the lot it names
+    received = webhooks.receiver.wait_for(2)
+    assert [r.json["type"] for r in received] == ["credits.expired", "credits.expired"]
+    data = received[0].json["data"]
+    assert (data["account_id"], data["credits"], data["balance_after"]) == (account_id, -3, 0)
+    assert (data["lot"], data["event_id"]) == (expiry.lots[0].lot, event.event_id)
+    assert [d.event_type for d in webhooks.deliveries(expiries.endpoint)] == ["credits.expired"]
+    assert len(webhooks.deliveries(everything.endpoint)) == 1
     assert webhooks.deliveries(grants.endpoint) == []
 
 

@@ -1,0 +1,162 @@
+"""The scheduled sweep of credits that expire, read from the ledger's sparse Due index.
+
+Runs in the same scheduled function as the sweep of sessions (``sweep``), after it, on what is
+left of the budget. Only lots the sweep still has something to do with carry the index's key
+(``lots.first_due``, ``lots.sweep_step``), and a query stops at ``now``, so a run reads the lots
+that are due and nothing else: never a Scan, and a cost that follows the number of lots due,
+not how many accounts, lots or entries exist.
+
+For each due lot (``operations.sweep_lot``, one conditional transaction each):
+
+- 7 days before it expires, if it holds credits: its owner is told (a notice, once);
+- once it has expired, if it holds credits: they leave the balance with one ``EXPIRE`` entry
+  naming the lot, and its owner is told;
+- otherwise it is looked at again when it expires, and forgotten an hour after it expired used
+  up (``lots.CLOSE_AFTER``).
+
+Shards, pages and reruns work as in ``sweep``: partitions ``DUE#0`` .. ``DUE#{N-1}`` read in
+turn, a page each, until all are read to ``now``; a lot whose change lost a race is read again
+and decided again; a run that dies or runs out of time leaves the rest in the index for the next
+run, and what it did is never done twice (each step lands only on the state it was decided on).
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from coaching import operations
+from coaching.errors import StorageFailed
+from coaching.models import Account, LotRecord
+from coaching.observability import logger
+from coaching.storage import Storage
+from coaching.sweep import Budget, SweepFailed, describe
+
+PAGE_SIZE = 50
+"""Due lots per query: each comes with its account, and one BatchGetItem takes 100 keys."""
+
+Outcome = Literal["WARN", "EXPIRE", "WAIT", "CLOSE", "UNCHANGED", "FAILED"]
+
+
+class ExpiryResult(BaseModel):
+    """What one run of the expiry sweep did (part of the sweep function's answer)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    expired_lots: int = 0
+    """Lots whose unused credits left with an EXPIRE entry."""
+    warned_lots: int = 0
+    """Lots whose owners were told their credits expire within 7 days."""
+    waited: int = 0
+    """Due lots with nothing to tell or take yet: looked at again later."""
+    closed: int = 0
+    """Lots that expired used up, now forgotten."""
+    unchanged: int = 0
+    """Due lots another run got to first."""
+    failed: int = 0
+    query_failed: bool = False
+    items_read: int = 0
+    capacity_units: float = 0.0
+    pages: int = 0
+    finished: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and not self.query_failed
+
+    def raise_for_failures(self) -> None:
+        problems = []
+        if self.failed:
+            problems.append(f"{self.failed} due lots could not be swept")
+        if self.query_failed:
+            problems.append("the ledger's Due index could not be read")
+        if problems:
+            raise SweepFailed("; ".join(problems))
+
+
+def run(store: Storage, now: datetime, budget: Budget, page_size: int = PAGE_SIZE) -> ExpiryResult:
+    """Act on every lot due at ``now``, oldest first, until none is left or ``budget`` runs out.
+
+    One pass is enough: what a step leaves due is always later than ``now`` (told: when it
+    expires; waiting: when it expires, or an hour after), never due again in the same run.
+    """
+    tally = _Tally()
+    cursors: dict[str, dict[str, Any] | None] = dict.fromkeys(store.lot_due_partitions())
+    while cursors:
+        for partition, after in list(cursors.items()):
+            if budget() <= 0:
+                return tally.result(finished=False)
+            try:
+                page = store.due_lots_page(partition, now, page_size, after)
+            except StorageFailed as error:
+                logger.error(
+                    "sweep could not read the ledger's Due index",
+                    extra={"partition": partition, **describe(error)},
+                )
+                tally.unqueryable.add(partition)
+                del cursors[partition]
+                continue
+            tally.pages += 1
+            tally.items_read += page.items_read
+            tally.capacity_units += page.capacity_units
+            for key in page.unreadable:
+                if key not in tally.unreadable:
+                    tally.unreadable.add(key)
+                    tally.count("FAILED")
+                    logger.error("due item is not a valid lot", extra={"key": key})
+            for record, account in page.lots:
+                seen = (record.account_id, record.number)
+                if seen in tally.seen:
+                    continue  # handled in this run already: the index lags, or it failed
+                if budget() <= 0:
+                    return tally.result(finished=False)
+                tally.seen.add(seen)
+                tally.count(_sweep_one(store, record, account, now))
+            if page.next_key is None:
+                del cursors[partition]
+            else:
+                cursors[partition] = page.next_key
+    return tally.result(finished=not tally.unqueryable)
+
+
+def _sweep_one(store: Storage, record: LotRecord, account: Account, now: datetime) -> Outcome:
+    try:
+        action = operations.sweep_lot(store, record, account, now)
+    except Exception as error:  # one lot's failure must not stop the sweep of the others
+        logger.error(
+            "sweep of a lot failed",
+            extra={"account_id": record.account_id, "lot": record.number, **describe(error)},
+        )
+        return "FAILED"
+    return action or "UNCHANGED"
+
+
+@dataclass
+class _Tally:
+    counts: dict[Outcome, int] = field(default_factory=dict)
+    items_read: int = 0
+    capacity_units: float = 0.0
+    pages: int = 0
+    seen: set[tuple[str, int]] = field(default_factory=set)
+    """(account, lot) this run has handled."""
+    unreadable: set[str] = field(default_factory=set)
+    unqueryable: set[str] = field(default_factory=set)
+
+    def count(self, outcome: Outcome) -> None:
+        self.counts[outcome] = self.counts.get(outcome, 0) + 1
+
+    def result(self, *, finished: bool) -> ExpiryResult:
+        return ExpiryResult(
+            expired_lots=self.counts.get("EXPIRE", 0),
+            warned_lots=self.counts.get("WARN", 0),
+            waited=self.counts.get("WAIT", 0),
+            closed=self.counts.get("CLOSE", 0),
+            unchanged=self.counts.get("UNCHANGED", 0),
+            failed=self.counts.get("FAILED", 0),
+            query_failed=bool(self.unqueryable),
+            items_read=self.items_read,
+            capacity_units=round(self.capacity_units, 3),
+            pages=self.pages,
+            finished=finished,
+        )
