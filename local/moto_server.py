@@ -6,9 +6,7 @@ transactions; this server gets the same effect by letting one request in at a ti
 tests exercise our conditions rather than moto's thread safety.
 
 moto's rollback of a refused transaction is patched (``local.moto_patch``) so that the table,
-and the stream a poller reads, stay the same objects, and a refusal costs what it touches; and
-a query reads the partition it names, not the whole table (``local.moto_index``), so a stack that
-has run for a while answers as fast as a new one.
+and the stream a poller reads, stay the same objects, and a refusal costs what it touches.
 """
 
 import threading
@@ -18,7 +16,7 @@ from typing import Any
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from local import moto_index
+from local import moto_patch
 
 
 class SerializedMotoServer:
@@ -44,7 +42,7 @@ class SerializedMotoServer:
         return serialized
 
     def start(self) -> "SerializedMotoServer":
-        moto_index.install()
+        moto_patch.install()
         self._server = make_server(self._host, self._port, self._app(), threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
         self._thread.start()

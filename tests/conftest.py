@@ -11,7 +11,7 @@ from moto import mock_aws
 from coaching import clock, runtime
 from coaching.settings import Settings
 from coaching.storage import Storage
-from local import moto_index, template
+from local import moto_patch, template
 from local.lambda_runtime import use_zone_rules_of
 from local.moto_server import SerializedMotoServer
 from local.template import create_tables
@@ -35,9 +35,8 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 # Zone rules as every function reads them (template.yaml's PYTHONTZPATH): the pinned tzdata.
 use_zone_rules_of(template.global_variables())
 # In-process moto too: a refused transaction restores the items it touched instead of
-# swapping in deep copies of whole tables (same outcome, a fraction of the time), and a query
-# reads the partition it names (same answers: tests/integration/test_moto_index.py).
-moto_index.install()
+# swapping in deep copies of whole tables (same outcome, a fraction of the time).
+moto_patch.install()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

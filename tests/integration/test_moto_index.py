@@ -14,12 +14,20 @@ from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
+from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
 
 from local import moto_index
 from tests.builders import unique
 
-moto_index.install()
+PATCHED = [
+    (Table, "query"),
+    (Table, "all_items"),
+    (Table, "put_item"),
+    (Table, "delete_item"),
+    (DynamoDBBackend, "update_item"),
+    (DynamoDBBackend, "transact_write_items"),
+]
 
 PKS = ["a", "b", "c"]
 SKS = ["1", "2", "3", "4", "5"]
@@ -223,8 +231,16 @@ def _pages(client: Any, table: str, query: dict[str, Any]) -> list[dict[str, Any
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[Any]:
-    with mock_aws():
-        yield boto3.client("dynamodb", region_name="us-east-1")
+    """moto with the index, for this module only: the rest of the suite runs moto as the tests
+    always have (the bench and the local stack install the index)."""
+    before = [(owner, name, owner.__dict__[name]) for owner, name in PATCHED]
+    moto_index.install()
+    try:
+        with mock_aws():
+            yield boto3.client("dynamodb", region_name="us-east-1")
+    finally:
+        for owner, name, original in before:
+            setattr(owner, name, original)
 
 
 @settings(
