@@ -205,7 +205,8 @@ SOAK_SECONDS ?= 600
 soak: install install-local
 	$(BIN)/python -m local.soak --seconds $(SOAK_SECONDS)
 
-# docs/openapi.json is the document GET /openapi.json serves; a test fails while they differ.
+# The OpenAPI document, generated from the functions' resolvers, into functions/docs/openapi.json
+# (what GET /openapi.json serves) and docs/openapi.json; a test fails while either is stale.
 openapi: install
 	$(BIN)/python -m local.openapi
 

@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
     parser.add_argument("--samples", type=int, default=25, help="timed requests per operation")
-    parser.add_argument("--cold-runs", type=int, default=11, help="interpreters per import")
+    parser.add_argument("--cold-runs", type=int, default=7, help="interpreters per cold start")
     parser.add_argument("--notify-rounds", type=int, default=3, help="timed stream batches")
     parser.add_argument(
         "--sweep-sizes",
@@ -119,7 +119,10 @@ def main(argv: list[str] | None = None) -> int:
         help="grants made through the local stack for the webhooks' deliveries a second",
     )
     parser.add_argument(
-        "--soak-seconds", type=float, default=600.0, help="how long the soak's clients work"
+        "--soak-seconds",
+        type=float,
+        default=120.0,
+        help="how long the soak's clients work (`make soak` runs 600 s on its own)",
     )
     args = parser.parse_args(argv)
 

@@ -30,28 +30,34 @@ import shutil
 import stat
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from statistics import median as middle
 from typing import Any
 
+from bench import first_request
 from bench.env import AWS_ENVIRONMENT, ROOT
-from bench.layer import host_layer, python313
+from bench.layer import host_layer, moto_site, python313
 from bench.report import Section, Table, Target, median, ms
 from local.template import Function, functions
 
-RUNS = 11
-"""Interpreters per row: a cold import's CPU time varies by a few per cent from one process to
-the next, and the target is judged on medians a few per cent apart."""
+RUNS = 7
+"""Interpreters per row: a cold start's CPU time varies by a few per cent from one process to
+the next. Each also imports moto and loads the request's tables (about a second, not timed), so
+seven rather than more keep the section to a few minutes."""
 SOURCE_RUNS = 3
 """Fewer samples for the layer without bytecode: each is several times slower, and its
 figure only shows what the bytecode is worth."""
 BREAKDOWN_RUNS = 5
 MAX_RATIO = 2.0
-"""Target: a handler's cold import costs at most twice a precompiled ``import boto3``."""
+"""Target: a function's cold start (import and first request) costs at most twice a
+precompiled ``import boto3`` and one call through a new client."""
+GOAL_RATIO = 1.5
+"""Where we want every function: reported beside the target."""
+TRACE_ID = "Root=1-65a1b2c3-0123456789abcdef01234567;Parent=0123456789abcdef;Sampled=1"
 
 PROBE = r"""
-import importlib, json, sys, time
+import importlib, json, os, sys, time
 
 target = sys.argv[1]
 started, cpu = time.perf_counter(), time.process_time()
@@ -59,10 +65,115 @@ if target == "boto3":
     import boto3
 else:
     module, _, attribute = target.rpartition(".")
-    getattr(importlib.import_module(module.replace("/", ".")), attribute)
+    handler = getattr(importlib.import_module(module.replace("/", ".")), attribute)
 seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-print(json.dumps({"seconds": seconds, "cpu": cpu, "modules": len(sys.modules)}))
+found = {"seconds": seconds, "cpu": cpu, "modules": len(sys.modules)}
+
+if len(sys.argv) > 2:
+    # Not timed: moto, and the tables, queue, identity and bus the request is served from.
+    # (The layer's botocore keeps only the functions' services: SES v2 stands on v1's backend.)
+    os.environ["MOTO_ALLOW_NONEXISTENT_REGION"] = "true"
+    with open(sys.argv[2]) as f:
+        state = json.load(f)
+    with open(sys.argv[3]) as f:
+        event = json.load(f)
+    from moto import mock_aws
+    from moto.core.models import DEFAULT_ACCOUNT_ID as ACCOUNT
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.events.models import events_backends
+    from moto.sesv2.models import sesv2_backends
+    from moto.sqs.models import sqs_backends
+
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    mock_aws().start()
+    # moto's answer stands for DynamoDB's (and SES's...): a network round trip in Lambda, not
+    # the function's CPU. Its time (its first request per service builds routers) is taken out.
+    in_moto = {"seconds": 0.0, "cpu": 0.0}
+    answering = BotocoreStubber.__call__
+
+    def answer_timed(self, *args, **kwargs):
+        started, cpu = time.perf_counter(), time.process_time()
+        try:
+            return answering(self, *args, **kwargs)
+        finally:
+            in_moto["seconds"] += time.perf_counter() - started
+            in_moto["cpu"] += time.process_time() - cpu
+
+    BotocoreStubber.__call__ = answer_timed
+    region = os.environ["AWS_REGION"]
+    dynamodb = dynamodb_backends[ACCOUNT][region]
+    for table in state["tables"]:
+        create = table["create"]
+        on_demand = create.get("BillingMode") == "PAY_PER_REQUEST"
+        dynamodb.create_table(
+            create["TableName"],
+            schema=create["KeySchema"],
+            throughput=(
+                {"ReadCapacityUnits": 0, "WriteCapacityUnits": 0}
+                if on_demand
+                else create.get("ProvisionedThroughput")
+            ),
+            attr=create["AttributeDefinitions"],
+            global_indexes=create.get("GlobalSecondaryIndexes"),
+            indexes=create.get("LocalSecondaryIndexes"),
+            streams=create.get("StreamSpecification"),
+            billing_mode="PAY_PER_REQUEST" if on_demand else "PROVISIONED",
+            sse_specification=None,
+            tags=[],
+            deletion_protection_enabled=False,
+            warm_throughput=None,
+        )
+        for item in table["items"]:
+            dynamodb.put_item(create["TableName"], item)
+    for name in state["queues"]:
+        sqs_backends[ACCOUNT][region].create_queue(name)
+    for address in state["identities"]:
+        sesv2_backends[ACCOUNT][region].create_email_identity(address, None, None, None)
+    for name in state["buses"]:
+        events_backends[ACCOUNT][region].create_event_bus(name)
+
+    class Context:
+        function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
+        function_version = "$LATEST"
+        memory_limit_in_mb = 512
+        aws_request_id = "c0ffee00-0000-4000-8000-000000000001"
+        invoked_function_arn = (
+            f"arn:aws:lambda:{region}:{ACCOUNT}:function:{function_name}"
+        )
+        log_group_name = f"/aws/lambda/{function_name}"
+        log_stream_name = "bench"
+
+        def get_remaining_time_in_millis(self):
+            return 10_000
+
+    context = Context()
+    started, cpu = time.perf_counter(), time.process_time()
+    if target == "boto3":
+        answer = boto3.client("dynamodb").get_item(**event)
+        answer = {"statusCode": 200 if "Item" in answer else 404}
+    else:
+        answer = handler(event, context)
+    found["request_seconds"] = time.perf_counter() - started - in_moto["seconds"]
+    found["request_cpu"] = time.process_time() - cpu - in_moto["cpu"]
+    found["moto_cpu"] = in_moto["cpu"]
+    answer = answer if isinstance(answer, dict) else {}
+    found["status"] = answer.get("statusCode")
+    found["failures"] = len(answer.get("batchItemFailures") or ())
+print(json.dumps(found))
 """
+
+
+@dataclass(frozen=True)
+class Request:
+    """A probe's first request: the state file, the event's file, what must answer."""
+
+    label: str
+    state: Path
+    event: Path
+    environment: dict[str, str]
+    moto: Path
+    status: int | None
 
 
 @dataclass
@@ -74,19 +185,30 @@ class Importer:
     function: str
     runs: int
     environment: dict[str, Any] = field(default_factory=dict)  # the template's, for the function
+    first: Request | None = None
+    """The first request, or None to time the import alone."""
     seconds: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
+    request_seconds: list[float] = field(default_factory=list)
+    request_cpu: list[float] = field(default_factory=list)
+    moto_cpu: list[float] = field(default_factory=list)
+    """CPU inside moto's answers during the request: taken out of ``request_cpu``."""
     modules: int = 0
 
     def command(self, python: str, *options: str) -> list[str]:
-        return [python, "-s", *options, "-c", PROBE, self.target]
+        requested = [str(self.first.state), str(self.first.event)] if self.first else []
+        return [python, "-s", *options, "-c", PROBE, self.target, *requested]
 
     def env(self) -> dict[str, str]:
         """What a Lambda function's process sees, and nothing from this one: the template's
-        plain variables (a ``!Ref`` names a table, which an import never reads), then the
-        bench's region and credentials."""
+        plain variables (a ``!Ref`` names a table: the first request's tables stand in), then
+        the bench's region and credentials, and a sampled trace as Lambda sets it."""
         env = {k: str(v) for k, v in self.environment.items() if not isinstance(v, dict)}
         env |= {k: v for k, v in AWS_ENVIRONMENT.items() if k != "POWERTOOLS_TRACE_DISABLED"}
+        path = [str(self.task), str(self.layer)]
+        if self.first is not None:
+            env |= self.first.environment
+            path.append(str(self.first.moto))  # last: the function imports the layer's own
         env.update(
             {
                 "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -95,11 +217,28 @@ class Importer:
                 "AWS_LAMBDA_FUNCTION_NAME": self.function,
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
                 "_HANDLER": self.target,
-                "PYTHONPATH": os.pathsep.join([str(self.task), str(self.layer)]),
+                "_X_AMZN_TRACE_ID": TRACE_ID,
+                "PYTHONPATH": os.pathsep.join(path),
                 "PYTHONDONTWRITEBYTECODE": "1",
             }
         )
         return env
+
+    def total_cpu(self) -> list[float]:
+        return [i + r for i, r in zip(self.cpu, self.request_cpu, strict=True)]
+
+    def total_seconds(self) -> list[float]:
+        return [i + r for i, r in zip(self.seconds, self.request_seconds, strict=True)]
+
+    def clear(self) -> None:
+        for samples in (
+            self.seconds,
+            self.cpu,
+            self.request_seconds,
+            self.request_cpu,
+            self.moto_cpu,
+        ):
+            samples.clear()
 
 
 def _run(python: str, t: Importer) -> None:
@@ -107,8 +246,17 @@ def _run(python: str, t: Importer) -> None:
         t.command(python), env=t.env(), cwd=t.task, capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
-        raise RuntimeError(f"importing {t.label} failed:\n{done.stderr[-2000:]}")
+        raise RuntimeError(f"cold start of {t.label} failed:\n{done.stderr[-2000:]}")
     found = json.loads(done.stdout.strip().splitlines()[-1])
+    if t.first is not None:
+        if found["failures"] or (t.first.status is not None and found["status"] != t.first.status):
+            raise RuntimeError(
+                f"{t.label}'s first request answered {found['status']} "
+                f"({found['failures']} failed records):\n{done.stdout[-2000:]}"
+            )
+        t.request_seconds.append(found["request_seconds"])
+        t.request_cpu.append(found["request_cpu"])
+        t.moto_cpu.append(found["moto_cpu"])
     t.seconds.append(found["seconds"])
     t.cpu.append(found["cpu"])
     t.modules = int(found["modules"])
@@ -138,7 +286,9 @@ def _set_writable(root: Path, writable: bool) -> None:
 
 
 def _breakdown(python: str, t: Importer) -> dict[str, float]:
-    """Median self time of each package over a few ``-X importtime`` runs."""
+    """Median self time of each package over a few ``-X importtime`` runs (the import alone:
+    a request's moto would be counted with it)."""
+    t = replace(t, first=None)
     samples: list[dict[str, float]] = []
     for _ in range(BREAKDOWN_RUNS):
         done = subprocess.run(
@@ -200,6 +350,29 @@ def _group(module: str, layer: Path) -> str:
     return "standard library (whichever part imports it first)"
 
 
+def _requests(root: Path, fns: list[Function]) -> tuple[dict[str, Request], Request]:
+    """Each function's first request (by function name) and the baseline's ``GetItem``."""
+    moto, _ = moto_site()
+    state, prepared, call = first_request.prepare(root)
+    environment = json.loads(state.read_text())["environment"]
+
+    def request(name: str, label: str, event: Any, status: int | None) -> Request:
+        path = root / f"event-{name}.json"
+        path.write_text(json.dumps(event))
+        return Request(label, state, path, environment, moto, status)
+
+    found = {
+        f.name: request(
+            f.name,
+            prepared[f.name].label,
+            prepared[f.name].event,
+            prepared[f.name].status,
+        )
+        for f in fns
+    }
+    return found, request("boto3", "one GetItem (a new client)", call, 200)
+
+
 def run(runs: int = RUNS) -> Section:
     python = python313()
     layer, how = host_layer()
@@ -207,6 +380,7 @@ def run(runs: int = RUNS) -> Section:
     with tempfile.TemporaryDirectory(prefix="bench-coldstart-") as scratch:
         root = Path(scratch)
         places = _stage(root, layer, fns)
+        requests, call = _requests(root / "opt", fns)
         before = _snapshot(root)
         _set_writable(root, False)
         try:
@@ -217,6 +391,7 @@ def run(runs: int = RUNS) -> Section:
                 places["layer"],
                 "Baseline",
                 runs,
+                first=call,
             )
             built = {
                 f.name: Importer(
@@ -227,6 +402,7 @@ def run(runs: int = RUNS) -> Section:
                     f.name,
                     runs,
                     environment=f.environment,
+                    first=requests[f.name],
                 )
                 for f in fns
             }
@@ -243,15 +419,16 @@ def run(runs: int = RUNS) -> Section:
                 for f in fns
             }
             everyone = [baseline, *built.values(), *source.values()]
-            for t in everyone:  # the OS's file cache, warm for every row alike; not counted
+            # The OS's file cache, warm for every row alike (not counted): the layer, moto, both
+            # trees of the layer are read by these three; the packages are a few files each.
+            for t in (baseline, next(iter(built.values())), next(iter(source.values()))):
                 _run(python, t)
-                t.seconds.clear()
-                t.cpu.clear()
+                t.clear()
             for round_ in range(runs):  # interleaved, so the machine's load hits all rows alike
                 for t in everyone:
                     if round_ < t.runs:
                         _run(python, t)
-            worst = max(built.values(), key=lambda t: median(t.cpu))
+            worst = max(built.values(), key=lambda t: median(t.total_cpu()))
             handler_parts = _breakdown(python, worst)
             boto3_parts = _breakdown(python, baseline)
         finally:
@@ -260,59 +437,101 @@ def run(runs: int = RUNS) -> Section:
     if written:
         raise RuntimeError(f"the read-only tree was written to: {written[:5]}")
 
-    base, base_wall = median(baseline.cpu), median(baseline.seconds)
+    base = median(baseline.total_cpu())
+    base_import, base_request = median(baseline.cpu), median(baseline.request_cpu)
+    base_wall = median(baseline.total_seconds())
     table = Table(
-        "Cold start: handler import in a fresh Python 3.13, read-only layer, no bytecode cache",
+        "Cold start: import + first request in a fresh Python 3.13, read-only layer, no "
+        "bytecode cache",
         [
             "function",
-            "CPU p50 ms",
+            "first request",
+            "import CPU ms",
+            "request CPU ms",
+            "sum CPU ms",
             "vs boto3",
-            "wall p50 ms",
+            "moto's answers CPU ms (not counted)",
+            "wall sum ms",
             "vs boto3 (wall)",
             "modules",
-            "layer without .pyc: CPU ms",
-            "vs boto3",
+            "without .pyc: import ms",
             f"at most {MAX_RATIO:.1f}x",
+            f"within {GOAL_RATIO:.1f}x",
         ],
     )
     table.add(
-        baseline.label, ms(base), "1.00x", ms(base_wall), "1.00x", baseline.modules, "-", "-", "-"
+        baseline.label,
+        call.label,
+        ms(base_import),
+        ms(base_request),
+        ms(base),
+        "1.00x",
+        ms(median(baseline.moto_cpu)),
+        ms(base_wall),
+        "1.00x",
+        baseline.modules,
+        "-",
+        "-",
+        "-",
     )
-    for name, t in built.items():
-        cpu, wall, old = median(t.cpu), median(t.seconds), median(source[name].cpu)
+    ratios = {name: median(t.total_cpu()) / base for name, t in built.items()}
+    walls = {name: median(t.total_seconds()) / base_wall for name, t in built.items()}
+    for name in sorted(ratios, key=lambda n: -ratios[n]):
+        t = built[name]
+        assert t.first is not None
         table.add(
             name,
-            ms(cpu),
-            f"{cpu / base:.2f}x",
-            ms(wall),
-            f"{wall / base_wall:.2f}x",
+            t.first.label,
+            ms(median(t.cpu)),
+            ms(median(t.request_cpu)),
+            ms(median(t.total_cpu())),
+            f"{ratios[name]:.2f}x",
+            ms(median(t.moto_cpu)),
+            ms(median(t.total_seconds())),
+            f"{walls[name]:.2f}x",
             t.modules,
-            ms(old),
-            f"{old / base:.2f}x",
-            "PASS" if cpu / base <= MAX_RATIO else "FAIL",
+            ms(median(source[name].cpu)),
+            "PASS" if ratios[name] <= MAX_RATIO else "FAIL",
+            "yes" if ratios[name] <= GOAL_RATIO else "no",
         )
     table.notes += [
         f"Median of {runs} interpreters per row ({SOURCE_RUNS} for the layer without .pyc), "
-        "interleaved, each timed inside the process around the import alone: 'CPU' is the "
-        "process's CPU time (time.process_time), 'wall' the elapsed time (perf_counter).",
-        "The ratios and the target use CPU time: on a shared machine the wall time mostly "
-        "measures how long the process waited for a core, which swings by 2x from run to run; "
-        "the CPU an import needs does not. With a core to itself the two are close.",
+        "interleaved. Each process imports the handler's module by name as Lambda's runtime "
+        "does (timed: 'import'), then, untimed, imports moto and loads into it the tables, "
+        "queue, sender identity and event bus the request needs (bench/first_request.py: made "
+        "through the layer's operations, the same for every process), then serves its first "
+        "event through the handler (timed: 'request'). The baseline imports boto3 (timed), "
+        "then makes a DynamoDB client and reads one session with GetItem (timed).",
+        "'CPU' is the process's CPU time (time.process_time), 'wall' the elapsed time "
+        "(perf_counter). The ratios and the target use CPU time: on a shared machine the wall "
+        "time mostly measures how long the process waited for a core; the CPU a cold start "
+        "needs does not. A request's time counts botocore's models and every module the request "
+        "imports on first use (which Lambda pays), not the time inside moto's answers (DynamoDB's, "
+        "SES's, SQS's and EventBridge's side: a network round trip in Lambda), measured around "
+        "moto's hook in botocore and shown apart.",
+        "moto is imported after the handler, so modules it shares with the request (some of "
+        "the standard library, werkzeug's, none of the layer's) are already loaded when the "
+        "request starts: a little of the request's own import work is not counted, for the "
+        "baseline as for the functions.",
         f"The layer: {how}; Python {python}. Same lock, trim and bytecode as the arm64 "
-        "layer `make build` ships; only the wheels' architecture differs.",
-        "'layer without .pyc': the same layer with its __pycache__ folders removed, as it "
-        "shipped before: read-only, so every imported module is compiled at every cold start.",
+        "layer `make build` ships; only the wheels' architecture differs. Tracing is active "
+        "(a sampled trace id, as Lambda sets it): segments go to a daemon that is not there.",
+        "'without .pyc: import': the same layer with its __pycache__ folders removed, as it "
+        "shipped before: read-only, so every imported module is compiled at every cold start "
+        "(the import alone).",
         "Lambda runs arm64 with a share of a vCPU and adds its runtime's own start; compare "
         "ratios, not absolute numbers.",
     ]
-    ratios = {name: median(t.cpu) / base for name, t in built.items()}
-    walls = {name: median(t.seconds) / base_wall for name, t in built.items()}
     targets = [
         Target(
-            f"{name} imports in at most {MAX_RATIO:.1f}x a precompiled boto3 (cold, read-only)",
+            f"{name}'s cold start (import + {built[name].first.label}) costs at most "  # type: ignore[union-attr]
+            f"{MAX_RATIO:.1f}x import boto3 + one GetItem (goal {GOAL_RATIO:.1f}x)",
             ratios[name] <= MAX_RATIO,
-            f"{ratios[name]:.2f}x ({ms(median(built[name].cpu))} ms CPU against boto3's "
-            f"{ms(base)}; wall {walls[name]:.2f}x)",
+            f"{ratios[name]:.2f}x ({ms(median(built[name].cpu))} + "
+            f"{ms(median(built[name].request_cpu))} ms CPU against {ms(base_import)} + "
+            f"{ms(base_request)}; wall {walls[name]:.2f}x; "
+            + ("within" if ratios[name] <= GOAL_RATIO else "above")
+            + f" {GOAL_RATIO:.1f}x)",
         )
         for name in sorted(ratios, key=lambda n: -ratios[n])
     ]
@@ -334,11 +553,10 @@ def run(runs: int = RUNS) -> Section:
         )
     where.add("all", ms(total), "100%", ms(alone), ms(total - alone), f"{total / alone:.2f}x")
     where.notes += [
-        f"The slowest handler to import ({worst.label}), from python3.13 -X importtime on the "
-        "same read-only layer (which slows imports a little, so its total ratio differs from "
-        "the table above): each module's own time, summed by part of the stack. 'beyond "
-        "boto3' is what the handler pays that `import boto3` alone does not, as a share of "
-        "boto3's import: the parts add up to the handler's ratio.",
+        f"The costliest cold start ({worst.label}); its import alone, from python3.13 -X "
+        "importtime on the same read-only layer (which slows imports a little): each "
+        "module's own time, summed by part of the stack. 'beyond boto3' is what the handler's "
+        "import pays that `import boto3` alone does not, as a share of boto3's import.",
         "A standard-library module counts where it is first imported: Powertools imports "
         "asyncio and ssl before the SDK does, for instance, so some of 'standard library' is "
         "the SDK's own need.",

@@ -39,13 +39,15 @@ AWS_ENVIRONMENT = {
 def configure_process() -> None:
     """This process's environment for the in-process sections (before any handler import), and
     moto as the tests and the local stack run it: patched so that a transaction copies the
-    items it names, not whole tables (``local/moto_patch.py``)."""
-    from local import moto_patch
+    items it names, not whole tables (``local/moto_patch.py``), and a query reads the partition
+    it names, not the whole table (``local/moto_index.py``): moto's own time, not what DynamoDB
+    would read, which the answers (and so the recorded capacity) still show unchanged."""
+    from local import moto_index
 
     os.environ.update(AWS_ENVIRONMENT)
     os.environ.pop("AWS_ENDPOINT_URL", None)
     os.environ.pop("AWS_PROFILE", None)
-    moto_patch.install()
+    moto_index.install()
 
 
 def subprocess_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:

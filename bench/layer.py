@@ -77,3 +77,43 @@ def host_layer() -> tuple[Path, str]:
     scratch.rename(folder)
     stamp.touch()
     return folder / "python", f"built {folder.relative_to(ROOT)} (manylinux2014_{machine})"
+
+
+def moto_site() -> tuple[Path, str]:
+    """moto and its packages for Python 3.13 (the local stack's lock, as ``make run`` installs
+    it), for the cold-start section's first request: last on a probe's path, after the layer,
+    so the function still imports the layer's own packages. Installed once per lock, into
+    ``.aws-sam/bench-moto-<arch>``, precompiled (moto's import is not timed, only waited for)."""
+    lock = ROOT / "local" / "requirements.txt"
+    folder = ROOT / ".aws-sam" / f"bench-moto-{platform.machine()}"
+    stamp = folder / ".installed"
+    if stamp.exists() and stamp.stat().st_mtime >= lock.stat().st_mtime:
+        return folder, f"reused {folder.relative_to(ROOT)}"
+    scratch = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(scratch, ignore_errors=True)
+    done = subprocess.run(
+        [
+            python313(),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--require-hashes",
+            "--target",
+            str(scratch),
+            "-r",
+            str(lock),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"installing moto for Python 3.13 failed:\n{done.stderr[-3000:]}")
+    shutil.rmtree(folder, ignore_errors=True)
+    scratch.rename(folder)
+    stamp.touch()
+    return folder, f"installed {folder.relative_to(ROOT)} from local/requirements.txt"

@@ -39,9 +39,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from moto.core.model_instances import model_data
+from moto.dynamodb.exceptions import ItemSizeTooLarge
 from moto.dynamodb.models import DynamoDBBackend
-from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import StreamRecord, Table
+from moto.dynamodb.models.utilities import bytesize
 from moto.dynamodbstreams.models import DynamoDBStreamsBackend
 
 ITERATOR_LIFETIME_SECONDS = 15 * 60
@@ -167,10 +169,29 @@ def _expire_shard_iterators() -> None:
     DynamoDBStreamsBackend.get_records = get_records  # type: ignore[method-assign]
 
 
+ITEM_SIZE_LIMIT = 405000
+"""moto's limit (``LimitedSizeDict``): DynamoDB's 400 KB, measured between 409 and 410 KB."""
+
+
+def _build_items_checking_size_once() -> None:
+    def item_init(
+        self: Item, hash_key: DynamoType, range_key: DynamoType | None, attrs: dict[str, Any]
+    ) -> None:
+        self.hash_key = hash_key
+        self.range_key = range_key
+        typed = {key: DynamoType(value) for key, value in attrs.items()}
+        if sum(bytesize(key) + value.size() for key, value in typed.items()) > ITEM_SIZE_LIMIT:
+            raise ItemSizeTooLarge
+        self.attrs = LimitedSizeDict(typed)  # dict.update: no check per key; later sets check
+
+    Item.__init__ = item_init  # type: ignore[method-assign]
+
+
 def install() -> None:
     """Patch moto in this process (idempotent)."""
     if getattr(DynamoDBBackend.transact_write_items, _PATCHED, False):
         return
+    _build_items_checking_size_once()
     _untrack_dynamodb_models()
     _expire_shard_iterators()
     models: Any = importlib.import_module("moto.dynamodb.models")

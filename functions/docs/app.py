@@ -1,10 +1,17 @@
 """The API's OpenAPI document and a browsable page, merged from every function's routes.
 
 The schema is generated from the resolvers of the sibling functions (packaged with this one),
-never written by hand; here it only gains what no single resolver knows: that every error is an
-RFC 9457 problem, that callers send a bearer JWT (a manage link's token on ``/manage``), and
-that POSTs and PUTs take an Idempotency-Key. Both routes are public: they describe the API,
-not anyone's data.
+never written by hand; ``generate`` only adds what no single resolver knows: that every error is
+an RFC 9457 problem, that callers send a bearer JWT (a manage link's token on ``/manage``), and
+that POSTs and PUTs take an Idempotency-Key. Both routes are public: they describe the API, not
+anyone's data.
+
+The merge takes over half a second of CPU (Powertools reads every sibling's source, imports its
+resolver and builds its models' JSON schemas), and its answer changes only with the code: so it
+runs when the code changes, not at every cold start. ``make openapi`` (``local/openapi.py``)
+writes ``generate()``'s document beside this module (``openapi.json``, packaged with the
+function) and to docs/openapi.json; the routes serve that file, and a test fails while it is
+not what ``generate()`` makes of the current code.
 """
 
 import gc
@@ -25,6 +32,7 @@ from coaching.observability import logger
 # imported by the routes that use them: a cold start only pays for routing.
 
 FUNCTIONS = Path(__file__).resolve().parent.parent
+PACKAGED = Path(__file__).resolve().parent / "openapi.json"
 
 app = APIGatewayHttpResolver()
 problems.setup(app)
@@ -77,10 +85,16 @@ def _is_powertools_error(answer: dict[str, Any]) -> bool:
 
 @cache
 def document() -> dict[str, Any]:
+    """The document ``make openapi`` generated from this package's code (see above)."""
+    found: dict[str, Any] = json.loads(PACKAGED.read_text(encoding="utf-8"))
+    return found
+
+
+def generate() -> dict[str, Any]:
+    """The document, merged from the sibling functions' resolvers: what ``make openapi``
+    packages. Never called by the routes."""
     from coaching.api import Problem
 
-    # Configured here, on the first request, not at import: the merge loads Powertools' OpenAPI
-    # models and the sibling functions' resolvers, which the cold start need not wait for.
     app.configure_openapi_merge(
         path=str(FUNCTIONS),
         pattern="app.py",

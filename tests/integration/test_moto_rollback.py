@@ -263,3 +263,26 @@ def test_shard_iterators_expire_and_items_are_not_kept_for_the_dashboard(
     assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in records] == ["S#2"]
     assert second not in held
     assert third in held
+
+
+def test_an_item_over_the_size_limit_is_still_refused(client: Any) -> None:
+    """moto builds an item checking its size once, not at every attribute: the same limit."""
+    sessions, _ = _tables(client)
+    key = {"pk": _s("S#big"), "sk": _s("META")}
+    overhead = sum(len(name) + len(value["S"]) for name, value in key.items()) + len("a") * 2
+    filling = 405_000 - 200_000 - overhead
+    at_the_limit = {**key, "a": _s("x" * 200_000), "b": _s("y" * filling)}
+    client.put_item(TableName=sessions, Item=at_the_limit)
+
+    over = {**at_the_limit, "b": _s("y" * (filling + 1))}
+    with pytest.raises(ClientError, match="Item size has exceeded the maximum allowed size"):
+        client.put_item(TableName=sessions, Item=over)
+    with pytest.raises(ClientError, match="Item size to update has exceeded the maximum allowed"):
+        client.update_item(
+            TableName=sessions,
+            Key=key,
+            UpdateExpression="SET c = :c",
+            ExpressionAttributeValues={":c": _s("z")},
+        )
+    stored = client.get_item(TableName=sessions, Key=key)["Item"]
+    assert stored == at_the_limit

@@ -1,8 +1,9 @@
 """The contract's documents in docs/ say what the service does, so a change to it shows in review.
 
 ``docs/openapi.json`` must be, byte for byte, what ``GET /openapi.json`` serves, written the way
-``make openapi`` writes it. ``docs/api.md`` must name every route of the template and every error
-code the service answers, with its status.
+``make openapi`` writes it; and what it serves (the copy packaged with the docs function) must be
+what the docs function's code generates from the functions' resolvers now. ``docs/api.md``
+must name every route of the template and every error code the service answers, with its status.
 """
 
 import difflib
@@ -45,10 +46,20 @@ def test_the_committed_openapi_document_is_the_served_one(api: Api) -> None:
         pytest.fail(_stale_message(committed, served))
 
 
+def test_the_served_document_is_the_one_the_code_generates_now() -> None:
+    generated = openapi.render(openapi.generated())
+    packaged = openapi.PACKAGED.read_text(encoding="utf-8")
+
+    assert generated == packaged, (
+        "functions/docs/openapi.json (served) is not what the code generates: run `make openapi`"
+    )
+
+
 def test_make_openapi_writes_the_served_document_the_same_way_each_time(
     api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(openapi, "COMMITTED", tmp_path / "docs" / "openapi.json")
+    monkeypatch.setattr(openapi, "PACKAGED", tmp_path / "functions" / "docs" / "openapi.json")
     monkeypatch.setattr(openapi, "API_MD", tmp_path / "api.md")
     openapi.API_MD.write_text(API_MD.read_text(encoding="utf-8"), encoding="utf-8")
 
@@ -58,6 +69,7 @@ def test_make_openapi_writes_the_served_document_the_same_way_each_time(
     second = (tmp_path / "docs" / "openapi.json").read_text(encoding="utf-8")
 
     assert first == second
+    assert (tmp_path / "functions" / "docs" / "openapi.json").read_text(encoding="utf-8") == first
     assert first.endswith("}\n")
     assert first == openapi.render(assert_ok(api.get(None, "/openapi.json")))
     assert openapi.main(["--check"]) == 0
@@ -68,7 +80,7 @@ def test_the_check_fails_on_a_stale_copy_and_says_what_to_run(
 ) -> None:
     stale = tmp_path / "openapi.json"
     stale.write_text('{"openapi": "3.0.0"}\n', encoding="utf-8")
-    monkeypatch.setattr(openapi, "COMMITTED", stale)
+    monkeypatch.setattr(openapi, "PACKAGED", stale)
     monkeypatch.setattr(openapi, "API_MD", tmp_path / "api.md")
     openapi.API_MD.write_text(API_MD.read_text(encoding="utf-8"), encoding="utf-8")
 
