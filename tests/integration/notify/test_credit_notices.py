@@ -105,7 +105,7 @@ def test_a_refund_into_an_expired_lot_says_when_the_credits_now_expire(
     )
     session = world.book(ann, world.service(coach(), credits=2), in_hours=24 * 5)
     later = world.now + 2 * DAY
-    notify.deliver_new_changes()  # the booking's emails
+    notify.invoke(notify.stream.event())  # the booking's emails
 
     operations.cancel(world.store, ann, session.id, None, later)
     [receipt] = [m for m in deliver_sessions(notify) if m.to == [ann.email]]
