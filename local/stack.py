@@ -12,6 +12,7 @@ receiver on 127.0.0.1 can be tried; in AWS only https URLs with public addresses
 """
 
 import argparse
+import faulthandler
 import json
 import logging
 import os
@@ -276,6 +277,8 @@ def main(argv: list[str] | None = None) -> None:
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    # `kill -USR1` prints every thread's stack: what a stack that will not stop is doing.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     stack.start()
     print(stack.banner(), flush=True)
     stopping.wait()

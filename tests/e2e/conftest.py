@@ -92,7 +92,7 @@ def _running_stack() -> Iterator[RunningStack]:
         def said() -> str:
             output.flush()
             output.seek(0)
-            return output.read()[-4000:]
+            return output.read()[-12000:]
 
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 90
@@ -114,5 +114,7 @@ def _running_stack() -> Iterator[RunningStack]:
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
+                process.send_signal(signal.SIGUSR1)  # every thread's stack, into its output
+                time.sleep(1)
                 process.kill()
                 pytest.fail(f"the local stack did not stop in 30 s after Ctrl-C:\n{said()}")

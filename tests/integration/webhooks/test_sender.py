@@ -18,7 +18,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from coaching.webhooks import sender
 from coaching.webhooks.addresses import Destination, Url
@@ -40,9 +40,26 @@ class Pki:
     key: Path
 
 
+def _usage(**allowed: bool) -> x509.KeyUsage:
+    uses = [
+        "digital_signature",
+        "content_commitment",
+        "key_encipherment",
+        "data_encipherment",
+        "key_agreement",
+        "key_cert_sign",
+        "crl_sign",
+        "encipher_only",
+        "decipher_only",
+    ]
+    return x509.KeyUsage(**{use: allowed.get(use, False) for use in uses})
+
+
 def _pki(folder: Path, name: str) -> Pki:
-    # OpenSSL checks validity on the machine's real clock, which the year-ahead pass
-    # (--days-ahead) does not move: a window wide enough for both clocks.
+    """Certificates as a public CA issues them: Python 3.13's default context verifies strictly
+    (VERIFY_X509_STRICT: key usages and key identifiers present). OpenSSL checks validity on
+    the machine's real clock, which the year-ahead pass (--days-ahead) does not move: a window
+    wide enough for both clocks."""
     valid_from, valid_to = (
         dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
         dt.datetime(2100, 1, 1, tzinfo=dt.UTC),
@@ -58,6 +75,8 @@ def _pki(folder: Path, name: str) -> Pki:
         .not_valid_before(valid_from)
         .not_valid_after(valid_to)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(_usage(key_cert_sign=True, crl_sign=True), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
         .sign(ca_key, hashes.SHA256())
     )
     key = ec.generate_private_key(ec.SECP256R1())
@@ -70,6 +89,12 @@ def _pki(folder: Path, name: str) -> Pki:
         .not_valid_before(valid_from)
         .not_valid_after(valid_to)
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_usage(digital_signature=True), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
+        )
         .sign(ca_key, hashes.SHA256())
     )
     pki = Pki(folder / "ca.pem", folder / "cert.pem", folder / "key.pem")
