@@ -332,6 +332,10 @@ SWEEP_TIMEOUT = 300
 (120 s in template.yaml) and wait for the invocations ahead of it."""
 
 
+READ_ALL_TIMEOUT = 900
+"""Seconds to wait for the whole mailbox or event log at the end."""
+
+
 def chaos(client: Client, stop: threading.Event, rng: random.Random) -> None:
     """Faults armed at random, the clock moved on, the sweep run, until ``stop``."""
     while not stop.wait(rng.uniform(0.3, 1.5)):
@@ -500,12 +504,14 @@ def check(client: Client, people: People) -> list[str]:
         for (_, end, first), (start, _, second) in pairwise(held):
             if start < end:
                 found.append(f"coach {coach}: {first} and {second} hold the same time")
-    mail = client.call("GET", "/_local/mailbox").json()["items"]
+    # After ten minutes the mailbox and the event log hold thousands of items, each parsed as
+    # it is read: minutes, not seconds.
+    mail = client.call("GET", "/_local/mailbox", timeout=READ_ALL_TIMEOUT).json()["items"]
     mailed = Counter(
         (m["headers"].get("X-Coaching-Change"), tuple(m["to"])) for m in mail if m["headers"]
     )
     found += [f"{change} mailed {times} times" for change, times in mailed.items() if times > 1]
-    events = client.call("GET", "/_local/events").json()["items"]
+    events = client.call("GET", "/_local/events", timeout=READ_ALL_TIMEOUT).json()["items"]
     ids = Counter(e["detail"].get("event_id") for e in events)
     found += [f"event {i} on the bus {n} times" for i, n in ids.items() if n > 1]
     changes = Counter(
