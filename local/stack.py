@@ -281,7 +281,11 @@ def main(argv: list[str] | None = None) -> None:
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     stack.start()
     print(stack.banner(), flush=True)
-    stopping.wait()
+    # Wait in short steps: Python runs a signal's handler in the main thread only, when it next
+    # runs bytecode. A Ctrl-C that the kernel handed to another thread left a main thread asleep
+    # in one long wait with the handler never run (every thread idle: seen in a SIGUSR1 dump).
+    while not stopping.wait(0.2):
+        pass
     print("Stopping...", flush=True)
     stack.stop()
     sys.exit(0)
