@@ -11,7 +11,7 @@ from typing import Any
 from coaching.models import Session
 from coaching.reminders import Reminders
 from coaching.storage import keys
-from coaching.storage.dynamodb import Table, aws_errors
+from coaching.storage.dynamodb import Table
 from coaching.storage.keys import iso
 from coaching.storage.reminders import is_reminders, reminders_from_item
 from coaching.storage.sessions import session_from_item
@@ -42,25 +42,11 @@ class DueStore(Table):
         An item that is no longer a valid session is named in ``unreadable`` rather than
         failing the page, so one bad item cannot stop every later sweep at the head of the index.
         """
-        kwargs: dict[str, Any] = {
-            "TableName": self.sessions_table,
-            "IndexName": "Due",
-            "KeyConditionExpression": "due_pk = :d AND due_at <= :now",
-            "ExpressionAttributeValues": {":d": {"S": partition}, ":now": {"S": iso(now)}},
-            "Limit": limit,
-            "ReturnConsumedCapacity": "TOTAL",
-        }
-        if after:
-            kwargs["ExclusiveStartKey"] = after
-        with aws_errors():
-            response = self._db.query(**kwargs)
-        entries = response.get("Items", [])
+        due = self._due_entries(self.sessions_table, partition, iso(now), limit, after)
         page = DuePage(
-            next_key=response.get("LastEvaluatedKey"),
-            items_read=response.get("ScannedCount", len(entries)),
-            capacity_units=float(response.get("ConsumedCapacity", {}).get("CapacityUnits", 0.0)),
+            next_key=due.next_key, items_read=due.items_read, capacity_units=due.capacity_units
         )
-        keys = [{"pk": e["pk"], "sk": e["sk"]} for e in entries]
+        keys = due.keys
         found, units = self._read_items(self.sessions_table, keys)
         page.capacity_units += units
         for key in keys:

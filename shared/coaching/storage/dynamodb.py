@@ -201,6 +201,16 @@ def put_item(table: str, item: dict[str, Any], condition: str | None) -> "Transa
     return {"Put": request}  # type: ignore[typeddict-item]
 
 
+@dataclass
+class DueEntries:
+    """The keys one page of a ``Due`` index named, where the next page starts, and its cost."""
+
+    keys: list[dict[str, Any]]
+    next_key: dict[str, Any] | None
+    items_read: int
+    capacity_units: float
+
+
 class Table:
     """The client, the table names, and the requests the stores built on it share."""
 
@@ -229,6 +239,31 @@ class Table:
             # Keys DynamoDB did not get to this time (throttling, size) are asked for again.
             request = dict(response.get("UnprocessedKeys") or {})
         return items
+
+    def _due_entries(
+        self, table: str, partition: str, due_by: str, limit: int, after: Mapping[str, Any] | None
+    ) -> "DueEntries":
+        """One page of one partition of a table's sparse ``Due`` index (keys only), oldest due
+        first, up to ``due_by``: the sessions' sweep and the lots' both read it this way."""
+        kwargs: dict[str, Any] = {
+            "TableName": table,
+            "IndexName": "Due",
+            "KeyConditionExpression": "due_pk = :d AND due_at <= :now",
+            "ExpressionAttributeValues": {":d": {"S": partition}, ":now": {"S": due_by}},
+            "Limit": limit,
+            "ReturnConsumedCapacity": "TOTAL",
+        }
+        if after:
+            kwargs["ExclusiveStartKey"] = after
+        with aws_errors():
+            response = self._db.query(**kwargs)
+        entries = response.get("Items", [])
+        return DueEntries(
+            keys=[{"pk": e["pk"], "sk": e["sk"]} for e in entries],
+            next_key=response.get("LastEvaluatedKey"),
+            items_read=response.get("ScannedCount", len(entries)),
+            capacity_units=float(response.get("ConsumedCapacity", {}).get("CapacityUnits", 0.0)),
+        )
 
     def _query(
         self,

@@ -65,26 +65,12 @@ class LotStore(Table):
         """One page of one partition of the ledger's Due index up to ``now``, oldest due first:
         the lots' records and their accounts, read whole and consistently in one
         ``BatchGetItem`` (the index holds keys only), and what it cost."""
-        kwargs: dict[str, Any] = {
-            "TableName": self.ledger_table,
-            "IndexName": "Due",
-            "KeyConditionExpression": "due_pk = :d AND due_at <= :now",
-            "ExpressionAttributeValues": {":d": {"S": partition}, ":now": {"S": iso(now)}},
-            "Limit": limit,
-            "ReturnConsumedCapacity": "TOTAL",
-        }
-        if after:
-            kwargs["ExclusiveStartKey"] = after
-        with aws_errors():
-            response = self._db.query(**kwargs)
-        entries = response.get("Items", [])
+        due = self._due_entries(self.ledger_table, partition, iso(now), limit, after)
         page = LotPage(
-            next_key=response.get("LastEvaluatedKey"),
-            items_read=response.get("ScannedCount", len(entries)),
-            capacity_units=float(response.get("ConsumedCapacity", {}).get("CapacityUnits", 0.0)),
+            next_key=due.next_key, items_read=due.items_read, capacity_units=due.capacity_units
         )
-        lot_keys = [{"pk": e["pk"], "sk": e["sk"]} for e in entries]
-        account_keys = {e["pk"]["S"]: {"pk": e["pk"], "sk": {"S": "ACCOUNT"}} for e in entries}
+        lot_keys = due.keys
+        account_keys = {k["pk"]["S"]: {"pk": k["pk"], "sk": {"S": "ACCOUNT"}} for k in lot_keys}
         found, units = self._read_keys(self.ledger_table, [*lot_keys, *account_keys.values()])
         page.capacity_units += units
         for key in lot_keys:
