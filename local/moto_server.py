@@ -5,12 +5,22 @@ conditional TransactWriteItems sometimes both won. Real DynamoDB serialises conf
 transactions; this server gets the same effect by letting one request in at a time, so race
 tests exercise our conditions rather than moto's thread safety.
 
+Requests are let in in the order they came, and one whose caller has given up waiting (its
+connection closed, as botocore does on a read timeout) is not served: AWS answers in
+milliseconds, so a request there is served or lost, never applied seconds after its caller has
+retried it. Served late, a request that is not idempotent (``PutEvents``, SES's ``SendEmail``)
+would be applied twice, once for the abandoned copy and once for the retry: a duplicate that
+only a crowded local stack makes.
+
 moto's rollback of a refused transaction is patched (``local.moto_patch``) so that the table,
 and the stream a poller reads, stay the same objects, and a refusal costs what it touches.
 """
 
+import logging
+import socket
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -18,13 +28,60 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from local import moto_patch
 
+log = logging.getLogger("local.moto_server")
+
+
+class _TurnLock:
+    """One holder at a time, the others let in in the order they came (a ticket lock):
+    ``threading.Lock`` lets in whichever waiter wakes first, so under load one request can
+    wait behind any number that came after it."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._next_ticket = 0
+        self._serving = 0
+
+    def __enter__(self) -> None:
+        with self._changed:
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            while ticket != self._serving:
+                self._changed.wait()
+
+    def __exit__(self, *exc: object) -> None:
+        with self._changed:
+            self._serving += 1
+            self._changed.notify_all()
+
+    @property
+    def waiting(self) -> int:
+        """How many wait for their turn (the holder not counted)."""
+        with self._changed:
+            return max(0, self._next_ticket - self._serving - 1)
+
+
+def _caller_gone(environ: dict[str, Any]) -> bool:
+    """True when the caller has closed its connection: an end of stream waits to be read."""
+    connection = environ.get("werkzeug.socket")
+    if connection is None:
+        return False
+    try:
+        peeked: bytes = connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        return peeked == b""
+    except BlockingIOError:
+        return False  # open, nothing sent: the caller is waiting for its answer
+    except OSError:
+        return True
+
 
 class SerializedMotoServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self._host, self._port = host, port
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._lock = _TurnLock()
+        self.abandoned = 0
+        """Requests not served because their caller had given up waiting."""
 
     @property
     def url(self) -> str:
@@ -36,10 +93,24 @@ class SerializedMotoServer:
 
         def serialized(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
             with self._lock:
+                if _caller_gone(environ):
+                    self.abandoned += 1
+                    log.warning(
+                        "not served, its caller gave up waiting: %s",
+                        environ.get("HTTP_X_AMZ_TARGET") or environ.get("PATH_INFO"),
+                    )
+                    start_response("499 Client Closed Request", [("Content-Length", "0")])
+                    return []
                 # Drain the body inside the lock: moto may build it lazily.
                 return list(moto_app(environ, start_response))
 
         return serialized
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold every request back until the block ends (as a long request ahead of them does)."""
+        with self._lock:
+            yield
 
     def start(self) -> "SerializedMotoServer":
         moto_patch.install()
