@@ -20,6 +20,10 @@ from local.moto_server import SerializedMotoServer
 
 REGION = "us-east-1"
 PREFIX = "coaching-local-"
+SHED_AFTER = 2.0
+"""Seconds a request waits for the embedded AWS before it is answered 503 and retried: less than
+the functions' 3 s read timeout (``coaching.runtime.CONFIG``), so that no request is applied
+after its caller has given up on it and sent it again."""
 
 
 @dataclass
@@ -150,7 +154,7 @@ def start(host: str = "127.0.0.1", port: int = 0) -> EmbeddedAws:
         "AWS_REGION": REGION,
     }.items():
         os.environ[name] = value
-    server = SerializedMotoServer(host, port).start()
+    server = SerializedMotoServer(host, port, shed_after=SHED_AFTER).start()
     aws = EmbeddedAws(server=server, loaded=template.load())
     aws.physical |= _parameter_defaults(aws.loaded)
     aws.physical["AWS::Region"] = REGION

@@ -10,15 +10,20 @@ connection closed, as botocore does on a read timeout) is not served: AWS answer
 milliseconds, so a request there is served or lost, never applied seconds after its caller has
 retried it. Served late, a request that is not idempotent (``PutEvents``, SES's ``SendEmail``)
 would be applied twice, once for the abandoned copy and once for the retry: a duplicate that
-only a crowded local stack makes.
+only a crowded local stack makes. For the same reason the local stack's server sheds a request
+that has waited ``shed_after`` seconds for its turn (less than the functions' 3 s read timeout):
+it answers 503, as an overloaded AWS service does, and botocore retries it, knowing that nothing
+was applied.
 
 moto's rollback of a refused transaction is patched (``local.moto_patch``) so that the table,
 and the stream a poller reads, stay the same objects, and a refusal costs what it touches.
 """
 
+import json
 import logging
 import socket
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -74,14 +79,26 @@ def _caller_gone(environ: dict[str, Any]) -> bool:
         return True
 
 
+_SHED_BODY = json.dumps(
+    {"__type": "ServiceUnavailable", "message": "Waited too long for its turn; try again."}
+).encode()
+
+
 class SerializedMotoServer:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, *, shed_after: float | None = None
+    ) -> None:
+        """``shed_after``: seconds a request may wait for its turn before it is answered 503
+        unserved (None: it waits as long as it takes)."""
         self._host, self._port = host, port
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._lock = _TurnLock()
+        self.shed_after = shed_after
         self.abandoned = 0
         """Requests not served because their caller had given up waiting."""
+        self.shed = 0
+        """Requests answered 503 unserved because they waited longer than ``shed_after``."""
 
     @property
     def url(self) -> str:
@@ -92,15 +109,27 @@ class SerializedMotoServer:
         moto_app = DomainDispatcherApplication(create_backend_app)
 
         def serialized(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+            came = time.monotonic()
             with self._lock:
+                what = environ.get("HTTP_X_AMZ_TARGET") or environ.get("PATH_INFO")
                 if _caller_gone(environ):
                     self.abandoned += 1
-                    log.warning(
-                        "not served, its caller gave up waiting: %s",
-                        environ.get("HTTP_X_AMZ_TARGET") or environ.get("PATH_INFO"),
-                    )
+                    log.warning("not served, its caller gave up waiting: %s", what)
                     start_response("499 Client Closed Request", [("Content-Length", "0")])
                     return []
+                waited = time.monotonic() - came
+                if self.shed_after is not None and waited > self.shed_after:
+                    self.shed += 1
+                    log.warning("shed after waiting %.1f s for its turn: %s", waited, what)
+                    start_response(
+                        "503 Service Unavailable",
+                        [
+                            ("Content-Type", "application/x-amz-json-1.0"),
+                            ("x-amzn-ErrorType", "ServiceUnavailable"),
+                            ("Content-Length", str(len(_SHED_BODY))),
+                        ],
+                    )
+                    return [_SHED_BODY]
                 # Drain the body inside the lock: moto may build it lazily.
                 return list(moto_app(environ, start_response))
 

@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ReadTimeoutError
+from botocore.exceptions import ClientError, ReadTimeoutError
 
 from local.moto_server import SerializedMotoServer, _TurnLock
 from tests.builders import unique
@@ -84,3 +84,38 @@ def test_waiters_are_let_in_in_the_order_they_came() -> None:
         thread.join(timeout=10)
 
     assert order == list(range(8))
+
+
+def test_a_request_that_waited_too_long_is_shed_unapplied_and_its_retry_served() -> None:
+    with SerializedMotoServer(shed_after=0.3) as server:
+        sqs = _sqs(server)
+        url = sqs.create_queue(QueueName=unique("shed"))["QueueUrl"]
+        once = _sqs(server, read_timeout=30)
+        retried = boto3.client(
+            "sqs",
+            region_name="us-east-1",
+            endpoint_url=server.url,
+            config=Config(read_timeout=30, retries={"mode": "standard", "total_max_attempts": 3}),
+        )
+        failures: list[BaseException] = []
+
+        def send(client: Any, body: str) -> None:
+            try:
+                client.send_message(QueueUrl=url, MessageBody=body)
+            except ClientError as error:
+                failures.append(error)
+
+        threads = [
+            threading.Thread(target=send, args=(once, "shed"), daemon=True),
+            threading.Thread(target=send, args=(retried, "retried"), daemon=True),
+        ]
+        with server.held():
+            for thread in threads:
+                thread.start()
+            time.sleep(0.6)
+        for thread in threads:
+            thread.join(timeout=30)
+
+        assert [f.response["ResponseMetadata"]["HTTPStatusCode"] for f in failures] == [503]
+        assert sorted(_bodies(sqs, url)) == ["retried"]
+        assert server.shed == 2
