@@ -30,7 +30,7 @@ from bench.report import Section, Table, Target, ms, units
 from coaching import clock, lots
 from coaching.models import NEVER_EXPIRES, Account, Lot, Person
 from coaching.storage import keys
-from coaching.storage.dynamodb import to_item
+from coaching.storage.codec import to_item
 from coaching.storage.ledger import lot_record, lot_values
 from local.scheduler import scheduled_event
 

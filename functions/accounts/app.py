@@ -10,8 +10,10 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.metrics import MetricUnit
 
-from coaching import clock, http, operations, runtime
-from coaching.api import (
+from coaching import clock, operations, runtime
+from coaching.observability import metrics
+from coaching.web import http
+from coaching.web.api import (
     AccountChangeList,
     AccountList,
     AccountView,
@@ -25,7 +27,6 @@ from coaching.api import (
     account_view,
     entry_view,
 )
-from coaching.observability import metrics
 
 app = APIGatewayHttpResolver(
     enable_validation=True, response_validation_error_http_code=500, serializer=http.serialize

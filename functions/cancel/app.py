@@ -10,9 +10,10 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.metrics import MetricUnit
 
-from coaching import clock, http, operations, runtime
-from coaching.api import CancelBody, PathId, QuoteView, SessionView, quote_view, session_view
+from coaching import clock, operations, runtime
 from coaching.observability import outcome_metrics
+from coaching.web import http
+from coaching.web.api import CancelBody, PathId, QuoteView, SessionView, quote_view, session_view
 
 app = APIGatewayHttpResolver(
     enable_validation=True, response_validation_error_http_code=500, serializer=http.serialize

@@ -18,8 +18,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import AwareDatetime
 
-from coaching import clock, http, operations, runtime
-from coaching.api import (
+from coaching import clock, operations, runtime
+from coaching.observability import outcome_metrics
+from coaching.web import http
+from coaching.web.api import (
     CancelBody,
     FreeTimeList,
     QuoteView,
@@ -30,7 +32,6 @@ from coaching.api import (
     quote_view,
     session_view,
 )
-from coaching.observability import outcome_metrics
 
 app = APIGatewayHttpResolver(
     enable_validation=True, response_validation_error_http_code=500, serializer=http.serialize

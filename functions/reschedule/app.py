@@ -10,8 +10,10 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.metrics import MetricUnit
 
-from coaching import clock, http, operations, runtime
-from coaching.api import (
+from coaching import clock, operations, runtime
+from coaching.observability import metrics, outcome_metrics
+from coaching.web import http
+from coaching.web.api import (
     ApproveBody,
     DeclineBody,
     PathId,
@@ -21,7 +23,6 @@ from coaching.api import (
     WithdrawBody,
     session_view,
 )
-from coaching.observability import metrics, outcome_metrics
 
 app = APIGatewayHttpResolver(
     enable_validation=True, response_validation_error_http_code=500, serializer=http.serialize

@@ -10,8 +10,9 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import AwareDatetime
 
-from coaching import clock, http, operations, runtime
-from coaching.api import (
+from coaching import clock, operations, runtime
+from coaching.web import http
+from coaching.web.api import (
     AvailabilityBody,
     AvailabilityView,
     CoachList,

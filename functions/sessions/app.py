@@ -10,8 +10,11 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.metrics import MetricUnit
 
-from coaching import clock, http, operations, runtime
-from coaching.api import (
+from coaching import clock, operations, runtime
+from coaching.formats import EMAIL_PATTERN
+from coaching.observability import metrics, outcome_metrics
+from coaching.web import http
+from coaching.web.api import (
     ApproveBody,
     BookBody,
     DeclineBody,
@@ -24,8 +27,6 @@ from coaching.api import (
     parse_statuses,
     session_view,
 )
-from coaching.formats import EMAIL_PATTERN
-from coaching.observability import metrics, outcome_metrics
 
 app = APIGatewayHttpResolver(
     enable_validation=True, response_validation_error_http_code=500, serializer=http.serialize

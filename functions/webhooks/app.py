@@ -10,10 +10,11 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
-from coaching import clock, http, runtime
-from coaching.api import PathId
-from coaching.webhooks import operations
-from coaching.webhooks.api import (
+from coaching import clock, runtime
+from coaching.events.webhooks import operations
+from coaching.web import http
+from coaching.web.api import PathId
+from coaching.web.webhook_api import (
     CreatedWebhookView,
     CreateWebhookBody,
     DeliveryList,

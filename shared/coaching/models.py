@@ -56,7 +56,7 @@ Identifier = Annotated[str, Field(min_length=1, max_length=ID_MAX_LENGTH, patter
 
 
 class Model(BaseModel):
-    # Built at first use rather than at import: see coaching.api.View.
+    # Built at first use rather than at import: see coaching.web.api.View.
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 

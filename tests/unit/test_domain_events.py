@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from coaching.domain_events import SESSION_EVENT_TYPES, credit_events, session_events
+from coaching.events.domain_events import SESSION_EVENT_TYPES, credit_events, session_events
 from coaching.models import (
     Actor,
     EntryKind,

@@ -8,6 +8,14 @@ from datetime import datetime
 
 import pytest
 
+from coaching.mail.notifications import (
+    Audience,
+    Notification,
+    NotificationKind,
+    Party,
+    decide,
+    recipients,
+)
 from coaching.models import (
     AccountKind,
     AccountRef,
@@ -23,14 +31,6 @@ from coaching.models import (
     RefundStatus,
     Session,
     SessionStatus,
-)
-from coaching.notifications import (
-    Audience,
-    Notification,
-    NotificationKind,
-    Party,
-    decide,
-    recipients,
 )
 from tests.unit.builders import (
     COACH,

@@ -15,20 +15,15 @@ from coaching.models import (
     SessionStatus,
 )
 from coaching.storage import keys
-from coaching.storage.dynamodb import (
-    Table,
-    Transaction,
-    aws_errors,
+from coaching.storage.codec import from_item, only_fields, to_item
+from coaching.storage.dynamodb import Table, Transaction, aws_errors, put_item
+from coaching.storage.keys import iso
+from coaching.storage.ledger import Movement, add_movement
+from coaching.storage.page_tokens import (
     decode_member_token,
     decode_number_token,
     encode_member_token,
-    from_item,
-    only_fields,
-    put_item,
-    to_item,
 )
-from coaching.storage.keys import iso
-from coaching.storage.ledger import Movement, add_movement
 from coaching.storage.reminders import reminders_write
 
 if TYPE_CHECKING:

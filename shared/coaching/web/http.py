@@ -2,7 +2,7 @@
 
 Each function creates its own ``APIGatewayHttpResolver(enable_validation=True)`` (so the docs
 function can find and merge their OpenAPI schemas) and passes it to ``setup``, which maps every
-failure to an RFC 9457 problem (``coaching.problems``) and a lost idempotency race to a 409.
+failure to an RFC 9457 problem (``coaching.web.problems``) and a lost idempotency race to a 409.
 """
 
 import base64
@@ -21,7 +21,7 @@ from aws_lambda_powertools.shared.json_encoder import Encoder
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from coaching import api, clock, manage_links, problems, runtime
+from coaching import clock, manage_links, runtime
 from coaching.errors import (
     Conflict,
     DomainError,
@@ -30,12 +30,13 @@ from coaching.errors import (
     MalformedRequest,
     UnsupportedMediaType,
 )
-from coaching.identity import caller_from_claims
 from coaching.manage_links import Grant
 from coaching.models import Caller, Role
 from coaching.observability import log_metrics, logger, tracer
-from coaching.problems import as_lambda, problem
 from coaching.storage.receipts import Answer, KeyAlreadyUsed, Receipt, remembering
+from coaching.web import api, problems
+from coaching.web.identity import caller_from_claims
+from coaching.web.problems import as_lambda, problem
 
 IDEMPOTENT_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -135,7 +136,7 @@ def _answer_for(result: object, who: Caller, now: datetime) -> tuple[int, BaseMo
     only the webhooks function loads)."""
     answer = api.answer_for(result, who, now)
     if answer is None:
-        from coaching.webhooks import api as webhooks_api
+        from coaching.web import webhook_api as webhooks_api
 
         answer = webhooks_api.answer_for(result)
     if answer is None:

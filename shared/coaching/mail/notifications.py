@@ -36,7 +36,7 @@ completed                nobody: a sweep's bookkeeping
 =======================  ======================================================================
 
 Calendars: every change that puts the session on a calendar, moves it or takes it off tells
-both sides with the matching invite (``coaching.invites``), so each calendar that holds it
+both sides with the matching invite (``coaching.mail.invites``), so each calendar that holds it
 keeps its real state; the one who acted gets it with their receipt (the member's booking
 confirmation, a receipt of their move, approval or cancel), never as an email of its own.
 Support is on nobody's calendar and gets no receipt but for a cancel. A request (a booking or a
@@ -55,7 +55,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from coaching import rules
+from coaching import reminders, rules
 from coaching.models import (
     AccountKind,
     HistoryEvent,
@@ -519,3 +519,38 @@ _TELLS_CANCEL_TERMS = frozenset(
     }
 )
 """Emails about a session's (new) time that tell the member what a cancel would now return."""
+
+
+def of_marks(
+    record: reminders.Reminders,
+    marked: list[reminders.Due],
+    session: Session | None,
+    current: reminders.Reminders | None,
+    now: datetime,
+) -> list[Notification]:
+    """The emails a sweep's mark sends, of what is still true at ``now`` (``still_due``):
+    a reminder to the member and the coach, the last call to the member."""
+    found: list[Notification] = []
+    for due in marked:
+        if session is None or not reminders.still_due(due, record, session, current, now):
+            continue
+        if due.kind == "REMINDER":
+            found += time_driven(
+                NotificationKind.REMINDER,
+                session,
+                reminders.occasion(record, due),
+                now,
+                reminder_minutes=due.minutes,
+            )
+        elif due.deadline is not None and due.credits is not None:
+            call = LastCall(
+                until=due.deadline, credits=due.credits, credits_after=due.credits_after or 0
+            )
+            found += time_driven(
+                NotificationKind.REFUND_LAST_CALL,
+                session,
+                reminders.occasion(record, due),
+                now,
+                last_call=call,
+            )
+    return found

@@ -104,7 +104,7 @@ GridStart = Annotated[
 Id = Annotated[str, Field(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
 PathId = Annotated[str, Path(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
 """An id in a path: one that is not an id names nothing, and answers 404 before any model is
-built (``coaching.problems``)."""
+built (``coaching.web.problems``)."""
 QueryId = Annotated[str, Query(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
 """An id in a query: one that is not an id answers 422 naming the parameter."""
 OptionalQueryId = Annotated[
@@ -991,7 +991,7 @@ def free_time_list(found: list[FreeTime]) -> FreeTimeList:
 
 def answer_for(result: object, caller: Caller, now: datetime) -> tuple[int, BaseModel] | None:
     """The status and body a write answers with, from what it wrote; None for a result that is
-    not the sessions' own (the webhooks answer for theirs: ``coaching.webhooks.api``).
+    not the sessions' own (the webhooks answer for theirs: ``coaching.web.webhook_api``).
 
     Used to store a keyed request's answer in the same transaction as its change, before the
     route itself returns; it must agree with what the routes return (a test holds them together).

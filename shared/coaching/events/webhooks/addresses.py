@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from coaching.webhooks.rules import MAX_URL_LENGTH
+from coaching.events.webhooks.rules import MAX_URL_LENGTH
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Lookup = Callable[[str, int], list[str]]
