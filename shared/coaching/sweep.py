@@ -39,8 +39,9 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import PurePath
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -50,6 +51,7 @@ from coaching.models import Session
 from coaching.observability import logger
 from coaching.reminders import Reminders
 from coaching.storage import Storage
+from coaching.storage.due import DuePage
 
 PAGE_SIZE = 100
 """Due sessions per query: 100 items of a few KB each stay well inside one 1 MB page."""
@@ -159,43 +161,48 @@ def _one_pass(
         for partition, after in list(cursors.items()):
             if budget() <= 0:
                 return True, changed_in
-            try:
-                page = store.due_page(partition, now, page_size, after)
-            except StorageFailed as error:
-                logger.error(
-                    "sweep could not read the Due index",
-                    extra={"partition": partition, **describe(error)},
-                )
-                tally.unqueryable.add(partition)
-                del cursors[partition]
-                continue
-            tally.pages += 1
-            tally.items_read += page.items_read
-            tally.capacity_units += page.capacity_units
-            for key in page.unreadable:
-                if key not in tally.unreadable:
-                    tally.unreadable.add(key)
-                    tally.count("FAILED")
-                    logger.error("due item is not a valid session", extra={"pk": key})
-            if page.reminders:
-                if budget() <= 0:
-                    return True, changed_in
-                _fire(store, page.reminders, now, tally)
-            for session in page.sessions:
-                if tally.seen.get(session.id, 0) >= session.version:
-                    continue  # handled in this run already: the index lags, or it failed
-                if budget() <= 0:
-                    return True, changed_in
-                tally.seen[session.id] = session.version
-                outcome = _sweep_one(store, session, now)
-                tally.count(outcome)
-                if outcome in CHANGES:
-                    changed_in.add(store.due_partition(session.id))
-            if page.next_key is None:
-                del cursors[partition]
-            else:
-                cursors[partition] = page.next_key
+            page = tally.read(partition, partial(store.due_page, partition, now, page_size, after))
+            if page is not None and _sweep_page(store, page, now, budget, tally, changed_in):
+                return True, changed_in
+            advance(cursors, partition, page)
     return False, changed_in
+
+
+def _sweep_page(
+    store: Storage,
+    page: DuePage,
+    now: datetime,
+    budget: Budget,
+    tally: "_Tally",
+    changed_in: set[str],
+) -> bool:
+    """Act on one page: mark its reminders, then sweep its sessions; whether the budget ran out
+    first. The shards of the sessions it changed are added to ``changed_in``."""
+    if page.reminders:
+        if budget() <= 0:
+            return True
+        _fire(store, page.reminders, now, tally)
+    for session in page.sessions:
+        if tally.seen.get(session.id, 0) >= session.version:
+            continue  # handled in this run already: the index lags, or it failed
+        if budget() <= 0:
+            return True
+        tally.seen[session.id] = session.version
+        outcome = _sweep_one(store, session, now)
+        tally.count(outcome)
+        if outcome in CHANGES:
+            changed_in.add(store.due_partition(session.id))
+    return False
+
+
+def advance(
+    cursors: dict[str, dict[str, Any] | None], partition: str, page: "DueRead | None"
+) -> None:
+    """Where ``partition`` is read next; a partition read to its end (or unreadable) is done."""
+    if page is None or page.next_key is None:
+        del cursors[partition]
+    else:
+        cursors[partition] = page.next_key
 
 
 def _sweep_one(store: Storage, session: Session, now: datetime) -> Outcome:
@@ -239,21 +246,70 @@ def describe(error: BaseException) -> dict[str, str]:
     return facts
 
 
+class DueRead(Protocol):
+    """What both sweeps' pages of a Due index say of their reading."""
+
+    @property
+    def next_key(self) -> dict[str, Any] | None: ...
+    @property
+    def items_read(self) -> int: ...
+    @property
+    def capacity_units(self) -> float: ...
+    @property
+    def unreadable(self) -> list[str]: ...
+
+
+Page = TypeVar("Page", bound=DueRead)
+
+
 @dataclass
-class _Tally:
-    counts: dict[Outcome, int] = field(default_factory=dict)
+class Tally:
+    """What a run over a Due index read and did: the accounting the sweeps of sessions and of
+    lots share. ``INDEX``, ``ITEM`` and ``KEY`` say in the logs which index and items."""
+
+    INDEX: ClassVar[str] = "the Due index"
+    ITEM: ClassVar[str] = "session"
+    KEY: ClassVar[str] = "pk"
+
+    counts: dict[str, int] = field(default_factory=dict)
     items_read: int = 0
     capacity_units: float = 0.0
     pages: int = 0
-    reminders_fired: int = 0
-    seen: dict[str, int] = field(default_factory=dict)
-    """Session id -> the highest version this run has handled."""
     unreadable: set[str] = field(default_factory=set)
     unqueryable: set[str] = field(default_factory=set)
     """Due index partitions a query failed on."""
 
-    def count(self, outcome: Outcome) -> None:
+    def count(self, outcome: str) -> None:
         self.counts[outcome] = self.counts.get(outcome, 0) + 1
+
+    def read(self, partition: str, query: Callable[[], Page]) -> Page | None:
+        """A page of ``partition``, its cost counted and its unreadable items counted as failed
+        (once each); None when the partition cannot be read: it is left for the next run."""
+        try:
+            page = query()
+        except StorageFailed as error:
+            logger.error(
+                f"sweep could not read {self.INDEX}",
+                extra={"partition": partition, **describe(error)},
+            )
+            self.unqueryable.add(partition)
+            return None
+        self.pages += 1
+        self.items_read += page.items_read
+        self.capacity_units += page.capacity_units
+        for key in page.unreadable:
+            if key not in self.unreadable:
+                self.unreadable.add(key)
+                self.count("FAILED")
+                logger.error(f"due item is not a valid {self.ITEM}", extra={self.KEY: key})
+        return page
+
+
+@dataclass
+class _Tally(Tally):
+    reminders_fired: int = 0
+    seen: dict[str, int] = field(default_factory=dict)
+    """Session id -> the highest version this run has handled."""
 
     def result(self, *, finished: bool) -> SweepResult:
         return SweepResult(

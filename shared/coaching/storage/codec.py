@@ -28,17 +28,23 @@ def attribute(value: Any) -> dict[str, Any]:
     if isinstance(value, bytes | bytearray):
         return {"B": value}
     if isinstance(value, AbstractSet):
-        members = list(value)
-        if all(_is_number(m) for m in members):
-            return {"NS": [_number(m) for m in members]}
-        if all(isinstance(m, str) for m in members):
-            return {"SS": members}
-        if all(isinstance(m, bytes | bytearray) for m in members):
-            return {"BS": members}
+        return _set(value)
     if isinstance(value, Mapping):
         return {"M": {k: attribute(v) for k, v in value.items()}}
     if isinstance(value, list | tuple):
         return {"L": [attribute(v) for v in value]}
+    raise TypeError(f"DynamoDB cannot store a {type(value).__name__}")
+
+
+def _set(value: AbstractSet[Any]) -> dict[str, Any]:
+    """A set of one type of members: numbers, strings or bytes."""
+    members = list(value)
+    if all(_is_number(m) for m in members):
+        return {"NS": [_number(m) for m in members]}
+    if all(isinstance(m, str) for m in members):
+        return {"SS": members}
+    if all(isinstance(m, bytes | bytearray) for m in members):
+        return {"BS": members}
     raise TypeError(f"DynamoDB cannot store a {type(value).__name__}")
 
 

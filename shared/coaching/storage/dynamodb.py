@@ -347,6 +347,11 @@ def meaning_of(error: ClientError, tags: Sequence[Tag]) -> Exception:
         return TransientConflict(code)
     if code != "TransactionCanceledException":
         return storage_failure(error)
+    return _cancellation_meaning(error, tags)
+
+
+def _cancellation_meaning(error: ClientError, tags: Sequence[Tag]) -> Exception:
+    """A canceled transaction: what its items' reasons say, in the order they matter."""
     reasons = error.response.get("CancellationReasons", [])
     codes = [r.get("Code", "None") for r in reasons]
     if any(
@@ -357,6 +362,14 @@ def meaning_of(error: ClientError, tags: Sequence[Tag]) -> Exception:
     if any(c == "ValidationError" and _about_size(r) for c, r in zip(codes, reasons, strict=False)):
         return _too_large()
     failed = [tag for tag, c in zip(tags, codes, strict=False) if c == "ConditionalCheckFailed"]
+    if failed:
+        return _failed_conditions(failed)
+    # e.g. an item DynamoDB would not take
+    return StorageFailed(f"TransactionCanceledException:{','.join(codes)}")
+
+
+def _failed_conditions(failed: list[Tag]) -> Exception:
+    """What the items whose conditions failed mean, the first that applies."""
     if "receipt" in failed:
         # The same key committed first (a retry racing its original): its answer is the answer.
         return KeyAlreadyUsed()
@@ -377,6 +390,4 @@ def meaning_of(error: ClientError, tags: Sequence[Tag]) -> Exception:
             "You hold as many upcoming sessions of this service as it allows; book again once "
             "one is over or canceled."
         )
-    if failed:
-        return StaleRead(",".join(failed))
-    return StorageFailed(f"{code}:{','.join(codes)}")  # e.g. an item DynamoDB would not take
+    return StaleRead(",".join(failed))
