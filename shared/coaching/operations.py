@@ -102,6 +102,16 @@ def _bump(session: Session, event: HistoryEvent, **changes: object) -> Session:
     )
 
 
+def _bump_step(
+    session: Session, change: rules.Change, event: dict[str, Any], **changes: object
+) -> Session:
+    """The session's next version after ``change``: the status it moves to and the history
+    entry that says so, both as the lifecycle says (``rules.LIFECYCLE``). ``event`` is what else
+    the entry tells: when, by whom, the credits, the reason."""
+    step = rules.step(session, change)
+    return _bump(session, HistoryEvent(kind=step.history, **event), status=step.to, **changes)
+
+
 def _slots(start: datetime, session_type: SessionType) -> set[datetime]:
     """The slots a session of this type from ``start`` holds, its buffers included."""
     return set(rules.held_slots(start, session_type))
@@ -726,18 +736,18 @@ def quote_cancellation(
 def _close(
     store: Storage,
     session: Session,
-    status: SessionStatus,
-    event: HistoryEvent,
+    change: Literal["CANCEL", "DECLINE", "EXPIRE"],
+    event: dict[str, Any],
     movement: Movement | None,
     refund: Refund,
     **changes: object,
 ) -> Session:
     """End a session for good (canceled, declined, expired): every slot it holds is freed, any
     request on it is dropped, and its credits move back in the same transaction."""
-    after = _bump(
+    after = _bump_step(
         session,
+        change,
         event,
-        status=status,
         refund=refund,
         reschedule_request=None,
         request_expires_at=None,
@@ -786,15 +796,14 @@ def cancel(
         return _close(
             store,
             session,
-            SessionStatus.CANCELED,
-            HistoryEvent(
-                at=now,
-                kind="CANCELED",
-                by=caller.actor,
-                credits=quote.refund_credits,
-                reason=reason or None,
-                renewed=_renewed(movement),
-            ),
+            "CANCEL",
+            {
+                "at": now,
+                "by": caller.actor,
+                "credits": quote.refund_credits,
+                "reason": reason or None,
+                "renewed": _renewed(movement),
+            },
             movement,
             refund,
             cancellation=Cancellation(
@@ -1046,11 +1055,8 @@ def answer_booking(
         session = _visible_session(store, caller, session_id)
         rules.require_pending_booking(caller, session, now)
         if approve:
-            after = _bump(
-                session,
-                HistoryEvent(at=now, kind="APPROVED", by=caller.actor),
-                status=SessionStatus.SCHEDULED,
-                request_expires_at=None,
+            after = _bump_step(
+                session, "APPROVE", {"at": now, "by": caller.actor}, request_expires_at=None
             )
             store.save_session(before=session, after=after)
             return after
@@ -1058,15 +1064,14 @@ def answer_booking(
         return _close(
             store,
             session,
-            SessionStatus.DECLINED,
-            HistoryEvent(
-                at=now,
-                kind="DECLINED",
-                by=caller.actor,
-                credits=refund.credits,
-                reason=reason or None,
-                renewed=_renewed(movement),
-            ),
+            "DECLINE",
+            {
+                "at": now,
+                "by": caller.actor,
+                "credits": refund.credits,
+                "reason": reason or None,
+                "renewed": _renewed(movement),
+            },
             movement,
             refund,
         )
@@ -1150,17 +1155,16 @@ def mark_no_show(
                 credits=session.refund.credits + credits,
                 refunded_at=now,
             )
-        after = _bump(
+        after = _bump_step(
             session,
-            HistoryEvent(
-                at=now,
-                kind="NO_SHOW",
-                by=caller.actor,
-                credits=credits,
-                party=party,
-                renewed=_renewed(movement),
-            ),
-            status=SessionStatus.NO_SHOW,
+            "MARK_NO_SHOW",
+            {
+                "at": now,
+                "by": caller.actor,
+                "credits": credits,
+                "party": party,
+                "renewed": _renewed(movement),
+            },
             no_show=NoShow(party=party, marked_by=caller.actor, marked_at=now),
             refund=refund,
             reschedule_request=None,
@@ -1317,10 +1321,8 @@ def sweep_session(store: Storage, session: Session, now: datetime) -> rules.Swee
             _close(
                 store,
                 before,
-                SessionStatus.EXPIRED,
-                HistoryEvent(
-                    at=now, kind="EXPIRED", credits=refund.credits, renewed=_renewed(movement)
-                ),
+                "EXPIRE",
+                {"at": now, "credits": refund.credits, "renewed": _renewed(movement)},
                 movement,
                 refund,
             )
@@ -1338,9 +1340,7 @@ def sweep_session(store: Storage, session: Session, now: datetime) -> rules.Swee
                 ),
             )
         else:
-            after = _bump(
-                before, HistoryEvent(at=now, kind="COMPLETED"), status=SessionStatus.COMPLETED
-            )
+            after = _bump_step(before, "COMPLETE", {"at": now})
             _save_counted(store, before, after, None)
         return action
 
