@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.metrics import MetricUnit
 
-from coaching import clock, operations, runtime
+from coaching import operations, runtime
 from coaching.observability import outcome_metrics
 from coaching.web import http
 from coaching.web.api import CancelBody, PathId, QuoteView, SessionView, quote_view, session_view
@@ -28,7 +28,7 @@ http.setup(app)
 )
 def quote(session_id: PathId) -> QuoteView:
     caller = http.caller(app)
-    found = operations.quote_cancellation(runtime.storage(), caller, session_id, clock.now())
+    found = operations.quote_cancellation(runtime.storage(), caller, session_id, http.now(app))
     return quote_view(found)
 
 
@@ -38,7 +38,7 @@ def cancel(
     # An optional object (a JSON null is malformed), so the published schema says exactly that.
     body: Annotated[CancelBody, Body()] = CancelBody(),  # noqa: B008 (never mutated)
 ) -> SessionView:
-    caller, now = http.caller(app), clock.now()
+    caller, now = http.caller(app), http.now(app)
     session = operations.cancel(
         runtime.storage(), caller, session_id, body.reason, now, body.expected_refund_credits
     )

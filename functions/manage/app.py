@@ -18,7 +18,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import AwareDatetime
 
-from coaching import clock, operations, runtime
+from coaching import operations, runtime
 from coaching.observability import outcome_metrics
 from coaching.web import http
 from coaching.web.api import (
@@ -43,14 +43,14 @@ _TAGS = ["Manage links"]
 
 @app.get("/manage/session", summary="The session a manage link names", tags=_TAGS)
 def session() -> SessionView:
-    now = clock.now()
+    now = http.now(app)
     caller, found = operations.link_holder(runtime.storage(), http.link_holder(app), now)
     return session_view(found, caller, now)
 
 
 @app.get("/manage/cancellation", summary="Would a cancel now be refunded?", tags=_TAGS)
 def quote() -> QuoteView:
-    now = clock.now()
+    now = http.now(app)
     caller, found = operations.link_holder(runtime.storage(), http.link_holder(app), now)
     return quote_view(operations.quote_cancellation(runtime.storage(), caller, found.id, now))
 
@@ -59,7 +59,7 @@ def quote() -> QuoteView:
 def cancel(
     body: Annotated[CancelBody, Body()] = CancelBody(),  # noqa: B008 (never mutated)
 ) -> SessionView:
-    now = clock.now()
+    now = http.now(app)
     caller, found = operations.link_holder(runtime.storage(), http.link_holder(app), now)
     canceled = operations.cancel(
         runtime.storage(), caller, found.id, body.reason, now, body.expected_refund_credits
@@ -88,7 +88,7 @@ def cancel(
 def reschedule(
     body: Annotated[RescheduleBody, Body()],
 ) -> tuple[SessionView | RescheduleAccepted, int]:
-    now = clock.now()
+    now = http.now(app)
     caller, found = operations.link_holder(runtime.storage(), http.link_holder(app), now)
     moved, mode = operations.reschedule(
         runtime.storage(), caller, found.id, body.start, body.reason, now
@@ -111,7 +111,7 @@ def slots(
     from_: Annotated[AwareDatetime, Query(alias="from")],
     to: Annotated[AwareDatetime, Query()],
 ) -> FreeTimeList:
-    now = clock.now()
+    now = http.now(app)
     _, found = operations.link_holder(runtime.storage(), http.link_holder(app), now)
     free = operations.free_times_of(
         runtime.storage(),

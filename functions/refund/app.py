@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.metrics import MetricUnit
 
-from coaching import clock, operations, runtime
+from coaching import operations, runtime
 from coaching.observability import outcome_metrics
 from coaching.web import http
 from coaching.web.api import NoShowBody, PathId, RefundBody, SessionView, session_view
@@ -28,7 +28,7 @@ def refund(
     # An optional object (a JSON null is malformed), so the published schema says exactly that.
     body: Annotated[RefundBody, Body()] = RefundBody(),  # noqa: B008 (never mutated)
 ) -> SessionView:
-    caller, now = http.caller(app), clock.now()
+    caller, now = http.caller(app), http.now(app)
     session = operations.refund(runtime.storage(), caller, session_id, body.credits, body.note, now)
     refunded = session.history[-1].credits or 0  # the REFUNDED event this call added
     with outcome_metrics(session.refund.status.value.lower()) as labelled:
@@ -43,7 +43,7 @@ def refund(
     tags=["Refund"],
 )
 def no_show(session_id: PathId, body: Annotated[NoShowBody, Body()]) -> SessionView:
-    caller, now = http.caller(app), clock.now()
+    caller, now = http.caller(app), http.now(app)
     session = operations.mark_no_show(runtime.storage(), caller, session_id, body.party, now)
     refunded = session.history[-1].credits or 0  # the NO_SHOW event this call added
     with outcome_metrics(body.party.lower()) as labelled:

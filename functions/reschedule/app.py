@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.metrics import MetricUnit
 
-from coaching import clock, operations, runtime
+from coaching import operations, runtime
 from coaching.observability import metrics, outcome_metrics
 from coaching.web import http
 from coaching.web.api import (
@@ -45,7 +45,7 @@ http.setup(app)
 def reschedule(
     session_id: PathId, body: Annotated[RescheduleBody, Body()]
 ) -> tuple[SessionView | RescheduleAccepted, int]:
-    caller, now = http.caller(app), clock.now()
+    caller, now = http.caller(app), http.now(app)
     session, mode = operations.reschedule(
         runtime.storage(), caller, session_id, body.start, body.reason, now
     )
@@ -91,7 +91,7 @@ def withdraw(
     session_id: PathId,
     body: Annotated[WithdrawBody, Body()] = WithdrawBody(),  # noqa: B008 (never mutated)
 ) -> SessionView:
-    caller, now = http.caller(app), clock.now()
+    caller, now = http.caller(app), http.now(app)
     reason = body.reason
     session = operations.withdraw_reschedule(runtime.storage(), caller, session_id, reason, now)
     metrics.add_metric(name="RescheduleRequestsWithdrawn", unit=MetricUnit.Count, value=1)
@@ -99,7 +99,7 @@ def withdraw(
 
 
 def _answer(session_id: str, *, approve: bool, reason: str | None) -> SessionView:
-    caller, now = http.caller(app), clock.now()
+    caller, now = http.caller(app), http.now(app)
     session = operations.answer_reschedule(
         runtime.storage(), caller, session_id, approve, now, reason=reason
     )

@@ -25,14 +25,12 @@ from datetime import datetime
 from functools import partial
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict
-
 from coaching import operations
 from coaching.models import Account, LotRecord
 from coaching.observability import logger
 from coaching.storage import Storage
 from coaching.storage.lots import LotPage
-from coaching.sweep import Budget, SweepFailed, Tally, advance, describe
+from coaching.sweep import Budget, RunResult, Tally, advance, describe
 
 PAGE_SIZE = 50
 """Due lots per query: each comes with its account, and one BatchGetItem takes 100 keys."""
@@ -40,10 +38,11 @@ PAGE_SIZE = 50
 Outcome = Literal["WARN", "EXPIRE", "WAIT", "CLOSE", "UNCHANGED", "FAILED"]
 
 
-class ExpiryResult(BaseModel):
+class ExpiryResult(RunResult):
     """What one run of the expiry sweep did (part of the sweep function's answer)."""
 
-    model_config = ConfigDict(frozen=True)
+    ITEMS: ClassVar[str] = "due lots"
+    INDEX: ClassVar[str] = "the ledger's Due index"
 
     expired_lots: int = 0
     """Lots whose unused credits left with an EXPIRE entry."""
@@ -53,27 +52,6 @@ class ExpiryResult(BaseModel):
     """Due lots with nothing to tell or take yet: looked at again later."""
     closed: int = 0
     """Lots that expired used up, now forgotten."""
-    unchanged: int = 0
-    """Due lots another run got to first."""
-    failed: int = 0
-    query_failed: bool = False
-    items_read: int = 0
-    capacity_units: float = 0.0
-    pages: int = 0
-    finished: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.failed == 0 and not self.query_failed
-
-    def raise_for_failures(self) -> None:
-        problems = []
-        if self.failed:
-            problems.append(f"{self.failed} due lots could not be swept")
-        if self.query_failed:
-            problems.append("the ledger's Due index could not be read")
-        if problems:
-            raise SweepFailed("; ".join(problems))
 
 
 def run(store: Storage, now: datetime, budget: Budget, page_size: int = PAGE_SIZE) -> ExpiryResult:

@@ -262,6 +262,27 @@ def _giving_back(
     )
 
 
+def _give_back(
+    store: Storage,
+    session: Session,
+    kind: EntryKind,
+    credits: int,
+    now: datetime,
+    caller: Caller | None,
+    already_read: dict[str, Account] | None = None,
+) -> tuple[Movement | None, Refund]:
+    """What giving back ``credits`` of the session of its own accord moves (a cancel, a coach's
+    no-show, a request that ends): the movement, and the session's refund after it. Nothing
+    moves, and the payer is not read, when there is nothing to give back."""
+    if credits <= 0:
+        return None, session.refund
+    account = _payer(store, session, already_read or {})
+    movement = _giving_back(account, session, kind, credits, now, caller)
+    return movement, Refund(
+        status=RefundStatus.AUTOMATIC, credits=session.refund.credits + credits, refunded_at=now
+    )
+
+
 # --- services --------------------------------------------------------------------------------
 
 
@@ -778,21 +799,9 @@ def cancel(
     def attempt() -> Session:
         session, accounts = _visible_session_and_likely_payer(store, caller, session_id)
         quote = rules.plan_cancel(caller, session, now, reason, expected_refund_credits)
-        movement, refund = None, session.refund
-        if quote.refund_credits > 0:
-            movement = _giving_back(
-                _payer(store, session, accounts),
-                session,
-                quote.entry_kind,
-                quote.refund_credits,
-                now,
-                caller,
-            )
-            refund = Refund(
-                status=RefundStatus.AUTOMATIC,
-                credits=session.refund.credits + quote.refund_credits,
-                refunded_at=now,
-            )
+        movement, refund = _give_back(
+            store, session, quote.entry_kind, quote.refund_credits, now, caller, accounts
+        )
         return _close(
             store,
             session,
@@ -1033,14 +1042,7 @@ def _release_all(
     store: Storage, session: Session, now: datetime, caller: Caller | None
 ) -> tuple[Movement | None, Refund]:
     """Give back every credit still held by a session that will never take place."""
-    credits = session.refundable_credits
-    if credits <= 0:
-        return None, session.refund
-    account = _account(store, session.account_id)
-    movement = _giving_back(account, session, EntryKind.RELEASE, credits, now, caller)
-    return movement, Refund(
-        status=RefundStatus.AUTOMATIC, credits=session.refund.credits + credits, refunded_at=now
-    )
+    return _give_back(store, session, EntryKind.RELEASE, session.refundable_credits, now, caller)
 
 
 def answer_booking(
@@ -1140,21 +1142,7 @@ def mark_no_show(
         # A reschedule request that lapsed before the start, not yet swept, ends with the mark.
         session = rules.as_read(stored, now)
         credits = rules.plan_no_show(caller, session, party, now)
-        movement, refund = None, session.refund
-        if credits > 0:
-            movement = _giving_back(
-                _account(store, session.account_id),
-                session,
-                EntryKind.REFUND,
-                credits,
-                now,
-                caller,
-            )
-            refund = Refund(
-                status=RefundStatus.AUTOMATIC,
-                credits=session.refund.credits + credits,
-                refunded_at=now,
-            )
+        movement, refund = _give_back(store, session, EntryKind.REFUND, credits, now, caller)
         after = _bump_step(
             session,
             "MARK_NO_SHOW",

@@ -72,34 +72,26 @@ class SweepFailed(Exception):
     """Raised after a sweep in which some session or page failed (see the logs for which)."""
 
 
-class SweepResult(BaseModel):
-    """What one sweep did: the function's return value, log line and metrics."""
+class RunResult(BaseModel):
+    """What a run over a Due index did, as both sweeps account for it: what it left alone, what
+    failed, what it read and what that cost. ``ITEMS`` and ``INDEX`` name them in its failure."""
 
     model_config = ConfigDict(frozen=True)
 
-    expired_bookings: int = 0
-    """Booking requests past their deadline that expired, their held credits released."""
-    expired_reschedules: int = 0
-    """Reschedule requests past their deadline that expired; the sessions kept their time."""
-    completed: int = 0
-    """Sessions whose end had passed that became COMPLETED."""
+    ITEMS: ClassVar[str] = "stale sessions"
+    INDEX: ClassVar[str] = "the Due index"
+
     unchanged: int = 0
-    """Due sessions with nothing left to do: another sweep or a person got there first."""
-    reminders_fired: int = 0
-    """Reminders and last calls for a refund marked to be sent (the notifier sends them)."""
+    """Due items with nothing left to do: another run, or a person, got there first."""
     failed: int = 0
-    """Sessions whose change failed, or due items that no longer read as sessions."""
+    """Items whose change failed, or due items that no longer read as what they should be."""
     query_failed: bool = False
-    """Some partition of the Due index could not be read; the sweep went on with the others."""
+    """Some partition of the index could not be read; the run went on with the others."""
     items_read: int = 0
     capacity_units: float = 0.0
     pages: int = 0
     finished: bool = False
     """True when nothing this run could do is left due at ``now``; False when it stopped early."""
-
-    @property
-    def changed(self) -> int:
-        return self.expired_bookings + self.expired_reschedules + self.completed
 
     @property
     def ok(self) -> bool:
@@ -108,11 +100,28 @@ class SweepResult(BaseModel):
     def raise_for_failures(self) -> None:
         problems = []
         if self.failed:
-            problems.append(f"{self.failed} stale sessions could not be swept")
+            problems.append(f"{self.failed} {self.ITEMS} could not be swept")
         if self.query_failed:
-            problems.append("the Due index could not be read")
+            problems.append(f"{self.INDEX} could not be read")
         if problems:
             raise SweepFailed("; ".join(problems))
+
+
+class SweepResult(RunResult):
+    """What one sweep did: the function's return value, log line and metrics."""
+
+    expired_bookings: int = 0
+    """Booking requests past their deadline that expired, their held credits released."""
+    expired_reschedules: int = 0
+    """Reschedule requests past their deadline that expired; the sessions kept their time."""
+    completed: int = 0
+    """Sessions whose end had passed that became COMPLETED."""
+    reminders_fired: int = 0
+    """Reminders and last calls for a refund marked to be sent (the notifier sends them)."""
+
+    @property
+    def changed(self) -> int:
+        return self.expired_bookings + self.expired_reschedules + self.completed
 
 
 def time_budget(

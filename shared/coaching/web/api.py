@@ -39,6 +39,7 @@ from coaching.models import (
     MAX_RESCHEDULES,
     MAX_SESSION_TYPES,
     MAX_SESSIONS_PER_DAY,
+    MAX_TIER_HOURS,
     MAX_UPCOMING_PER_MEMBER,
     MAX_VALID_DAYS,
     MIN_REMINDER_MINUTES,
@@ -78,6 +79,7 @@ from coaching.models import (
     TimeZoneName,
     WeeklyHours,
     WorkingHours,
+    require_distinct_hours,
 )
 
 
@@ -280,14 +282,14 @@ class SessionTypeBody(Body):
 
 
 class RefundTierBody(Body):
-    hours_before: Annotated[StrictInt, Field(ge=0, le=720), WHOLE]
+    # The bounds of models.RefundTier, for a body: whole numbers, as sent. (A docstring here
+    # would be the schema's description in docs/openapi.json.)
+    hours_before: Annotated[StrictInt, Field(ge=0, le=MAX_TIER_HOURS), WHOLE]
     percent: Annotated[StrictInt, Field(ge=1, le=100), WHOLE]
 
 
 def _distinct_hours(tiers: list[RefundTierBody]) -> list[RefundTierBody]:
-    hours = [t.hours_before for t in tiers]
-    if len(set(hours)) != len(hours):
-        raise ValueError("must give each tier its own hours_before")
+    require_distinct_hours([t.hours_before for t in tiers])
     return tiers
 
 
