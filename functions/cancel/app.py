@@ -42,9 +42,7 @@ def cancel(
     session = operations.cancel(
         runtime.storage(), caller, session_id, body.reason, now, body.expected_refund_credits
     )
-    refunded = (
-        session.refund.credits if session.cancellation and session.cancellation.refundable else 0
-    )
+    refunded = operations.given_back(session)
     with outcome_metrics("refunded" if refunded else "non_refundable") as labelled:
         labelled.add_metric(name="SessionsCanceled", unit=MetricUnit.Count, value=1)
         labelled.add_metric(name="CreditsRefunded", unit=MetricUnit.Count, value=refunded)

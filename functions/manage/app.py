@@ -22,6 +22,7 @@ from coaching import operations, runtime
 from coaching.observability import outcome_metrics
 from coaching.web import http
 from coaching.web.api import (
+    RESCHEDULE_RESPONSES,
     CancelBody,
     FreeTimeList,
     QuoteView,
@@ -30,6 +31,7 @@ from coaching.web.api import (
     SessionView,
     free_time_list,
     quote_view,
+    reschedule_answer,
     session_view,
 )
 
@@ -64,9 +66,7 @@ def cancel(
     canceled = operations.cancel(
         runtime.storage(), caller, found.id, body.reason, now, body.expected_refund_credits
     )
-    refunded = (
-        canceled.refund.credits if canceled.cancellation and canceled.cancellation.refundable else 0
-    )
+    refunded = operations.given_back(canceled)
     with outcome_metrics("refunded" if refunded else "non_refundable") as labelled:
         labelled.add_metric(name="SessionsCanceled", unit=MetricUnit.Count, value=1)
         labelled.add_metric(name="CreditsRefunded", unit=MetricUnit.Count, value=refunded)
@@ -77,13 +77,7 @@ def cancel(
     "/manage/reschedule",
     summary="Move the session a manage link names (202 when the coach must approve the move)",
     tags=_TAGS,
-    responses={
-        200: {"description": "Moved", "content": {"application/json": {"model": SessionView}}},
-        202: {
-            "description": "Waiting for the coach",
-            "content": {"application/json": {"model": RescheduleAccepted}},
-        },
-    },
+    responses=RESCHEDULE_RESPONSES,
 )
 def reschedule(
     body: Annotated[RescheduleBody, Body()],
@@ -95,11 +89,7 @@ def reschedule(
     )
     with outcome_metrics("moved" if mode == "DIRECT" else "requested") as labelled:
         labelled.add_metric(name="Reschedules", unit=MetricUnit.Count, value=1)
-    view = session_view(moved, caller, now)
-    if mode == "DIRECT":
-        return view, 200
-    assert moved.reschedule_request is not None  # a REQUEST always leaves one
-    return RescheduleAccepted(session=view, reschedule_request=moved.reschedule_request), 202
+    return reschedule_answer(moved, mode, caller, now)
 
 
 @app.get(

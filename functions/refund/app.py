@@ -30,7 +30,7 @@ def refund(
 ) -> SessionView:
     caller, now = http.caller(app), http.now(app)
     session = operations.refund(runtime.storage(), caller, session_id, body.credits, body.note, now)
-    refunded = session.history[-1].credits or 0  # the REFUNDED event this call added
+    refunded = operations.given_back(session)
     with outcome_metrics(session.refund.status.value.lower()) as labelled:
         labelled.add_metric(name="Refunds", unit=MetricUnit.Count, value=1)
         labelled.add_metric(name="CreditsRefunded", unit=MetricUnit.Count, value=refunded)
@@ -45,7 +45,7 @@ def refund(
 def no_show(session_id: PathId, body: Annotated[NoShowBody, Body()]) -> SessionView:
     caller, now = http.caller(app), http.now(app)
     session = operations.mark_no_show(runtime.storage(), caller, session_id, body.party, now)
-    refunded = session.history[-1].credits or 0  # the NO_SHOW event this call added
+    refunded = operations.given_back(session)
     with outcome_metrics(body.party.lower()) as labelled:
         labelled.add_metric(name="NoShows", unit=MetricUnit.Count, value=1)
         labelled.add_metric(name="CreditsRefunded", unit=MetricUnit.Count, value=refunded)

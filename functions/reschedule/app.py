@@ -14,6 +14,7 @@ from coaching import operations, runtime
 from coaching.observability import metrics, outcome_metrics
 from coaching.web import http
 from coaching.web.api import (
+    RESCHEDULE_RESPONSES,
     ApproveBody,
     DeclineBody,
     PathId,
@@ -21,6 +22,7 @@ from coaching.web.api import (
     RescheduleBody,
     SessionView,
     WithdrawBody,
+    reschedule_answer,
     session_view,
 )
 
@@ -34,13 +36,7 @@ http.setup(app)
     "/sessions/<session_id>/reschedule",
     summary="Move a session (202 when the coach must approve the move)",
     tags=["Reschedule"],
-    responses={
-        200: {"description": "Moved", "content": {"application/json": {"model": SessionView}}},
-        202: {
-            "description": "Waiting for the coach",
-            "content": {"application/json": {"model": RescheduleAccepted}},
-        },
-    },
+    responses=RESCHEDULE_RESPONSES,
 )
 def reschedule(
     session_id: PathId, body: Annotated[RescheduleBody, Body()]
@@ -51,11 +47,7 @@ def reschedule(
     )
     with outcome_metrics("moved" if mode == "DIRECT" else "requested") as labelled:
         labelled.add_metric(name="Reschedules", unit=MetricUnit.Count, value=1)
-    view = session_view(session, caller, now)
-    if mode == "DIRECT":
-        return view, 200
-    assert session.reschedule_request is not None  # a REQUEST always leaves one
-    return RescheduleAccepted(session=view, reschedule_request=session.reschedule_request), 202
+    return reschedule_answer(session, mode, caller, now)
 
 
 @app.post(

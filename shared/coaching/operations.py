@@ -923,17 +923,18 @@ def reschedule(
         outside = not rules.member_may_hold(
             rules_hold, rules.BookingLimits.of_session(session), session.session_type, start, now
         )
+        event = HistoryEvent(
+            at=now,
+            kind="RESCHEDULED" if mode == "DIRECT" else "RESCHEDULE_REQUESTED",
+            by=caller.actor,
+            previous_start=session.start,
+            start=start,
+            reason=reason or None,
+        )
         if mode == "DIRECT":
             after = _bump(
                 session,
-                HistoryEvent(
-                    at=now,
-                    kind="RESCHEDULED",
-                    by=caller.actor,
-                    previous_start=session.start,
-                    start=start,
-                    reason=reason or None,
-                ),
+                event,
                 reschedule_request=None,
                 outside_hours=outside,
                 **_moved(session, start, mover, now),
@@ -951,18 +952,7 @@ def reschedule(
                 ),
                 reason=reason or None,
             )
-            after = _bump(
-                session,
-                HistoryEvent(
-                    at=now,
-                    kind="RESCHEDULE_REQUESTED",
-                    by=caller.actor,
-                    previous_start=session.start,
-                    start=start,
-                    reason=reason or None,
-                ),
-                reschedule_request=request,
-            )
+            after = _bump(session, event, reschedule_request=request)
             # The asked-for time is held while the coach decides, so approving cannot fail.
             target = _slots(session.start, session.session_type) | _slots(
                 start, session.session_type
@@ -1031,6 +1021,12 @@ def withdraw_reschedule(
 
 
 # --- booking requests ------------------------------------------------------------------------
+
+
+def given_back(session: Session) -> int:
+    """The credits the change that made this version of ``session`` gave back (its history
+    entry's; 0 when none moved): what a cancel, a refund or a no-show counts as refunded."""
+    return session.history[-1].credits or 0
 
 
 def _renewed(movement: Movement | None) -> Renewal | None:

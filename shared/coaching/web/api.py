@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -735,6 +736,27 @@ class RescheduleAccepted(View):
 
     session: SessionView
     reschedule_request: RescheduleRequest
+
+
+RESCHEDULE_RESPONSES: dict[int, OpenAPIResponse] = {
+    200: {"description": "Moved", "content": {"application/json": {"model": SessionView}}},
+    202: {
+        "description": "Waiting for the coach",
+        "content": {"application/json": {"model": RescheduleAccepted}},
+    },
+}
+"""What a move answers, from the app's route and the manage link's alike."""
+
+
+def reschedule_answer(
+    session: Session, mode: Literal["DIRECT", "REQUEST"], caller: Caller, now: datetime
+) -> tuple[SessionView | RescheduleAccepted, int]:
+    """A move's answer: the session moved (200), or the request that waits for the coach (202)."""
+    view = session_view(session, caller, now)
+    if mode == "DIRECT":
+        return view, 200
+    assert session.reschedule_request is not None  # a REQUEST always leaves one
+    return RescheduleAccepted(session=view, reschedule_request=session.reschedule_request), 202
 
 
 class LotView(View):
