@@ -17,7 +17,7 @@ from coaching.models import (
     Role,
     SessionStatus,
 )
-from tests.unit.builders import COACH, IN_THREE_DAYS, MEMBER, NOW, SUPPORT, hours
+from tests.builders import COACH, IN_THREE_DAYS, MEMBER, NOW, SUPPORT, hours
 from tests.unit.test_notifications import booked, canceled, changed
 
 

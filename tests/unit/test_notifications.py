@@ -32,7 +32,7 @@ from coaching.models import (
     Session,
     SessionStatus,
 )
-from tests.unit.builders import (
+from tests.builders import (
     COACH,
     IN_THREE_DAYS,
     MEMBER,

@@ -15,7 +15,7 @@ from coaching.models import NO_LAST_CALL, Policy, Session, SessionStatus
 from coaching.reminders import Due, Reminders, fire, fired, plan, replan, still_due
 from local import template
 from local.scheduler import rate_seconds
-from tests.unit.builders import IN_THREE_DAYS, NOW, canceled, hours, minutes, session
+from tests.builders import IN_THREE_DAYS, NOW, canceled, hours, minutes, session
 
 START = IN_THREE_DAYS
 

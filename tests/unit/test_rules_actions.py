@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from coaching import rules
 from coaching.errors import DomainError
 from coaching.models import RefundStatus, Session, SessionStatus
-from tests.unit.builders import (
+from tests.builders import (
     CALLERS,
     MEMBER,
     NOW,

@@ -31,7 +31,7 @@ from coaching.web.api import (
     SessionTypeBody,
     SessionTypeChangeBody,
 )
-from tests.unit.builders import ADMIN, CALLERS, COACH, MEMBER, NOW, SUPPORT, hours, service
+from tests.builders import ADMIN, CALLERS, COACH, MEMBER, NOW, SUPPORT, hours, service
 
 Edits = rules.SessionTypeEdits
 

@@ -15,7 +15,7 @@ import pytest
 from coaching import rules
 from coaching.errors import DomainError
 from coaching.models import HistoryKind, NoShow, Session, SessionStatus
-from tests.unit.builders import COACH, NOW, hours, session
+from tests.builders import COACH, NOW, hours, session
 
 _S = SessionStatus
 NOT_DUE = None
