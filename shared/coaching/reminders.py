@@ -10,10 +10,11 @@ replaces the old ones with those of the new time.
 The sweep finds the record through the Due index once its next email is due and marks what to
 send (``fire``), in one conditional write; the sessions table's stream brings that mark to the
 notifier (``fired``), which reads the session and the record again and sends only what is still
-true (``still_due``): the session scheduled at that time, the reminder before its start, the last
-call while a cancel still gives back what it promises. Each email is claimed under a key that
-names the session's time (the version that set it) and the reminder (``occasion``), so a sweep
-that runs twice, a crash, or a stream record delivered again sends nothing twice.
+true (``still_due``; which emails that is, ``mail.notifications.of_marks``): the session
+scheduled at that time, the reminder before its start, the last call while a cancel still gives
+back what it promises. Each email is claimed under a key that names the session's time (the
+version that set it) and the reminder (``occasion``), so a sweep that runs twice, a crash, or a
+stream record delivered again sends nothing twice.
 
 A sweep that comes late sends the latest reminder due (never two at once, nor one after the
 start) and the last call of the soonest deadline still open; the rest of what is due is dropped.
