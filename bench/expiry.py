@@ -19,20 +19,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
-from botocore import xform_name
 from botocore.config import Config
 from moto import mock_aws
 
 from bench import stack
-from bench.env import REGION, invocation
+from bench.env import REGION
 from bench.recorder import Call, capacity_of, summarize
 from bench.report import Section, Table, Target, ms, units
+from bench.sweep import Run, batch_write, floor_seconds, refused_writes, sweep_once
 from coaching import clock, lots
 from coaching.models import NEVER_EXPIRES, Account, Lot, Person
 from coaching.storage import keys
-from coaching.storage.dynamodb import to_item
+from coaching.storage.codec import to_item
 from coaching.storage.ledger import lot_record, lot_values
-from local.scheduler import scheduled_event
 
 SIZES = (1_000, 10_000)
 """Not 100,000 as for the sessions: moto answers each of the 32 shards' queries by scanning the
@@ -40,18 +39,6 @@ whole table (a second each at 10,000 accounts), so a larger table runs the funct
 in moto alone; DynamoDB reads only the index entries up to now, whatever the table holds."""
 DUE = 100
 MAX_GROWTH = 0.10
-
-
-@dataclass
-class Run:
-    seconds: float
-    result: dict[str, Any]
-    calls: list[Call]
-
-    @property
-    def credits(self) -> dict[str, Any]:
-        found: dict[str, Any] = self.result["credits"]
-        return found
 
 
 @dataclass
@@ -100,38 +87,11 @@ class Filler:
         self._write(items)
 
     def _write(self, items: list[dict[str, Any]]) -> None:
-        for start in range(0, len(items), 25):
-            pending: dict[str, Any] = {
-                self.table: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]
-            }
-            while pending:
-                pending = self.client.batch_write_item(RequestItems=pending).get(
-                    "UnprocessedItems", {}
-                )
-
-
-def _sweep(aws: stack.Aws, *, detail: bool) -> Run:
-    aws.recorder.detail = detail
-    aws.recorder.take()
-    result, seconds = invocation("SweepFunction", scheduled_event("bench")).timed()
-    aws.recorder.detail = False
-    return Run(seconds=seconds, result=result, calls=aws.recorder.take())
+        batch_write(self.client, self.table, items)
 
 
 def _ledger_calls(aws: stack.Aws, calls: list[Call]) -> list[Call]:
     return [c for c in calls if c.touches(aws.settings.ledger_table)]
-
-
-def _floor(aws: stack.Aws, calls: list[Call]) -> float:
-    first = next(
-        c
-        for c in calls
-        if c.operation == "Query" and (c.params or {}).get("TableName") == aws.settings.ledger_table
-    )
-    method = getattr(aws.bare, xform_name(first.operation))
-    started = time.perf_counter()
-    method(**dict(first.params or {}))
-    return time.perf_counter() - started
 
 
 def run(sizes: tuple[int, ...] = SIZES) -> Section:
@@ -156,14 +116,10 @@ def run(sizes: tuple[int, ...] = SIZES) -> Section:
                     opened_at=now - lots.NOTICE - timedelta(days=1),
                 )
                 filler.written -= DUE  # the size counts the accounts that are not due
-                runs.append(_sweep(aws, detail=not runs))
+                runs.append(sweep_once(aws, detail=not runs))
             detail, timed = runs
-            floor = _floor(aws, detail.calls)
-            refused += sum(
-                1
-                for c in detail.calls + timed.calls
-                if c.error and c.operation == "TransactWriteItems"
-            )
+            floor = floor_seconds(aws, detail.calls, aws.settings.ledger_table)
+            refused += refused_writes(detail, timed)
             measured.append(
                 Size(
                     accounts=filler.written,

@@ -140,44 +140,67 @@ class Recorder:
             kind = operation.removesuffix("Item")
             targets.append(_Target(kind, params["TableName"], params["Key"], None))
         elif operation == "TransactWriteItems":
-            for entry in params["TransactItems"]:
-                ((kind, body),) = entry.items()
-                table = body["TableName"]
-                item = body.get("Item")
-                key = self._key(table, item) if item is not None else body["Key"]
-                targets.append(_Target(kind, table, key, item))
+            targets += self._transaction_targets(params)
         elif operation == "BatchWriteItem":
-            for table, requests in params["RequestItems"].items():
-                for request in requests:
-                    if "PutRequest" in request:
-                        item = request["PutRequest"]["Item"]
-                        targets.append(_Target("Put", table, self._key(table, item), item))
-                    else:
-                        key = request["DeleteRequest"]["Key"]
-                        targets.append(_Target("Delete", table, key, None))
+            targets += self._batch_targets(params)
         if self.peek is not None:
             for target in targets:
                 target.before = self.peek(target.table, target.key)
         return targets
 
+    def _transaction_targets(self, params: Mapping[str, Any]) -> list[_Target]:
+        targets: list[_Target] = []
+        for entry in params["TransactItems"]:
+            ((kind, body),) = entry.items()
+            table = body["TableName"]
+            item = body.get("Item")
+            key = self._key(table, item) if item is not None else body["Key"]
+            targets.append(_Target(kind, table, key, item))
+        return targets
+
+    def _batch_targets(self, params: Mapping[str, Any]) -> list[_Target]:
+        targets: list[_Target] = []
+        for table, requests in params["RequestItems"].items():
+            for request in requests:
+                if "PutRequest" in request:
+                    item = request["PutRequest"]["Item"]
+                    targets.append(_Target("Put", table, self._key(table, item), item))
+                else:
+                    key = request["DeleteRequest"]["Key"]
+                    targets.append(_Target("Delete", table, key, None))
+        return targets
+
     def _capacity(self, call: Call, targets: list[_Target], parsed: Mapping[str, Any]) -> Capacity:
+        if call.operation in WRITES:
+            return self._write_capacity(call, targets)
+        return self._read_capacity(call, parsed)
+
+    def _write_capacity(self, call: Call, targets: list[_Target]) -> Capacity:
+        total = Capacity()
+        transactional = call.operation == "TransactWriteItems"
+        for target in targets:
+            after = self._after(call, target)
+            indexes = self.schemas[target.table].indexes
+            total += item_write(indexes, target.before, after, transactional=transactional)
+            call.writes.append(ItemWrite(target.table, target.before, after, transactional))
+        return total
+
+    def _after(self, call: Call, target: _Target) -> dict[str, Any] | None:
+        """The item as the write left it: unchanged when the write failed."""
+        if call.error is not None:
+            return target.before
+        if target.kind == "Put":
+            return target.item
+        if target.kind == "Delete":
+            return None
+        if target.kind == "Update" and self.peek is not None:
+            return self.peek(target.table, target.key)
+        return target.before
+
+    def _read_capacity(self, call: Call, parsed: Mapping[str, Any]) -> Capacity:
         total = Capacity()
         params = call.params or {}
-        if call.operation in WRITES:
-            transactional = call.operation == "TransactWriteItems"
-            for target in targets:
-                after = target.before
-                if call.error is None:
-                    if target.kind == "Put":
-                        after = target.item
-                    elif target.kind == "Delete":
-                        after = None
-                    elif target.kind == "Update" and self.peek is not None:
-                        after = self.peek(target.table, target.key)
-                indexes = self.schemas[target.table].indexes
-                total += item_write(indexes, target.before, after, transactional=transactional)
-                call.writes.append(ItemWrite(target.table, target.before, after, transactional))
-        elif call.operation == "GetItem":
+        if call.operation == "GetItem":
             consistent = bool(params.get("ConsistentRead"))
             total.read = read_units(item_size(parsed.get("Item")), consistent=consistent)
         elif call.operation in ("Query", "Scan"):

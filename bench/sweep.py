@@ -50,9 +50,17 @@ MAX_GROWTH = 0.10
 
 @dataclass
 class Run:
+    """One invocation of the sweep function: its wall time, its answer and its requests."""
+
     seconds: float
     result: dict[str, Any]
     calls: list[Call]
+
+    @property
+    def credits(self) -> dict[str, Any]:
+        """The expiry sweep's half of the answer."""
+        found: dict[str, Any] = self.result["credits"]
+        return found
 
 
 @dataclass
@@ -130,17 +138,22 @@ class Filler:
             for item in items:
                 backend.put_item(self.table, item)
             return
-        for start in range(0, len(items), 25):
-            pending: dict[str, Any] = {
-                self.table: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]
-            }
-            while pending:
-                pending = self.client.batch_write_item(RequestItems=pending).get(
-                    "UnprocessedItems", {}
-                )
+        batch_write(self.client, self.table, items)
 
 
-def _sweep(aws: stack.Aws, *, detail: bool) -> Run:
+def batch_write(client: Any, table: str, items: list[dict[str, Any]]) -> None:
+    """``items`` into ``table``, 25 per ``BatchWriteItem``, again until none is left unprocessed."""
+    for start in range(0, len(items), 25):
+        pending: dict[str, Any] = {
+            table: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]
+        }
+        while pending:
+            pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems", {})
+
+
+def sweep_once(aws: stack.Aws, *, detail: bool) -> Run:
+    """The sweep function's handler, run once on a schedule's event; ``detail`` records each
+    request's capacity (slower: not for the timed run)."""
     aws.recorder.detail = detail
     aws.recorder.take()
     result, seconds = invocation("SweepFunction", scheduled_event("bench")).timed()
@@ -148,13 +161,22 @@ def _sweep(aws: stack.Aws, *, detail: bool) -> Run:
     return Run(seconds=seconds, result=result, calls=aws.recorder.take())
 
 
-def _floor(aws: stack.Aws, calls: list[Call]) -> float:
-    first = next(c for c in calls if c.operation == "Query")
-    params = dict(first.params or {})
+def floor_seconds(aws: stack.Aws, calls: list[Call], table: str) -> float:
+    """The first Query of ``table`` among ``calls``, sent again bare: what one costs alone."""
+    first = next(
+        c for c in calls if c.operation == "Query" and (c.params or {}).get("TableName") == table
+    )
     method = getattr(aws.bare, xform_name(first.operation))
     started = time.perf_counter()
-    method(**params)
+    method(**dict(first.params or {}))
     return time.perf_counter() - started
+
+
+def refused_writes(*runs: Run) -> int:
+    """Transactions DynamoDB refused in ``runs`` (a condition failed: a race, or a fault)."""
+    return sum(
+        1 for run in runs for c in run.calls if c.error and c.operation == "TransactWriteItems"
+    )
 
 
 def run(sizes: tuple[int, ...] = SIZES) -> Section:
@@ -168,15 +190,11 @@ def run(sizes: tuple[int, ...] = SIZES) -> Section:
             filler.fresh(size - filler.written)
             fill_seconds = time.perf_counter() - started
             filler.stale(STALE, clock.now())
-            detail = _sweep(aws, detail=True)
+            detail = sweep_once(aws, detail=True)
             filler.stale(STALE, clock.now())
-            floor = _floor(aws, detail.calls)
-            timed = _sweep(aws, detail=False)
-            refused += sum(
-                1
-                for c in detail.calls + timed.calls
-                if c.error and c.operation == "TransactWriteItems"
-            )
+            floor = floor_seconds(aws, detail.calls, aws.settings.sessions_table)
+            timed = sweep_once(aws, detail=False)
+            refused += refused_writes(detail, timed)
             measured.append(
                 Size(
                     fresh=filler.written,

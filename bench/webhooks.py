@@ -36,10 +36,10 @@ from bench.local_stack import running_stack
 from bench.recorder import Call, capacity_of, summarize
 from bench.report import Section, Table, Target, median, ms, p95, units
 from coaching import clock
+from coaching.events.webhooks import operations
 from coaching.models import Caller, Role
 from coaching.storage.webhooks import WebhookStore
-from coaching.webhooks import operations
-from coaching.webhooks.models import Endpoint
+from coaching.webhook_models import Endpoint
 from local import auth
 from local.scheduler import scheduled_event
 from local.time_travel import TimeTravel

@@ -6,7 +6,7 @@ does the same from the same block of the template, evaluated with the parameters
 the values given), so a front end that works against ``make run`` works against AWS.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,21 +31,40 @@ def _evaluate(value: Any, parameters: Mapping[str, Any], conditions: Mapping[str
     if name == "Fn::If":
         condition, when_true, when_false = argument
         return ev(when_true if ev(conditions[condition]) else when_false)
-    if name == "Fn::Equals":
-        left, right = ev(argument)
-        return left == right
-    if name == "Fn::Not":
-        return not ev(argument[0])
-    if name == "Fn::Join":
-        separator, parts = argument
-        return separator.join(str(p) for p in ev(parts))
-    if name == "Fn::Split":
-        separator, text = argument
-        return str(ev(text)).split(separator)
-    if name == "Fn::Select":
-        index, items = argument
-        return ev(items)[int(index)]
-    return {name: ev(argument)}
+    function = _FUNCTIONS.get(name)
+    if function is None:
+        return {name: ev(argument)}
+    return function(argument, ev)
+
+
+def _equals(argument: Any, ev: Callable[[Any], Any]) -> Any:
+    left, right = ev(argument)
+    return left == right
+
+
+def _join(argument: Any, ev: Callable[[Any], Any]) -> Any:
+    separator, parts = argument
+    return separator.join(str(p) for p in ev(parts))
+
+
+def _split(argument: Any, ev: Callable[[Any], Any]) -> Any:
+    separator, text = argument
+    return str(ev(text)).split(separator)
+
+
+def _select(argument: Any, ev: Callable[[Any], Any]) -> Any:
+    index, items = argument
+    return ev(items)[int(index)]
+
+
+_FUNCTIONS: dict[str, Callable[[Any, Callable[[Any], Any]], Any]] = {
+    "Fn::Equals": _equals,
+    "Fn::Not": lambda argument, ev: not ev(argument[0]),
+    "Fn::Join": _join,
+    "Fn::Split": _split,
+    "Fn::Select": _select,
+}
+"""The functions that take their argument as it is written, and evaluate its parts (``ev``)."""
 
 
 def parameter_values(

@@ -57,13 +57,13 @@ def render(document: dict[str, Any]) -> str:
 
 
 API_MD = ROOT / "docs" / "api.md"
-REFUSALS_START = "<!-- refusals: written by `make openapi` from coaching/answers.py -->"
+REFUSALS_START = "<!-- refusals: written by `make openapi` from coaching/web/answers.py -->"
 REFUSALS_END = "<!-- end of refusals -->"
 
 
 def refusals_table(document: dict[str, Any]) -> str:
     """docs/api.md's list of what each route refuses with, from the served document's
-    responses (which the docs function writes from ``coaching.answers``)."""
+    responses (which the docs function writes from ``coaching.web.answers``)."""
     lines = [
         REFUSALS_START,
         "",

@@ -33,7 +33,7 @@ import threading
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -391,6 +391,24 @@ def _lots_violations(
     lots = {lot["lot"]: lot for lot in account["lots"]}
     if sum(lot["credits_left"] for lot in lots.values()) != account["balance"]:
         found.append(f"{account_id}: its lots do not add up to its balance")
+    running = _replay_lots(account_id, entries, found)
+    for lot, credits in running.items():
+        held = lots[lot]["credits_left"] if lot in lots else 0
+        if held != credits:
+            found.append(f"{account_id}: lot {lot} holds {held}, its moves add up to {credits}")
+    for lot in lots.values():
+        ends = _at(lot["expires_at"])
+        if ends is not None and ends <= now and lot["credits_left"] > 0:
+            found.append(f"{account_id}: lot {lot['lot']} expired and still holds credits")
+    return found
+
+
+def _replay_lots(
+    account_id: str, entries: list[dict[str, Any]], found: list[str]
+) -> dict[int, int]:
+    """Each lot's moves replayed in order: what each lot holds by them. What breaks a rule on
+    the way (an entry whose lots do not add up to it, a lot below zero or moved once expired,
+    a booking spent from an expired lot) is added to ``found``."""
     running: dict[int, int] = defaultdict(int)
     gone: set[int] = set()
     for entry in entries:
@@ -410,15 +428,7 @@ def _lots_violations(
                 if running[lot] != 0:
                     found.append(f"{account_id}: lot {lot} expired only in part")
                 gone.add(lot)
-    for lot, credits in running.items():
-        held = lots[lot]["credits_left"] if lot in lots else 0
-        if held != credits:
-            found.append(f"{account_id}: lot {lot} holds {held}, its moves add up to {credits}")
-    for lot in lots.values():
-        ends = _at(lot["expires_at"])
-        if ends is not None and ends <= now and lot["credits_left"] > 0:
-            found.append(f"{account_id}: lot {lot['lot']} expired and still holds credits")
-    return found
+    return running
 
 
 def _returns_violations(session_id: str, moved: list[dict[str, Any]]) -> list[str]:
@@ -443,7 +453,8 @@ def _returns_violations(session_id: str, moved: list[dict[str, Any]]) -> list[st
 
 def check(client: Client, people: People) -> list[str]:
     """Every invariant, over HTTP, once nothing moves any more. What fails, in words."""
-    tally, found = client.tally, []
+    tally = client.tally
+    found: list[str] = []
     support = (people.support, "support")
     now = _now(client)
     sessions: dict[str, dict[str, Any]] = {}
@@ -455,46 +466,79 @@ def check(client: Client, people: People) -> list[str]:
     entries_of_session: dict[str, list[dict[str, Any]]] = defaultdict(list)
     expiries = 0
     for account_id in accounts:
-        account = client.call("GET", f"/accounts/{account_id}", support).json()
-        # Entry ids are "{account}:{number}"; numbered 1, 2, 3 ... in the order they were made.
-        entries = sorted(
-            client.pages(f"/accounts/{account_id}/ledger", support),
-            key=lambda e: int(e["id"].rsplit(":", 1)[1]),
-        )
-        running = 0
-        for number, entry in enumerate(entries, start=1):
-            running += entry["credits"]
-            if entry["id"] != f"{account_id}:{number}" or entry["balance_after"] != running:
-                found.append(f"{account_id}: entry {entry['id']} does not follow the one before")
-            if running < 0:
-                found.append(f"{account_id}: below zero after entry {entry['id']}")
-        if account["balance"] != running:
-            found.append(f"{account_id}: balance {account['balance']}, entries add up to {running}")
-        found += _lots_violations(account_id, account, entries, now)
+        entries = _account_entries(client, support, account_id, now, found)
         expiries += sum(e["kind"] == "EXPIRE" for e in entries)
         for entry in entries:
             if entry["session_id"]:
                 entries_of_session[entry["session_id"]].append(entry)
     for session in sessions.values():
-        moved = entries_of_session[session["id"]]
-        debits = [e["credits"] for e in moved if e["kind"] == "DEBIT"]
-        back = sum(e["credits"] for e in moved if e["kind"] in ("REFUND", "RELEASE"))
-        if debits != [-session["credits"]]:
-            found.append(f"session {session['id']}: debits {debits} for {session['credits']}")
-        if not 0 <= session["refund"]["credits"] <= session["credits"]:
-            found.append(f"session {session['id']}: refunded {session['refund']['credits']}")
-        if back != session["refund"]["credits"]:
-            found.append(
-                f"session {session['id']}: the ledger gave back {back}, "
-                f"the session {session['refund']['credits']}"
-            )
-        if session["status"] == "REQUESTED" or session["reschedule_request"] is not None:
-            found.append(f"session {session['id']}: still waiting after the final sweep")
-        if session["status"] == "EXPIRED" and session["refund"]["credits"] != session["credits"]:
-            found.append(f"session {session['id']}: expired without its credits released")
-        found += _returns_violations(session["id"], moved)
+        found += _session_violations(session, entries_of_session[session["id"]])
+    found += _overlap_violations(sessions.values())
+    # After ten minutes the mailbox and the event log hold thousands of items, each parsed as
+    # it is read: minutes, not seconds.
+    mail = client.call("GET", "/_local/mailbox", timeout=READ_ALL_TIMEOUT).json()["items"]
+    events = client.call("GET", "/_local/events", timeout=READ_ALL_TIMEOUT).json()["items"]
+    found += _repeat_violations(mail, events)
+    with tally.lock:
+        found += tally.violations
+    tally.answers["sessions checked"] = len(sessions)
+    tally.answers["lot expiries checked"] = expiries
+    tally.answers["emails checked"] = len(mail)
+    tally.answers["events checked"] = len(events)
+    return found
+
+
+def _account_entries(
+    client: Client, support: tuple[str, str], account_id: str, now: datetime, found: list[str]
+) -> list[dict[str, Any]]:
+    """The account's ledger, in order, each entry following the one before and the balance
+    their sum, its lots holding what their moves say (what fails is added to ``found``)."""
+    account = client.call("GET", f"/accounts/{account_id}", support).json()
+    # Entry ids are "{account}:{number}"; numbered 1, 2, 3 ... in the order they were made.
+    entries = sorted(
+        client.pages(f"/accounts/{account_id}/ledger", support),
+        key=lambda e: int(e["id"].rsplit(":", 1)[1]),
+    )
+    running = 0
+    for number, entry in enumerate(entries, start=1):
+        running += entry["credits"]
+        if entry["id"] != f"{account_id}:{number}" or entry["balance_after"] != running:
+            found.append(f"{account_id}: entry {entry['id']} does not follow the one before")
+        if running < 0:
+            found.append(f"{account_id}: below zero after entry {entry['id']}")
+    if account["balance"] != running:
+        found.append(f"{account_id}: balance {account['balance']}, entries add up to {running}")
+    found += _lots_violations(account_id, account, entries, now)
+    return entries
+
+
+def _session_violations(session: dict[str, Any], moved: list[dict[str, Any]]) -> list[str]:
+    """One debit of what the session cost, given back no more than it cost and as the ledger
+    says; nothing left waiting after the final sweep; an expired request's credits released."""
+    found = []
+    debits = [e["credits"] for e in moved if e["kind"] == "DEBIT"]
+    back = sum(e["credits"] for e in moved if e["kind"] in ("REFUND", "RELEASE"))
+    if debits != [-session["credits"]]:
+        found.append(f"session {session['id']}: debits {debits} for {session['credits']}")
+    if not 0 <= session["refund"]["credits"] <= session["credits"]:
+        found.append(f"session {session['id']}: refunded {session['refund']['credits']}")
+    if back != session["refund"]["credits"]:
+        found.append(
+            f"session {session['id']}: the ledger gave back {back}, "
+            f"the session {session['refund']['credits']}"
+        )
+    if session["status"] == "REQUESTED" or session["reschedule_request"] is not None:
+        found.append(f"session {session['id']}: still waiting after the final sweep")
+    if session["status"] == "EXPIRED" and session["refund"]["credits"] != session["credits"]:
+        found.append(f"session {session['id']}: expired without its credits released")
+    return found + _returns_violations(session["id"], moved)
+
+
+def _overlap_violations(sessions: Iterable[dict[str, Any]]) -> list[str]:
+    """No two sessions that keep their time hold the same coach's time."""
+    found = []
     kept = defaultdict(list)
-    for session in sessions.values():
+    for session in sessions:
         if session["status"] in ("SCHEDULED", "COMPLETED", "NO_SHOW"):
             start = datetime.fromisoformat(session["start"])
             end = _held_until(datetime.fromisoformat(session["end"]))
@@ -504,14 +548,16 @@ def check(client: Client, people: People) -> list[str]:
         for (_, end, first), (start, _, second) in pairwise(held):
             if start < end:
                 found.append(f"coach {coach}: {first} and {second} hold the same time")
-    # After ten minutes the mailbox and the event log hold thousands of items, each parsed as
-    # it is read: minutes, not seconds.
-    mail = client.call("GET", "/_local/mailbox", timeout=READ_ALL_TIMEOUT).json()["items"]
+    return found
+
+
+def _repeat_violations(mail: list[dict[str, Any]], events: list[dict[str, Any]]) -> list[str]:
+    """No email sent twice to the same people about the same change; no event, nor a session's
+    change, on the bus twice."""
     mailed = Counter(
         (m["headers"].get("X-Coaching-Change"), tuple(m["to"])) for m in mail if m["headers"]
     )
-    found += [f"{change} mailed {times} times" for change, times in mailed.items() if times > 1]
-    events = client.call("GET", "/_local/events", timeout=READ_ALL_TIMEOUT).json()["items"]
+    found = [f"{change} mailed {times} times" for change, times in mailed.items() if times > 1]
     ids = Counter(e["detail"].get("event_id") for e in events)
     found += [f"event {i} on the bus {n} times" for i, n in ids.items() if n > 1]
     changes = Counter(
@@ -520,12 +566,6 @@ def check(client: Client, people: People) -> list[str]:
         if e["detail"].get("session_id")
     )
     found += [f"{c} published {n} times" for c, n in changes.items() if n > 1]
-    with tally.lock:
-        found += tally.violations
-    tally.answers["sessions checked"] = len(sessions)
-    tally.answers["lot expiries checked"] = expiries
-    tally.answers["emails checked"] = len(mail)
-    tally.answers["events checked"] = len(events)
     return found
 
 

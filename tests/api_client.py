@@ -8,9 +8,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from coaching import answers
 from coaching.models import Caller
 from coaching.storage import Storage
+from coaching.web import answers
 from local.lambda_runtime import LambdaContext, http_event, jwt_claims, load_handler
 from local.routes import Route, find, http_routes
 
@@ -83,7 +83,7 @@ class Api:
             # Every refusal a test sees must be one its route lists (docs/api.md, OpenAPI).
             listed = {(e.status, e.code) for e in answers.refusals(route.key)}
             assert (reply.status, reply.code) in listed, (
-                f"{route.key} answered {reply.status} {reply.code}, which coaching/answers.py "
+                f"{route.key} answered {reply.status} {reply.code}, which coaching/web/answers.py "
                 "does not list for it"
             )
         return reply

@@ -10,8 +10,10 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.metrics import MetricUnit
 
-from coaching import clock, http, operations, runtime
-from coaching.api import (
+from coaching import operations, runtime
+from coaching.observability import metrics
+from coaching.web import http
+from coaching.web.api import (
     AccountChangeList,
     AccountList,
     AccountView,
@@ -25,7 +27,6 @@ from coaching.api import (
     account_view,
     entry_view,
 )
-from coaching.observability import metrics
 
 app = APIGatewayHttpResolver(
     enable_validation=True, response_validation_error_http_code=500, serializer=http.serialize
@@ -37,14 +38,14 @@ http.setup(app)
 def list_accounts() -> AccountList:
     caller = http.caller(app)
     accounts = operations.accounts_of(runtime.storage(), caller)
-    now = clock.now()
+    now = http.now(app)
     return AccountList(items=[account_view(a, caller, now) for a in accounts])
 
 
 @app.post("/accounts", status_code=201, summary="Create a group account", tags=["Accounts"])
 def create_account(body: Annotated[CreateAccountBody, Body()]) -> AccountView:
     caller = http.caller(app)
-    now = clock.now()
+    now = http.now(app)
     account = operations.create_group_account(
         runtime.storage(),
         caller,
@@ -65,7 +66,7 @@ def create_account(body: Annotated[CreateAccountBody, Body()]) -> AccountView:
 def get_account(account_id: PathId) -> AccountView:
     caller = http.caller(app)
     account = operations.visible_account(runtime.storage(), caller, account_id)
-    return account_view(account, caller, clock.now())
+    return account_view(account, caller, http.now(app))
 
 
 @app.patch(
@@ -73,7 +74,7 @@ def get_account(account_id: PathId) -> AccountView:
 )
 def edit_group(account_id: PathId, body: Annotated[GroupPatchBody, Body()]) -> AccountView:
     caller = http.caller(app)
-    now = clock.now()
+    now = http.now(app)
     account = operations.edit_group(runtime.storage(), caller, account_id, body.edit(), now)
     return account_view(account, caller, now)
 
@@ -122,7 +123,7 @@ def grant(account_id: PathId, body: Annotated[GrantBody, Body()]) -> EntryView:
         account_id,
         body.credits,
         body.note,
-        clock.now(),
+        http.now(app),
         expires_at=body.expires_at,
         valid_days=body.valid_days,
     )

@@ -24,9 +24,9 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
-from coaching import problems
 from coaching.errors import NotFound
 from coaching.observability import logger
+from coaching.web import problems
 
 STATIC = Path(__file__).resolve().parent / "static"
 TYPES = {

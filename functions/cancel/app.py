@@ -10,9 +10,10 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.metrics import MetricUnit
 
-from coaching import clock, http, operations, runtime
-from coaching.api import CancelBody, PathId, QuoteView, SessionView, quote_view, session_view
+from coaching import operations, runtime
 from coaching.observability import outcome_metrics
+from coaching.web import http
+from coaching.web.api import CancelBody, PathId, QuoteView, SessionView, quote_view, session_view
 
 app = APIGatewayHttpResolver(
     enable_validation=True, response_validation_error_http_code=500, serializer=http.serialize
@@ -27,7 +28,7 @@ http.setup(app)
 )
 def quote(session_id: PathId) -> QuoteView:
     caller = http.caller(app)
-    found = operations.quote_cancellation(runtime.storage(), caller, session_id, clock.now())
+    found = operations.quote_cancellation(runtime.storage(), caller, session_id, http.now(app))
     return quote_view(found)
 
 
@@ -37,13 +38,11 @@ def cancel(
     # An optional object (a JSON null is malformed), so the published schema says exactly that.
     body: Annotated[CancelBody, Body()] = CancelBody(),  # noqa: B008 (never mutated)
 ) -> SessionView:
-    caller, now = http.caller(app), clock.now()
+    caller, now = http.caller(app), http.now(app)
     session = operations.cancel(
         runtime.storage(), caller, session_id, body.reason, now, body.expected_refund_credits
     )
-    refunded = (
-        session.refund.credits if session.cancellation and session.cancellation.refundable else 0
-    )
+    refunded = operations.given_back(session)
     with outcome_metrics("refunded" if refunded else "non_refundable") as labelled:
         labelled.add_metric(name="SessionsCanceled", unit=MetricUnit.Count, value=1)
         labelled.add_metric(name="CreditsRefunded", unit=MetricUnit.Count, value=refunded)

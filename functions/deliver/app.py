@@ -3,7 +3,7 @@
 Two events invoke it. A batch from the queue (the template's ``Events`` mapping, partial batch
 responses on): each message an event to deliver to every endpoint that wants it, or a retry
 that is due. And a schedule, every minute: every retry the Due index says is due. The policy
-layer does the work (``coaching.webhooks.delivery``, whose docstring lists its steps).
+layer does the work (``coaching.events.webhooks.delivery``, whose docstring lists its steps).
 
 Not Powertools' ``BatchProcessor``: it hands records over one at a time, so an endpoint that
 never answers would cost its 10 seconds per event, one after another. Here a batch's attempts
@@ -19,8 +19,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from coaching import runtime
+from coaching.events.webhooks.delivery import QueueMessage, as_batch_response
 from coaching.observability import log_metrics, logger, tracer
-from coaching.webhooks.delivery import QueueMessage, as_batch_response
 
 
 @logger.inject_lambda_context

@@ -25,8 +25,8 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
-from coaching import answers, problems
 from coaching.observability import logger
+from coaching.web import answers, problems
 
 # Powertools' OpenAPI package (its merge, its models, Swagger UI) and the API's own models are
 # imported by the routes that use them: a cold start only pays for routing.
@@ -56,7 +56,7 @@ _IDEMPOTENCY_KEY = {
 
 def _refusals(method: str, path: str) -> dict[str, Any]:
     """One response per status the route may refuse with, naming its codes
-    (``coaching.answers``, the table docs/api.md's list is written from too)."""
+    (``coaching.web.answers``, the table docs/api.md's list is written from too)."""
     found: dict[str, Any] = {}
     for status, codes in answers.by_status(f"{method.upper()} {path}").items():
         named = ", ".join(f"`{code}`" for code in codes)
@@ -93,7 +93,7 @@ def document() -> dict[str, Any]:
 def generate() -> dict[str, Any]:
     """The document, merged from the sibling functions' resolvers: what ``make openapi``
     packages. Never called by the routes."""
-    from coaching.api import Problem
+    from coaching.web.api import Problem
 
     app.configure_openapi_merge(
         path=str(FUNCTIONS),

@@ -18,8 +18,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import AwareDatetime
 
-from coaching import clock, http, operations, runtime
-from coaching.api import (
+from coaching import operations, runtime
+from coaching.observability import outcome_metrics
+from coaching.web import http
+from coaching.web.api import (
+    RESCHEDULE_RESPONSES,
     CancelBody,
     FreeTimeList,
     QuoteView,
@@ -28,9 +31,9 @@ from coaching.api import (
     SessionView,
     free_time_list,
     quote_view,
+    reschedule_answer,
     session_view,
 )
-from coaching.observability import outcome_metrics
 
 app = APIGatewayHttpResolver(
     enable_validation=True, response_validation_error_http_code=500, serializer=http.serialize
@@ -42,14 +45,14 @@ _TAGS = ["Manage links"]
 
 @app.get("/manage/session", summary="The session a manage link names", tags=_TAGS)
 def session() -> SessionView:
-    now = clock.now()
+    now = http.now(app)
     caller, found = operations.link_holder(runtime.storage(), http.link_holder(app), now)
     return session_view(found, caller, now)
 
 
 @app.get("/manage/cancellation", summary="Would a cancel now be refunded?", tags=_TAGS)
 def quote() -> QuoteView:
-    now = clock.now()
+    now = http.now(app)
     caller, found = operations.link_holder(runtime.storage(), http.link_holder(app), now)
     return quote_view(operations.quote_cancellation(runtime.storage(), caller, found.id, now))
 
@@ -58,14 +61,12 @@ def quote() -> QuoteView:
 def cancel(
     body: Annotated[CancelBody, Body()] = CancelBody(),  # noqa: B008 (never mutated)
 ) -> SessionView:
-    now = clock.now()
+    now = http.now(app)
     caller, found = operations.link_holder(runtime.storage(), http.link_holder(app), now)
     canceled = operations.cancel(
         runtime.storage(), caller, found.id, body.reason, now, body.expected_refund_credits
     )
-    refunded = (
-        canceled.refund.credits if canceled.cancellation and canceled.cancellation.refundable else 0
-    )
+    refunded = operations.given_back(canceled)
     with outcome_metrics("refunded" if refunded else "non_refundable") as labelled:
         labelled.add_metric(name="SessionsCanceled", unit=MetricUnit.Count, value=1)
         labelled.add_metric(name="CreditsRefunded", unit=MetricUnit.Count, value=refunded)
@@ -76,29 +77,19 @@ def cancel(
     "/manage/reschedule",
     summary="Move the session a manage link names (202 when the coach must approve the move)",
     tags=_TAGS,
-    responses={
-        200: {"description": "Moved", "content": {"application/json": {"model": SessionView}}},
-        202: {
-            "description": "Waiting for the coach",
-            "content": {"application/json": {"model": RescheduleAccepted}},
-        },
-    },
+    responses=RESCHEDULE_RESPONSES,
 )
 def reschedule(
     body: Annotated[RescheduleBody, Body()],
 ) -> tuple[SessionView | RescheduleAccepted, int]:
-    now = clock.now()
+    now = http.now(app)
     caller, found = operations.link_holder(runtime.storage(), http.link_holder(app), now)
     moved, mode = operations.reschedule(
         runtime.storage(), caller, found.id, body.start, body.reason, now
     )
     with outcome_metrics("moved" if mode == "DIRECT" else "requested") as labelled:
         labelled.add_metric(name="Reschedules", unit=MetricUnit.Count, value=1)
-    view = session_view(moved, caller, now)
-    if mode == "DIRECT":
-        return view, 200
-    assert moved.reschedule_request is not None  # a REQUEST always leaves one
-    return RescheduleAccepted(session=view, reschedule_request=moved.reschedule_request), 202
+    return reschedule_answer(moved, mode, caller, now)
 
 
 @app.get(
@@ -110,7 +101,7 @@ def slots(
     from_: Annotated[AwareDatetime, Query(alias="from")],
     to: Annotated[AwareDatetime, Query()],
 ) -> FreeTimeList:
-    now = clock.now()
+    now = http.now(app)
     _, found = operations.link_holder(runtime.storage(), http.link_holder(app), now)
     free = operations.free_times_of(
         runtime.storage(),

@@ -27,10 +27,11 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from coaching import clock, credit_notices, notifications, reminders, runtime
+from coaching import clock, credit_notices, reminders, runtime
+from coaching.mail import notifications
+from coaching.mail.notifications import Notification
+from coaching.mail.notifier import Deliverable
 from coaching.models import Session
-from coaching.notifications import Notification
-from coaching.notifier import Deliverable
 from coaching.observability import log_metrics, logger, tracer
 from coaching.reminders import Reminders
 from coaching.storage import is_session, session_from_item
@@ -86,7 +87,7 @@ def _time_driven(change: dict[str, Any]) -> list[Notification]:
     if new is None or not marked:
         return []
     session, current = runtime.storage().session_and_reminders(new.session_id)
-    due = reminders.notifications(new, marked, session, current, clock.now())
+    due = notifications.of_marks(new, marked, session, current, clock.now())
     logger.info(
         "reminders marked",
         extra={

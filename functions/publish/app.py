@@ -23,8 +23,9 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from coaching import domain_events, runtime
-from coaching.domain_events import DomainEvent
+from coaching import runtime
+from coaching.events import domain_events
+from coaching.events.domain_events import DomainEvent
 from coaching.observability import log_metrics, logger, tracer
 from coaching.storage import is_session, session_from_item
 from coaching.storage.ledger import entry_from_item, is_entry

@@ -11,9 +11,10 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.metrics import MetricUnit
 
-from coaching import clock, http, operations, runtime
-from coaching.api import NoShowBody, PathId, RefundBody, SessionView, session_view
+from coaching import operations, runtime
 from coaching.observability import outcome_metrics
+from coaching.web import http
+from coaching.web.api import NoShowBody, PathId, RefundBody, SessionView, session_view
 
 app = APIGatewayHttpResolver(
     enable_validation=True, response_validation_error_http_code=500, serializer=http.serialize
@@ -27,9 +28,9 @@ def refund(
     # An optional object (a JSON null is malformed), so the published schema says exactly that.
     body: Annotated[RefundBody, Body()] = RefundBody(),  # noqa: B008 (never mutated)
 ) -> SessionView:
-    caller, now = http.caller(app), clock.now()
+    caller, now = http.caller(app), http.now(app)
     session = operations.refund(runtime.storage(), caller, session_id, body.credits, body.note, now)
-    refunded = session.history[-1].credits or 0  # the REFUNDED event this call added
+    refunded = operations.given_back(session)
     with outcome_metrics(session.refund.status.value.lower()) as labelled:
         labelled.add_metric(name="Refunds", unit=MetricUnit.Count, value=1)
         labelled.add_metric(name="CreditsRefunded", unit=MetricUnit.Count, value=refunded)
@@ -42,9 +43,9 @@ def refund(
     tags=["Refund"],
 )
 def no_show(session_id: PathId, body: Annotated[NoShowBody, Body()]) -> SessionView:
-    caller, now = http.caller(app), clock.now()
+    caller, now = http.caller(app), http.now(app)
     session = operations.mark_no_show(runtime.storage(), caller, session_id, body.party, now)
-    refunded = session.history[-1].credits or 0  # the NO_SHOW event this call added
+    refunded = operations.given_back(session)
     with outcome_metrics(body.party.lower()) as labelled:
         labelled.add_metric(name="NoShows", unit=MetricUnit.Count, value=1)
         labelled.add_metric(name="CreditsRefunded", unit=MetricUnit.Count, value=refunded)

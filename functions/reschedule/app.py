@@ -10,8 +10,11 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.metrics import MetricUnit
 
-from coaching import clock, http, operations, runtime
-from coaching.api import (
+from coaching import operations, runtime
+from coaching.observability import metrics, outcome_metrics
+from coaching.web import http
+from coaching.web.api import (
+    RESCHEDULE_RESPONSES,
     ApproveBody,
     DeclineBody,
     PathId,
@@ -19,9 +22,9 @@ from coaching.api import (
     RescheduleBody,
     SessionView,
     WithdrawBody,
+    reschedule_answer,
     session_view,
 )
-from coaching.observability import metrics, outcome_metrics
 
 app = APIGatewayHttpResolver(
     enable_validation=True, response_validation_error_http_code=500, serializer=http.serialize
@@ -33,28 +36,18 @@ http.setup(app)
     "/sessions/<session_id>/reschedule",
     summary="Move a session (202 when the coach must approve the move)",
     tags=["Reschedule"],
-    responses={
-        200: {"description": "Moved", "content": {"application/json": {"model": SessionView}}},
-        202: {
-            "description": "Waiting for the coach",
-            "content": {"application/json": {"model": RescheduleAccepted}},
-        },
-    },
+    responses=RESCHEDULE_RESPONSES,
 )
 def reschedule(
     session_id: PathId, body: Annotated[RescheduleBody, Body()]
 ) -> tuple[SessionView | RescheduleAccepted, int]:
-    caller, now = http.caller(app), clock.now()
+    caller, now = http.caller(app), http.now(app)
     session, mode = operations.reschedule(
         runtime.storage(), caller, session_id, body.start, body.reason, now
     )
     with outcome_metrics("moved" if mode == "DIRECT" else "requested") as labelled:
         labelled.add_metric(name="Reschedules", unit=MetricUnit.Count, value=1)
-    view = session_view(session, caller, now)
-    if mode == "DIRECT":
-        return view, 200
-    assert session.reschedule_request is not None  # a REQUEST always leaves one
-    return RescheduleAccepted(session=view, reschedule_request=session.reschedule_request), 202
+    return reschedule_answer(session, mode, caller, now)
 
 
 @app.post(
@@ -90,7 +83,7 @@ def withdraw(
     session_id: PathId,
     body: Annotated[WithdrawBody, Body()] = WithdrawBody(),  # noqa: B008 (never mutated)
 ) -> SessionView:
-    caller, now = http.caller(app), clock.now()
+    caller, now = http.caller(app), http.now(app)
     reason = body.reason
     session = operations.withdraw_reschedule(runtime.storage(), caller, session_id, reason, now)
     metrics.add_metric(name="RescheduleRequestsWithdrawn", unit=MetricUnit.Count, value=1)
@@ -98,7 +91,7 @@ def withdraw(
 
 
 def _answer(session_id: str, *, approve: bool, reason: str | None) -> SessionView:
-    caller, now = http.caller(app), clock.now()
+    caller, now = http.caller(app), http.now(app)
     session = operations.answer_reschedule(
         runtime.storage(), caller, session_id, approve, now, reason=reason
     )

@@ -10,8 +10,9 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import AwareDatetime
 
-from coaching import clock, http, operations, runtime
-from coaching.api import (
+from coaching import operations, runtime
+from coaching.web import http
+from coaching.web.api import (
     AvailabilityBody,
     AvailabilityView,
     CoachList,
@@ -48,7 +49,7 @@ def create_service(body: Annotated[CreateServiceBody, Body()]) -> ServiceView:
         caller,
         name=body.name,
         session_types=[t.model_dump() for t in body.session_types],
-        now=clock.now(),
+        now=http.now(app),
         **body.settings(),
     )
     return service_view(service)
@@ -86,7 +87,7 @@ def edit_service(service_id: PathId, body: Annotated[ServicePatchBody, Body()]) 
         service_id,
         settings=body.settings(),
         session_types=body.type_edits(),
-        now=clock.now(),
+        now=http.now(app),
     )
     return service_view(service)
 
@@ -97,7 +98,7 @@ def retire_service(
     body: Annotated[RetireBody, Body()] = RetireBody(),  # noqa: B008 (never mutated)
 ) -> ServiceView:
     service = operations.retire_service(
-        runtime.storage(), http.caller(app), service_id, clock.now()
+        runtime.storage(), http.caller(app), service_id, http.now(app)
     )
     return service_view(service)
 
@@ -130,7 +131,7 @@ def free_times(
         session_type_id=session_type_id,
         start=from_,
         end=to,
-        now=clock.now(),
+        now=http.now(app),
         caller=http.caller(app),
     )
     return free_time_list(found)
@@ -144,7 +145,7 @@ def set_availability(body: Annotated[AvailabilityBody, Body()]) -> AvailabilityV
         timezone=body.timezone,
         weekly=body.weekly,
         max_sessions_per_day=body.max_sessions_per_day,
-        now=clock.now(),
+        now=http.now(app),
     )
     return availability_view(hours)
 
@@ -168,7 +169,7 @@ def add_time_off(body: Annotated[TimeOffBody, Body()]) -> TimeOffCreated:
         start=body.start,
         end=body.end,
         reason=body.reason,
-        now=clock.now(),
+        now=http.now(app),
     )
     return time_off_created(off, inside)
 
@@ -196,7 +197,7 @@ def list_time_off(
     tags=["Services"],
 )
 def remove_time_off(time_off_id: PathId) -> Response[str]:
-    operations.remove_time_off(runtime.storage(), http.caller(app), time_off_id, clock.now())
+    operations.remove_time_off(runtime.storage(), http.caller(app), time_off_id, http.now(app))
     return Response(status_code=204, body="")
 
 

@@ -10,8 +10,11 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.metrics import MetricUnit
 
-from coaching import clock, http, operations, runtime
-from coaching.api import (
+from coaching import operations, runtime
+from coaching.formats import EMAIL_PATTERN
+from coaching.observability import metrics, outcome_metrics
+from coaching.web import http
+from coaching.web.api import (
     ApproveBody,
     BookBody,
     DeclineBody,
@@ -24,8 +27,6 @@ from coaching.api import (
     parse_statuses,
     session_view,
 )
-from coaching.formats import EMAIL_PATTERN
-from coaching.observability import metrics, outcome_metrics
 
 app = APIGatewayHttpResolver(
     enable_validation=True, response_validation_error_http_code=500, serializer=http.serialize
@@ -35,7 +36,7 @@ http.setup(app)
 
 @app.post("/sessions", status_code=201, summary="Book a session", tags=["Sessions"])
 def book(body: Annotated[BookBody, Body()]) -> SessionView:
-    caller, now = http.caller(app), clock.now()
+    caller, now = http.caller(app), http.now(app)
     session = operations.book(
         runtime.storage(),
         caller,
@@ -79,7 +80,7 @@ def list_sessions(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     next_token: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> SessionList:
-    caller, now = http.caller(app), clock.now()
+    caller, now = http.caller(app), http.now(app)
     sessions, token = operations.list_sessions(
         runtime.storage(),
         caller,
@@ -100,7 +101,7 @@ def list_sessions(
 def detail(session_id: PathId) -> SessionView:
     caller = http.caller(app)
     session = operations.view_session(runtime.storage(), caller, session_id)
-    return session_view(session, caller, clock.now())
+    return session_view(session, caller, http.now(app))
 
 
 @app.get(
@@ -135,7 +136,7 @@ def decline(
 
 
 def _answer(session_id: str, *, approve: bool, reason: str | None) -> SessionView:
-    caller, now = http.caller(app), clock.now()
+    caller, now = http.caller(app), http.now(app)
     session = operations.answer_booking(
         runtime.storage(), caller, session_id, approve, now, reason=reason
     )

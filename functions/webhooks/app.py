@@ -10,10 +10,11 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
-from coaching import clock, http, runtime
-from coaching.api import PathId
-from coaching.webhooks import operations
-from coaching.webhooks.api import (
+from coaching import runtime
+from coaching.events.webhooks import operations
+from coaching.web import http
+from coaching.web.api import PathId
+from coaching.web.webhook_api import (
     CreatedWebhookView,
     CreateWebhookBody,
     DeliveryList,
@@ -44,7 +45,7 @@ def create(body: Annotated[CreateWebhookBody, Body()]) -> CreatedWebhookView:
         url=body.url,
         event_types=body.event_types,
         description=body.description,
-        now=clock.now(),
+        now=http.now(app),
         allow_loopback=settings.webhooks_allow_loopback,
     )
     view = webhook_view(created.endpoint)
@@ -94,7 +95,7 @@ def rotate_secret(
     body: Annotated[NoFieldsBody, Body()] = NoFieldsBody(),  # noqa: B008 (never mutated)
 ) -> SecretView:
     rotated = operations.rotate_secret(
-        runtime.webhook_store(), http.caller(app), webhook_id, clock.now()
+        runtime.webhook_store(), http.caller(app), webhook_id, http.now(app)
     )
     return SecretView(secret=rotated.secret)
 
@@ -130,7 +131,7 @@ def retry(
         http.caller(app),
         webhook_id,
         delivery_id,
-        clock.now(),
+        http.now(app),
     )
     return delivery_view(retried)
 

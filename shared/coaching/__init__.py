@@ -1,1 +1,3 @@
-"""The policy layer shared by every function: models, rules, storage, ledger and emails."""
+"""The policy layer shared by every function: the domain and its rules, the use cases, and the
+wings ``storage`` (DynamoDB), ``mail`` (the emails), ``events`` (domain events, webhooks) and
+``web`` (what the HTTP functions share)."""

@@ -22,16 +22,15 @@ run, and what it did is never done twice (each step lands only on the state it w
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict
+from functools import partial
+from typing import Any, ClassVar, Literal
 
 from coaching import operations
-from coaching.errors import StorageFailed
 from coaching.models import Account, LotRecord
 from coaching.observability import logger
 from coaching.storage import Storage
-from coaching.sweep import Budget, SweepFailed, describe
+from coaching.storage.lots import LotPage
+from coaching.sweep import Budget, RunResult, Tally, advance, describe
 
 PAGE_SIZE = 50
 """Due lots per query: each comes with its account, and one BatchGetItem takes 100 keys."""
@@ -39,10 +38,11 @@ PAGE_SIZE = 50
 Outcome = Literal["WARN", "EXPIRE", "WAIT", "CLOSE", "UNCHANGED", "FAILED"]
 
 
-class ExpiryResult(BaseModel):
+class ExpiryResult(RunResult):
     """What one run of the expiry sweep did (part of the sweep function's answer)."""
 
-    model_config = ConfigDict(frozen=True)
+    ITEMS: ClassVar[str] = "due lots"
+    INDEX: ClassVar[str] = "the ledger's Due index"
 
     expired_lots: int = 0
     """Lots whose unused credits left with an EXPIRE entry."""
@@ -52,27 +52,6 @@ class ExpiryResult(BaseModel):
     """Due lots with nothing to tell or take yet: looked at again later."""
     closed: int = 0
     """Lots that expired used up, now forgotten."""
-    unchanged: int = 0
-    """Due lots another run got to first."""
-    failed: int = 0
-    query_failed: bool = False
-    items_read: int = 0
-    capacity_units: float = 0.0
-    pages: int = 0
-    finished: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.failed == 0 and not self.query_failed
-
-    def raise_for_failures(self) -> None:
-        problems = []
-        if self.failed:
-            problems.append(f"{self.failed} due lots could not be swept")
-        if self.query_failed:
-            problems.append("the ledger's Due index could not be read")
-        if problems:
-            raise SweepFailed("; ".join(problems))
 
 
 def run(store: Storage, now: datetime, budget: Budget, page_size: int = PAGE_SIZE) -> ExpiryResult:
@@ -87,37 +66,28 @@ def run(store: Storage, now: datetime, budget: Budget, page_size: int = PAGE_SIZ
         for partition, after in list(cursors.items()):
             if budget() <= 0:
                 return tally.result(finished=False)
-            try:
-                page = store.due_lots_page(partition, now, page_size, after)
-            except StorageFailed as error:
-                logger.error(
-                    "sweep could not read the ledger's Due index",
-                    extra={"partition": partition, **describe(error)},
-                )
-                tally.unqueryable.add(partition)
-                del cursors[partition]
-                continue
-            tally.pages += 1
-            tally.items_read += page.items_read
-            tally.capacity_units += page.capacity_units
-            for key in page.unreadable:
-                if key not in tally.unreadable:
-                    tally.unreadable.add(key)
-                    tally.count("FAILED")
-                    logger.error("due item is not a valid lot", extra={"key": key})
-            for record, account in page.lots:
-                seen = (record.account_id, record.number)
-                if seen in tally.seen:
-                    continue  # handled in this run already: the index lags, or it failed
-                if budget() <= 0:
-                    return tally.result(finished=False)
-                tally.seen.add(seen)
-                tally.count(_sweep_one(store, record, account, now))
-            if page.next_key is None:
-                del cursors[partition]
-            else:
-                cursors[partition] = page.next_key
+            page = tally.read(
+                partition, partial(store.due_lots_page, partition, now, page_size, after)
+            )
+            if page is not None and _sweep_page(store, page, now, budget, tally):
+                return tally.result(finished=False)
+            advance(cursors, partition, page)
     return tally.result(finished=not tally.unqueryable)
+
+
+def _sweep_page(
+    store: Storage, page: LotPage, now: datetime, budget: Budget, tally: "_Tally"
+) -> bool:
+    """Act on one page's lots; whether the budget ran out first."""
+    for record, account in page.lots:
+        seen = (record.account_id, record.number)
+        if seen in tally.seen:
+            continue  # handled in this run already: the index lags, or it failed
+        if budget() <= 0:
+            return True
+        tally.seen.add(seen)
+        tally.count(_sweep_one(store, record, account, now))
+    return False
 
 
 def _sweep_one(store: Storage, record: LotRecord, account: Account, now: datetime) -> Outcome:
@@ -133,18 +103,13 @@ def _sweep_one(store: Storage, record: LotRecord, account: Account, now: datetim
 
 
 @dataclass
-class _Tally:
-    counts: dict[Outcome, int] = field(default_factory=dict)
-    items_read: int = 0
-    capacity_units: float = 0.0
-    pages: int = 0
+class _Tally(Tally):
+    INDEX: ClassVar[str] = "the ledger's Due index"
+    ITEM: ClassVar[str] = "lot"
+    KEY: ClassVar[str] = "key"
+
     seen: set[tuple[str, int]] = field(default_factory=set)
     """(account, lot) this run has handled."""
-    unreadable: set[str] = field(default_factory=set)
-    unqueryable: set[str] = field(default_factory=set)
-
-    def count(self, outcome: Outcome) -> None:
-        self.counts[outcome] = self.counts.get(outcome, 0) + 1
 
     def result(self, *, finished: bool) -> ExpiryResult:
         return ExpiryResult(

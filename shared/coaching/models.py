@@ -56,7 +56,7 @@ Identifier = Annotated[str, Field(min_length=1, max_length=ID_MAX_LENGTH, patter
 
 
 class Model(BaseModel):
-    # Built at first use rather than at import: see coaching.api.View.
+    # Built at first use rather than at import: see coaching.web.api.View.
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
@@ -119,6 +119,8 @@ SessionMinutes = Annotated[
 SessionCredits = Annotated[int, Field(ge=1, le=10_000)]
 
 MAX_REFUND_TIERS = 4
+MAX_TIER_HOURS = 24 * 30
+"""The most notice a refund tier may ask for: 30 days."""
 MAX_RESCHEDULES = 100
 DEFAULT_MAX_RESCHEDULES = 5
 """How often a member may move one session unless its service says otherwise: each move tells
@@ -216,14 +218,18 @@ class LotRecord(Model):
 class RefundTier(Model):
     """A cancel at least ``hours_before`` the start gives back ``percent`` of the credits."""
 
-    hours_before: Annotated[int, Field(ge=0, le=24 * 30)]
+    hours_before: Annotated[int, Field(ge=0, le=MAX_TIER_HOURS)]
     percent: Annotated[int, Field(ge=1, le=100)]
 
 
-def _distinct_hours(tiers: list[RefundTier]) -> list[RefundTier]:
-    hours = [t.hours_before for t in tiers]
-    if len(set(hours)) != len(hours):
+def require_distinct_hours(hours_before: list[int]) -> None:
+    """Each tier its own notice: two for the same ``hours_before`` would give two percents."""
+    if len(set(hours_before)) != len(hours_before):
         raise ValueError("must give each tier its own hours_before")
+
+
+def _distinct_hours(tiers: list[RefundTier]) -> list[RefundTier]:
+    require_distinct_hours([t.hours_before for t in tiers])
     # Longest notice first: the order people read them in.
     return sorted(tiers, key=lambda t: -t.hours_before)
 

@@ -102,6 +102,16 @@ def _bump(session: Session, event: HistoryEvent, **changes: object) -> Session:
     )
 
 
+def _bump_step(
+    session: Session, change: rules.Change, event: dict[str, Any], **changes: object
+) -> Session:
+    """The session's next version after ``change``: the status it moves to and the history
+    entry that says so, both as the lifecycle says (``rules.LIFECYCLE``). ``event`` is what else
+    the entry tells: when, by whom, the credits, the reason."""
+    step = rules.step(session, change)
+    return _bump(session, HistoryEvent(kind=step.history, **event), status=step.to, **changes)
+
+
 def _slots(start: datetime, session_type: SessionType) -> set[datetime]:
     """The slots a session of this type from ``start`` holds, its buffers included."""
     return set(rules.held_slots(start, session_type))
@@ -249,6 +259,27 @@ def _giving_back(
         session_id=session.id,
         note=note,
         contact=None if caller is None else rules.contact_for(caller, account),
+    )
+
+
+def _give_back(
+    store: Storage,
+    session: Session,
+    kind: EntryKind,
+    credits: int,
+    now: datetime,
+    caller: Caller | None,
+    already_read: dict[str, Account] | None = None,
+) -> tuple[Movement | None, Refund]:
+    """What giving back ``credits`` of the session of its own accord moves (a cancel, a coach's
+    no-show, a request that ends): the movement, and the session's refund after it. Nothing
+    moves, and the payer is not read, when there is nothing to give back."""
+    if credits <= 0:
+        return None, session.refund
+    account = _payer(store, session, already_read or {})
+    movement = _giving_back(account, session, kind, credits, now, caller)
+    return movement, Refund(
+        status=RefundStatus.AUTOMATIC, credits=session.refund.credits + credits, refunded_at=now
     )
 
 
@@ -726,18 +757,18 @@ def quote_cancellation(
 def _close(
     store: Storage,
     session: Session,
-    status: SessionStatus,
-    event: HistoryEvent,
+    change: Literal["CANCEL", "DECLINE", "EXPIRE"],
+    event: dict[str, Any],
     movement: Movement | None,
     refund: Refund,
     **changes: object,
 ) -> Session:
     """End a session for good (canceled, declined, expired): every slot it holds is freed, any
     request on it is dropped, and its credits move back in the same transaction."""
-    after = _bump(
+    after = _bump_step(
         session,
+        change,
         event,
-        status=status,
         refund=refund,
         reschedule_request=None,
         request_expires_at=None,
@@ -768,33 +799,20 @@ def cancel(
     def attempt() -> Session:
         session, accounts = _visible_session_and_likely_payer(store, caller, session_id)
         quote = rules.plan_cancel(caller, session, now, reason, expected_refund_credits)
-        movement, refund = None, session.refund
-        if quote.refund_credits > 0:
-            movement = _giving_back(
-                _payer(store, session, accounts),
-                session,
-                quote.entry_kind,
-                quote.refund_credits,
-                now,
-                caller,
-            )
-            refund = Refund(
-                status=RefundStatus.AUTOMATIC,
-                credits=session.refund.credits + quote.refund_credits,
-                refunded_at=now,
-            )
+        movement, refund = _give_back(
+            store, session, quote.entry_kind, quote.refund_credits, now, caller, accounts
+        )
         return _close(
             store,
             session,
-            SessionStatus.CANCELED,
-            HistoryEvent(
-                at=now,
-                kind="CANCELED",
-                by=caller.actor,
-                credits=quote.refund_credits,
-                reason=reason or None,
-                renewed=_renewed(movement),
-            ),
+            "CANCEL",
+            {
+                "at": now,
+                "by": caller.actor,
+                "credits": quote.refund_credits,
+                "reason": reason or None,
+                "renewed": _renewed(movement),
+            },
             movement,
             refund,
             cancellation=Cancellation(
@@ -905,17 +923,18 @@ def reschedule(
         outside = not rules.member_may_hold(
             rules_hold, rules.BookingLimits.of_session(session), session.session_type, start, now
         )
+        event = HistoryEvent(
+            at=now,
+            kind="RESCHEDULED" if mode == "DIRECT" else "RESCHEDULE_REQUESTED",
+            by=caller.actor,
+            previous_start=session.start,
+            start=start,
+            reason=reason or None,
+        )
         if mode == "DIRECT":
             after = _bump(
                 session,
-                HistoryEvent(
-                    at=now,
-                    kind="RESCHEDULED",
-                    by=caller.actor,
-                    previous_start=session.start,
-                    start=start,
-                    reason=reason or None,
-                ),
+                event,
                 reschedule_request=None,
                 outside_hours=outside,
                 **_moved(session, start, mover, now),
@@ -933,18 +952,7 @@ def reschedule(
                 ),
                 reason=reason or None,
             )
-            after = _bump(
-                session,
-                HistoryEvent(
-                    at=now,
-                    kind="RESCHEDULE_REQUESTED",
-                    by=caller.actor,
-                    previous_start=session.start,
-                    start=start,
-                    reason=reason or None,
-                ),
-                reschedule_request=request,
-            )
+            after = _bump(session, event, reschedule_request=request)
             # The asked-for time is held while the coach decides, so approving cannot fail.
             target = _slots(session.start, session.session_type) | _slots(
                 start, session.session_type
@@ -1015,6 +1023,12 @@ def withdraw_reschedule(
 # --- booking requests ------------------------------------------------------------------------
 
 
+def given_back(session: Session) -> int:
+    """The credits the change that made this version of ``session`` gave back (its history
+    entry's; 0 when none moved): what a cancel, a refund or a no-show counts as refunded."""
+    return session.history[-1].credits or 0
+
+
 def _renewed(movement: Movement | None) -> Renewal | None:
     """What of a movement's credits came back as a new lot (their own had expired)."""
     return None if movement is None else movement.lots.renewed
@@ -1024,14 +1038,7 @@ def _release_all(
     store: Storage, session: Session, now: datetime, caller: Caller | None
 ) -> tuple[Movement | None, Refund]:
     """Give back every credit still held by a session that will never take place."""
-    credits = session.refundable_credits
-    if credits <= 0:
-        return None, session.refund
-    account = _account(store, session.account_id)
-    movement = _giving_back(account, session, EntryKind.RELEASE, credits, now, caller)
-    return movement, Refund(
-        status=RefundStatus.AUTOMATIC, credits=session.refund.credits + credits, refunded_at=now
-    )
+    return _give_back(store, session, EntryKind.RELEASE, session.refundable_credits, now, caller)
 
 
 def answer_booking(
@@ -1046,11 +1053,8 @@ def answer_booking(
         session = _visible_session(store, caller, session_id)
         rules.require_pending_booking(caller, session, now)
         if approve:
-            after = _bump(
-                session,
-                HistoryEvent(at=now, kind="APPROVED", by=caller.actor),
-                status=SessionStatus.SCHEDULED,
-                request_expires_at=None,
+            after = _bump_step(
+                session, "APPROVE", {"at": now, "by": caller.actor}, request_expires_at=None
             )
             store.save_session(before=session, after=after)
             return after
@@ -1058,15 +1062,14 @@ def answer_booking(
         return _close(
             store,
             session,
-            SessionStatus.DECLINED,
-            HistoryEvent(
-                at=now,
-                kind="DECLINED",
-                by=caller.actor,
-                credits=refund.credits,
-                reason=reason or None,
-                renewed=_renewed(movement),
-            ),
+            "DECLINE",
+            {
+                "at": now,
+                "by": caller.actor,
+                "credits": refund.credits,
+                "reason": reason or None,
+                "renewed": _renewed(movement),
+            },
             movement,
             refund,
         )
@@ -1135,32 +1138,17 @@ def mark_no_show(
         # A reschedule request that lapsed before the start, not yet swept, ends with the mark.
         session = rules.as_read(stored, now)
         credits = rules.plan_no_show(caller, session, party, now)
-        movement, refund = None, session.refund
-        if credits > 0:
-            movement = _giving_back(
-                _account(store, session.account_id),
-                session,
-                EntryKind.REFUND,
-                credits,
-                now,
-                caller,
-            )
-            refund = Refund(
-                status=RefundStatus.AUTOMATIC,
-                credits=session.refund.credits + credits,
-                refunded_at=now,
-            )
-        after = _bump(
+        movement, refund = _give_back(store, session, EntryKind.REFUND, credits, now, caller)
+        after = _bump_step(
             session,
-            HistoryEvent(
-                at=now,
-                kind="NO_SHOW",
-                by=caller.actor,
-                credits=credits,
-                party=party,
-                renewed=_renewed(movement),
-            ),
-            status=SessionStatus.NO_SHOW,
+            "MARK_NO_SHOW",
+            {
+                "at": now,
+                "by": caller.actor,
+                "credits": credits,
+                "party": party,
+                "renewed": _renewed(movement),
+            },
             no_show=NoShow(party=party, marked_by=caller.actor, marked_at=now),
             refund=refund,
             reschedule_request=None,
@@ -1317,10 +1305,8 @@ def sweep_session(store: Storage, session: Session, now: datetime) -> rules.Swee
             _close(
                 store,
                 before,
-                SessionStatus.EXPIRED,
-                HistoryEvent(
-                    at=now, kind="EXPIRED", credits=refund.credits, renewed=_renewed(movement)
-                ),
+                "EXPIRE",
+                {"at": now, "credits": refund.credits, "renewed": _renewed(movement)},
                 movement,
                 refund,
             )
@@ -1338,9 +1324,7 @@ def sweep_session(store: Storage, session: Session, now: datetime) -> rules.Swee
                 ),
             )
         else:
-            after = _bump(
-                before, HistoryEvent(at=now, kind="COMPLETED"), status=SessionStatus.COMPLETED
-            )
+            after = _bump_step(before, "COMPLETE", {"at": now})
             _save_counted(store, before, after, None)
         return action
 

@@ -10,10 +10,11 @@ replaces the old ones with those of the new time.
 The sweep finds the record through the Due index once its next email is due and marks what to
 send (``fire``), in one conditional write; the sessions table's stream brings that mark to the
 notifier (``fired``), which reads the session and the record again and sends only what is still
-true (``still_due``): the session scheduled at that time, the reminder before its start, the last
-call while a cancel still gives back what it promises. Each email is claimed under a key that
-names the session's time (the version that set it) and the reminder (``occasion``), so a sweep
-that runs twice, a crash, or a stream record delivered again sends nothing twice.
+true (``still_due``; which emails that is, ``mail.notifications.of_marks``): the session
+scheduled at that time, the reminder before its start, the last call while a cancel still gives
+back what it promises. Each email is claimed under a key that names the session's time (the
+version that set it) and the reminder (``occasion``), so a sweep that runs twice, a crash, or a
+stream record delivered again sends nothing twice.
 
 A sweep that comes late sends the latest reminder due (never two at once, nor one after the
 start) and the last call of the soonest deadline still open; the rest of what is due is dropped.
@@ -26,7 +27,6 @@ from pydantic import Field
 
 from coaching import rules
 from coaching.models import NO_LAST_CALL, Identifier, Model, Session, SessionStatus, UtcDatetime
-from coaching.notifications import LastCall, Notification, NotificationKind, time_driven
 
 DueKind = Literal["REMINDER", "LAST_CALL"]
 
@@ -211,38 +211,3 @@ def occasion(record: Reminders, due: Due) -> str:
     """What an email of the session's time is about, in place of a change: the version that
     set the time, and which of its emails (one claim per occasion and recipient)."""
     return f"{record.for_version}@{due.name}"
-
-
-def notifications(
-    record: Reminders,
-    marked: list[Due],
-    session: Session | None,
-    current: Reminders | None,
-    now: datetime,
-) -> list[Notification]:
-    """The emails a sweep's mark sends, of what is still true at ``now`` (``still_due``):
-    a reminder to the member and the coach, the last call to the member."""
-    found: list[Notification] = []
-    for due in marked:
-        if session is None or not still_due(due, record, session, current, now):
-            continue
-        if due.kind == "REMINDER":
-            found += time_driven(
-                NotificationKind.REMINDER,
-                session,
-                occasion(record, due),
-                now,
-                reminder_minutes=due.minutes,
-            )
-        elif due.deadline is not None and due.credits is not None:
-            call = LastCall(
-                until=due.deadline, credits=due.credits, credits_after=due.credits_after or 0
-            )
-            found += time_driven(
-                NotificationKind.REFUND_LAST_CALL,
-                session,
-                occasion(record, due),
-                now,
-                last_call=call,
-            )
-    return found

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from coaching.errors import (
     CoachDayFull,
     CoachUnavailable,
+    DomainError,
     FieldError,
     Forbidden,
     InsufficientCredits,
@@ -64,6 +65,7 @@ from coaching.models import (
     EntryKind,
     GraceChange,
     HistoryEvent,
+    HistoryKind,
     NameChange,
     NoShowParty,
     Person,
@@ -111,6 +113,67 @@ def require_staff(caller: Caller, session: Session, doing: str) -> Relation:
     found = require_visible(caller, session)
     if found == "member":
         raise Forbidden(f"Only the coach or support may {doing}.")
+    return found
+
+
+# --- the lifecycle: how a session's status changes -------------------------------------------
+
+Change = Literal["CANCEL", "APPROVE", "DECLINE", "MARK_NO_SHOW", "EXPIRE", "COMPLETE"]
+"""What moves a session from one status to another: a person's request, or the sweep's
+(``EXPIRE``: a booking request nobody answered in time; ``COMPLETE``: a session that ended)."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """Where a change takes a session: its new status, and the history entry that says so."""
+
+    to: SessionStatus
+    history: HistoryKind
+
+
+_S = SessionStatus
+
+LIFECYCLE: Mapping[tuple[SessionStatus, Change], Step] = {
+    (_S.REQUESTED, "CANCEL"): Step(_S.CANCELED, "CANCELED"),
+    (_S.SCHEDULED, "CANCEL"): Step(_S.CANCELED, "CANCELED"),
+    (_S.REQUESTED, "APPROVE"): Step(_S.SCHEDULED, "APPROVED"),
+    (_S.REQUESTED, "DECLINE"): Step(_S.DECLINED, "DECLINED"),
+    (_S.SCHEDULED, "MARK_NO_SHOW"): Step(_S.NO_SHOW, "NO_SHOW"),
+    (_S.COMPLETED, "MARK_NO_SHOW"): Step(_S.NO_SHOW, "NO_SHOW"),
+    (_S.REQUESTED, "EXPIRE"): Step(_S.EXPIRED, "EXPIRED"),
+    (_S.SCHEDULED, "COMPLETE"): Step(_S.COMPLETED, "COMPLETED"),
+}
+"""Every status change there is: (from, change) -> (to, history). A pair not here is refused
+(``refusal``). Moves, reschedule requests and refunds keep the status, and are not here. When a
+change is allowed at all (the time, the caller) is the rule of each: ``plan_cancel``,
+``require_pending_booking``, ``plan_no_show``, ``sweep_action``; each refuses a status this table
+does not allow with the code ``refusal`` names."""
+
+_REFUSED: Mapping[Change, type[DomainError] | None] = {
+    "CANCEL": SessionNotUpcoming,
+    "APPROVE": NotPending,
+    "DECLINE": NotPending,
+    "MARK_NO_SHOW": SessionNotUpcoming,
+    "EXPIRE": None,
+    "COMPLETE": None,
+}
+
+
+def refusal(status: SessionStatus, change: Change) -> type[DomainError] | None:
+    """What the API answers a change that ``status`` does not allow; None for the sweep's
+    changes, which it passes by (nothing is due). A session marked a no-show already says so."""
+    if status is _S.NO_SHOW and change == "MARK_NO_SHOW":
+        return NoShowAlreadyMarked
+    return _REFUSED[change]
+
+
+def step(session: Session, change: Change) -> Step:
+    """Where ``change`` takes ``session`` (``LIFECYCLE``). Its rule has refused a status the
+    table does not allow, with its own words, before any change is planned: reaching here with
+    one is a fault of the code, not of the request."""
+    found = LIFECYCLE.get((session.status, change))
+    if found is None:
+        raise AssertionError(f"{change} of a {session.status} session")
     return found
 
 

@@ -24,11 +24,11 @@ if TYPE_CHECKING:
     from mypy_boto3_sesv2.client import SESV2Client
     from mypy_boto3_sqs.client import SQSClient
 
-    from coaching.event_bus import EventBus
+    from coaching.events.event_bus import EventBus
+    from coaching.events.webhooks.delivery import Deliverer
     from coaching.link_keys import LinkKeySource
-    from coaching.notifier import Notifier
+    from coaching.mail.notifier import Notifier
     from coaching.storage.webhooks import WebhookStore
-    from coaching.webhooks.delivery import Deliverer
 
 # DynamoDB, SQS and EventBridge answer in milliseconds from inside the region, so a connection
 # that takes a second to open or an answer that takes three is stalled, not slow: drop it and
@@ -105,7 +105,7 @@ def link_keys() -> "LinkKeySource":
 
 @cache
 def event_bus() -> "EventBus":
-    from coaching.event_bus import EventBus
+    from coaching.events.event_bus import EventBus
 
     name = settings().event_bus_name
     if not name:
@@ -128,7 +128,7 @@ def notice_sender() -> "Notifier":
 
 
 def _notifier(links: "LinkKeySource | None") -> "Notifier":
-    from coaching.notifier import Notifier
+    from coaching.mail.notifier import Notifier
     from coaching.storage.email_claims import EmailClaims
 
     config = settings()
@@ -156,7 +156,7 @@ def webhook_store() -> "WebhookStore":
 
 @cache
 def deliverer() -> "Deliverer":
-    from coaching.webhooks.delivery import Deliverer
+    from coaching.events.webhooks.delivery import Deliverer
 
     config = settings()
     if not config.webhook_queue_url:

@@ -39,8 +39,9 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import PurePath
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -50,6 +51,7 @@ from coaching.models import Session
 from coaching.observability import logger
 from coaching.reminders import Reminders
 from coaching.storage import Storage
+from coaching.storage.due import DuePage
 
 PAGE_SIZE = 100
 """Due sessions per query: 100 items of a few KB each stay well inside one 1 MB page."""
@@ -70,34 +72,26 @@ class SweepFailed(Exception):
     """Raised after a sweep in which some session or page failed (see the logs for which)."""
 
 
-class SweepResult(BaseModel):
-    """What one sweep did: the function's return value, log line and metrics."""
+class RunResult(BaseModel):
+    """What a run over a Due index did, as both sweeps account for it: what it left alone, what
+    failed, what it read and what that cost. ``ITEMS`` and ``INDEX`` name them in its failure."""
 
     model_config = ConfigDict(frozen=True)
 
-    expired_bookings: int = 0
-    """Booking requests past their deadline that expired, their held credits released."""
-    expired_reschedules: int = 0
-    """Reschedule requests past their deadline that expired; the sessions kept their time."""
-    completed: int = 0
-    """Sessions whose end had passed that became COMPLETED."""
+    ITEMS: ClassVar[str] = "stale sessions"
+    INDEX: ClassVar[str] = "the Due index"
+
     unchanged: int = 0
-    """Due sessions with nothing left to do: another sweep or a person got there first."""
-    reminders_fired: int = 0
-    """Reminders and last calls for a refund marked to be sent (the notifier sends them)."""
+    """Due items with nothing left to do: another run, or a person, got there first."""
     failed: int = 0
-    """Sessions whose change failed, or due items that no longer read as sessions."""
+    """Items whose change failed, or due items that no longer read as what they should be."""
     query_failed: bool = False
-    """Some partition of the Due index could not be read; the sweep went on with the others."""
+    """Some partition of the index could not be read; the run went on with the others."""
     items_read: int = 0
     capacity_units: float = 0.0
     pages: int = 0
     finished: bool = False
     """True when nothing this run could do is left due at ``now``; False when it stopped early."""
-
-    @property
-    def changed(self) -> int:
-        return self.expired_bookings + self.expired_reschedules + self.completed
 
     @property
     def ok(self) -> bool:
@@ -106,11 +100,28 @@ class SweepResult(BaseModel):
     def raise_for_failures(self) -> None:
         problems = []
         if self.failed:
-            problems.append(f"{self.failed} stale sessions could not be swept")
+            problems.append(f"{self.failed} {self.ITEMS} could not be swept")
         if self.query_failed:
-            problems.append("the Due index could not be read")
+            problems.append(f"{self.INDEX} could not be read")
         if problems:
             raise SweepFailed("; ".join(problems))
+
+
+class SweepResult(RunResult):
+    """What one sweep did: the function's return value, log line and metrics."""
+
+    expired_bookings: int = 0
+    """Booking requests past their deadline that expired, their held credits released."""
+    expired_reschedules: int = 0
+    """Reschedule requests past their deadline that expired; the sessions kept their time."""
+    completed: int = 0
+    """Sessions whose end had passed that became COMPLETED."""
+    reminders_fired: int = 0
+    """Reminders and last calls for a refund marked to be sent (the notifier sends them)."""
+
+    @property
+    def changed(self) -> int:
+        return self.expired_bookings + self.expired_reschedules + self.completed
 
 
 def time_budget(
@@ -159,43 +170,48 @@ def _one_pass(
         for partition, after in list(cursors.items()):
             if budget() <= 0:
                 return True, changed_in
-            try:
-                page = store.due_page(partition, now, page_size, after)
-            except StorageFailed as error:
-                logger.error(
-                    "sweep could not read the Due index",
-                    extra={"partition": partition, **describe(error)},
-                )
-                tally.unqueryable.add(partition)
-                del cursors[partition]
-                continue
-            tally.pages += 1
-            tally.items_read += page.items_read
-            tally.capacity_units += page.capacity_units
-            for key in page.unreadable:
-                if key not in tally.unreadable:
-                    tally.unreadable.add(key)
-                    tally.count("FAILED")
-                    logger.error("due item is not a valid session", extra={"pk": key})
-            if page.reminders:
-                if budget() <= 0:
-                    return True, changed_in
-                _fire(store, page.reminders, now, tally)
-            for session in page.sessions:
-                if tally.seen.get(session.id, 0) >= session.version:
-                    continue  # handled in this run already: the index lags, or it failed
-                if budget() <= 0:
-                    return True, changed_in
-                tally.seen[session.id] = session.version
-                outcome = _sweep_one(store, session, now)
-                tally.count(outcome)
-                if outcome in CHANGES:
-                    changed_in.add(store.due_partition(session.id))
-            if page.next_key is None:
-                del cursors[partition]
-            else:
-                cursors[partition] = page.next_key
+            page = tally.read(partition, partial(store.due_page, partition, now, page_size, after))
+            if page is not None and _sweep_page(store, page, now, budget, tally, changed_in):
+                return True, changed_in
+            advance(cursors, partition, page)
     return False, changed_in
+
+
+def _sweep_page(
+    store: Storage,
+    page: DuePage,
+    now: datetime,
+    budget: Budget,
+    tally: "_Tally",
+    changed_in: set[str],
+) -> bool:
+    """Act on one page: mark its reminders, then sweep its sessions; whether the budget ran out
+    first. The shards of the sessions it changed are added to ``changed_in``."""
+    if page.reminders:
+        if budget() <= 0:
+            return True
+        _fire(store, page.reminders, now, tally)
+    for session in page.sessions:
+        if tally.seen.get(session.id, 0) >= session.version:
+            continue  # handled in this run already: the index lags, or it failed
+        if budget() <= 0:
+            return True
+        tally.seen[session.id] = session.version
+        outcome = _sweep_one(store, session, now)
+        tally.count(outcome)
+        if outcome in CHANGES:
+            changed_in.add(store.due_partition(session.id))
+    return False
+
+
+def advance(
+    cursors: dict[str, dict[str, Any] | None], partition: str, page: "DueRead | None"
+) -> None:
+    """Where ``partition`` is read next; a partition read to its end (or unreadable) is done."""
+    if page is None or page.next_key is None:
+        del cursors[partition]
+    else:
+        cursors[partition] = page.next_key
 
 
 def _sweep_one(store: Storage, session: Session, now: datetime) -> Outcome:
@@ -239,21 +255,70 @@ def describe(error: BaseException) -> dict[str, str]:
     return facts
 
 
+class DueRead(Protocol):
+    """What both sweeps' pages of a Due index say of their reading."""
+
+    @property
+    def next_key(self) -> dict[str, Any] | None: ...
+    @property
+    def items_read(self) -> int: ...
+    @property
+    def capacity_units(self) -> float: ...
+    @property
+    def unreadable(self) -> list[str]: ...
+
+
+Page = TypeVar("Page", bound=DueRead)
+
+
 @dataclass
-class _Tally:
-    counts: dict[Outcome, int] = field(default_factory=dict)
+class Tally:
+    """What a run over a Due index read and did: the accounting the sweeps of sessions and of
+    lots share. ``INDEX``, ``ITEM`` and ``KEY`` say in the logs which index and items."""
+
+    INDEX: ClassVar[str] = "the Due index"
+    ITEM: ClassVar[str] = "session"
+    KEY: ClassVar[str] = "pk"
+
+    counts: dict[str, int] = field(default_factory=dict)
     items_read: int = 0
     capacity_units: float = 0.0
     pages: int = 0
-    reminders_fired: int = 0
-    seen: dict[str, int] = field(default_factory=dict)
-    """Session id -> the highest version this run has handled."""
     unreadable: set[str] = field(default_factory=set)
     unqueryable: set[str] = field(default_factory=set)
     """Due index partitions a query failed on."""
 
-    def count(self, outcome: Outcome) -> None:
+    def count(self, outcome: str) -> None:
         self.counts[outcome] = self.counts.get(outcome, 0) + 1
+
+    def read(self, partition: str, query: Callable[[], Page]) -> Page | None:
+        """A page of ``partition``, its cost counted and its unreadable items counted as failed
+        (once each); None when the partition cannot be read: it is left for the next run."""
+        try:
+            page = query()
+        except StorageFailed as error:
+            logger.error(
+                f"sweep could not read {self.INDEX}",
+                extra={"partition": partition, **describe(error)},
+            )
+            self.unqueryable.add(partition)
+            return None
+        self.pages += 1
+        self.items_read += page.items_read
+        self.capacity_units += page.capacity_units
+        for key in page.unreadable:
+            if key not in self.unreadable:
+                self.unreadable.add(key)
+                self.count("FAILED")
+                logger.error(f"due item is not a valid {self.ITEM}", extra={self.KEY: key})
+        return page
+
+
+@dataclass
+class _Tally(Tally):
+    reminders_fired: int = 0
+    seen: dict[str, int] = field(default_factory=dict)
+    """Session id -> the highest version this run has handled."""
 
     def result(self, *, finished: bool) -> SweepResult:
         return SweepResult(

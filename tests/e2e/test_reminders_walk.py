@@ -14,7 +14,7 @@ from typing import Any
 
 from icalendar import Calendar
 
-from coaching.emails import when
+from coaching.mail.emails import when
 from tests.e2e.conftest import RunningStack
 
 LINK = "https://meet.example.com/cole"

@@ -110,7 +110,7 @@ def test_the_docs_function_starts_without_the_aws_sdk_or_the_tracer() -> None:
 
     assert done.returncode == 0, done.stderr[-3000:]
     loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
-    assert {"aws_lambda_powertools.event_handler", "coaching.problems"} <= loaded
+    assert {"aws_lambda_powertools.event_handler", "coaching.web.problems"} <= loaded
     # (Powertools' user agent imports botocore's bare package, which loads no more of it.)
     unwanted = {"boto3", "botocore.session", "aws_xray_sdk", "coaching.runtime", "coaching.storage"}
     assert not loaded & unwanted

@@ -796,25 +796,9 @@ class LedgerMachine(RuleBasedStateMachine):
 
         assert not made, "a reschedule moved credits"
         late_member = who == "member" and not inside_window(session, self.now)
-        if who == "stranger":
-            assert isinstance(result, NotFound), result
-            return
-        if not upcoming(session, self.now):
-            assert isinstance(result, SessionNotUpcoming), result
-            return
-        limit = session.policy.max_reschedules
-        if who == "member" and limit is not None and self.member_moves[session.id] >= limit:
-            assert isinstance(result, RescheduleLimitReached), result
-            return
-        if start == session.start:
-            assert isinstance(result, ValidationFailed), result
-            return
-        if late_member and not session.policy.late_reschedule_requires_approval:
-            assert isinstance(result, RescheduleWindowClosed), result
-            return
-        if late_member and min(session.start, start) - timedelta(hours=1) <= self.now:
-            # a request must leave an hour before the session for an answer
-            assert isinstance(result, RescheduleWindowClosed), result
+        refused = self.reschedule_refusal(session, who, start, late_member)
+        if refused is not None:
+            assert isinstance(result, refused), result
             return
         if isinstance(result, SlotTaken):
             wanted = slots_of(start, start + (session.end - session.start))
@@ -845,8 +829,35 @@ class LedgerMachine(RuleBasedStateMachine):
             session.refund,
             session.account_id,
         )
-        if not retry:
-            return
+        if retry:
+            self.reschedule_again(args, session, who, mode, start)
+
+    def reschedule_refusal(
+        self, session: Session, who: str, start: datetime, late_member: bool
+    ) -> type[DomainError] | None:
+        """What a reschedule of ``session`` to ``start`` by ``who`` must be refused with, the
+        first refusal that applies; None when it may go ahead (or find the time taken)."""
+        limit = session.policy.max_reschedules
+        if who == "stranger":
+            return NotFound
+        if not upcoming(session, self.now):
+            return SessionNotUpcoming
+        if who == "member" and limit is not None and self.member_moves[session.id] >= limit:
+            return RescheduleLimitReached
+        if start == session.start:
+            return ValidationFailed
+        if late_member and not session.policy.late_reschedule_requires_approval:
+            return RescheduleWindowClosed
+        if late_member and min(session.start, start) - timedelta(hours=1) <= self.now:
+            # a request must leave an hour before the session for an answer
+            return RescheduleWindowClosed
+        return None
+
+    def reschedule_again(
+        self, args: tuple[Any, ...], session: Session, who: str, mode: str, start: datetime
+    ) -> None:
+        """The same reschedule, sent again after it went through."""
+        limit = session.policy.max_reschedules
         again, moved_credits = self.call("reschedule again", operations.reschedule, *args)
         assert not moved_credits
         used_up = limit is not None and self.member_moves[session.id] >= limit
@@ -915,6 +926,16 @@ class LedgerMachine(RuleBasedStateMachine):
                 (EntryKind.REFUND, amount, session.account_id)
             ]
 
+    def grant_request(self, data: st.DataObject) -> tuple[str, dict[str, object]]:
+        """A grant of 2 credits to one of the accounts, that expire in a day or never: its path
+        and body."""
+        account_id = data.draw(st.sampled_from(self.account_ids), label="account")
+        days = data.draw(st.sampled_from([None, 1]), label="valid_days")
+        body: dict[str, object] = {"credits": 2}
+        if days is not None:
+            body["valid_days"] = days
+        return f"/accounts/{account_id}/grants", body
+
     @precondition(lambda self: bool(self.session_ids))
     @rule(
         data=st.data(),
@@ -926,13 +947,10 @@ class LedgerMachine(RuleBasedStateMachine):
         self, data: st.DataObject, action: str, when: str, retries: int
     ) -> None:
         """A function dies at its commit; the client retries with the same Idempotency-Key."""
+        body: dict[str, object]
+        session: Session | None = None
         if action == "grant":
-            account_id = data.draw(st.sampled_from(self.account_ids), label="account")
-            days = data.draw(st.sampled_from([None, 1]), label="valid_days")
-            body: dict[str, object] = {"credits": 2}
-            if days is not None:
-                body["valid_days"] = days
-            caller, path = self.support, f"/accounts/{account_id}/grants"
+            caller, path, body = self.support, *self.grant_request(data)
             function = "accounts"
         elif action == "cancel":
             session = self.pick(data, lambda s: s.status in ACTIVE_STATUSES)
@@ -988,9 +1006,17 @@ class LedgerMachine(RuleBasedStateMachine):
             assert when == "before_commit", answer.text
             assert after == before
             return
+        self.check_crash_made(action, session, made)
+
+    def check_crash_made(
+        self, action: str, session: Session | None, made: list[LedgerEntry]
+    ) -> None:
+        """What a request that crashed and was retried moved, once: by its action."""
         if action == "grant":
             assert [(e.kind, e.credits) for e in made] == [(EntryKind.GRANT, 2)]
-        elif action == "cancel":
+            return
+        assert session is not None
+        if action == "cancel":
             assert self.session(session.id).status is SessionStatus.CANCELED
             self.automatic[session.id] += [e.id for e in made]
         elif action == "no-show":

@@ -12,9 +12,9 @@ from botocore.exceptions import ClientError
 
 from coaching import operations, sweep
 from coaching.errors import RecordTooLarge, StaleRead, StorageFailed
+from coaching.mail.notifications import Notification, NotificationKind
+from coaching.mail.notifier import NotDelivered, Notifier
 from coaching.models import Account, AccountKind
-from coaching.notifications import Notification, NotificationKind
-from coaching.notifier import NotDelivered, Notifier
 from coaching.storage import Storage
 from coaching.storage.email_claims import Claim, EmailClaims, Held
 from tests.builders import NOW, World, coach, member, support

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from coaching.domain_events import SOURCE
-from coaching.webhooks import addresses
+from coaching.events.domain_events import SOURCE
+from coaching.events.webhooks import addresses
 from tests.webhook_receiver import Receiver
 
 PUBLIC = "93.184.215.14"

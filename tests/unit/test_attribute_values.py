@@ -1,5 +1,5 @@
 """Storage writes and reads DynamoDB attribute values without boto3 (its import costs every cold
-start; see ``coaching.storage.dynamodb``). Whatever boto3's ``TypeSerializer`` and
+start; see ``coaching.storage.codec``). Whatever boto3's ``TypeSerializer`` and
 ``TypeDeserializer`` would do, ours must do the same: same attribute values, same Python values
 back, same refusals."""
 
@@ -11,7 +11,7 @@ from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 from hypothesis import given
 from hypothesis import strategies as st
 
-from coaching.storage.dynamodb import attribute, from_item, to_item
+from coaching.storage.codec import attribute, from_item, to_item
 
 boto3_serializer = TypeSerializer()
 boto3_deserializer = TypeDeserializer()

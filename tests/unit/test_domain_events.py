@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from coaching.domain_events import SESSION_EVENT_TYPES, credit_events, session_events
+from coaching.events.domain_events import SESSION_EVENT_TYPES, credit_events, session_events
 from coaching.models import (
     Actor,
     EntryKind,
@@ -17,7 +17,7 @@ from coaching.models import (
     Role,
     SessionStatus,
 )
-from tests.unit.builders import COACH, IN_THREE_DAYS, MEMBER, NOW, SUPPORT, hours
+from tests.builders import COACH, IN_THREE_DAYS, MEMBER, NOW, SUPPORT, hours
 from tests.unit.test_notifications import booked, canceled, changed
 
 

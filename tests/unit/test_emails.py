@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from coaching.credit_notices import CreditNotice, CreditNoticeKind, decide
-from coaching.emails import Email, render, render_credit_notice, when
+from coaching.mail.emails import Email, render, render_credit_notice, when
+from coaching.mail.notifications import Audience, Facts, Notification, NotificationKind
 from coaching.models import AccountKind, Person, Renewal
-from coaching.notifications import Audience, Facts, Notification, NotificationKind
 
 BASE_URL = "https://app.example.com/"
 START = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)

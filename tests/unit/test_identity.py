@@ -6,9 +6,9 @@ from typing import Any
 import pytest
 
 from coaching.errors import Unauthenticated
-from coaching.identity import caller_from_claims
 from coaching.models import Role
 from coaching.settings import Settings
+from coaching.web.identity import caller_from_claims
 from local import template
 
 

@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 import pytest
 from icalendar import Calendar
 
-from coaching.invites import invite
+from coaching.mail.invites import invite
+from coaching.mail.notifications import Audience, Facts, Notification, NotificationKind
 from coaching.models import Person
-from coaching.notifications import Audience, Facts, Notification, NotificationKind
 
 START = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 ANN = Person(id="member-ann", name="Ann, Jr.", email="ann@example.com", timezone="Europe/London")

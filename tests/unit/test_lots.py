@@ -30,7 +30,7 @@ from coaching.models import (
     Session,
 )
 from coaching.storage import session_item
-from tests.unit.builders import NOW, SECOND, personal_account, session
+from tests.builders import NOW, SECOND, personal_account, session
 
 DAY = timedelta(days=1)
 

@@ -5,9 +5,9 @@ from email.message import EmailMessage
 
 import pytest
 
-from coaching.emails import Email
-from coaching.invites import Attachment
-from coaching.mime import message
+from coaching.mail.emails import Email
+from coaching.mail.invites import Attachment
+from coaching.mail.mime import message
 
 CALENDAR = Attachment(
     filename="invite.ics",

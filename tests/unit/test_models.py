@@ -25,7 +25,7 @@ from coaching.models import (
     Session,
     SessionType,
 )
-from tests.unit.builders import COACH, MEMBER, NOW, reschedule_request, service, session
+from tests.builders import COACH, MEMBER, NOW, reschedule_request, service, session
 
 
 def errors_of(

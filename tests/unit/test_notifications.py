@@ -8,6 +8,14 @@ from datetime import datetime
 
 import pytest
 
+from coaching.mail.notifications import (
+    Audience,
+    Notification,
+    NotificationKind,
+    Party,
+    decide,
+    recipients,
+)
 from coaching.models import (
     AccountKind,
     AccountRef,
@@ -24,15 +32,7 @@ from coaching.models import (
     Session,
     SessionStatus,
 )
-from coaching.notifications import (
-    Audience,
-    Notification,
-    NotificationKind,
-    Party,
-    decide,
-    recipients,
-)
-from tests.unit.builders import (
+from tests.builders import (
     COACH,
     IN_THREE_DAYS,
     MEMBER,

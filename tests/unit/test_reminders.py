@@ -9,13 +9,13 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from coaching import reminders
+from coaching.mail import notifications
+from coaching.mail.notifications import NotificationKind
 from coaching.models import NO_LAST_CALL, Policy, Session, SessionStatus
-from coaching.notifications import NotificationKind
 from coaching.reminders import Due, Reminders, fire, fired, plan, replan, still_due
 from local import template
 from local.scheduler import rate_seconds
-from tests.unit.builders import IN_THREE_DAYS, NOW, canceled, hours, minutes, session
+from tests.builders import IN_THREE_DAYS, NOW, canceled, hours, minutes, session
 
 START = IN_THREE_DAYS
 
@@ -268,7 +268,7 @@ def test_what_a_mark_sends_is_a_reminder_to_both_sides_and_a_last_call_to_the_me
     marked = fire(record, START - hours(24))
     assert marked is not None
 
-    notes = reminders.notifications(marked, marked.fired, scheduled, marked, START - hours(24))
+    notes = notifications.of_marks(marked, marked.fired, scheduled, marked, START - hours(24))
 
     assert [(n.kind, n.audience) for n in notes] == [
         (NotificationKind.REMINDER, "member"),

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from coaching.errors import MalformedRequest, UnsupportedMediaType
-from coaching.http import MAX_BODY_DEPTH, as_json_request, refuse_bad_body
+from coaching.web.http import MAX_BODY_DEPTH, as_json_request, refuse_bad_body
 
 
 def _event(

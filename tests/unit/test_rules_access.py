@@ -7,7 +7,7 @@ import pytest
 from coaching import rules
 from coaching.errors import DomainError, Forbidden, NotFound
 from coaching.models import Account, Caller, Role
-from tests.unit.builders import (
+from tests.builders import (
     ADMIN,
     CALLERS,
     COACH,

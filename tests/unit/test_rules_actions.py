@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from coaching import rules
 from coaching.errors import DomainError
 from coaching.models import RefundStatus, Session, SessionStatus
-from tests.unit.builders import (
+from tests.builders import (
     CALLERS,
     MEMBER,
     NOW,
@@ -28,32 +28,38 @@ from tests.unit.builders import (
 )
 
 
+def _completed_refunded() -> Session:
+    done = with_status(session(start=NOW - hours(26)), SessionStatus.COMPLETED)
+    return refunded(done, 3, RefundStatus.EXCEPTION, NOW - hours(1))
+
+
+STATES: dict[str, Callable[[], Session]] = {
+    "free-window": lambda: session(start=NOW + hours(72)),
+    "late": lambda: session(start=NOW + hours(2)),
+    "late-with-approval": lambda: session(
+        start=NOW + hours(2), late_reschedule_requires_approval=True
+    ),
+    "moves-used-up": lambda: moved_by_member(session(start=NOW + hours(72), max_reschedules=1)),
+    "long-over": lambda: with_status(
+        session(start=NOW - hours(24 * 8 + 2)), SessionStatus.COMPLETED
+    ),
+    "requested": lambda: session(status=SessionStatus.REQUESTED, start=NOW + hours(72)),
+    "in-progress": lambda: session(start=NOW - minutes(15)),
+    "canceled-late": lambda: canceled(
+        session(start=NOW + hours(2)), at=NOW - hours(1), refunded=False
+    ),
+    "canceled-refunded": lambda: canceled(
+        session(start=NOW + hours(72)), at=NOW - hours(1), refunded=True
+    ),
+    "completed": lambda: with_status(session(start=NOW - hours(26)), SessionStatus.COMPLETED),
+    "completed-refunded": _completed_refunded,
+}
+"""The sessions the screen must handle, as they stand at NOW, by name."""
+
+
 def state(name: str) -> Session:
     """The sessions the screen must handle, as they stand at NOW."""
-    if name == "free-window":
-        return session(start=NOW + hours(72))
-    if name == "late":
-        return session(start=NOW + hours(2))
-    if name == "late-with-approval":
-        return session(start=NOW + hours(2), late_reschedule_requires_approval=True)
-    if name == "moves-used-up":
-        return moved_by_member(session(start=NOW + hours(72), max_reschedules=1))
-    if name == "long-over":
-        return with_status(session(start=NOW - hours(24 * 8 + 2)), SessionStatus.COMPLETED)
-    if name == "requested":
-        return session(status=SessionStatus.REQUESTED, start=NOW + hours(72))
-    if name == "in-progress":
-        return session(start=NOW - minutes(15))
-    if name == "canceled-late":
-        return canceled(session(start=NOW + hours(2)), at=NOW - hours(1), refunded=False)
-    if name == "canceled-refunded":
-        return canceled(session(start=NOW + hours(72)), at=NOW - hours(1), refunded=True)
-    if name == "completed":
-        return with_status(session(start=NOW - hours(26)), SessionStatus.COMPLETED)
-    if name == "completed-refunded":
-        done = with_status(session(start=NOW - hours(26)), SessionStatus.COMPLETED)
-        return refunded(done, 3, RefundStatus.EXCEPTION, NOW - hours(1))
-    raise AssertionError(name)
+    return STATES[name]()
 
 
 NOTHING = rules.Actions(

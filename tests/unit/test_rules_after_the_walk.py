@@ -18,7 +18,7 @@ from coaching.errors import (
     SessionStillUpcoming,
 )
 from coaching.models import Session, SessionStatus
-from tests.unit.builders import (
+from tests.builders import (
     CALLERS,
     COACH,
     MEMBER,

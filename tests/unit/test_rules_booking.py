@@ -9,7 +9,7 @@ import pytest
 from coaching import rules
 from coaching.errors import Forbidden, NotFound, NotPending, ValidationFailed
 from coaching.models import Caller, Role, Session, SessionStatus
-from tests.unit.builders import (
+from tests.builders import (
     CALLERS,
     COACH,
     MEMBER,

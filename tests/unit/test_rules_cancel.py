@@ -11,7 +11,7 @@ import pytest
 from coaching import rules
 from coaching.errors import NotFound, QuoteChanged, SessionNotUpcoming
 from coaching.models import EntryKind, SessionStatus
-from tests.unit.builders import (
+from tests.builders import (
     CALLERS,
     NOW,
     SECOND,

@@ -6,7 +6,6 @@ from typing import Any
 import pytest
 
 from coaching import rules
-from coaching.api import CreateServiceBody, ServicePatchBody, SessionTypeBody, SessionTypeChangeBody
 from coaching.errors import (
     Forbidden,
     NotFound,
@@ -26,7 +25,13 @@ from coaching.models import (
     SessionType,
 )
 from coaching.storage.keys import directory_position, folded
-from tests.unit.builders import ADMIN, CALLERS, COACH, MEMBER, NOW, SUPPORT, hours, service
+from coaching.web.api import (
+    CreateServiceBody,
+    ServicePatchBody,
+    SessionTypeBody,
+    SessionTypeChangeBody,
+)
+from tests.builders import ADMIN, CALLERS, COACH, MEMBER, NOW, SUPPORT, hours, service
 
 Edits = rules.SessionTypeEdits
 

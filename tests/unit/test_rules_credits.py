@@ -5,7 +5,7 @@ import pytest
 from coaching import rules
 from coaching.errors import InsufficientCredits, ValidationFailed
 from coaching.models import MAX_BALANCE, AccountKind, EntryKind
-from tests.unit.builders import MEMBER, group_account, personal_account
+from tests.builders import MEMBER, group_account, personal_account
 
 
 @pytest.mark.parametrize("kind", list(EntryKind))

@@ -5,7 +5,7 @@ import pytest
 from coaching import rules
 from coaching.errors import Forbidden, ValidationFailed
 from coaching.models import MAX_SESSION_MINUTES, Caller, Role, SessionStatus
-from tests.unit import builders
+from tests import builders
 
 MEMBER = Caller(id="m-1", role=Role.MEMBER)
 COACH = Caller(id="c-1", role=Role.COACH)

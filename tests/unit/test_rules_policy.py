@@ -15,7 +15,7 @@ from coaching.errors import (
     ValidationFailed,
 )
 from coaching.models import HistoryEvent, NoShowParty, RefundStatus, SessionStatus
-from tests.unit.builders import (
+from tests.builders import (
     CALLERS,
     COACH,
     MEMBER,

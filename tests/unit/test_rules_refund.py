@@ -14,7 +14,7 @@ from coaching.errors import (
     ValidationFailed,
 )
 from coaching.models import RefundStatus, Session, SessionStatus
-from tests.unit.builders import (
+from tests.builders import (
     CALLERS,
     COACH,
     MEMBER,

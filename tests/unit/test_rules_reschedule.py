@@ -17,7 +17,7 @@ from coaching.errors import (
     ValidationFailed,
 )
 from coaching.models import Session, SessionStatus
-from tests.unit.builders import (
+from tests.builders import (
     CALLERS,
     MEMBER,
     NOW,

@@ -7,7 +7,7 @@ import pytest
 
 from coaching import rules
 from coaching.models import RefundStatus, SessionStatus
-from tests.unit.builders import (
+from tests.builders import (
     NOW,
     SECOND,
     canceled,

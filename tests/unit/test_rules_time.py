@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from coaching import rules
 from coaching.errors import ValidationFailed
 from coaching.models import MAX_SESSION_MINUTES, MIN_SESSION_MINUTES, SLOT_MINUTES, SessionStatus
-from tests.unit.builders import NOW, SECOND, hours, minutes, session, with_status
+from tests.builders import NOW, SECOND, hours, minutes, session, with_status
 
 NEW_YORK = ZoneInfo("America/New_York")
 LONDON = ZoneInfo("Europe/London")

@@ -5,7 +5,7 @@ setting is never deployed."""
 
 from typing import Any
 
-from coaching.webhooks import delivery
+from coaching.events.webhooks import delivery
 from local.template import functions, load, resources
 
 TEMPLATE = load()

@@ -5,8 +5,8 @@ import ipaddress
 
 import pytest
 
-from coaching.webhooks import addresses
-from coaching.webhooks.addresses import Refused
+from coaching.events.webhooks import addresses
+from coaching.events.webhooks.addresses import Refused
 
 PUBLIC_V4 = "93.184.215.14"
 PUBLIC_V6 = "2606:2800:21f:cb07:6820:80da:af6b:8b2c"

@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from coaching.webhooks import messages
-from coaching.webhooks.messages import BusEvent, RetryRequest
+from coaching.events.webhooks import messages
+from coaching.events.webhooks.messages import BusEvent, RetryRequest
 
 DETAIL = {"event_id": "session:s1:2:session.canceled", "session_id": "s1", "version": 2}
 ENVELOPE = {

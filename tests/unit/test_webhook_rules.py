@@ -5,11 +5,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from coaching.domain_events import CREDITS_EXPIRED, CREDITS_GRANTED, SESSION_EVENT_TYPES
 from coaching.errors import Forbidden, NotFound, WebhookDisabled, WebhookLimitReached
+from coaching.events.domain_events import CREDITS_EXPIRED, CREDITS_GRANTED, SESSION_EVENT_TYPES
+from coaching.events.webhooks import rules
 from coaching.models import Caller, Role
-from coaching.webhooks import rules
-from coaching.webhooks.models import (
+from coaching.webhook_models import (
     Delivery,
     DeliveryState,
     Endpoint,

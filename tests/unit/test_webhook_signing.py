@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from coaching.webhooks import signing
+from coaching.events.webhooks import signing
 
 # The example in the Standard Webhooks specification (and its reference libraries' tests).
 SPEC_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

@@ -1,4 +1,7 @@
-"""The requests every store makes: typed values, reads, paged queries and the one transaction.
+"""The requests every store makes: reads, paged queries and the one transaction.
+
+Items are written and read through ``codec`` (typed values); the tokens a listing gives out are
+``page_tokens``.
 
 Every change is one ``TransactWriteItems``: the session item (condition: the version we read),
 the slot claims it takes or frees, and when credits move, the account (condition: the version
@@ -8,21 +11,11 @@ would each need a condition to pass on a state that no longer exists. ``Table._w
 the request's Idempotency-Key record to that same transaction (see ``receipts``).
 """
 
-import base64
-import binascii
-import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
-# Not boto3's TypeSerializer: importing anything from boto3 runs boto3's package, which loads
-# its resources and s3transfer, about 45 ms of every cold start for two small mappings. Powertools
-# ships boto3's deserializer for its stream events; ``attribute`` below is boto3's serializer,
-# and tests/unit/test_attribute_values.py holds both to boto3's on generated values.
-from aws_lambda_powertools.shared.dynamodb_deserializer import DYNAMODB_CONTEXT, TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
@@ -36,10 +29,11 @@ from coaching.errors import (
     StorageFailed,
     StorageUnavailable,
     TransientConflict,
-    ValidationFailed,
 )
 from coaching.settings import Settings
 from coaching.storage import receipts
+from coaching.storage.codec import from_item, to_item
+from coaching.storage.page_tokens import decode_token, encode_token
 from coaching.storage.receipts import Answer
 
 if TYPE_CHECKING:
@@ -50,8 +44,6 @@ else:
     TransactWriteItemTypeDef = dict
 
 T = TypeVar("T")
-
-_deserializer = TypeDeserializer()
 
 _BUSY_CODES = frozenset(
     {
@@ -99,59 +91,6 @@ def aws_errors() -> Iterator[None]:
         yield
     except (ClientError, BotoCoreError) as error:
         raise storage_failure(error) from error
-
-
-def attribute(value: Any) -> dict[str, Any]:
-    """A Python value as a DynamoDB attribute value, exactly as boto3's ``TypeSerializer``
-    writes it: numbers are ``int`` or ``Decimal`` (a float is refused, as it may not round-trip)."""
-    if value is None:
-        return {"NULL": True}
-    if isinstance(value, bool):
-        return {"BOOL": value}
-    if _is_number(value):
-        return {"N": _number(value)}
-    if isinstance(value, str):
-        return {"S": value}
-    if isinstance(value, bytes | bytearray):
-        return {"B": value}
-    if isinstance(value, AbstractSet):
-        members = list(value)
-        if all(_is_number(m) for m in members):
-            return {"NS": [_number(m) for m in members]}
-        if all(isinstance(m, str) for m in members):
-            return {"SS": members}
-        if all(isinstance(m, bytes | bytearray) for m in members):
-            return {"BS": members}
-    if isinstance(value, Mapping):
-        return {"M": {k: attribute(v) for k, v in value.items()}}
-    if isinstance(value, list | tuple):
-        return {"L": [attribute(v) for v in value]}
-    raise TypeError(f"DynamoDB cannot store a {type(value).__name__}")
-
-
-def _is_number(value: Any) -> bool:
-    if isinstance(value, float):
-        raise TypeError("Float types are not supported. Use Decimal types instead.")
-    return isinstance(value, int | Decimal)  # a lone bool was taken as BOOL before this
-
-
-def _number(value: int | Decimal) -> str:
-    number = str(DYNAMODB_CONTEXT.create_decimal(value))
-    if number in ("Infinity", "NaN"):
-        raise TypeError("Infinity and NaN not supported")
-    return number
-
-
-def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: attribute(v) for k, v in values.items() if v is not None}
-
-
-def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _deserializer.deserialize(v) for k, v in item.items()}
-
-
-def only_fields(model: type[Any], values: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if k in model.model_fields}
 
 
 Tag = Literal[
@@ -408,6 +347,11 @@ def meaning_of(error: ClientError, tags: Sequence[Tag]) -> Exception:
         return TransientConflict(code)
     if code != "TransactionCanceledException":
         return storage_failure(error)
+    return _cancellation_meaning(error, tags)
+
+
+def _cancellation_meaning(error: ClientError, tags: Sequence[Tag]) -> Exception:
+    """A canceled transaction: what its items' reasons say, in the order they matter."""
     reasons = error.response.get("CancellationReasons", [])
     codes = [r.get("Code", "None") for r in reasons]
     if any(
@@ -418,6 +362,14 @@ def meaning_of(error: ClientError, tags: Sequence[Tag]) -> Exception:
     if any(c == "ValidationError" and _about_size(r) for c, r in zip(codes, reasons, strict=False)):
         return _too_large()
     failed = [tag for tag, c in zip(tags, codes, strict=False) if c == "ConditionalCheckFailed"]
+    if failed:
+        return _failed_conditions(failed)
+    # e.g. an item DynamoDB would not take
+    return StorageFailed(f"TransactionCanceledException:{','.join(codes)}")
+
+
+def _failed_conditions(failed: list[Tag]) -> Exception:
+    """What the items whose conditions failed mean, the first that applies."""
     if "receipt" in failed:
         # The same key committed first (a retry racing its original): its answer is the answer.
         return KeyAlreadyUsed()
@@ -438,61 +390,4 @@ def meaning_of(error: ClientError, tags: Sequence[Tag]) -> Exception:
             "You hold as many upcoming sessions of this service as it allows; book again once "
             "one is over or canceled."
         )
-    if failed:
-        return StaleRead(",".join(failed))
-    return StorageFailed(f"{code}:{','.join(codes)}")  # e.g. an item DynamoDB would not take
-
-
-def encode_token(key: Mapping[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode()
-
-
-def decode_token(token: str, partition: Mapping[str, str], names: set[str]) -> dict[str, Any]:
-    """A client's page token: exactly the key ``names``, each a string, and the partition key
-    forced to the caller's own partition."""
-    try:
-        key = json.loads(base64.urlsafe_b64decode(token.encode()))
-        if (
-            not isinstance(key, dict)
-            or set(key) != names
-            or not all(
-                isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str)
-                for v in key.values()
-            )
-        ):
-            raise ValueError("not a key")
-    except (ValueError, binascii.Error, UnicodeDecodeError) as error:
-        raise ValidationFailed.on("next_token", "is not a token this API gave out") from error
-    for name, value in partition.items():
-        key[name] = {"S": value}
-    return key
-
-
-def encode_member_token(at: int, inner: str | None) -> str:
-    """A page token across several members' partitions: which one, and the token within it."""
-    return base64.urlsafe_b64encode(json.dumps({"m": at, "t": inner}).encode()).decode()
-
-
-def decode_member_token(token: str, members: int) -> tuple[int, str | None]:
-    try:
-        value = json.loads(base64.urlsafe_b64decode(token.encode()))
-        if (
-            not isinstance(value, dict)
-            or set(value) != {"m", "t"}
-            or type(value["m"]) is not int
-            or not 0 <= value["m"] < members
-            or not (value["t"] is None or isinstance(value["t"], str))
-        ):
-            raise ValueError("not a token")
-    except (ValueError, binascii.Error, UnicodeDecodeError) as error:
-        raise ValidationFailed.on("next_token", "is not a token this API gave out") from error
-    return value["m"], value["t"]
-
-
-def decode_number_token(token: str | None, last: int) -> int:
-    """A page token that is the number of the last entry given: 0 to ``last``."""
-    if token is None:
-        return 0
-    if not token.isdigit() or not 0 < int(token) <= last:
-        raise ValidationFailed.on("next_token", "is not a token this API gave out")
-    return int(token)
+    return StaleRead(",".join(failed))

@@ -62,7 +62,7 @@ condition that stops a double booking is the same as before; the index only serv
     event finds the record it made before and deliveries list newest first. In the sparse Due index
     (``due_pk`` one of ``DUE#0`` .. ``DUE#{N-1}``, ``due_at``) only while a retry waits
 
-Keys here are plain values (``{"pk": ..., "sk": ...}``); ``dynamodb.to_item`` types them.
+Keys here are plain values (``{"pk": ..., "sk": ...}``); ``codec.to_item`` types them.
 """
 
 import hashlib

@@ -28,15 +28,8 @@ from coaching.models import (
     Person,
 )
 from coaching.storage import keys
-from coaching.storage.dynamodb import (
-    Table,
-    Transaction,
-    aws_errors,
-    from_item,
-    only_fields,
-    put,
-    to_item,
-)
+from coaching.storage.codec import from_item, only_fields, to_item
+from coaching.storage.dynamodb import Table, Transaction, aws_errors, put
 from coaching.storage.keys import iso
 
 SAME_REVISION = "(attribute_not_exists(revision) OR revision = :r)"

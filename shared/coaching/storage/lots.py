@@ -25,14 +25,8 @@ from coaching import rules
 from coaching.credit_notices import CreditNotice, CreditNoticeKind
 from coaching.models import Account, LotRecord
 from coaching.storage import keys
-from coaching.storage.dynamodb import (
-    Table,
-    Transaction,
-    aws_errors,
-    from_item,
-    only_fields,
-    to_item,
-)
+from coaching.storage.codec import from_item, only_fields, to_item
+from coaching.storage.dynamodb import Table, Transaction, aws_errors
 from coaching.storage.keys import iso
 from coaching.storage.ledger import (
     Movement,

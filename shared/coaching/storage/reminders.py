@@ -18,15 +18,8 @@ from coaching import reminders
 from coaching.models import Session, SessionStatus
 from coaching.reminders import Reminders
 from coaching.storage import keys
-from coaching.storage.dynamodb import (
-    Table,
-    from_item,
-    meaning_of,
-    only_fields,
-    put_item,
-    storage_failure,
-    to_item,
-)
+from coaching.storage.codec import from_item, only_fields, to_item
+from coaching.storage.dynamodb import Table, meaning_of, put_item, storage_failure
 from coaching.storage.keys import iso
 
 if TYPE_CHECKING:

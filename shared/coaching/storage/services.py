@@ -12,14 +12,10 @@ from typing import Any
 from coaching.errors import ValidationFailed
 from coaching.models import Availability, CoachEntry, Service
 from coaching.storage import keys
-from coaching.storage.dynamodb import (
-    Table,
-    Transaction,
-    decode_token,
-    only_fields,
-    put,
-)
+from coaching.storage.codec import only_fields
+from coaching.storage.dynamodb import Table, Transaction, put
 from coaching.storage.keys import iso
+from coaching.storage.page_tokens import decode_token
 
 
 def service_from_item(item: dict[str, Any]) -> Service:

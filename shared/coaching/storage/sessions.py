@@ -15,20 +15,15 @@ from coaching.models import (
     SessionStatus,
 )
 from coaching.storage import keys
-from coaching.storage.dynamodb import (
-    Table,
-    Transaction,
-    aws_errors,
+from coaching.storage.codec import from_item, only_fields, to_item
+from coaching.storage.dynamodb import Table, Transaction, aws_errors, put_item
+from coaching.storage.keys import iso
+from coaching.storage.ledger import Movement, add_movement
+from coaching.storage.page_tokens import (
     decode_member_token,
     decode_number_token,
     encode_member_token,
-    from_item,
-    only_fields,
-    put_item,
-    to_item,
 )
-from coaching.storage.keys import iso
-from coaching.storage.ledger import Movement, add_movement
 from coaching.storage.reminders import reminders_write
 
 if TYPE_CHECKING:
@@ -99,6 +94,20 @@ class Count:
             request["ConditionExpression"] = "attribute_not_exists(n) OR n < :below"
             request["ExpressionAttributeValues"][":below"] = {"N": str(self.below)}
         return {"Update": request}  # type: ignore[typeddict-item]
+
+
+def _service_unchanged(table: str, service: Service) -> "TransactWriteItemTypeDef":
+    """The service a booking was made under, still at the version read."""
+    return {
+        "ConditionCheck": {
+            "TableName": table,
+            "Key": to_item(keys.service(service.id)),
+            # Services stored before they carried a version read as version 1.
+            "ConditionExpression": "attribute_exists(pk) AND "
+            "(attribute_not_exists(version) OR version = :v)",
+            "ExpressionAttributeValues": {":v": {"N": str(service.version)}},
+        }
+    }
 
 
 def _still(table: str, key: dict[str, str], hours: Availability) -> "TransactWriteItemTypeDef":
@@ -414,50 +423,8 @@ class SessionStore(Table):
         for count in counts:
             tx.add(count.what, count.update(self.sessions_table))
         if service is not None:
-            tx.add(
-                "service",
-                {
-                    "ConditionCheck": {
-                        "TableName": self.sessions_table,
-                        "Key": to_item(keys.service(service.id)),
-                        # Services stored before they carried a version read as version 1.
-                        "ConditionExpression": "attribute_exists(pk) AND "
-                        "(attribute_not_exists(version) OR version = :v)",
-                        "ExpressionAttributeValues": {":v": {"N": str(service.version)}},
-                    }
-                },
-            )
-        item = session_item(after, due_shards=self.settings.due_shards)
-        if before is None:
-            tx.add("new", put_item(self.sessions_table, item, "attribute_not_exists(pk)"))
-            if after.member.email:
-                # Support finds a member's sessions by the address they booked with.
-                tx.add(
-                    "email",
-                    put_item(
-                        self.sessions_table,
-                        to_item(
-                            {
-                                **keys.member_with_email(after.member.email, after.member.id),
-                                "entity": "MEMBER_EMAIL",
-                                "member_id": after.member.id,
-                            }
-                        ),
-                        None,
-                    ),
-                )
-        else:
-            tx.add(
-                "session",
-                {
-                    "Put": {
-                        "TableName": self.sessions_table,
-                        "Item": item,
-                        "ConditionExpression": "version = :v",
-                        "ExpressionAttributeValues": {":v": {"N": str(before.version)}},
-                    }
-                },
-            )
+            tx.add("service", _service_unchanged(self.sessions_table, service))
+        self._add_session(tx, before, after)
         reminders = reminders_write(
             self.sessions_table, before, after, due_shards=self.settings.due_shards
         )
@@ -495,3 +462,38 @@ class SessionStore(Table):
         if movement is not None:
             add_movement(tx, self.ledger_table, movement, self.settings.due_shards)
         self._write(tx, after)
+
+    def _add_session(self, tx: Transaction, before: Session | None, after: Session) -> None:
+        """The session's own item: new (with the member's address, for support's search), or
+        replacing the version that was read."""
+        item = session_item(after, due_shards=self.settings.due_shards)
+        if before is None:
+            tx.add("new", put_item(self.sessions_table, item, "attribute_not_exists(pk)"))
+            if after.member.email:
+                # Support finds a member's sessions by the address they booked with.
+                tx.add(
+                    "email",
+                    put_item(
+                        self.sessions_table,
+                        to_item(
+                            {
+                                **keys.member_with_email(after.member.email, after.member.id),
+                                "entity": "MEMBER_EMAIL",
+                                "member_id": after.member.id,
+                            }
+                        ),
+                        None,
+                    ),
+                )
+        else:
+            tx.add(
+                "session",
+                {
+                    "Put": {
+                        "TableName": self.sessions_table,
+                        "Item": item,
+                        "ConditionExpression": "version = :v",
+                        "ExpressionAttributeValues": {":v": {"N": str(before.version)}},
+                    }
+                },
+            )

@@ -17,8 +17,8 @@ from coaching.errors import StaleRead, TransientConflict
 from coaching.models import Account, Availability, Service, Session
 from coaching.reminders import Reminders
 from coaching.storage import keys, receipts
+from coaching.storage.codec import from_item, only_fields, to_item
 from coaching.storage.due import DuePage, DueStore
-from coaching.storage.dynamodb import from_item, only_fields, to_item
 from coaching.storage.keys import LEGACY_DUE_PARTITION, due_partition, due_partitions, iso
 from coaching.storage.ledger import LedgerStore, Movement, account_from
 from coaching.storage.lots import LotPage, LotStore

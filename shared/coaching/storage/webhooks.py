@@ -29,26 +29,18 @@ from typing import TYPE_CHECKING, Any
 from coaching.errors import ValidationFailed
 from coaching.settings import Settings
 from coaching.storage import keys
-from coaching.storage.dynamodb import (
-    ConditionFailed,
-    Table,
-    Transaction,
-    aws_errors,
-    decode_token,
-    from_item,
-    only_fields,
-    put,
-    to_item,
-)
+from coaching.storage.codec import from_item, only_fields, to_item
+from coaching.storage.dynamodb import ConditionFailed, Table, Transaction, aws_errors, put
 from coaching.storage.keys import iso
-from coaching.webhooks.models import (
+from coaching.storage.page_tokens import decode_token
+from coaching.webhook_models import (
+    DELIVERIES_KEPT,
     Delivery,
     DeliveryState,
     DisabledReason,
     Endpoint,
     EndpointStatus,
 )
-from coaching.webhooks.rules import DELIVERIES_KEPT
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient

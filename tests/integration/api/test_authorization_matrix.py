@@ -19,12 +19,12 @@ import pytest
 from moto import mock_aws
 
 from coaching import clock, operations, runtime
+from coaching.events.webhooks import operations as webhook_operations
 from coaching.models import Caller, Session, personal_account_id
 from coaching.settings import Settings
 from coaching.storage import Storage
 from coaching.storage.webhooks import WebhookStore
-from coaching.webhooks import operations as webhook_operations
-from coaching.webhooks.models import Delivery, DeliveryState
+from coaching.webhook_models import Delivery, DeliveryState
 from local.routes import http_routes
 from local.template import create_tables
 from tests.api_client import Api

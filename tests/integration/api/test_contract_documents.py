@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from coaching import answers, problems
 from coaching.errors import ALL_ERRORS
+from coaching.web import answers, problems
 from local import openapi
 from local.lambda_runtime import ROOT
 from local.routes import http_routes

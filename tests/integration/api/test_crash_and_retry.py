@@ -19,7 +19,7 @@ from coaching import clock, operations, runtime
 from coaching.models import Caller, personal_account_id
 from coaching.storage import Storage
 from coaching.storage.webhooks import WebhookStore
-from coaching.webhooks.models import Delivery, DeliveryState, DisabledReason
+from coaching.webhook_models import Delivery, DeliveryState, DisabledReason
 from local.faults import Faults, FunctionKilled
 from local.routes import find
 from tests.api_client import ROUTES, Api, Reply

@@ -429,7 +429,7 @@ def test_concurrent_retries_after_a_crash_at_the_commit_refund_once(
 def test_every_function_writes_answers_as_stored_answers_are_written() -> None:
     """A replayed answer is the first one byte for byte only if the routes and the stored
     answers serialise alike: every function's resolver takes ``http.serialize``."""
-    from coaching import http
+    from coaching.web import http
     from local.lambda_runtime import load_handler
     from tests.api_client import ROUTES
 

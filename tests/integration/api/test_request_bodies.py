@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from coaching.http import MAX_BODY_DEPTH
 from coaching.models import Caller
 from coaching.storage import Storage
+from coaching.web.http import MAX_BODY_DEPTH
 from local.lambda_runtime import LambdaContext, http_event, jwt_claims, load_handler
 from local.routes import Route
 from tests.api_client import ROUTES, Api, Reply

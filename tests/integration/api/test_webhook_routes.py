@@ -12,13 +12,13 @@ import boto3
 import pytest
 
 from coaching import clock, runtime
+from coaching.events.webhooks import rules
+from coaching.events.webhooks.delivery import Deliverer, QueueMessage
 from coaching.models import Caller
 from coaching.storage import Storage
-from coaching.storage.dynamodb import encode_token
+from coaching.storage.page_tokens import encode_token
 from coaching.storage.webhooks import WebhookStore
-from coaching.webhooks import rules
-from coaching.webhooks.delivery import Deliverer, QueueMessage
-from coaching.webhooks.models import DisabledReason, EndpointStatus
+from coaching.webhook_models import DisabledReason, EndpointStatus
 from tests.api_client import Api, Reply
 from tests.builders import admin, coach, member, support, unique
 from tests.integration.webhook_steps import (

@@ -14,9 +14,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from coaching import notifications, operations, runtime
+from coaching import operations, runtime
+from coaching.mail import notifications
+from coaching.mail.notifier import Notifier, Outcome
 from coaching.models import Caller, Role
-from coaching.notifier import Notifier, Outcome
 from coaching.storage.email_claims import Claim, ClaimStatus
 from tests.builders import NOW, World, coach, member, unique
 from tests.integration.notify.conftest import BASE_URL, REGION, SENDER, Notify, emitted_metrics

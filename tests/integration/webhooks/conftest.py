@@ -18,11 +18,11 @@ from moto.core import DEFAULT_ACCOUNT_ID  # type: ignore[attr-defined]
 from moto.ses.models import ses_backends
 
 from coaching import clock, runtime
+from coaching.events.webhooks import operations
 from coaching.models import Caller
 from coaching.storage import Storage
 from coaching.storage.webhooks import WebhookStore
-from coaching.webhooks import operations
-from coaching.webhooks.models import CreatedEndpoint, Delivery, Endpoint
+from coaching.webhook_models import CreatedEndpoint, Delivery, Endpoint
 from local.lambda_runtime import LambdaContext, load_handler
 from local.scheduler import scheduled_event
 from tests.builders import admin, unique

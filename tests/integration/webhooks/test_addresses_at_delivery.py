@@ -5,8 +5,8 @@ and the connection, reaches nothing it should not."""
 import pytest
 
 from coaching import runtime
-from coaching.webhooks import addresses
-from coaching.webhooks.models import DeliveryState
+from coaching.events.webhooks import addresses
+from coaching.webhook_models import DeliveryState
 
 from .conftest import Webhooks
 

@@ -4,8 +4,8 @@ Either way its admin is emailed, once."""
 from datetime import timedelta
 
 from coaching import clock
-from coaching.webhooks import operations
-from coaching.webhooks.models import DeliveryState, DisabledReason, EndpointStatus
+from coaching.events.webhooks import operations
+from coaching.webhook_models import DeliveryState, DisabledReason, EndpointStatus
 from tests.integration.api.api_steps import travel
 from tests.integration.webhook_steps import near
 from tests.webhook_receiver import Receiver
@@ -117,7 +117,7 @@ def test_an_email_left_unsent_goes_out_on_the_next_run_and_only_once(webhooks: W
     # Given an endpoint disabled whose email did not go out (its run died before sending it)
     created = webhooks.subscribe()
     now = clock.now()
-    from coaching.webhooks import notices
+    from coaching.events.webhooks import notices
 
     webhooks.store.disable(
         created.endpoint.id, DisabledReason.GONE, now, notices.notice_key(created.endpoint.id, now)

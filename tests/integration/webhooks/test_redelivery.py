@@ -11,9 +11,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from coaching import clock, runtime
+from coaching.events.webhooks import messages
 from coaching.storage.keys import delivery_id
-from coaching.webhooks import messages
-from coaching.webhooks.models import Delivery, DeliveryState
+from coaching.webhook_models import Delivery, DeliveryState
 from local.lambda_runtime import load_handler
 from tests.integration.api.api_steps import travel
 

@@ -8,8 +8,8 @@ from typing import Any
 import boto3
 
 from coaching import clock
-from coaching.webhooks import messages, operations, rules
-from coaching.webhooks.models import DeliveryState, DisabledReason
+from coaching.events.webhooks import messages, operations, rules
+from coaching.webhook_models import DeliveryState, DisabledReason
 from tests.integration.api.api_steps import travel
 from tests.integration.webhook_steps import near
 

@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from coaching.webhooks import sender
-from coaching.webhooks.addresses import Destination, Url
+from coaching.events.webhooks import sender
+from coaching.events.webhooks.addresses import Destination, Url
 
 BODY = b'{"type":"session.booked","timestamp":"2026-12-01T09:00:00Z","data":{}}'
 HEADERS = {

@@ -7,11 +7,12 @@ from typing import Any
 
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from coaching import clock, credit_expiry, domain_events, operations
-from coaching.event_bus import EventBus
+from coaching import clock, credit_expiry, operations
+from coaching.events import domain_events
+from coaching.events.event_bus import EventBus
 from coaching.models import EntryKind, personal_account_id
 from coaching.storage import Storage
-from coaching.webhooks.models import DeliveryState
+from coaching.webhook_models import DeliveryState
 from tests.builders import World, member, support
 from tests.integration.webhook_steps import bus_message
 
@@ -139,7 +140,7 @@ def test_the_same_event_carries_the_same_webhook_id_to_every_endpoint_and_attemp
 
 
 def test_after_a_rotation_both_secrets_sign_and_either_one_verifies(webhooks: Webhooks) -> None:
-    from coaching.webhooks import operations
+    from coaching.events.webhooks import operations
 
     created = webhooks.subscribe()
     rotated = operations.rotate_secret(
@@ -155,7 +156,7 @@ def test_after_a_rotation_both_secrets_sign_and_either_one_verifies(webhooks: We
 
 
 def test_a_disabled_endpoint_gets_nothing(webhooks: Webhooks) -> None:
-    from coaching.webhooks.models import DisabledReason
+    from coaching.webhook_models import DisabledReason
 
     created = webhooks.subscribe()
     webhooks.store.disable(created.endpoint.id, DisabledReason.GONE, clock.now(), "n")

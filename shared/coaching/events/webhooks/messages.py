@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from coaching.domain_events import SOURCE
+from coaching.events.domain_events import SOURCE
 from coaching.storage.keys import iso
 
 

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from coaching.errors import NotFound, ValidationFailed
+from coaching.events.webhooks import addresses, messages, rules, signing
 from coaching.models import Caller, Role
 from coaching.observability import logger
 from coaching.operations import retrying
 from coaching.storage.webhooks import WebhookStore
-from coaching.webhooks import addresses, messages, rules, signing
-from coaching.webhooks.models import (
+from coaching.webhook_models import (
     CreatedEndpoint,
     Delivery,
     DeliveryState,

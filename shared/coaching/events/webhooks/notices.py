@@ -7,10 +7,10 @@ Sent once per disabling: its claim key names the endpoint and the moment it was 
 import html
 from datetime import datetime
 
-from coaching.emails import Email
+from coaching.events.webhooks.rules import DISABLE_AFTER
+from coaching.mail.emails import Email
 from coaching.storage.keys import iso
-from coaching.webhooks.models import DisabledReason, Endpoint
-from coaching.webhooks.rules import DISABLE_AFTER
+from coaching.webhook_models import DisabledReason, Endpoint
 
 KIND = "WEBHOOK_DISABLED"
 

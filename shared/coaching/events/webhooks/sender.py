@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
-from coaching.webhooks.addresses import Destination
+from coaching.events.webhooks.addresses import Destination
 
 TIMEOUT_SECONDS = 10.0
 USER_AGENT = "coaching-sessions-webhooks/1.0"

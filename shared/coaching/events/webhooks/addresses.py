@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from coaching.webhooks.rules import MAX_URL_LENGTH
+from coaching.events.webhooks.rules import MAX_URL_LENGTH
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Lookup = Callable[[str, int], list[str]]
@@ -70,10 +70,7 @@ def system_lookup(host: str, port: int) -> list[str]:
 
 def parse(text: str, *, allow_loopback: bool = False) -> Url:
     """The URL's parts, or ``Refused`` naming what is wrong with it (nothing is looked up)."""
-    if len(text) > MAX_URL_LENGTH:
-        raise Refused("URL_NOT_ALLOWED", f"must be at most {MAX_URL_LENGTH} characters")
-    if any(ord(c) <= 0x20 or ord(c) == 0x7F for c in text) or not text.isascii():
-        raise Refused("URL_NOT_ALLOWED", "must be ASCII, without spaces or control characters")
+    _refuse_unprintable(text)
     try:
         parts = urlsplit(text)
         port = parts.port
@@ -100,6 +97,14 @@ def parse(text: str, *, allow_loopback: bool = False) -> Url:
     return Url(
         scheme=scheme, host=host, port=port or (443 if scheme == "https" else 80), target=target
     )
+
+
+def _refuse_unprintable(text: str) -> None:
+    """A URL is short, plain ASCII text, without spaces or control characters."""
+    if len(text) > MAX_URL_LENGTH:
+        raise Refused("URL_NOT_ALLOWED", f"must be at most {MAX_URL_LENGTH} characters")
+    if any(ord(c) <= 0x20 or ord(c) == 0x7F for c in text) or not text.isascii():
+        raise Refused("URL_NOT_ALLOWED", "must be ASCII, without spaces or control characters")
 
 
 def destination(

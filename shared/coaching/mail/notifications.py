@@ -36,7 +36,7 @@ completed                nobody: a sweep's bookkeeping
 =======================  ======================================================================
 
 Calendars: every change that puts the session on a calendar, moves it or takes it off tells
-both sides with the matching invite (``coaching.invites``), so each calendar that holds it
+both sides with the matching invite (``coaching.mail.invites``), so each calendar that holds it
 keeps its real state; the one who acted gets it with their receipt (the member's booking
 confirmation, a receipt of their move, approval or cancel), never as an email of its own.
 Support is on nobody's calendar and gets no receipt but for a cancel. A request (a booking or a
@@ -55,7 +55,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from coaching import rules
+from coaching import reminders, rules
 from coaching.models import (
     AccountKind,
     HistoryEvent,
@@ -399,57 +399,92 @@ def _facts(
     acted_by: Party,
 ) -> Facts:
     returned_before = old.refund.credits if old is not None else 0
-    reason: str | None = event.reason
-    refundable: bool | None = None
-    previous_start: datetime | None = None
-    requested_start: datetime | None = None
-    respond_by: datetime | None = None
-    # Events written before reasons were kept on them: the reason lived on the record itself.
-    if kind is NotificationKind.CANCELED and new.cancellation is not None:
-        reason, refundable = reason or new.cancellation.reason, new.cancellation.refundable
-    elif kind in (NotificationKind.RESCHEDULED, NotificationKind.RESCHEDULE_APPROVED):
-        previous_start = event.previous_start or (old.start if old is not None else None)
-    elif kind is NotificationKind.RESCHEDULE_REQUESTED and new.reschedule_request is not None:
-        request = new.reschedule_request
-        reason = reason or request.reason
-        requested_start, respond_by = request.start, request.expires_at
-    elif kind in (
-        NotificationKind.RESCHEDULE_DECLINED,
-        NotificationKind.RESCHEDULE_EXPIRED,
-        NotificationKind.RESCHEDULE_WITHDRAWN,
-    ):
-        asked = old.reschedule_request if old is not None else None
-        requested_start = event.start or (asked.start if asked is not None else None)
-    elif kind is NotificationKind.BOOKING_REQUESTED:
-        respond_by = new.request_expires_at
-    tells_terms = kind in _TELLS_CANCEL_TERMS
-    schedule = rules.refund_schedule(new) if tells_terms else []
-    full = next((step.until for step in schedule if step.percent == 100), None)
-    partial = any(step.percent < 100 for step in schedule)
+    particular = _PARTICULAR.get(kind)
     return Facts(
         **_about(new),
         acted_by=acted_by,
         at=event.at,
-        reason=reason,
-        previous_start=previous_start,
-        requested_start=requested_start,
-        respond_by=respond_by,
         credits_returned=max(0, new.refund.credits - returned_before),
         credits_returned_in_total=new.refund.credits,
-        refundable=refundable,
-        refundable_until=(full if partial else new.policy.refundable_until)
-        if tells_terms
-        else None,
-        window_hours=new.policy.window_hours if tells_terms else None,
-        kept_after_move=new.policy.kept_after_move and tells_terms,
-        refund_steps=[RefundStep(until=s.until, percent=s.percent) for s in schedule]
+        renewed=event.renewed,
+        **_cancel_terms(new, kind in _TELLS_CANCEL_TERMS),
+        **{"reason": event.reason, **(particular(old, new, event) if particular else {})},
+    )
+
+
+def _cancel_terms(new: Session, tells_terms: bool) -> dict[str, Any]:
+    """What a cancel would now return, for the emails that tell it (``_TELLS_CANCEL_TERMS``)."""
+    if not tells_terms:
+        return {}
+    schedule = rules.refund_schedule(new)
+    full = next((step.until for step in schedule if step.percent == 100), None)
+    partial = any(step.percent < 100 for step in schedule)
+    return {
+        "refundable_until": full if partial else new.policy.refundable_until,
+        "window_hours": new.policy.window_hours,
+        "kept_after_move": new.policy.kept_after_move,
+        "refund_steps": [RefundStep(until=s.until, percent=s.percent) for s in schedule]
         if partial
         else [],
-        absent=new.no_show.party
-        if kind is NotificationKind.NO_SHOW and new.no_show is not None
-        else None,
-        renewed=event.renewed,
-    )
+    }
+
+
+# --- what only some kinds of email state, each kind's own --------------------------------------
+# Each takes the change (the session before and after, and its history event) and gives the facts
+# its kind adds, or states otherwise than the event does. Events written before reasons were kept
+# on them: the reason lived on the record itself.
+
+_Particular = Callable[[Session | None, Session, HistoryEvent], dict[str, Any]]
+
+
+def _canceled(old: Session | None, new: Session, event: HistoryEvent) -> dict[str, Any]:
+    if new.cancellation is None:
+        return {}
+    return {
+        "reason": event.reason or new.cancellation.reason,
+        "refundable": new.cancellation.refundable,
+    }
+
+
+def _moved(old: Session | None, new: Session, event: HistoryEvent) -> dict[str, Any]:
+    return {"previous_start": event.previous_start or (old.start if old is not None else None)}
+
+
+def _move_asked(old: Session | None, new: Session, event: HistoryEvent) -> dict[str, Any]:
+    request = new.reschedule_request
+    if request is None:
+        return {}
+    return {
+        "reason": event.reason or request.reason,
+        "requested_start": request.start,
+        "respond_by": request.expires_at,
+    }
+
+
+def _move_refused(old: Session | None, new: Session, event: HistoryEvent) -> dict[str, Any]:
+    asked = old.reschedule_request if old is not None else None
+    return {"requested_start": event.start or (asked.start if asked is not None else None)}
+
+
+def _booking_asked(old: Session | None, new: Session, event: HistoryEvent) -> dict[str, Any]:
+    return {"respond_by": new.request_expires_at}
+
+
+def _no_show(old: Session | None, new: Session, event: HistoryEvent) -> dict[str, Any]:
+    return {"absent": new.no_show.party if new.no_show is not None else None}
+
+
+_PARTICULAR: dict[NotificationKind, _Particular] = {
+    NotificationKind.CANCELED: _canceled,
+    NotificationKind.RESCHEDULED: _moved,
+    NotificationKind.RESCHEDULE_APPROVED: _moved,
+    NotificationKind.RESCHEDULE_REQUESTED: _move_asked,
+    NotificationKind.RESCHEDULE_DECLINED: _move_refused,
+    NotificationKind.RESCHEDULE_EXPIRED: _move_refused,
+    NotificationKind.RESCHEDULE_WITHDRAWN: _move_refused,
+    NotificationKind.BOOKING_REQUESTED: _booking_asked,
+    NotificationKind.NO_SHOW: _no_show,
+}
 
 
 def _about(session: Session) -> dict[str, Any]:
@@ -519,3 +554,38 @@ _TELLS_CANCEL_TERMS = frozenset(
     }
 )
 """Emails about a session's (new) time that tell the member what a cancel would now return."""
+
+
+def of_marks(
+    record: reminders.Reminders,
+    marked: list[reminders.Due],
+    session: Session | None,
+    current: reminders.Reminders | None,
+    now: datetime,
+) -> list[Notification]:
+    """The emails a sweep's mark sends, of what is still true at ``now`` (``still_due``):
+    a reminder to the member and the coach, the last call to the member."""
+    found: list[Notification] = []
+    for due in marked:
+        if session is None or not reminders.still_due(due, record, session, current, now):
+            continue
+        if due.kind == "REMINDER":
+            found += time_driven(
+                NotificationKind.REMINDER,
+                session,
+                reminders.occasion(record, due),
+                now,
+                reminder_minutes=due.minutes,
+            )
+        elif due.deadline is not None and due.credits is not None:
+            call = LastCall(
+                until=due.deadline, credits=due.credits, credits_after=due.credits_after or 0
+            )
+            found += time_driven(
+                NotificationKind.REFUND_LAST_CALL,
+                session,
+                reminders.occasion(record, due),
+                now,
+                last_call=call,
+            )
+    return found

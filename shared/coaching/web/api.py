@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -39,6 +40,7 @@ from coaching.models import (
     MAX_RESCHEDULES,
     MAX_SESSION_TYPES,
     MAX_SESSIONS_PER_DAY,
+    MAX_TIER_HOURS,
     MAX_UPCOMING_PER_MEMBER,
     MAX_VALID_DAYS,
     MIN_REMINDER_MINUTES,
@@ -78,6 +80,7 @@ from coaching.models import (
     TimeZoneName,
     WeeklyHours,
     WorkingHours,
+    require_distinct_hours,
 )
 
 
@@ -104,7 +107,7 @@ GridStart = Annotated[
 Id = Annotated[str, Field(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
 PathId = Annotated[str, Path(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
 """An id in a path: one that is not an id names nothing, and answers 404 before any model is
-built (``coaching.problems``)."""
+built (``coaching.web.problems``)."""
 QueryId = Annotated[str, Query(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
 """An id in a query: one that is not an id answers 422 naming the parameter."""
 OptionalQueryId = Annotated[
@@ -280,14 +283,14 @@ class SessionTypeBody(Body):
 
 
 class RefundTierBody(Body):
-    hours_before: Annotated[StrictInt, Field(ge=0, le=720), WHOLE]
+    # The bounds of models.RefundTier, for a body: whole numbers, as sent. (A docstring here
+    # would be the schema's description in docs/openapi.json.)
+    hours_before: Annotated[StrictInt, Field(ge=0, le=MAX_TIER_HOURS), WHOLE]
     percent: Annotated[StrictInt, Field(ge=1, le=100), WHOLE]
 
 
 def _distinct_hours(tiers: list[RefundTierBody]) -> list[RefundTierBody]:
-    hours = [t.hours_before for t in tiers]
-    if len(set(hours)) != len(hours):
-        raise ValueError("must give each tier its own hours_before")
+    require_distinct_hours([t.hours_before for t in tiers])
     return tiers
 
 
@@ -735,6 +738,27 @@ class RescheduleAccepted(View):
     reschedule_request: RescheduleRequest
 
 
+RESCHEDULE_RESPONSES: dict[int, OpenAPIResponse] = {
+    200: {"description": "Moved", "content": {"application/json": {"model": SessionView}}},
+    202: {
+        "description": "Waiting for the coach",
+        "content": {"application/json": {"model": RescheduleAccepted}},
+    },
+}
+"""What a move answers, from the app's route and the manage link's alike."""
+
+
+def reschedule_answer(
+    session: Session, mode: Literal["DIRECT", "REQUEST"], caller: Caller, now: datetime
+) -> tuple[SessionView | RescheduleAccepted, int]:
+    """A move's answer: the session moved (200), or the request that waits for the coach (202)."""
+    view = session_view(session, caller, now)
+    if mode == "DIRECT":
+        return view, 200
+    assert session.reschedule_request is not None  # a REQUEST always leaves one
+    return RescheduleAccepted(session=view, reschedule_request=session.reschedule_request), 202
+
+
 class LotView(View):
     lot: int
     """The lot's number in this account (0: the credits that never expire)."""
@@ -991,7 +1015,7 @@ def free_time_list(found: list[FreeTime]) -> FreeTimeList:
 
 def answer_for(result: object, caller: Caller, now: datetime) -> tuple[int, BaseModel] | None:
     """The status and body a write answers with, from what it wrote; None for a result that is
-    not the sessions' own (the webhooks answer for theirs: ``coaching.webhooks.api``).
+    not the sessions' own (the webhooks answer for theirs: ``coaching.web.webhook_api``).
 
     Used to store a keyed request's answer in the same transaction as its change, before the
     route itself returns; it must agree with what the routes return (a test holds them together).

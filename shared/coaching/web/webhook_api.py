@@ -9,9 +9,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from coaching.api import Body, View
-from coaching.webhooks import rules
-from coaching.webhooks.models import (
+from coaching.events.webhooks import rules
+from coaching.web.api import Body, View
+from coaching.webhook_models import (
     CreatedEndpoint,
     Delivery,
     DeliveryState,
@@ -159,7 +159,7 @@ class DeliveryList(View):
 
 
 def answer_for(result: object) -> tuple[int, BaseModel] | None:
-    """The status and body a webhook write answers with (see ``coaching.api.answer_for``)."""
+    """The status and body a webhook write answers with (see ``coaching.web.api.answer_for``)."""
     if isinstance(result, CreatedEndpoint):
         view = webhook_view(result.endpoint)
         return 201, CreatedWebhookView(**view.model_dump(), secret=result.secret)

@@ -39,12 +39,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from coaching import clock
 from coaching.errors import StorageFailed
+from coaching.events.webhooks import addresses, messages, notices, rules, sender, signing
+from coaching.events.webhooks.messages import BusEvent, RetryRequest
 from coaching.observability import logger, metrics
 from coaching.storage.keys import delivery_id
 from coaching.storage.webhooks import WebhookStore
-from coaching.webhooks import addresses, messages, notices, rules, sender, signing
-from coaching.webhooks.messages import BusEvent, RetryRequest
-from coaching.webhooks.models import (
+from coaching.webhook_models import (
     Delivery,
     DeliveryState,
     DisabledReason,
@@ -55,7 +55,7 @@ from coaching.webhooks.models import (
 if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
 
-    from coaching.notifier import Notifier
+    from coaching.mail.notifier import Notifier
 else:
     SQSClient = Notifier = Any
 
@@ -221,7 +221,7 @@ class Deliverer:
         notice = endpoint.notice
         if notice is None:
             return
-        from coaching.notifier import NotDelivered, Notice
+        from coaching.mail.notifier import NotDelivered, Notice
 
         try:
             if endpoint.owner_email is None:

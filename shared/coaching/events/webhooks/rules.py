@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from coaching.domain_events import CREDIT_EVENT_TYPES, SESSION_EVENT_TYPES
 from coaching.errors import Forbidden, NotFound, WebhookDisabled, WebhookLimitReached
+from coaching.events.domain_events import CREDIT_EVENT_TYPES, SESSION_EVENT_TYPES
 from coaching.models import Caller, Role
-from coaching.webhooks.models import (
+from coaching.webhook_models import (
     Delivery,
     DeliveryState,
     Endpoint,
@@ -44,8 +44,6 @@ DISABLE_AFTER = timedelta(days=5)
 """An endpoint none of whose attempts succeeded for this long is disabled."""
 OLD_SECRET_SIGNS_FOR = timedelta(hours=24)
 """After a rotation, the replaced secret signs beside the new one this long."""
-DELIVERIES_KEPT = timedelta(days=30)
-"""Delivery records are deleted (DynamoDB's TTL) this long after their event."""
 
 
 # --- who -------------------------------------------------------------------------------------

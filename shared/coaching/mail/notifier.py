@@ -43,11 +43,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from coaching import clock, invites, manage_links, mime
+from coaching import clock, manage_links
 from coaching.credit_notices import CreditNotification
-from coaching.emails import Email, render, render_credit_notice
 from coaching.errors import StorageFailed
-from coaching.notifications import Notification
+from coaching.mail import invites, mime
+from coaching.mail.emails import Email, render, render_credit_notice
+from coaching.mail.notifications import Notification
 from coaching.observability import logger, metrics
 from coaching.storage.email_claims import Claim, EmailClaims
 

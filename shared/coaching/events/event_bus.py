@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from coaching.domain_events import SOURCE, DomainEvent
+from coaching.events.domain_events import SOURCE, DomainEvent
 from coaching.observability import logger, metrics
 
 if TYPE_CHECKING:

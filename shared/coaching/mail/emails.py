@@ -16,8 +16,7 @@ from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from coaching.credit_notices import CreditNoticeKind, CreditNotification
-from coaching.models import AccountKind, Model, is_link
-from coaching.notifications import (
+from coaching.mail.notifications import (
     Audience,
     Facts,
     Notification,
@@ -25,6 +24,7 @@ from coaching.notifications import (
     Party,
     RefundStep,
 )
+from coaching.models import AccountKind, Model, is_link
 
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _MONTHS = (

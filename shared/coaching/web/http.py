@@ -2,7 +2,7 @@
 
 Each function creates its own ``APIGatewayHttpResolver(enable_validation=True)`` (so the docs
 function can find and merge their OpenAPI schemas) and passes it to ``setup``, which maps every
-failure to an RFC 9457 problem (``coaching.problems``) and a lost idempotency race to a 409.
+failure to an RFC 9457 problem (``coaching.web.problems``) and a lost idempotency race to a 409.
 """
 
 import base64
@@ -21,7 +21,7 @@ from aws_lambda_powertools.shared.json_encoder import Encoder
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from coaching import api, clock, manage_links, problems, runtime
+from coaching import clock, manage_links, runtime
 from coaching.errors import (
     Conflict,
     DomainError,
@@ -30,12 +30,13 @@ from coaching.errors import (
     MalformedRequest,
     UnsupportedMediaType,
 )
-from coaching.identity import caller_from_claims
 from coaching.manage_links import Grant
 from coaching.models import Caller, Role
 from coaching.observability import log_metrics, logger, tracer
-from coaching.problems import as_lambda, problem
 from coaching.storage.receipts import Answer, KeyAlreadyUsed, Receipt, remembering
+from coaching.web import api, problems
+from coaching.web.identity import caller_from_claims
+from coaching.web.problems import as_lambda, problem
 
 IDEMPOTENT_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -65,30 +66,38 @@ def caller(app: APIGatewayHttpResolver) -> Caller:
     return found
 
 
-def link_grant(event: Mapping[str, Any]) -> Grant:
+def now(app: APIGatewayHttpResolver) -> datetime:
+    """When the current request came in: the clock read once, by the entry point, so that a
+    keyed request's record and the change it makes carry one time. A resolver run without the
+    entry point (a test of its bodies) reads the clock."""
+    found = app.context.get("now")
+    return found if isinstance(found, datetime) else clock.now()
+
+
+def link_grant(event: Mapping[str, Any], now: datetime) -> Grant:
     """What the manage link the request carries (``Authorization: Bearer <token>``) lets its
-    holder do; ``InvalidLink`` (401) when it carries none that is valid now. The token itself
-    is never logged, nor is the header it came in."""
+    holder do; ``InvalidLink`` (401) when it carries none that is valid at ``now``. The token
+    itself is never logged, nor is the header it came in."""
     token = manage_links.bearer(event.get("headers"))
     keys = runtime.link_keys().keys(manage_links.key_id(token))
-    return manage_links.verify(keys, token, clock.now())
+    return manage_links.verify(keys, token, now)
 
 
 def link_holder(app: APIGatewayHttpResolver) -> Grant:
     """The grant of the current request's manage link (the ``/manage`` routes' caller)."""
-    grant = link_grant(app.current_event.raw_event)
+    grant = link_grant(app.current_event.raw_event, now(app))
     logger.append_keys(caller_id=grant.member_id, caller_role=Role.MEMBER.value)
     return grant
 
 
-def link_caller(event: Mapping[str, Any]) -> Caller:
+def link_caller(event: Mapping[str, Any], now: datetime) -> Caller:
     """Who sends a ``/manage`` request, as its Idempotency-Key is scoped: the member the link
     names, so a key means one request whether sent from the app or from the link."""
-    return Caller(id=link_grant(event).member_id, role=Role.MEMBER)
+    return Caller(id=link_grant(event, now).member_id, role=Role.MEMBER)
 
 
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
-Identify = Callable[[Mapping[str, Any]], Caller]
+Identify = Callable[[Mapping[str, Any], datetime], Caller]
 
 
 def entry_point(app: APIGatewayHttpResolver, identify: Identify | None = None) -> Handler:
@@ -116,18 +125,27 @@ def entry_point(app: APIGatewayHttpResolver, identify: Identify | None = None) -
         except IdempotencyKeyInvalid as invalid:
             logger.info("request refused", extra={"code": invalid.code, "status": invalid.status})
             return as_lambda(problem(invalid))
+        now = clock.now()  # the request's one reading of the clock: see ``now``
         if key is None:
-            result: dict[str, Any] = app.resolve(event, context)
-            return result
+            return _resolve(app, event, context, now)
         try:
-            who = _signed_in(event) if identify is None else identify(event)
+            who = _signed_in(event) if identify is None else identify(event, now)
         except DomainError as error:
             return as_lambda(problem(error))
         if who is None:
-            return app.resolve(event, context)
-        return _resolve_once(app, event, context, key, who)
+            return _resolve(app, event, context, now)
+        return _resolve_once(app, event, context, key, who, now)
 
     return cast(Handler, handler)  # the tracer's decorator, called with options, is untyped
+
+
+def _resolve(
+    app: APIGatewayHttpResolver, event: dict[str, Any], context: LambdaContext, now: datetime
+) -> dict[str, Any]:
+    """Run the request's route, at the time the request came in (``now``, for its handler)."""
+    app.context["now"] = now  # cleared by the resolver once the request is answered
+    result: dict[str, Any] = app.resolve(event, context)
+    return result
 
 
 def _answer_for(result: object, who: Caller, now: datetime) -> tuple[int, BaseModel]:
@@ -135,7 +153,7 @@ def _answer_for(result: object, who: Caller, now: datetime) -> tuple[int, BaseMo
     only the webhooks function loads)."""
     answer = api.answer_for(result, who, now)
     if answer is None:
-        from coaching.webhooks import api as webhooks_api
+        from coaching.web import webhook_api as webhooks_api
 
         answer = webhooks_api.answer_for(result)
     if answer is None:
@@ -149,6 +167,7 @@ def _resolve_once(
     context: LambdaContext,
     key: str,
     who: Caller,
+    now: datetime,
 ) -> dict[str, Any]:
     """Run a keyed request so that its change and its answer commit together, or replay.
 
@@ -158,7 +177,6 @@ def _resolve_once(
     then is the record read and its answer replayed. The first try of a request pays nothing
     for its key.
     """
-    now = clock.now()
     receipt = Receipt(
         caller_id=who.id,
         key=key,
@@ -169,7 +187,7 @@ def _resolve_once(
     # A key that committed first (KeyAlreadyUsed) comes back from the resolver as a 409 problem
     # (see setup), so every outcome below is an answer: ours, or a refusal to check the key for.
     with remembering(receipt):
-        response: dict[str, Any] = app.resolve(event, context)
+        response = _resolve(app, event, context, now)
     if receipt.answer is not None:
         return _as_lambda_answer(receipt.answer)
     if int(response.get("statusCode", 500)) < 400:

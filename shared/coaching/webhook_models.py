@@ -1,12 +1,20 @@
-"""What webhooks store: an admin's endpoints and one delivery per event and endpoint."""
+"""What webhooks store: an admin's endpoints and one delivery per event and endpoint.
+
+Beside the domain's ``models`` and below ``storage``, which keeps them; what the webhooks do with
+them is ``coaching.events.webhooks``.
+"""
 
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field
 
 from coaching.models import Identifier, Model, UtcDatetime
+
+DELIVERIES_KEPT = timedelta(days=30)
+"""Delivery records are deleted (DynamoDB's TTL) this long after their event."""
 
 
 class EndpointStatus(StrEnum):

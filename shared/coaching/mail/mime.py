@@ -19,8 +19,8 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
 from typing import cast
 
-from coaching.emails import Email
-from coaching.invites import Attachment
+from coaching.mail.emails import Email
+from coaching.mail.invites import Attachment
 
 _UTF8 = charset.Charset("utf-8")
 _UTF8.body_encoding = charset.QP

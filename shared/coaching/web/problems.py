@@ -1,6 +1,6 @@
 """Failures as RFC 9457 problem documents: the one place that maps errors to HTTP answers.
 
-Apart from ``coaching.http`` (the caller, idempotent writes, the entry point) so that a function
+Apart from ``coaching.web.http`` (the caller, idempotent writes, the entry point) so that a function
 that only answers documents (docs) can map its errors the same way without importing what
 writes need: boto3, storage, the API's models.
 """

@@ -21,9 +21,9 @@ from enum import StrEnum
 
 from icalendar import Calendar, Event, vCalAddress
 
-from coaching.emails import session_url, when
+from coaching.mail.emails import session_url, when
+from coaching.mail.notifications import Notification, NotificationKind
 from coaching.models import is_link
-from coaching.notifications import Notification, NotificationKind
 
 PRODID = "-//Coaching sessions//Session invites//EN"
 UID_DOMAIN = "coaching-sessions"
