@@ -70,7 +70,7 @@ seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
 found = {"seconds": seconds, "cpu": cpu, "modules": len(sys.modules)}
 
 if len(sys.argv) > 2:
-    # Not timed: moto, and the tables, queue, identity and bus the request is served from.
+    # Not timed: moto, and the tables, queues, identity, bus and secret the request is served from.
     # (The layer's botocore keeps only the functions' services: SES v2 stands on v1's backend.)
     os.environ["MOTO_ALLOW_NONEXISTENT_REGION"] = "true"
     with open(sys.argv[2]) as f:
@@ -81,6 +81,7 @@ if len(sys.argv) > 2:
     from moto.core.models import DEFAULT_ACCOUNT_ID as ACCOUNT
     from moto.dynamodb.models import dynamodb_backends
     from moto.events.models import events_backends
+    from moto.secretsmanager.models import secretsmanager_backends
     from moto.sesv2.models import sesv2_backends
     from moto.sqs.models import sqs_backends
 
@@ -132,6 +133,12 @@ if len(sys.argv) > 2:
         sesv2_backends[ACCOUNT][region].create_email_identity(address, None, None, None)
     for name in state["buses"]:
         events_backends[ACCOUNT][region].create_event_bus(name)
+    for secret in state["secrets"]:
+        secretsmanager_backends[ACCOUNT][region].create_secret(
+            name=secret["name"], secret_string=secret["value"], secret_binary=None,
+            description=None, tags=None, kms_key_id=None, client_request_token=None,
+            replica_regions=[], force_overwrite=False,
+        )
 
     class Context:
         function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]

@@ -12,7 +12,7 @@ The events are those API Gateway, DynamoDB Streams and EventBridge Scheduler sen
 
 - the HTTP functions get their busiest everyday route, answered with success (a booking,
   a cancel, a move, a refund, the member's account, a service's free times, the API's OpenAPI
-  document, the app's page, an admin's webhooks);
+  document, the app's page, an admin's webhooks, a session opened from its email's manage link);
 - notify and publish get the stream record of a booking (notify writes its claim and emails
   the coach; publish puts the domain event on the bus);
 - sweep and deliver get their schedule's event (a sweep of every shard of the Due index; a
@@ -20,6 +20,7 @@ The events are those API Gateway, DynamoDB Streams and EventBridge Scheduler sen
 """
 
 import json
+import os
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -32,7 +33,8 @@ from bench import stack
 from bench.env import REGION, SENDER, Request, http_request_event, is_session_record, unique
 from bench.notify import _records, streams_client
 from bench.world import on_the_hour, subject
-from coaching import clock, operations
+from coaching import clock, manage_links, operations
+from coaching.manage_links import LinkKeys
 from coaching.models import Caller, Role, personal_account_id
 from local.scheduler import scheduled_event
 from local.template import table_definitions
@@ -63,6 +65,14 @@ def prepare(folder: Path) -> tuple[Path, dict[str, FirstRequest], dict[str, Any]
             QueueName=unique("bench-webhooks")
         )["QueueUrl"]
         requests = _requests(booked, late, now)
+        secret_arn = os.environ["MANAGE_LINK_SECRET"]
+        secret = boto3.client("secretsmanager", region_name=REGION).describe_secret(
+            SecretId=secret_arn
+        )["Name"]
+        link_key = boto3.client("secretsmanager", region_name=REGION).get_secret_value(
+            SecretId=secret
+        )["SecretString"]
+        requests["ManageFunction"] = _manage(booked, LinkKeys.from_secret(link_key))
         arn = aws.bare.describe_table(TableName=aws.settings.sessions_table)["Table"][
             "LatestStreamArn"
         ]
@@ -90,11 +100,13 @@ def prepare(folder: Path) -> tuple[Path, dict[str, FirstRequest], dict[str, Any]
                 "DEAD_LETTER_QUEUE_URL": dead_letters,
                 "EVENT_BUS_NAME": event_bus,
                 "WEBHOOK_QUEUE_URL": webhook_queue,
+                "MANAGE_LINK_SECRET": secret,
             },
             "tables": _tables(aws),
             "queues": [url.rsplit("/", 1)[-1] for url in (dead_letters, webhook_queue)],
             "identities": [SENDER],
             "buses": [event_bus],
+            "secrets": [{"name": secret, "value": link_key}],
         }
         baseline = {
             "TableName": aws.settings.sessions_table,
@@ -103,6 +115,15 @@ def prepare(folder: Path) -> tuple[Path, dict[str, FirstRequest], dict[str, Any]
     path = folder / "first-request-state.json"
     path.write_text(json.dumps(state))
     return path, requests, baseline
+
+
+def _manage(booked: Any, keys: LinkKeys) -> FirstRequest:
+    """The member's session, opened from their email's manage link (a bearer token, no JWT)."""
+    session = booked.sessions[0]
+    token = manage_links.sign(keys, session.id, session.member.id, session.end)
+    route, event = http_request_event(Request(None, "GET", "/manage/session"))
+    event["headers"]["authorization"] = f"Bearer {token}"
+    return FirstRequest(f"a session from its manage link ({route.key})", event, 200)
 
 
 def _tables(aws: stack.Aws) -> list[dict[str, Any]]:

@@ -30,7 +30,7 @@ from typing import Any
 from moto import mock_aws
 
 from bench import stack
-from bench.api_ops import OPERATIONS, _invoke
+from bench.api_ops import BOOK_FROM_LOTS, OPERATIONS, _invoke
 from bench.capacity import (
     Index,
     index_partition_writes,
@@ -52,13 +52,15 @@ TARGET_SHARE = 0.5
 TABLE_QUOTA = 40_000
 """The default (adjustable) on-demand limit on one table's write units a second."""
 
+SWEPT = "complete (sweep)"
+"""The change the sweep makes, not an API operation."""
 MIX: tuple[tuple[str, float], ...] = (
-    ("book", 0.35),
+    (BOOK_FROM_LOTS, 0.35),
     ("reschedule", 0.10),
     ("cancel, refunded", 0.10),
     ("cancel, not refunded", 0.05),
     ("refund (coach, after a late cancel)", 0.02),
-    ("complete (sweep)", 0.38),
+    (SWEPT, 0.38),
 )
 """Kinds of change and their share: most sessions are booked and then completed."""
 
@@ -124,7 +126,7 @@ def measure_changes() -> tuple[list[Change], dict[str, TableSchema]]:
         seen = 0
         for name, share in MIX:
             change = Change(name, share)
-            if name == "complete (sweep)":
+            if name == SWEPT:
                 # Two hours ahead (the bench's service asks 30 minutes' notice, and the start
                 # is rounded down to the hour), over four hours from now.
                 who = subject(aws.store, now, sessions_in_hours=(2,))
