@@ -5,9 +5,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-DEFAULT_DUE_SHARDS = 32
+DEFAULT_DUE_SHARDS = 64
 """Enough for 10,000 session changes a second at under half a partition's write limit each
-(``make bench``, the load model)."""
+(``make bench``, the load model: 44 at least, since changes also write their reminders records
+and counts; 32 was enough before)."""
 
 
 class Settings(BaseModel):
