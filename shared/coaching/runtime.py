@@ -136,7 +136,7 @@ def _notifier(links: "LinkKeySource | None") -> "Notifier":
         raise RuntimeError("DEAD_LETTER_QUEUE_URL is not set: refused emails would be lost")
     return Notifier(
         ses=ses(),
-        sqs=sqs(),
+        sqs=sqs,
         claims=EmailClaims(dynamodb(), config.emails_table),
         sender=config.sender_email,
         configuration_set=config.ses_configuration_set or None,

@@ -5,10 +5,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-DEFAULT_DUE_SHARDS = 64
+DEFAULT_DUE_SHARDS = 48
 """Enough for 10,000 session changes a second at under half a partition's write limit each
 (``make bench``, the load model: 44 at least, since changes also write their reminders records
-and counts; 32 was enough before)."""
+and counts; 32 was enough before). Each run of the sweeps reads every shard, so more would cost
+every run (and the sweep's cold start) queries that find nothing."""
 
 
 class Settings(BaseModel):

@@ -140,7 +140,7 @@ def test_the_notifier_fails_the_record_when_the_claims_table_is_gone(
     drop(store, store.settings.emails_table)
     notifier = Notifier(
         ses=boto3.client("sesv2", region_name="us-east-1"),
-        sqs=boto3.client("sqs", region_name="us-east-1"),
+        sqs=lambda: boto3.client("sqs", region_name="us-east-1"),
         claims=EmailClaims(store._db, store.settings.emails_table),
         sender="noreply@example.com",
         configuration_set=None,

@@ -25,4 +25,4 @@ def test_the_sweep_reads_every_shard_and_then_the_partition_from_before_sharding
 
 def test_the_shard_count_comes_from_the_environment_with_a_default() -> None:
     assert Settings.model_validate({"DUE_SHARDS": "64"}).due_shards == 64
-    assert Settings.model_validate({}).due_shards == DEFAULT_DUE_SHARDS == 64
+    assert Settings.model_validate({}).due_shards == DEFAULT_DUE_SHARDS == 48

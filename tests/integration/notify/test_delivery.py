@@ -456,7 +456,7 @@ def test_an_overlapping_invocation_that_finishes_first_is_not_repeated(
 
     notifier = Notifier(
         ses=runtime.ses(),
-        sqs=runtime.sqs(),
+        sqs=runtime.sqs,
         claims=notify.claims,
         sender=SENDER,
         configuration_set=None,
