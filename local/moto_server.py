@@ -19,6 +19,7 @@ moto's rollback of a refused transaction is patched (``local.moto_patch``) so th
 and the stream a poller reads, stay the same objects, and a refusal costs what it touches.
 """
 
+import io
 import json
 import logging
 import socket
@@ -63,6 +64,15 @@ class _TurnLock:
         """How many wait for their turn (the holder not counted)."""
         with self._changed:
             return max(0, self._next_ticket - self._serving - 1)
+
+
+def _body(environ: dict[str, Any]) -> bytes:
+    stream = environ["wsgi.input"]
+    length = environ.get("CONTENT_LENGTH")
+    if length:
+        body: bytes = stream.read(int(length))
+        return body
+    return stream.read() if environ.get("wsgi.input_terminated") else b""
 
 
 def _caller_gone(environ: dict[str, Any]) -> bool:
@@ -110,6 +120,9 @@ class SerializedMotoServer:
 
         def serialized(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
             came = time.monotonic()
+            # The whole body is read before the wait: only then does the socket hold nothing
+            # more from the caller but the end of stream of a caller that has hung up.
+            environ["wsgi.input"] = io.BytesIO(_body(environ))
             with self._lock:
                 what = environ.get("HTTP_X_AMZ_TARGET") or environ.get("PATH_INFO")
                 if _caller_gone(environ):

@@ -630,6 +630,7 @@ class LedgerMachine(RuleBasedStateMachine):
         paying = self.group.id if from_group else personal_account_id(caller.id)
         wanted = slots_of(start, start + timedelta(minutes=kind.minutes))
 
+        made_before = False
         for attempt in range(2 if retry else 1):
             old_copy = self.seen_accounts.get(paying)
             account = self.account(paying)
@@ -670,8 +671,11 @@ class LedgerMachine(RuleBasedStateMachine):
                     f"slot taken: {taken}: {result!r}"
                 )
                 continue
-            assert attempt == 0, "the same booking was made twice"
+            # Not `attempt == 0`: a first try refused on a stale read of too few credits
+            # ("true then", above) leaves the booking to the second.
+            assert not made_before, "the same booking was made twice"
             assert isinstance(result, Session), f"book with {balance} credits: {result!r}"
+            made_before = True
             assert result.account_id == paying
             assert result.status is (
                 SessionStatus.REQUESTED if offering.requires_approval else SessionStatus.SCHEDULED
