@@ -10,10 +10,25 @@ from tests.e2e.conftest import RunningStack
 MEMBER, COACH, ADMIN = "demo-member", "demo-coach", "demo-admin"
 
 
-def _grid_start(stack: RunningStack, hours: int) -> str:
+def _free_starts(
+    stack: RunningStack, token: str, service_id: str, hours: tuple[int, int], count: int
+) -> list[str]:
+    """``count`` of the hour's free times between ``hours`` from now, each an hour or more after
+    the one before: inside the coach's working hours whatever the time of day the test runs."""
     now = datetime.fromisoformat(stack.call("GET", "/_local/clock").json()["now"])
-    at = (now + timedelta(hours=hours)).replace(second=0, microsecond=0)
-    return (at + timedelta(minutes=-at.minute % 15)).isoformat()
+    window = {
+        "session_type_id": "t1",
+        "from": (now + timedelta(hours=hours[0])).isoformat(),
+        "to": (now + timedelta(hours=hours[1])).isoformat(),
+    }
+    free = stack.call("GET", f"/services/{service_id}/slots", token, params=window).json()
+    picked: list[datetime] = []
+    for item in free["items"]:
+        start = datetime.fromisoformat(item["start"])
+        if not picked or start >= picked[-1] + timedelta(hours=1):
+            picked.append(start)
+    assert len(picked) >= count, f"the coach's hours leave {len(picked)} hours free: {free}"
+    return [start.isoformat() for start in picked[:count]]
 
 
 def _book(stack: RunningStack, token: str, service_id: str, type_id: str, start: str) -> Any:
@@ -35,8 +50,12 @@ def test_a_coach_edits_the_window_and_retires_a_type_and_bookings_follow_the_rul
     assert service["cancellation_window_hours"] == 24
     assert [(t["id"], t["credits"]) for t in service["session_types"]] == [("t1", 3), ("t2", 2)]
 
-    # Booked under the old rules, 30 hours ahead: outside a 24-hour window, so refundable.
-    older = _book(stack, member, service_id, "t1", _grid_start(stack, 30))
+    # Three free hours 30 to 46 hours ahead (the coach's night is at most 10 hours long): outside
+    # a 24-hour window, inside a 48-hour one.
+    first, second, third = _free_starts(stack, member, service_id, (30, 46), 3)
+
+    # Booked under the old rules: outside the 24-hour window, so refundable.
+    older = _book(stack, member, service_id, "t1", first)
     assert older.status_code == 201, older.text
 
     # The coach moves to a 48-hour window, raises the hour's price and retires the half hour.
@@ -55,8 +74,8 @@ def test_a_coach_edits_the_window_and_retires_a_type_and_bookings_follow_the_rul
     assert [t["id"] for t in edited.json()["retired_session_types"]] == ["t2"]
 
     # The member books the same hour a little later under the new rules ...
-    newer = _book(stack, member, service_id, "t1", _grid_start(stack, 31))
-    retired = _book(stack, member, service_id, "t2", _grid_start(stack, 33))
+    newer = _book(stack, member, service_id, "t1", second)
+    retired = _book(stack, member, service_id, "t2", third)
     assert newer.status_code == 201, newer.text
     assert newer.json()["credits"] == 4 and newer.json()["policy"]["window_hours"] == 48
     assert retired.status_code == 409 and retired.json()["code"] == "SESSION_TYPE_RETIRED"
@@ -101,7 +120,7 @@ def test_an_admin_adds_a_new_hire_to_the_pool_and_the_change_is_recorded(
         json={
             "service_id": stack.seeded["service_id"],
             "session_type_id": "t1",
-            "start": _grid_start(stack, 52),
+            "start": _free_starts(stack, hire, stack.seeded["service_id"], (52, 76), 1)[0],
             "account_id": group_id,
         },
     )
