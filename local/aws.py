@@ -145,8 +145,10 @@ def _parameter_defaults(loaded: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def start(host: str = "127.0.0.1", port: int = 0) -> EmbeddedAws:
-    """Start moto and create the template's tables, queues, buses and sender identity in it."""
+def start(host: str = "127.0.0.1", port: int = 0, *, prefix: str = PREFIX) -> EmbeddedAws:
+    """Start moto and create the template's tables, queues, buses and sender identity in it,
+    each named ``prefix`` + its logical id. moto's backends are one per process, so two stacks
+    started in one process (tests) need prefixes of their own."""
     for name, value in {
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
@@ -160,7 +162,7 @@ def start(host: str = "127.0.0.1", port: int = 0) -> EmbeddedAws:
     aws.physical["AWS::Region"] = REGION
 
     dynamodb = aws.client("dynamodb")
-    names = {logical: PREFIX + logical for logical in template.table_definitions(aws.loaded)}
+    names = {logical: prefix + logical for logical in template.table_definitions(aws.loaded)}
     template.create_tables(dynamodb, names)
     aws.physical |= names
     for logical, name in names.items():
@@ -171,7 +173,7 @@ def start(host: str = "127.0.0.1", port: int = 0) -> EmbeddedAws:
     sqs = aws.client("sqs")
     queues = template.resources(aws.loaded, "AWS::SQS::Queue")
     for logical in queues:
-        url = sqs.create_queue(QueueName=PREFIX + logical)["QueueUrl"]
+        url = sqs.create_queue(QueueName=prefix + logical)["QueueUrl"]
         aws.physical[logical] = url
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
         aws.queue_arns[logical] = attributes["Attributes"]["QueueArn"]
@@ -182,12 +184,12 @@ def start(host: str = "127.0.0.1", port: int = 0) -> EmbeddedAws:
 
     events = aws.client("events")
     for logical in template.resources(aws.loaded, "AWS::Events::EventBus"):
-        aws.physical[logical] = PREFIX + logical
-        aws.bus_arns[logical] = events.create_event_bus(Name=PREFIX + logical)["EventBusArn"]
+        aws.physical[logical] = prefix + logical
+        aws.bus_arns[logical] = events.create_event_bus(Name=prefix + logical)["EventBusArn"]
     for logical, rule in template.resources(aws.loaded, "AWS::Events::Rule").items():
-        create_rule(aws, events, PREFIX + logical, rule["Properties"])
+        create_rule(aws, events, prefix + logical, rule["Properties"])
 
-    aws.physical |= create_secrets(aws.client("secretsmanager"), aws.loaded)
+    aws.physical |= create_secrets(aws.client("secretsmanager"), aws.loaded, prefix)
 
     # A deployment verifies its sender identity in SES; so does the local stack.
     sender = aws.physical.get("SenderEmail")

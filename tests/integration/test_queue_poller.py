@@ -17,6 +17,7 @@ from local import aws as embedded
 from local.aws import EmbeddedAws
 from local.queues import QueuePoller
 from local.template import Function, load
+from tests.builders import unique
 
 
 class Recording:
@@ -43,7 +44,7 @@ class Recording:
 
 @pytest.fixture(scope="module")
 def local_aws() -> Iterator[EmbeddedAws]:
-    aws = embedded.start()
+    aws = embedded.start(prefix=unique("poller") + "-")  # moto's state is the process's
     yield aws
     aws.server.stop()
 

@@ -17,6 +17,7 @@ from local import aws as embedded
 from local.aws import EmbeddedAws
 from local.streams import SEND_TRIES, StreamPoller
 from local.template import Function
+from tests.builders import unique
 
 
 class AlwaysFailing:
@@ -32,7 +33,7 @@ class AlwaysFailing:
 
 @pytest.fixture(scope="module")
 def local_aws() -> Iterator[EmbeddedAws]:
-    aws = embedded.start()
+    aws = embedded.start(prefix=unique("poller") + "-")  # moto's state is the process's
     yield aws
     aws.server.stop()
 
