@@ -6,7 +6,11 @@ reaches exactly the function AWS would.
 
 import json
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
+
+from jsonschema import Draft202012Validator
 
 from coaching.models import Caller
 from coaching.storage import Storage
@@ -15,6 +19,34 @@ from local.lambda_runtime import LambdaContext, http_event, jwt_claims, load_han
 from local.routes import Route, find, http_routes
 
 ROUTES = http_routes()
+DOCUMENT = Path(__file__).resolve().parents[1] / "docs" / "openapi.json"
+
+
+@cache
+def _document() -> dict[str, Any]:
+    return dict(json.loads(DOCUMENT.read_text()))
+
+
+def documented_paths() -> set[str]:
+    """The paths docs/openapi.json describes (the API's, not the app's pages or the docs')."""
+    return set(_document()["paths"])
+
+
+@cache
+def _documented(route: Route, status: int) -> Draft202012Validator | None:
+    """The schema docs/openapi.json gives ``route``'s JSON answer with ``status``; None when it
+    documents no JSON body for it."""
+    document = _document()
+    operation = document["paths"].get(route.path, {}).get(route.method.lower())
+    if operation is None:
+        return None  # a route the API document does not describe (the app's pages, the docs)
+    response = operation["responses"].get(str(status))
+    assert response is not None, f"{route.key} answered {status}, which the document does not list"
+    schema = response.get("content", {}).get("application/json", {}).get("schema")
+    if schema is None:
+        return None
+    # The components ride along, so that the schema's "#/components/..." references resolve.
+    return Draft202012Validator({**schema, "components": document["components"]})
 
 
 @dataclass
@@ -79,6 +111,11 @@ class Api:
             text=result.get("body", ""),
             route=route,
         )
+        if 200 <= reply.status < 300 and reply.text:
+            # Every success a test sees is what the document says it is (status and body).
+            validator = _documented(route, reply.status)
+            if validator is not None:
+                validator.validate(reply.json)
         if reply.code is not None:
             # Every refusal a test sees must be one its route lists (docs/api.md, OpenAPI).
             listed = {(e.status, e.code) for e in answers.refusals(route.key)}

@@ -163,7 +163,7 @@ def get_availability(coach_id: PathId) -> AvailabilityView:
 
 @app.post("/coaches/me/time-off", status_code=201, summary="Take time off", tags=["Services"])
 def add_time_off(body: Annotated[TimeOffBody, Body()]) -> TimeOffCreated:
-    off, inside = operations.add_time_off(
+    taken = operations.add_time_off(
         runtime.storage(),
         http.caller(app),
         start=body.start,
@@ -171,7 +171,7 @@ def add_time_off(body: Annotated[TimeOffBody, Body()]) -> TimeOffCreated:
         reason=body.reason,
         now=http.now(app),
     )
-    return time_off_created(off, inside)
+    return time_off_created(taken)
 
 
 @app.get(

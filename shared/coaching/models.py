@@ -4,6 +4,7 @@ Times are timezone-aware and normalised to UTC; money is whole credits.
 """
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from itertools import pairwise
@@ -888,6 +889,16 @@ class Availability(Model):
     def has_hours(self) -> bool:
         """A coach who never set hours takes bookings at any time on the grid."""
         return bool(self.weekly)
+
+
+@dataclass(frozen=True)
+class TimeOffTaken:
+    """What taking time off produced, and what its answer shows: the time off, and the sessions
+    already booked inside it, read in the same step as the write (a keyed request's stored
+    answer is made from this in the write's own transaction)."""
+
+    time_off: TimeOff
+    sessions_inside: tuple["Session", ...]
 
 
 # --- the coach directory -----------------------------------------------------------------------

@@ -51,6 +51,7 @@ from coaching.models import (
     SessionStatus,
     SessionType,
     TimeOff,
+    TimeOffTaken,
     WorkingHours,
     personal_account_id,
 )
@@ -460,7 +461,7 @@ def add_time_off(
     end: datetime,
     reason: str | None,
     now: datetime,
-) -> tuple[TimeOff, list[Session]]:
+) -> TimeOffTaken:
     """A coach takes time off: members can no longer book or move sessions into it. Sessions
     already booked inside it are not touched: they are answered, for the coach to move or
     cancel."""
@@ -469,7 +470,7 @@ def add_time_off(
     off = TimeOff(id=_new_id(), start=start, end=end, reason=reason or None)
     rules.require_time_off_ahead(off, now)
 
-    def attempt() -> TimeOff:
+    def attempt() -> TimeOffTaken:
         before = availability_of(store, caller.id)
         after = before.model_copy(
             update={
@@ -478,12 +479,14 @@ def add_time_off(
                 "version": before.version + 1,
             }
         )
-        store.put_availability(before, after)
-        return off
+        # Read before the write, so that a keyed request's stored answer (written with it)
+        # names them as the first answer does.
+        inside = store.coach_sessions_between(caller.id, off.start, off.end)
+        taken = TimeOffTaken(off, tuple(s for s in inside if s.status in ACTIVE_STATUSES))
+        store.put_availability(before, after, taken)
+        return taken
 
-    added = retrying(attempt, "coach's hours")
-    inside = store.coach_sessions_between(caller.id, added.start, added.end)
-    return added, [s for s in inside if s.status in ACTIVE_STATUSES]
+    return retrying(attempt, "coach's hours")
 
 
 def remove_time_off(store: Storage, caller: Caller, time_off_id: str, now: datetime) -> None:

@@ -148,10 +148,13 @@ class ServiceStore(Table):
             request["Put"]["ExpressionAttributeValues"] = {":v": {"N": str(entry.version - 1)}}
             tx.add("directory", request)
 
-    def put_availability(self, before: Availability, after: Availability) -> None:
+    def put_availability(
+        self, before: Availability, after: Availability, produced: object | None = None
+    ) -> None:
         """The coach's booking rules' next version (hours, time off, sessions a day), on the
         condition that they are still those ``before`` was read as (a change of the hours and
-        a change of the time off never lose each other)."""
+        a change of the time off never lose each other). ``produced`` is what the change
+        answers with when it is not the hours themselves (time off taken)."""
         values = after.model_dump(mode="json", exclude_none=True)
         values |= {**keys.availability(after.coach_id), "entity": "HOURS"}
         condition = "attribute_not_exists(pk)" if before.version == 0 else "version = :v"
@@ -160,7 +163,7 @@ class ServiceStore(Table):
             request["Put"]["ExpressionAttributeValues"] = {":v": {"N": str(before.version)}}
         tx = Transaction()
         tx.add("hours", request)
-        self._write(tx, after)
+        self._write(tx, after if produced is None else produced)
 
 
 def _service_values(service: Service) -> dict[str, Any]:

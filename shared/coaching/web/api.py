@@ -77,6 +77,7 @@ from coaching.models import (
     SessionStatus,
     SessionType,
     TimeOff,
+    TimeOffTaken,
     TimeZoneName,
     WeeklyHours,
     WorkingHours,
@@ -991,11 +992,12 @@ def time_off_view(off: TimeOff, with_reason: bool = True) -> TimeOffView:
     )
 
 
-def time_off_created(off: TimeOff, inside: list[Session]) -> TimeOffCreated:
+def time_off_created(taken: TimeOffTaken) -> TimeOffCreated:
     return TimeOffCreated(
-        **time_off_view(off).model_dump(),
+        **time_off_view(taken.time_off).model_dump(),
         sessions=[
-            SessionInTimeOff(id=s.id, start=s.start, end=s.end, status=s.status) for s in inside
+            SessionInTimeOff(id=s.id, start=s.start, end=s.end, status=s.status)
+            for s in taken.sessions_inside
         ],
     )
 
@@ -1039,6 +1041,8 @@ def answer_for(result: object, caller: Caller, now: datetime) -> tuple[int, Base
         return (201 if result.version == 1 else 200), service_view(result)  # or changed
     if isinstance(result, Availability):
         return 200, availability_view(result)  # a PUT replaces: 200, never 201
+    if isinstance(result, TimeOffTaken):
+        return 201, time_off_created(result)
     return None
 
 

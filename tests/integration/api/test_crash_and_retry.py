@@ -9,20 +9,21 @@ points with the local stack's fault injection (botocore hooks around ``TransactW
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal
 
 import pytest
 
-from coaching import clock, operations, runtime
+from coaching import clock, manage_links, operations, runtime
 from coaching.models import Caller, personal_account_id
 from coaching.storage import Storage
 from coaching.storage.webhooks import WebhookStore
+from coaching.web.http import IDEMPOTENT_METHODS
 from coaching.webhook_models import Delivery, DeliveryState, DisabledReason
 from local.faults import Faults, FunctionKilled
 from local.routes import find
-from tests.api_client import ROUTES, Api, Reply
+from tests.api_client import ROUTES, Api, Reply, documented_paths
 from tests.builders import World, admin, coach, member, support
 
 from .api_steps import book, book_body, iso, parse, slot_in, snapshot, travel
@@ -30,13 +31,15 @@ from .api_steps import book, book_body, iso, parse, slot_in, snapshot, travel
 
 @dataclass(frozen=True)
 class Request:
-    caller: Caller
+    caller: Caller | None
+    """None for a manage link's holder, whose token is in ``headers``."""
     path: str
     body: dict[str, Any] | None
     status: int
     accounts: tuple[str, ...] = ()
     """Accounts whose ledgers the request may move: checked for consistency after each step."""
     method: str = "POST"
+    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def function(self) -> str:
@@ -190,6 +193,40 @@ def _set_availability(api: Api, given: World) -> Request:
     return Request(coach(), "/coaches/me/availability", body, 200, method="PUT")
 
 
+def _take_time_off(api: Api, given: World) -> Request:
+    """Time off over a session already booked: the answer names it, replayed or not."""
+    alice, carol = member(), coach()
+    given.fund(alice, 10)
+    book(api, alice, given.service(by=carol, credits=3), hours=72)
+    body = {"start": iso(slot_in(48)), "end": iso(slot_in(96)), "reason": "Conference"}
+    return Request(carol, "/coaches/me/time-off", body, 201)
+
+
+def _manage(action: str) -> Callable[[Api, World], Request]:
+    """What a manage link's holder sends: a cancel, or a move two hours later."""
+
+    def make(api: Api, given: World) -> Request:
+        alice = member()
+        given.fund(alice, 10)
+        session = given.book(alice, given.service(credits=3), in_hours=72)
+        token = manage_links.sign(runtime.link_keys().keys(), session.id, alice.id, session.end)
+        body = (
+            {"reason": "A clash"}
+            if action == "cancel"
+            else {"start": iso(session.start + timedelta(hours=2))}
+        )
+        return Request(
+            None,
+            f"/manage/{action}",
+            body,
+            200,
+            (personal_account_id(alice.id),),
+            headers={"authorization": f"Bearer {token}"},
+        )
+
+    return make
+
+
 def _edit_service(api: Api, given: World) -> Request:
     carol = coach()
     service = given.service(by=carol)
@@ -270,6 +307,9 @@ REQUESTS: dict[str, Callable[[Api, World], Request]] = {
     "create-account": _create_account,
     "create-service": _create_service,
     "set-availability": _set_availability,
+    "take-time-off": _take_time_off,
+    "manage-cancel": _manage("cancel"),
+    "manage-reschedule": _manage("reschedule"),
     "edit-service": _edit_service,
     "retire-service": _retire_service,
     "change-group": _change_group,
@@ -296,7 +336,7 @@ def _send(api: Api, faults: Faults, request: Request, key: str) -> Reply:
             request.method,
             request.path,
             request.body,
-            headers={"Idempotency-Key": key},
+            headers={**request.headers, "Idempotency-Key": key},
         )
 
 
@@ -344,3 +384,23 @@ def test_a_function_killed_at_its_commit_and_retried_with_its_key_changes_things
         assert _named_id(retry) in json.dumps(after_crash)
     for account_id in request.accounts:
         given.assert_ledger_consistent(account_id)
+
+
+def test_every_write_that_takes_a_key_is_killed_and_retried_here(api: Api, given: World) -> None:
+    """A keyed write's stored answer is made from what its change produced, not by its route:
+    one missing here could store the wrong answer unseen (taking time off once stored the
+    coach's hours, and answered them, until this list covered it)."""
+    keyed = {
+        route.key
+        for route in ROUTES
+        if route.method in IDEMPOTENT_METHODS and route.path in documented_paths()
+    }
+
+    covered = set()
+    for make in REQUESTS.values():
+        request = make(api, given)
+        found = find(ROUTES, request.method, request.path)
+        assert found is not None, request.path
+        covered.add(found[0].key)
+
+    assert covered == keyed
