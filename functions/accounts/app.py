@@ -13,7 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from coaching import operations, runtime
 from coaching.observability import metrics
 from coaching.web import http
-from coaching.web.api import (
+from coaching.web.account_api import (
     AccountChangeList,
     AccountList,
     AccountView,
@@ -22,11 +22,11 @@ from coaching.web.api import (
     GrantBody,
     GroupPatchBody,
     LedgerPage,
-    PathId,
     account_change_view,
     account_view,
     entry_view,
 )
+from coaching.web.api import PathId
 
 app = APIGatewayHttpResolver(
     enable_validation=True, response_validation_error_http_code=500, serializer=http.serialize

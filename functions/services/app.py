@@ -13,13 +13,16 @@ from pydantic import AwareDatetime
 from coaching import operations, runtime
 from coaching.web import http
 from coaching.web.api import (
+    FreeTimeList,
+    PathId,
+    QueryId,
+    free_time_list,
+)
+from coaching.web.service_api import (
     AvailabilityBody,
     AvailabilityView,
     CoachList,
     CreateServiceBody,
-    FreeTimeList,
-    PathId,
-    QueryId,
     RetireBody,
     ServiceList,
     ServicePatchBody,
@@ -29,7 +32,6 @@ from coaching.web.api import (
     TimeOffList,
     availability_view,
     coach_view,
-    free_time_list,
     service_view,
     time_off_created,
     time_off_view,

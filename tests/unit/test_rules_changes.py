@@ -25,7 +25,7 @@ from coaching.models import (
     SessionType,
 )
 from coaching.storage.keys import directory_position, folded
-from coaching.web.api import (
+from coaching.web.service_api import (
     CreateServiceBody,
     ServicePatchBody,
     SessionTypeBody,

@@ -31,7 +31,15 @@ from coaching.errors import (
     UnsupportedMediaType,
 )
 from coaching.manage_links import Grant
-from coaching.models import Caller, Role
+from coaching.models import (
+    Account,
+    Availability,
+    Caller,
+    LedgerEntry,
+    Role,
+    Service,
+    TimeOffTaken,
+)
 from coaching.observability import log_metrics, logger, tracer
 from coaching.storage.receipts import Answer, KeyAlreadyUsed, Receipt, remembering
 from coaching.web import api, problems
@@ -149,13 +157,21 @@ def _resolve(
 
 
 def _answer_for(result: object, who: Caller, now: datetime) -> tuple[int, BaseModel]:
-    """What a keyed write answers with: the sessions' own answers, or the webhooks' (whose module
-    only the webhooks function loads)."""
+    """What a keyed write answers with, by what it wrote: a session's answers, or those of the
+    module that answers for accounts, services or webhooks (each loaded by its function only)."""
     answer = api.answer_for(result, who, now)
-    if answer is None:
-        from coaching.web import webhook_api as webhooks_api
+    if answer is None and isinstance(result, Account | LedgerEntry):
+        from coaching.web import account_api
 
-        answer = webhooks_api.answer_for(result)
+        answer = account_api.answer_for(result, who, now)
+    if answer is None and isinstance(result, Service | Availability | TimeOffTaken):
+        from coaching.web import service_api
+
+        answer = service_api.answer_for(result)
+    if answer is None:
+        from coaching.web import webhook_api
+
+        answer = webhook_api.answer_for(result)
     if answer is None:
         raise TypeError(f"no answer is defined for a {type(result).__name__}")
     return answer
