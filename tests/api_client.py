@@ -32,21 +32,50 @@ def documented_paths() -> set[str]:
     return set(_document()["paths"])
 
 
+@dataclass(frozen=True)
+class Documented:
+    """What docs/openapi.json says one route answers with one status."""
+
+    media_types: frozenset[str]
+    """The content types it may carry; empty for an answer documented with no body."""
+    schema: Draft202012Validator | None
+    """The JSON body's schema, if it has one."""
+
+
 @cache
-def _documented(route: Route, status: int) -> Draft202012Validator | None:
-    """The schema docs/openapi.json gives ``route``'s JSON answer with ``status``; None when it
-    documents no JSON body for it."""
+def _documented(route: Route, status: int) -> Documented | None:
+    """What docs/openapi.json says ``route`` answers with ``status``; None for a route the
+    document does not describe (the app's pages, the docs)."""
     document = _document()
     operation = document["paths"].get(route.path, {}).get(route.method.lower())
     if operation is None:
-        return None  # a route the API document does not describe (the app's pages, the docs)
+        return None
     response = operation["responses"].get(str(status))
     assert response is not None, f"{route.key} answered {status}, which the document does not list"
-    schema = response.get("content", {}).get("application/json", {}).get("schema")
-    if schema is None:
-        return None
-    # The components ride along, so that the schema's "#/components/..." references resolve.
-    return Draft202012Validator({**schema, "components": document["components"]})
+    content = response.get("content", {})
+    schema = content.get("application/json", {}).get("schema")
+    return Documented(
+        media_types=frozenset(content),
+        # The components ride along, so that the schema's "#/components/..." references resolve.
+        schema=None
+        if schema is None
+        else Draft202012Validator({**schema, "components": document["components"]}),
+    )
+
+
+def _check_documented(reply: "Reply", route: Route) -> None:
+    """A success is what the document says it is: its status, content type and body."""
+    documented = _documented(route, reply.status)
+    if documented is None:
+        return
+    if documented.media_types:
+        media_type = reply.headers.get("Content-Type", "").split(";")[0].strip()
+        assert media_type in documented.media_types, (
+            f"{route.key} answered {reply.status} as {media_type or 'no content type'}; the "
+            f"document says {sorted(documented.media_types)}"
+        )
+    if documented.schema is not None and reply.text:
+        documented.schema.validate(reply.json)
 
 
 @dataclass
@@ -111,11 +140,8 @@ class Api:
             text=result.get("body", ""),
             route=route,
         )
-        if 200 <= reply.status < 300 and reply.text:
-            # Every success a test sees is what the document says it is (status and body).
-            validator = _documented(route, reply.status)
-            if validator is not None:
-                validator.validate(reply.json)
+        if 200 <= reply.status < 300:
+            _check_documented(reply, route)
         if reply.code is not None:
             # Every refusal a test sees must be one its route lists (docs/api.md, OpenAPI).
             listed = {(e.status, e.code) for e in answers.refusals(route.key)}

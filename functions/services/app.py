@@ -197,6 +197,7 @@ def list_time_off(
     status_code=204,
     summary="Take back time off",
     tags=["Services"],
+    responses={204: {"description": "Taken back: members may book it again", "content": {}}},
 )
 def remove_time_off(time_off_id: PathId) -> Response[str]:
     operations.remove_time_off(runtime.storage(), http.caller(app), time_off_id, http.now(app))
