@@ -27,9 +27,10 @@ def _document() -> dict[str, Any]:
     return dict(json.loads(DOCUMENT.read_text()))
 
 
-def documented_paths() -> set[str]:
+@cache
+def documented_paths() -> frozenset[str]:
     """The paths docs/openapi.json describes (the API's, not the app's pages or the docs')."""
-    return set(_document()["paths"])
+    return frozenset(_document()["paths"])
 
 
 @dataclass(frozen=True)

@@ -898,7 +898,7 @@ class TimeOffTaken:
     answer is made from this in the write's own transaction)."""
 
     time_off: TimeOff
-    sessions_inside: tuple["Session", ...]
+    sessions_inside: tuple[Session, ...]
 
 
 # --- the coach directory -----------------------------------------------------------------------

@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from coaching import clock
-from coaching.models import Caller, Service
+from coaching import clock, manage_links, runtime
+from coaching.models import Caller, Service, Session
 from coaching.storage import Storage
 from local.lambda_runtime import ROOT, LambdaContext, http_event, jwt_claims
 from local.routes import find
@@ -256,3 +256,17 @@ def travel() -> TimeTravel:
     installed = clock.current()
     assert isinstance(installed, TimeTravel)
     return installed
+
+
+def token_for(session: Session, member_id: str | None = None, until: datetime | None = None) -> str:
+    """A token as the notifier signs one for Ann's emails (the stack's current key)."""
+    return manage_links.sign(
+        runtime.link_keys().keys(),
+        session.id,
+        member_id or session.member.id,
+        until or session.end,
+    )
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}

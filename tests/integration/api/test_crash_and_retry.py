@@ -15,18 +15,28 @@ from typing import Any, Literal
 
 import pytest
 
-from coaching import clock, manage_links, operations, runtime
+from coaching import clock, operations, runtime
 from coaching.models import Caller, personal_account_id
 from coaching.storage import Storage
 from coaching.storage.webhooks import WebhookStore
 from coaching.web.http import IDEMPOTENT_METHODS
 from coaching.webhook_models import Delivery, DeliveryState, DisabledReason
 from local.faults import Faults, FunctionKilled
-from local.routes import find
+from local.routes import Route, find
 from tests.api_client import ROUTES, Api, Reply, documented_paths
 from tests.builders import World, admin, coach, member, support
 
-from .api_steps import book, book_body, iso, parse, slot_in, snapshot, travel
+from .api_steps import (
+    bearer,
+    book,
+    book_body,
+    iso,
+    parse,
+    slot_in,
+    snapshot,
+    token_for,
+    travel,
+)
 
 
 @dataclass(frozen=True)
@@ -42,11 +52,15 @@ class Request:
     headers: dict[str, str] = field(default_factory=dict)
 
     @property
-    def function(self) -> str:
-        """The function's folder under functions/, as fault injection names it."""
+    def route(self) -> Route:
         found = find(ROUTES, self.method, self.path)
         assert found is not None, self.path
-        return found[0].code_uri.strip("/").split("/")[-1]
+        return found[0]
+
+    @property
+    def function(self) -> str:
+        """The function's folder under functions/, as fault injection names it."""
+        return self.route.code_uri.strip("/").split("/")[-1]
 
 
 def _book(api: Api, given: World) -> Request:
@@ -209,7 +223,6 @@ def _manage(action: str) -> Callable[[Api, World], Request]:
         alice = member()
         given.fund(alice, 10)
         session = given.book(alice, given.service(credits=3), in_hours=72)
-        token = manage_links.sign(runtime.link_keys().keys(), session.id, alice.id, session.end)
         body = (
             {"reason": "A clash"}
             if action == "cancel"
@@ -221,7 +234,7 @@ def _manage(action: str) -> Callable[[Api, World], Request]:
             body,
             200,
             (personal_account_id(alice.id),),
-            headers={"authorization": f"Bearer {token}"},
+            headers=bearer(token_for(session)),
         )
 
     return make
@@ -390,17 +403,9 @@ def test_every_write_that_takes_a_key_is_killed_and_retried_here(api: Api, given
     """A keyed write's stored answer is made from what its change produced, not by its route:
     one missing here could store the wrong answer unseen (taking time off once stored the
     coach's hours, and answered them, until this list covered it)."""
-    keyed = {
-        route.key
-        for route in ROUTES
-        if route.method in IDEMPOTENT_METHODS and route.path in documented_paths()
-    }
+    documented = documented_paths()
+    keyed = {r.key for r in ROUTES if r.method in IDEMPOTENT_METHODS and r.path in documented}
 
-    covered = set()
-    for make in REQUESTS.values():
-        request = make(api, given)
-        found = find(ROUTES, request.method, request.path)
-        assert found is not None, request.path
-        covered.add(found[0].key)
+    covered = {make(api, given).route.key for make in REQUESTS.values()}
 
     assert covered == keyed

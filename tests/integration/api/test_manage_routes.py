@@ -6,7 +6,7 @@ token, sent as a bearer token, lets its holder do to that one session what Ann m
 app, under Ann's own rules, and nothing else.
 """
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -18,23 +18,18 @@ from coaching.storage import Storage
 from tests.api_client import Api, Reply
 from tests.builders import World, coach, member
 
-from .api_steps import assert_ok, assert_problem, balance, iso, nothing_changes, travel
+from .api_steps import (
+    assert_ok,
+    assert_problem,
+    balance,
+    bearer,
+    iso,
+    nothing_changes,
+    token_for,
+    travel,
+)
 
 HOUR = timedelta(hours=1)
-
-
-def token_for(session: Session, member_id: str | None = None, until: datetime | None = None) -> str:
-    """A token as the notifier signs one for Ann's emails (the stack's current key)."""
-    return manage_links.sign(
-        runtime.link_keys().keys(),
-        session.id,
-        member_id or session.member.id,
-        until or session.end,
-    )
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
 
 
 def manage(api: Api, method: str, path: str, token: str | None, **kwargs: Any) -> Reply:
