@@ -96,20 +96,13 @@ def free_times(
         return []
     busy = {t.astimezone(UTC) for t in taken}
     length = timedelta(minutes=session_type.minutes)
+    rule = rules.HoldRule.of(hours, limits, session_type)  # read once, asked of every start
     found = []
     for at in candidate_starts(start, end):
         day_count = None if day_counts is None else day_counts.get(rules.coach_day(hours, at), 0)
         try:
             rules.require_bookable_start(at, now)
-            rules.require_member_may_hold(
-                hours,
-                limits,
-                session_type,
-                at,
-                now,
-                day_count=day_count,
-                member_count=member_count,
-            )
+            rule.require(at, now, day_count=day_count, member_count=member_count)
         except DomainError:
             continue
         if not busy.intersection(rules.held_slots(at, session_type)):

@@ -336,18 +336,37 @@ def held_slots(start: datetime, session_type: SessionType) -> list[datetime]:
     )
 
 
+@dataclass(frozen=True)
+class WorkingClock:
+    """A coach's working hours read once: their zone, and each weekday's stretches as minutes of
+    the day. The hours say "HH:MM"; a week of free times asks about thousands of slots."""
+
+    zone: ZoneInfo
+    stretches: Mapping[str, tuple[tuple[int, int], ...]]
+
+    @classmethod
+    def of(cls, hours: Availability) -> "WorkingClock":
+        stretches: dict[str, list[tuple[int, int]]] = {}
+        for h in hours.weekly:
+            stretches.setdefault(h.day, []).append(h.minutes)
+        return cls(ZoneInfo(hours.timezone), {day: tuple(s) for day, s in stretches.items()})
+
+    def covers(self, slot: datetime) -> bool:
+        """True when the whole 15-minute slot from ``slot`` is inside the working hours, on the
+        coach's own wall clock: decided per instant, so daylight-saving days come out right (the
+        missing hour of a spring-forward day has no instants; a fall-back day's repeated hour
+        has both)."""
+        local = slot.astimezone(self.zone)
+        minute = local.hour * 60 + local.minute
+        return any(
+            start <= minute and minute + SLOT_MINUTES <= end
+            for start, end in self.stretches.get(WEEKDAYS[local.weekday()], ())
+        )
+
+
 def is_working_time(hours: Availability, slot: datetime) -> bool:
-    """True when the whole 15-minute slot from ``slot`` is inside the coach's working hours, on
-    their own wall clock: decided per instant, so daylight-saving days come out right (the
-    missing hour of a spring-forward day has no instants; a fall-back day's repeated hour has
-    both)."""
-    local = slot.astimezone(ZoneInfo(hours.timezone))
-    day = WEEKDAYS[local.weekday()]
-    minute = local.hour * 60 + local.minute
-    return any(
-        h.day == day and h.minutes[0] <= minute and minute + SLOT_MINUTES <= h.minutes[1]
-        for h in hours.weekly
-    )
+    """``WorkingClock.covers`` for one slot."""
+    return WorkingClock.of(hours).covers(slot)
 
 
 def coach_day(hours: Availability, start: datetime) -> str:
@@ -392,34 +411,70 @@ def require_member_may_hold(
     any: a coach who never did takes any time on the grid), time off and the sessions a day
     are the coach's; a member's upcoming sessions are limited by the service. ``day_count`` and
     ``member_count`` are the counts now, where known (see above)."""
-    if start < now + timedelta(minutes=service.min_notice_minutes):
-        raise TooSoon(
-            f"Sessions of this service are booked at least {_minutes(service.min_notice_minutes)}"
-            " ahead; choose a later time."
-        )
-    if service.max_days_ahead is not None and start > now + timedelta(days=service.max_days_ahead):
-        raise TooFarAhead(
-            f"Sessions of this service are booked at most {service.max_days_ahead} days ahead; "
-            "choose an earlier time."
-        )
-    own = slots_between(start, start + timedelta(minutes=session_type.minutes))
-    if hours.has_hours and not all(is_working_time(hours, slot) for slot in own):
-        raise OutsideWorkingHours("The coach does not work at that time; choose a free time.")
-    held_to = own[-1] + timedelta(minutes=SLOT_MINUTES)
-    if any(off.start < held_to and own[0] < off.end for off in hours.time_off):
-        raise CoachUnavailable("The coach is away at that time; choose another.")
-    limit = hours.max_sessions_per_day
-    if limit is not None and day_count is not None and day_count >= limit:
-        raise CoachDayFull(
-            f"The coach takes {limit} session{'' if limit == 1 else 's'} a day, and that day is "
-            "full; choose another day."
-        )
-    most = service.max_upcoming_per_member
-    if most is not None and member_count is not None and member_count >= most:
-        raise MemberLimitReached(
-            f"You hold {most} upcoming session{'' if most == 1 else 's'} of this service, as many "
-            "as it allows; book again once one is over or canceled."
-        )
+    HoldRule.of(hours, service, session_type).require(
+        start, now, day_count=day_count, member_count=member_count
+    )
+
+
+@dataclass(frozen=True)
+class HoldRule:
+    """``require_member_may_hold`` for one coach's hours, one service's limits and one session
+    type, read once: a booking asks it about one start, free times about every start of a range,
+    and both get the same answer from the same code."""
+
+    hours: Availability
+    limits: BookingLimits
+    session_type: SessionType
+    clock: WorkingClock | None
+    """None when the coach never set hours: any time on the grid is working time."""
+
+    @classmethod
+    def of(
+        cls, hours: Availability, limits: BookingLimits, session_type: SessionType
+    ) -> "HoldRule":
+        clock = WorkingClock.of(hours) if hours.has_hours else None
+        return cls(hours, limits, session_type, clock)
+
+    def require(
+        self,
+        start: datetime,
+        now: datetime,
+        *,
+        day_count: int | None = None,
+        member_count: int | None = None,
+    ) -> None:
+        """Refuses with the first rule ``start`` breaks (see ``require_member_may_hold``)."""
+        limits = self.limits
+        if start < now + timedelta(minutes=limits.min_notice_minutes):
+            raise TooSoon(
+                "Sessions of this service are booked at least "
+                f"{_minutes(limits.min_notice_minutes)} ahead; choose a later time."
+            )
+        if limits.max_days_ahead is not None and start > now + timedelta(
+            days=limits.max_days_ahead
+        ):
+            raise TooFarAhead(
+                f"Sessions of this service are booked at most {limits.max_days_ahead} days "
+                "ahead; choose an earlier time."
+            )
+        own = slots_between(start, start + timedelta(minutes=self.session_type.minutes))
+        if self.clock is not None and not all(self.clock.covers(slot) for slot in own):
+            raise OutsideWorkingHours("The coach does not work at that time; choose a free time.")
+        held_to = own[-1] + timedelta(minutes=SLOT_MINUTES)
+        if any(off.start < held_to and own[0] < off.end for off in self.hours.time_off):
+            raise CoachUnavailable("The coach is away at that time; choose another.")
+        limit = self.hours.max_sessions_per_day
+        if limit is not None and day_count is not None and day_count >= limit:
+            raise CoachDayFull(
+                f"The coach takes {limit} session{'' if limit == 1 else 's'} a day, and that day "
+                "is full; choose another day."
+            )
+        most = limits.max_upcoming_per_member
+        if most is not None and member_count is not None and member_count >= most:
+            raise MemberLimitReached(
+                f"You hold {most} upcoming session{'' if most == 1 else 's'} of this service, as "
+                "many as it allows; book again once one is over or canceled."
+            )
 
 
 def member_may_hold(

@@ -7,12 +7,15 @@ make its own expectations.
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from coaching import free_times, rules
-from coaching.errors import ValidationFailed
+from coaching.errors import DomainError, ValidationFailed
 from coaching.models import Availability, SessionType, WorkingHours
 
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
@@ -293,3 +296,81 @@ def test_overlapping_stretches_of_one_day_are_refused_and_touching_ones_are_not(
         ("MON", "13:00"),
         ("TUE", "13:00"),
     ]
+
+
+# --- the rule read once gives the answers of the rule read per start ----------------------------
+
+ZONES = ("UTC", "America/New_York", "Europe/London", "Australia/Lord_Howe", "Asia/Kolkata")
+GRID = [f"{m // 60:02d}:{m % 60:02d}" for m in range(0, 24 * 60 + 1, 15)]
+
+
+def _by_definition(week: Availability, slot: datetime) -> bool:
+    """Working time as the hours say it, read afresh for each slot: the slot's local weekday and
+    time of day fall inside one of that weekday's stretches, with its 15 minutes."""
+    local = slot.astimezone(ZoneInfo(week.timezone))
+    day = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")[local.weekday()]
+    minute = local.hour * 60 + local.minute
+    return any(
+        h.day == day
+        and int(h.start[:2]) * 60 + int(h.start[3:]) <= minute
+        and minute + 15 <= int(h.end[:2]) * 60 + int(h.end[3:])
+        for h in week.weekly
+    )
+
+
+@st.composite
+def weeks(draw: st.DrawFn) -> Availability:
+    stretches = []
+    for day in draw(st.sets(st.sampled_from(["MON", "TUE", "WED", "SAT", "SUN"]), max_size=4)):
+        cuts = sorted(draw(st.sets(st.integers(0, len(GRID) - 1), min_size=2, max_size=4)))
+        for opens, closes in zip(cuts[::2], cuts[1::2], strict=False):
+            stretches.append((day, GRID[opens], GRID[closes]))
+    return hours(draw(st.sampled_from(ZONES)), *stretches)
+
+
+@settings(database=None, derandomize=True, max_examples=150, deadline=None)
+@given(
+    week=weeks(),
+    minutes=st.sampled_from([15, 25, 45, 60, 90]),
+    before=st.sampled_from([0, 15]),
+    after=st.sampled_from([0, 10]),
+    # Around the New York, London and Lord Howe changes of 2026, and an ordinary week.
+    first=st.sampled_from([utc(2026, 3, 6), utc(2026, 3, 27), utc(2026, 10, 2), utc(2026, 12, 5)]),
+    offset=st.integers(0, 4 * 24 * 4).map(lambda q: timedelta(minutes=7 * q)),
+    notice=st.sampled_from([0, 90]),
+    horizon=st.sampled_from([None, 2]),
+)
+def test_free_times_are_the_starts_the_rule_allows_one_start_at_a_time(
+    week: Availability,
+    minutes: int,
+    before: int,
+    after: int,
+    first: datetime,
+    offset: timedelta,
+    notice: int,
+    horizon: int | None,
+) -> None:
+    """Free times read the hours once for a whole range (``rules.HoldRule``); a booking asks
+    ``require_member_may_hold`` about its one start. Both must answer alike, and the working
+    hours read once must say what the hours say, slot by slot, across daylight-saving changes."""
+    start, end, now = first + offset, first + offset + timedelta(days=3), first + offset / 2
+    limits = rules.BookingLimits(min_notice_minutes=notice, max_days_ahead=horizon)
+    session_type = kind(minutes, before, after)
+    grid = free_times.grid_at_or_after(start)
+    taken = {grid + timedelta(hours=5), grid + timedelta(hours=29)}
+
+    found = free_times.free_times(week, limits, session_type, taken, start, end, now)
+
+    expected = []
+    for at in free_times.candidate_starts(start, end) if week.has_hours else ():
+        try:
+            rules.require_bookable_start(at, now)
+            rules.require_member_may_hold(week, limits, session_type, at, now)
+        except DomainError:
+            continue
+        if not taken.intersection(rules.held_slots(at, session_type)):
+            expected.append(at)
+    assert [f.start for f in found] == expected
+    clock = rules.WorkingClock.of(week)
+    for slot in free_times.candidate_starts(start, end):
+        assert clock.covers(slot) == _by_definition(week, slot), slot
