@@ -364,11 +364,6 @@ class WorkingClock:
         )
 
 
-def is_working_time(hours: Availability, slot: datetime) -> bool:
-    """``WorkingClock.covers`` for one slot."""
-    return WorkingClock.of(hours).covers(slot)
-
-
 def coach_day(hours: Availability, start: datetime) -> str:
     """The day of the coach's own clock a session starting at ``start`` counts on."""
     return start.astimezone(ZoneInfo(hours.timezone)).date().isoformat()
