@@ -6,10 +6,9 @@ ledger's sparse Due index but not due for months; written with ``BatchWriteItem`
 The due ones are 100 accounts whose lot expired an hour ago with credits left, which the sweep
 expires (one ``EXPIRE`` each, and its notice).
 
-At each size the sweep function's handler runs twice on 100 new due lots: once with a detail
-recorder (requests and capacity), once plain (wall time); before the timed run, the expiry
-sweep's first Query of the ledger's Due index is sent bare (the floor). The sessions table is
-empty: the sessions' half of the sweep reads its empty shards and nothing else.
+At each size the credit expiry function's handler runs twice on 100 new due lots: once with a
+detail recorder (requests and capacity), once plain (wall time); before the timed run, its
+first Query of the ledger's Due index is sent bare (the floor).
 """
 
 import time
@@ -116,7 +115,7 @@ def run(sizes: tuple[int, ...] = SIZES) -> Section:
                     opened_at=now - lots.NOTICE - timedelta(days=1),
                 )
                 filler.written -= DUE  # the size counts the accounts that are not due
-                runs.append(sweep_once(aws, detail=not runs))
+                runs.append(sweep_once(aws, detail=not runs, function="CreditExpiryFunction"))
             detail, timed = runs
             floor = floor_seconds(aws, detail.calls, aws.settings.ledger_table)
             refused += refused_writes(detail, timed)
@@ -133,7 +132,7 @@ def run(sizes: tuple[int, ...] = SIZES) -> Section:
 
     table = Table(
         f"Expiry sweep: {DUE} due lots among accounts whose lots are not due "
-        "(sweep function's handler, its credits half)",
+        "(the credit expiry function's handler)",
         [
             "accounts (a lot each, not due)",
             "lots read",
@@ -150,7 +149,7 @@ def run(sizes: tuple[int, ...] = SIZES) -> Section:
         ledger = _ledger_calls(aws, s.detail.calls)
         reads = capacity_of([c for c in ledger if c.operation in ("Query", "BatchGetItem")])
         writes = capacity_of([c for c in ledger if c.operation == "TransactWriteItems"])
-        credits = s.detail.credits
+        credits = s.detail.result
         table.add(
             f"{s.accounts:,}",
             credits["items_read"],
@@ -163,10 +162,10 @@ def run(sizes: tuple[int, ...] = SIZES) -> Section:
             f"{s.fill_seconds:.0f}",
         )
     first, last = measured[0], measured[-1]
-    first_read = first.detail.credits["items_read"]
-    growth = last.detail.credits["items_read"] / first_read - 1 if first_read else float("inf")
-    all_finished = all(s.detail.credits["finished"] for s in measured)
-    expired_all = all(s.detail.credits["expired_lots"] == DUE for s in measured)
+    first_read = first.detail.result["items_read"]
+    growth = last.detail.result["items_read"] / first_read - 1 if first_read else float("inf")
+    all_finished = all(s.detail.result["finished"] for s in measured)
+    expired_all = all(s.detail.result["expired_lots"] == DUE for s in measured)
     table.notes += [
         "'lots read' is what the sweep reports (the Due queries' ScannedCount, one query at "
         "least per shard of the ledger's Due index); RCU is computed from the index entries the "
@@ -174,7 +173,7 @@ def run(sizes: tuple[int, ...] = SIZES) -> Section:
         "page); WCU from the transactions that expired them (account, EXPIRE entry, record, "
         "notice; index writes included). Only the ledger table's requests are counted here.",
         "'sweep ms' is a second run on 100 new due lots, without the detail recorder (the whole "
-        "handler, the sessions' half included: it reads the empty sessions table's shards). "
+        "handler). "
         "moto scans a whole table to answer a query on an index, so its own time grows with "
         "the table; DynamoDB reads only the index entries up to now.",
         f"The whole section took {section_seconds:.0f} s.",
@@ -185,7 +184,7 @@ def run(sizes: tuple[int, ...] = SIZES) -> Section:
             f"expiry sweep reads grow by less than {MAX_GROWTH:.0%} from {first.accounts:,} to "
             f"{last.accounts:,} accounts",
             growth < MAX_GROWTH and refused == 0 and all_finished and expired_all,
-            f"{first_read} -> {last.detail.credits['items_read']} lots read ({growth:+.0%})"
+            f"{first_read} -> {last.detail.result['items_read']} lots read ({growth:+.0%})"
             + ("" if all_finished else "; a sweep ran out of time, so its reads are partial"),
         )
     ]

@@ -15,8 +15,8 @@ The events are those API Gateway, DynamoDB Streams and EventBridge Scheduler sen
   document, the app's page, an admin's webhooks, a session opened from its email's manage link);
 - notify and publish get the stream record of a booking (notify writes its claim and emails
   the coach; publish puts the domain event on the bus);
-- sweep and deliver get their schedule's event (a sweep of every shard of the Due index; a
-  delivery run with nothing due).
+- the two sweeps and deliver get their schedule's event (the sessions' sweep and the credits'
+  each read every shard of their Due index; a delivery run has nothing due).
 """
 
 import json
@@ -83,6 +83,9 @@ def prepare(folder: Path) -> tuple[Path, dict[str, FirstRequest], dict[str, Any]
         requests["PublishFunction"] = FirstRequest("a booking's stream record", stream)
         requests["SweepFunction"] = FirstRequest(
             "its schedule (every Due shard read)", scheduled_event("SweepFunction")
+        )
+        requests["CreditExpiryFunction"] = FirstRequest(
+            "its schedule (every ledger Due shard read)", scheduled_event("CreditExpiryFunction")
         )
         requests["DeliverFunction"] = FirstRequest(
             "its schedule (nothing due)", scheduled_event("DeliverFunction-schedule")

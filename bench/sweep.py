@@ -56,12 +56,6 @@ class Run:
     result: dict[str, Any]
     calls: list[Call]
 
-    @property
-    def credits(self) -> dict[str, Any]:
-        """The expiry sweep's half of the answer."""
-        found: dict[str, Any] = self.result["credits"]
-        return found
-
 
 @dataclass
 class Size:
@@ -151,12 +145,13 @@ def batch_write(client: Any, table: str, items: list[dict[str, Any]]) -> None:
             pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems", {})
 
 
-def sweep_once(aws: stack.Aws, *, detail: bool) -> Run:
-    """The sweep function's handler, run once on a schedule's event; ``detail`` records each
-    request's capacity (slower: not for the timed run)."""
+def sweep_once(aws: stack.Aws, *, detail: bool, function: str = "SweepFunction") -> Run:
+    """A sweep function's handler (the sessions' unless ``function`` names the credits'), run
+    once on a schedule's event; ``detail`` records each request's capacity (slower: not for the
+    timed run)."""
     aws.recorder.detail = detail
     aws.recorder.take()
-    result, seconds = invocation("SweepFunction", scheduled_event("bench")).timed()
+    result, seconds = invocation(function, scheduled_event("bench")).timed()
     aws.recorder.detail = False
     return Run(seconds=seconds, result=result, calls=aws.recorder.take())
 

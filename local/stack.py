@@ -3,7 +3,7 @@
 Embedded AWS (moto) with the template's tables, streams, queues, SES, event bus and its rules;
 the HTTP API on http://127.0.0.1:3000 (``PORT`` to change); the streams and queues feeding the
 functions the template attaches to them (notify, publish, deliver); the scheduled functions on
-their schedules (the sweep, webhook retries); demo data; and the local routes of docs/api.md
+their schedules (the sweeps, webhook retries); demo data; and the local routes of docs/api.md
 (health, mailbox, events, clock, sweep, webhook retries, faults, and the demo page's token).
 
 Webhooks may go to this machine's loopback addresses here, over http too
@@ -176,7 +176,15 @@ class Stack:
         return 200, {"result": result}
 
     def _sweep(self, _: Request) -> tuple[int, Any]:
-        results = self._scheduled("SweepFunction")
+        """One run of each sweep, now: the sessions' answer with the credits' under ``credits``
+        and ``finished`` for both, as docs/api.md says (in AWS they are two functions on two
+        schedules, SweepFunction and CreditExpiryFunction)."""
+        sessions = self._scheduled("SweepFunction")
+        credits = self._scheduled("CreditExpiryFunction")
+        results = [
+            {**swept, "credits": expired, "finished": swept["finished"] and expired["finished"]}
+            for swept, expired in zip(sessions, credits, strict=True)
+        ]
         for poller in self.pollers:
             poller.drain()
         return 200, {"results": results}

@@ -1,11 +1,11 @@
-"""The scheduled sweep: expire unanswered requests, complete sessions that are over, mark the
-reminders that are due (the notifier sends them from the stream), and expire credits whose time
-has come (telling their owners a week ahead).
+"""The scheduled sweep of sessions: expire unanswered requests, complete sessions that are
+over, and mark the reminders that are due (the notifier sends them from the stream).
 
-EventBridge invokes this on the template's ``SweepSchedule``. The sessions are swept first, then
-the credits, on what is left of the time. The sweep starts no new work a safety margin before
-the timeout; whatever it leaves is still in the Due indexes, so the next run simply queries
-again. It raises after reporting when any session or lot failed, so the function's Errors metric
+EventBridge invokes this on the template's ``SweepSchedule`` (every minute: reminders are
+promised within 5 minutes of their time). Credits that expire have their own function and
+schedule (``functions/credit_expiry``). The sweep starts no new work a safety margin before the
+timeout; whatever it leaves is still in the Due index, so the next run simply queries again. It
+raises after reporting when any session failed, so the function's Errors metric
 (``SweepErrorsAlarm``) tells someone, while the others were still swept.
 """
 
@@ -19,7 +19,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from coaching import clock, credit_expiry, runtime, sweep
+from coaching import clock, runtime, sweep
 from coaching.observability import log_metrics, logger, metrics, tracer
 
 
@@ -28,15 +28,8 @@ from coaching.observability import log_metrics, logger, metrics, tracer
 @log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     budget = sweep.time_budget(context.get_remaining_time_in_millis)
-    store, now = runtime.storage(), clock.now()
-    result = sweep.run(store, now, budget)
-    credits = credit_expiry.run(store, now, budget)
-    # ``finished``: nothing this run could do is left due, sessions and credits alike.
-    answer = {
-        **result.model_dump(),
-        "finished": result.finished and credits.finished,
-        "credits": credits.model_dump(),
-    }
+    result = sweep.run(runtime.storage(), clock.now(), budget)
+    answer = result.model_dump()
     logger.info("sweep done", extra=answer)
     metrics.add_metric(name="SessionsExpired", unit=MetricUnit.Count, value=result.expired_bookings)
     metrics.add_metric(
@@ -45,11 +38,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_metric(name="SessionsCompleted", unit=MetricUnit.Count, value=result.completed)
     metrics.add_metric(name="SweepItemsRead", unit=MetricUnit.Count, value=result.items_read)
     metrics.add_metric(name="RemindersFired", unit=MetricUnit.Count, value=result.reminders_fired)
-    metrics.add_metric(name="CreditLotsExpired", unit=MetricUnit.Count, value=credits.expired_lots)
-    metrics.add_metric(name="CreditLotsWarned", unit=MetricUnit.Count, value=credits.warned_lots)
-    metrics.add_metric(name="LotSweepItemsRead", unit=MetricUnit.Count, value=credits.items_read)
     result.raise_for_failures()
-    credits.raise_for_failures()
     return answer
 
 

@@ -1,10 +1,11 @@
 """The scheduled sweep of credits that expire, read from the ledger's sparse Due index.
 
-Runs in the same scheduled function as the sweep of sessions (``sweep``), after it, on what is
-left of the budget. Only lots the sweep still has something to do with carry the index's key
-(``lots.first_due``, ``lots.sweep_step``), and a query stops at ``now``, so a run reads the lots
-that are due and nothing else: never a Scan, and a cost that follows the number of lots due,
-not how many accounts, lots or entries exist.
+Runs in its own scheduled function (``functions/credit_expiry``, every 5 minutes), apart from
+the sweep of sessions (``sweep``, every minute): a lot needs no reminder's promptness. Only lots
+the sweep still has something to do with carry the index's key (``lots.first_due``,
+``lots.sweep_step``), and a query stops at ``now``, so a run reads the lots that are due and
+nothing else: never a Scan, and a cost that follows the number of lots due, not how many
+accounts, lots or entries exist.
 
 For each due lot (``operations.sweep_lot``, one conditional transaction each):
 
@@ -39,7 +40,7 @@ Outcome = Literal["WARN", "EXPIRE", "WAIT", "CLOSE", "UNCHANGED", "FAILED"]
 
 
 class ExpiryResult(RunResult):
-    """What one run of the expiry sweep did (part of the sweep function's answer)."""
+    """What one run of the expiry sweep did (the credit expiry function's answer)."""
 
     ITEMS: ClassVar[str] = "due lots"
     INDEX: ClassVar[str] = "the ledger's Due index"

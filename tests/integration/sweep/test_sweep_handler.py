@@ -8,18 +8,17 @@ stale there at ``sweep_at`` is stale now.
 import io
 import json
 from collections.abc import Callable, Iterator
-from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from coaching import clock, operations, runtime, sweep
-from coaching.models import SessionStatus, personal_account_id
-from coaching.observability import logger
+from coaching import clock, runtime, sweep
+from coaching.models import SessionStatus
 from coaching.storage import Storage
 from local.lambda_runtime import ROOT, LambdaContext, load_handler
-from tests.builders import World, member, support
+from tests.builders import World
 from tests.integration.steps import stored
+from tests.integration.sweep.lambda_output import lines_of, metrics_in
 from tests.integration.sweep.timeline import SWEEP_AFTER, booking_request, fresh, stale
 
 EVENT: dict[str, Any] = json.loads((ROOT / "events" / "sweep.json").read_text())
@@ -45,31 +44,6 @@ def past(store: Storage) -> World:
 
 def context(timeout_seconds: float = TIMEOUT_SECONDS) -> LambdaContext:
     return LambdaContext(function_name="SweepFunction", timeout_seconds=timeout_seconds)
-
-
-def metrics_in(output: str) -> dict[str, float]:
-    """The values of the CloudWatch embedded-metric lines the function printed."""
-    values: dict[str, float] = {}
-    for line in output.splitlines():
-        if line.startswith("{") and '"_aws"' in line:
-            document = json.loads(line)
-            for directive in document["_aws"]["CloudWatchMetrics"]:
-                for metric in directive["Metrics"]:
-                    value = document[metric["Name"]]
-                    values[metric["Name"]] = sum(value) if isinstance(value, list) else value
-    return values
-
-
-@pytest.fixture
-def logs(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
-    """What the function logs, as the JSON lines CloudWatch Logs would receive."""
-    written = io.StringIO()
-    monkeypatch.setattr(logger.registered_handler, "stream", written)
-    return written
-
-
-def lines_of(logs: io.StringIO) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in logs.getvalue().splitlines()]
 
 
 def test_the_scheduled_sweep_reports_what_it_did(
@@ -101,19 +75,6 @@ def test_the_scheduled_sweep_reports_what_it_did(
         "capacity_units": reply["capacity_units"],
         "pages": pages,
         "finished": True,
-        "credits": {
-            "expired_lots": 0,
-            "warned_lots": 0,
-            "waited": 0,
-            "closed": 0,
-            "unchanged": 0,
-            "failed": 0,
-            "query_failed": False,
-            "items_read": 0,
-            "capacity_units": reply["credits"]["capacity_units"],
-            "pages": len(past.store.lot_due_partitions()),
-            "finished": True,
-        },
     }
     assert stored(past, due.request.session.id).status is SessionStatus.EXPIRED
     assert stored(past, due.ended.session.id).status is SessionStatus.COMPLETED
@@ -126,9 +87,6 @@ def test_the_scheduled_sweep_reports_what_it_did(
         "SessionsCompleted": 2,
         "SweepItemsRead": 5,
         "RemindersFired": 0,
-        "CreditLotsExpired": 0,
-        "CreditLotsWarned": 0,
-        "LotSweepItemsRead": 0,
     }
     [done] = [line for line in lines_of(logs) if line["message"] == "sweep done"]
     assert {k: done[k] for k in reply} == reply
@@ -173,21 +131,3 @@ def test_a_run_out_of_time_stops_cleanly_and_the_next_one_finishes(
     assert next_run["finished"] is True
     done = next_run["expired_bookings"] + next_run["expired_reschedules"] + next_run["completed"]
     assert done == 5
-
-
-def test_the_scheduled_sweep_expires_credits_too_and_says_so(
-    handler: Handler, past: World, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # Given credits granted seven hours ago that expired an hour later, unused
-    ann = member()
-    ends = past.now + timedelta(hours=1)
-    operations.grant(
-        past.store, support(), personal_account_id(ann.id), 4, None, past.now, expires_at=ends
-    )
-    operations.grant(past.store, support(), personal_account_id(ann.id), 1, None, past.now)
-
-    reply = handler(EVENT, context())
-
-    assert (reply["credits"]["expired_lots"], reply["finished"]) == (1, True)
-    assert past.balance(personal_account_id(ann.id)) == 1
-    assert metrics_in(capsys.readouterr().out)["CreditLotsExpired"] == 1
