@@ -327,9 +327,10 @@ class Member:
             self.client.call("GET", f"/sessions/{session['id']}", (self.me, "member"))
 
 
-SWEEP_TIMEOUT = 300
-"""Seconds to wait for ``POST /_local/sweep``: a run may use the sweep function's whole timeout
-(120 s in template.yaml) and wait for the invocations ahead of it."""
+SWEEP_TIMEOUT = 420
+"""Seconds to wait for ``POST /_local/sweep``: it runs both sweep functions, one after the other,
+and each may use its whole timeout (120 s in template.yaml) and wait for the invocations ahead
+of it."""
 
 
 READ_ALL_TIMEOUT = 900
