@@ -5,23 +5,13 @@ touch only what its work writes, and neither is retried by Lambda (the next run 
 from typing import Any
 
 from local.template import load, resources
+from tests.unit.template_policies import granted, statements
 
 TEMPLATE = load()
 FUNCTIONS = resources(TEMPLATE, "AWS::Serverless::Function")
 PARAMETERS = TEMPLATE["Parameters"]
 SWEEP = FUNCTIONS["SweepFunction"]["Properties"]
 CREDITS = FUNCTIONS["CreditExpiryFunction"]["Properties"]
-
-
-def _granted(function: dict[str, Any]) -> set[tuple[str, str]]:
-    """(action, resource) pairs, resources written as the template writes them."""
-    found = set()
-    for policy in function["Policies"]:
-        for statement in policy["Statement"]:
-            assert statement["Effect"] == "Allow"
-            for action in statement["Action"]:
-                found.add((action, repr(statement["Resource"])))
-    return found
 
 
 def _schedule(function: dict[str, Any]) -> str:
@@ -38,18 +28,19 @@ def test_sessions_are_swept_every_minute_and_credits_every_five() -> None:
 
 def test_each_sweep_queries_its_own_due_index_and_no_other() -> None:
     def queried(function: dict[str, Any]) -> set[str]:
-        return {r for a, r in _granted(function) if a == "dynamodb:Query"}
+        return {r for a, r in granted(function) if a == "dynamodb:Query"}
 
     assert queried(SWEEP) == {repr({"Fn::Sub": "${SessionsTable.Arn}/index/Due"})}
     assert queried(CREDITS) == {repr({"Fn::Sub": "${LedgerTable.Arn}/index/Due"})}
 
 
 def test_the_credit_expiry_function_touches_the_ledger_alone_and_deletes_nothing() -> None:
-    granted = _granted(CREDITS)
+    assert all(s["Effect"] == "Allow" for f in (SWEEP, CREDITS) for s in statements(f))
+    allowed = granted(CREDITS)
     ledger = repr({"Fn::GetAtt": "LedgerTable.Arn"})
 
-    assert {r for _, r in granted} == {ledger, repr({"Fn::Sub": "${LedgerTable.Arn}/index/Due"})}
-    assert {a for a, r in granted if r == ledger} == {
+    assert {r for _, r in allowed} == {ledger, repr({"Fn::Sub": "${LedgerTable.Arn}/index/Due"})}
+    assert {a for a, r in allowed if r == ledger} == {
         "dynamodb:GetItem",
         "dynamodb:BatchGetItem",
         "dynamodb:PutItem",

@@ -3,31 +3,15 @@ and an alarm, the delivery function reads it with partial batch responses and re
 schedule, each function may do what it needs and no more, and the local stack's loopback
 setting is never deployed."""
 
-from typing import Any
-
 from coaching.events.webhooks import delivery
 from local.template import functions, load, resources
+from tests.unit.template_policies import granted
 
 TEMPLATE = load()
 RESOURCES = TEMPLATE["Resources"]
 FUNCTIONS = resources(TEMPLATE, "AWS::Serverless::Function")
 DELIVER = FUNCTIONS["DeliverFunction"]["Properties"]
 ROUTES = FUNCTIONS["WebhooksFunction"]["Properties"]
-
-
-def _statements(function: dict[str, Any]) -> list[dict[str, Any]]:
-    return [s for policy in function["Policies"] for s in policy["Statement"]]
-
-
-def _granted(function: dict[str, Any]) -> set[tuple[str, str]]:
-    """(action, resource) pairs, resources written as the template writes them."""
-    found = set()
-    for statement in _statements(function):
-        resources_ = statement["Resource"]
-        for action in statement["Action"]:
-            for resource in resources_ if isinstance(resources_, list) else [resources_]:
-                found.add((action, repr(resource)))
-    return found
 
 
 def test_the_rule_sends_every_domain_event_to_the_queue_and_what_it_cannot_to_the_dlq() -> None:
@@ -79,32 +63,32 @@ def test_the_function_reads_the_queue_in_partial_batches_and_retries_every_minut
 
 
 def test_the_delivery_function_may_do_what_delivering_needs_and_no_more() -> None:
-    granted = _granted(DELIVER)
+    allowed = granted(DELIVER)
     table = repr({"Fn::GetAtt": "WebhooksTable.Arn"})
 
-    assert {action for action, resource in granted if resource == table} == {
+    assert {action for action, resource in allowed if resource == table} == {
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
     }
-    assert ("dynamodb:Query", repr({"Fn::Sub": "${WebhooksTable.Arn}/index/Due"})) in granted
-    assert not any(a in ("dynamodb:DeleteItem", "dynamodb:Scan") for a, _ in granted)
-    assert {a for a, _ in granted if a.startswith("sqs:")} == {"sqs:SendMessage"}
-    assert {a for a, _ in granted if a.startswith("ses:")} == {"ses:SendEmail"}
-    assert not any("SessionsTable" in r or "LedgerTable" in r for _, r in granted)
+    assert ("dynamodb:Query", repr({"Fn::Sub": "${WebhooksTable.Arn}/index/Due"})) in allowed
+    assert not any(a in ("dynamodb:DeleteItem", "dynamodb:Scan") for a, _ in allowed)
+    assert {a for a, _ in allowed if a.startswith("sqs:")} == {"sqs:SendMessage"}
+    assert {a for a, _ in allowed if a.startswith("ses:")} == {"ses:SendEmail"}
+    assert not any("SessionsTable" in r or "LedgerTable" in r for _, r in allowed)
 
 
 def test_the_routes_function_touches_its_table_the_key_records_and_the_queue_only() -> None:
-    granted = _granted(ROUTES)
+    allowed = granted(ROUTES)
 
-    touched = {r for _, r in granted}
+    touched = {r for _, r in allowed}
     assert touched == {
         repr({"Fn::GetAtt": "WebhooksTable.Arn"}),
         repr({"Fn::Sub": "${WebhooksTable.Arn}/index/Endpoints"}),
         repr({"Fn::GetAtt": "IdempotencyTable.Arn"}),
         repr({"Fn::GetAtt": "WebhookQueue.Arn"}),
     }
-    assert not any(a.startswith("ses:") for a, _ in granted)
+    assert not any(a.startswith("ses:") for a, _ in allowed)
 
 
 def test_the_loopback_setting_belongs_to_the_local_stack_and_is_never_deployed() -> None:

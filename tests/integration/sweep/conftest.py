@@ -5,9 +5,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from coaching import clock
 from coaching.observability import logger
 from coaching.storage import Storage
 from tests.builders import World
+from tests.integration.sweep.timeline import SWEEP_AFTER
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -26,3 +28,10 @@ def logs(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
     written = io.StringIO()
     monkeypatch.setattr(logger.registered_handler, "stream", written)
     return written
+
+
+@pytest.fixture
+def past(store: Storage) -> World:
+    """A world seven hours behind the clock (``SWEEP_AFTER``): what it booked, or granted to
+    expire an hour later, is due for the sweeps now."""
+    return World(store, now=clock.now() - SWEEP_AFTER)

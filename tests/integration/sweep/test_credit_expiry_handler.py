@@ -14,14 +14,13 @@ from typing import Any
 
 import pytest
 
-from coaching import clock, operations, runtime, sweep
+from coaching import operations, runtime, sweep
 from coaching.models import EntryKind, personal_account_id
 from coaching.storage import Storage
 from local.lambda_runtime import ROOT, LambdaContext, load_handler
 from local.template import functions
 from tests.builders import World, member, support
 from tests.integration.sweep.lambda_output import lines_of, metrics_in
-from tests.integration.sweep.timeline import SWEEP_AFTER
 
 EVENT: dict[str, Any] = json.loads((ROOT / "events" / "credit-expiry.json").read_text())
 SWEEP_EVENT: dict[str, Any] = json.loads((ROOT / "events" / "sweep.json").read_text())
@@ -46,12 +45,6 @@ def tables(store: Storage, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture
 def handler(tables: None) -> Handler:
     return load("CreditExpiryFunction")
-
-
-@pytest.fixture
-def past(store: Storage) -> World:
-    """A world seven hours behind the clock: what expired there an hour later is due now."""
-    return World(store, now=clock.now() - SWEEP_AFTER)
 
 
 def context(timeout_seconds: float = 120.0) -> LambdaContext:

@@ -12,14 +12,14 @@ from typing import Any
 
 import pytest
 
-from coaching import clock, runtime, sweep
+from coaching import runtime, sweep
 from coaching.models import SessionStatus
 from coaching.storage import Storage
 from local.lambda_runtime import ROOT, LambdaContext, load_handler
 from tests.builders import World
 from tests.integration.steps import stored
 from tests.integration.sweep.lambda_output import lines_of, metrics_in
-from tests.integration.sweep.timeline import SWEEP_AFTER, booking_request, fresh, stale
+from tests.integration.sweep.timeline import booking_request, fresh, stale
 
 EVENT: dict[str, Any] = json.loads((ROOT / "events" / "sweep.json").read_text())
 TIMEOUT_SECONDS = 120.0
@@ -34,12 +34,6 @@ def handler(store: Storage, monkeypatch: pytest.MonkeyPatch) -> Iterator[Handler
     runtime.reset()
     yield load_handler("functions/sweep/", "app.handler")
     runtime.reset()
-
-
-@pytest.fixture
-def past(store: Storage) -> World:
-    """A world seven hours behind the clock: what it booked is due for the sweep now."""
-    return World(store, now=clock.now() - SWEEP_AFTER)
 
 
 def context(timeout_seconds: float = TIMEOUT_SECONDS) -> LambdaContext:
